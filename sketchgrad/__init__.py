@@ -1,0 +1,51 @@
+"""sketchgrad: scanned hand-drawn artwork to gradient fields, colour and relief.
+
+Examples
+--------
+>>> import numpy as np, sketchgrad
+>>> y, x = np.mgrid[0:16, 0:16].astype(np.float32)
+>>> result = sketchgrad.process(x / 15)
+>>> result.hsv.shape
+(16, 16, 3)
+"""
+
+from .color import ColorRamp, hsv_remap, hsv_to_rgb
+from .denoise import DENOISE_METHODS, denoise, estimate_noise
+from .errors import OutputError, ParameterError, ScanError, SketchgradError
+from .gradients import OPERATORS, GradientField, gradient_field
+from .io import Scan, ScanMeta, load_scan, save_png
+from .normalize import NORMALIZE_METHODS, normalize, to_unit
+from .pipeline import PipelineConfig, Result, process
+from .preview import render_preview
+from .sketch import sketch_effect
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "ColorRamp",
+    "DENOISE_METHODS",
+    "GradientField",
+    "NORMALIZE_METHODS",
+    "OPERATORS",
+    "OutputError",
+    "ParameterError",
+    "PipelineConfig",
+    "Result",
+    "Scan",
+    "ScanError",
+    "ScanMeta",
+    "SketchgradError",
+    "denoise",
+    "estimate_noise",
+    "gradient_field",
+    "hsv_remap",
+    "hsv_to_rgb",
+    "load_scan",
+    "normalize",
+    "process",
+    "render_preview",
+    "save_png",
+    "sketch_effect",
+    "to_unit",
+]
