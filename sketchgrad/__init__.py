@@ -9,13 +9,14 @@ Examples
 (16, 16, 3)
 """
 
-from .color import ColorRamp, hsv_remap, hsv_to_rgb
+from .color import ColorRamp, apply_color, hsv_remap, hsv_to_rgb
 from .denoise import DENOISE_METHODS, denoise, estimate_noise
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
-from .io import Scan, ScanMeta, load_scan, save_png
+from .io import Scan, ScanMeta, load_scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .pipeline import PipelineConfig, Result, process
+from .png import save_png
 from .preview import render_preview
 from .sketch import sketch_effect
 
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "ColorRamp",
+    "apply_color",
     "DENOISE_METHODS",
     "GradientField",
     "NORMALIZE_METHODS",

@@ -51,7 +51,8 @@ def _provenance(config: PipelineConfig) -> dict[str, str]:
 def process_file(path: Path, outdir: Path, config: PipelineConfig, *,
                  compression: int = 1) -> list[str]:
     """Load one scan, run the pipeline and write the requested outputs."""
-    from .io import load_scan, save_png
+    from .io import load_scan
+    from .png import save_png
     from .preview import render_preview
 
     result = process(load_scan(path), config)

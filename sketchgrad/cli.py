@@ -32,6 +32,9 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--normalize", default="minmax", choices=sorted(NORMALIZE_METHODS))
     run.add_argument("--outputs", default=",".join(OUTPUT_KINDS),
                      help=f"comma list of {','.join(OUTPUT_KINDS)} (default: all)")
+    run.add_argument("--color", default="hsv",
+                     help="hsv, a ramp spec \"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap name")
+    run.add_argument("--color-target", default="magnitude", choices=["magnitude", "tone"])
     run.add_argument("--debug", action="store_true", help="show tracebacks")
     return parser
 
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = PipelineConfig(denoise=args.denoise, strength=args.strength,
                                 operator=args.operator, normalize=args.normalize,
+                                color=args.color, color_target=args.color_target,
                                 outputs=tuple(o.strip() for o in args.outputs.split(",")
                                               if o.strip()))
     except SketchgradError as exc:

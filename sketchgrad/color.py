@@ -15,7 +15,7 @@ from .gradients import GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
-__all__ = ["hsv_to_rgb", "hsv_remap", "ColorRamp"]
+__all__ = ["hsv_to_rgb", "hsv_remap", "ColorRamp", "apply_color"]
 
 _TWO_PI = np.float32(2 * np.pi)
 
@@ -137,3 +137,52 @@ def _parse_colour(c) -> tuple[float, float, float]:
     if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):
         raise ParameterError(f"stops: {c!r} is not an RGB triple in [0, 1]")
     return rgb
+
+
+def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
+                color: str = "hsv", target: str = "magnitude") -> np.ndarray:
+    """Colour the pipeline's result (the ``hsv`` output).
+
+    Parameters
+    ----------
+    field : GradientField
+        The gradients (hue comes from their orientation).
+    value : ndarray
+        The normalized magnitude already brought to [0, 1].
+    tone : ndarray
+        The (denoised) drawing in [0, 1], for ``target="tone"``.
+    color : str
+        ``"hsv"``, ``"ramp:#hex,#hex,..."`` or a matplotlib colormap name.
+    target : {"magnitude", "tone"}
+        What a ramp colours.
+
+    Returns
+    -------
+    ndarray
+        RGB float32 (H, W, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> from sketchgrad.gradients import gradient_field
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> f = gradient_field(0.1 * x)
+    >>> apply_color(f, np.ones((5, 5), np.float32), x / 4)[2, 2].round(3).tolist()
+    [1.0, 0.0, 0.0]
+    """
+    if target not in ("magnitude", "tone"):
+        raise ParameterError(f"color_target={target!r} is not known; choose one of: "
+                             "'magnitude', 'tone'")
+    if color == "hsv":
+        hue = (field.orientation / _TWO_PI) % np.float32(1.0)
+        return hsv_to_rgb(hue, 1.0, value)
+    if color.startswith("ramp:"):
+        ramp = ColorRamp([c.strip() for c in color[5:].split(",") if c.strip()])
+    else:
+        from matplotlib import colormaps
+
+        if color not in colormaps:
+            raise ParameterError(f"color={color!r} is not 'hsv', a 'ramp:#hex,#hex' spec or "
+                                 "a matplotlib colormap name such as 'viridis'")
+        cmap = colormaps[color]
+        ramp = ColorRamp([cmap(t)[:3] for t in np.linspace(0, 1, 32)], space="rgb")
+    return ramp(value if target == "magnitude" else tone)

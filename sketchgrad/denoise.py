@@ -20,6 +20,7 @@ __all__ = [
     "denoise_none",
     "denoise_gaussian",
     "denoise_median",
+    "flatten_background",
 ]
 
 
@@ -143,3 +144,34 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     if np.shares_memory(out, image):
         out = out.copy()  # never hand back (or clip) the caller's array
     return np.clip(out, 0.0, 1.0, out=out)
+
+
+def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+    """Even out uneven lighting: divide by a large-scale background estimate.
+
+    The background is a Gaussian blur (sigma ``scale``, default 1/20 of the
+    longer side) of the image with dark strokes suppressed by a grey-level
+    closing; the result ``image / background`` is clipped to [0, 1], so the
+    paper becomes white and the ink keeps its contrast.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:64, 0:64].astype(np.float32)
+    >>> lit = 0.6 + 0.3 * x / 63          # paper lit unevenly from the right
+    >>> flat = flatten_background(lit)
+    >>> bool(flat.min() > 0.95)
+    True
+    """
+    import cv2
+
+    image = np.asarray(image, dtype=np.float32)
+    if scale is None:
+        scale = max(image.shape[:2]) / 20.0
+    if scale <= 0 or min(image.shape[:2]) < 2:
+        return image.copy()
+    radius = max(1, int(round(scale / 4)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    background = cv2.morphologyEx(image, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REFLECT)
+    background = cv2.GaussianBlur(background, (0, 0), float(scale))
+    np.maximum(background, np.float32(1e-3), out=background)
+    return np.clip(image / background, 0.0, 1.0)

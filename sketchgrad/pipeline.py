@@ -32,6 +32,17 @@ class PipelineConfig:
         A key of ``OPERATORS``.
     normalize : str
         A key of ``NORMALIZE_METHODS``.
+    color : str
+        How the ``hsv`` output is coloured: ``"hsv"`` (hue = direction, value =
+        strength), a colour-ramp spec ``"ramp:#1b1b3a,#f0a030,#fffbe6"`` or a
+        matplotlib colormap name such as ``"viridis"``.
+    color_target : {"magnitude", "tone"}
+        What a ramp colours: the normalized gradient magnitude, or the drawing's
+        tone (a gradient map: ink -> first stop, paper -> last stop).
+    flatten_background : bool
+        Divide out a large-scale background estimate (uneven lighting) before denoising.
+    tile_size : int or None
+        Process in tiles of this side (0 = never tile; None = tile large images).
     outputs : tuple of str
         Which of ``OUTPUT_KINDS`` to compute.
     """
@@ -40,6 +51,10 @@ class PipelineConfig:
     strength: float | None = None
     operator: str = "sobel"
     normalize: str = "minmax"
+    color: str = "hsv"
+    color_target: str = "magnitude"
+    flatten_background: bool = False
+    tile_size: int | None = None
     outputs: tuple[str, ...] = OUTPUT_KINDS
 
     def __post_init__(self) -> None:
@@ -84,7 +99,8 @@ class Result:
     meta: object = None
 
 
-def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None) -> Result:
+def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
+            normalizer=None) -> Result:
     """Run the pipeline on a scan or a float image in [0, 1].
 
     Parameters
@@ -93,6 +109,9 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None) -> Re
         A loaded scan, or an (H, W) float image.
     config : PipelineConfig, optional
         Settings; the defaults compute every output.
+    normalizer : Normalizer, optional
+        Already-fitted statistics for the magnitude (a whole batch's scale);
+        by default each image is normalized on its own.
 
     Returns
     -------
@@ -106,7 +125,7 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None) -> Re
     >>> res.hsv.shape, res.sketch is None
     ((8, 8, 3), True)
     """
-    from .color import hsv_remap
+    from .color import apply_color
     from .sketch import sketch_effect
 
     config = config or PipelineConfig()
@@ -116,14 +135,21 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None) -> Re
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
                              "load the scan with mode='gray'")
     res = Result(image=image, config=config, meta=meta)
+    if config.flatten_background:
+        from .denoise import flatten_background
+
+        image = flatten_background(image)
     res.denoised = denoise(image, config.denoise, strength=config.strength)
     res.field = gradient_field(res.denoised, config.operator)
     wants = set(config.outputs)
-    if wants & {"magnitude", "preview"}:
-        res.normalized = to_unit(normalize(res.field.magnitude, config.normalize),
-                                 config.normalize)
+    if normalizer is not None:
+        normalized = normalizer.transform(res.field.magnitude)
+    else:
+        normalized = normalize(res.field.magnitude, config.normalize)
+    res.normalized = to_unit(normalized, config.normalize)
     if wants & {"hsv", "preview"}:
-        res.hsv = hsv_remap(res.field, normalize=config.normalize)
+        res.hsv = apply_color(res.field, res.normalized, res.denoised,
+                              color=config.color, target=config.color_target)
     if wants & {"sketch", "preview"}:
         res.sketch = sketch_effect(res.denoised)
     return res

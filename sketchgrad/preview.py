@@ -43,7 +43,7 @@ def render_preview(result, path: str | os.PathLike) -> Path:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    from .io import save_png
+    from .png import save_png
 
     panels = [("scan", result.image, "gray", (0, 1))]
     if result.denoised is not None:
