@@ -1,105 +1,856 @@
-"""Running the pipeline over many scans, one outcome per input."""
+"""Running the pipeline over many scans, one outcome per input.
+
+:func:`run_batch` finds the inputs (files, folders searched recursively, glob
+patterns), plans one output name per input and kind, skips inputs whose
+outputs are up to date, and runs the rest in this process, in a local process
+pool or on a Dask distributed cluster. The same inputs and settings give the
+same PNG pixels whichever way the work runs.
+
+Nothing is lost: every output of an input is first written under a hidden
+temporary name (``.<name>.<token>.tmp``) in its final folder, and only when all
+of that input's outputs are written are they renamed into place. A failed
+input leaves its earlier outputs as they were; a killed run leaves only
+temporary files, which the next run removes before it starts.
+"""
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+import traceback
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import OutputError, SketchgradError
+from .errors import OutputError, ParameterError, SketchgradError
 from .pipeline import PipelineConfig, process
 
-__all__ = ["Outcome", "run_batch", "find_inputs", "IMAGE_SUFFIXES"]
+__all__ = [
+    "Outcome",
+    "run_batch",
+    "find_inputs",
+    "looks_like_image",
+    "remove_leftovers",
+    "IMAGE_SUFFIXES",
+    "NORMALIZE_SCOPES",
+]
 
 #: File name endings taken as images when a folder is searched (case-insensitive).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".gif")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp",
+                  ".gif")
+
+#: Where the magnitude's normalization statistics come from.
+NORMALIZE_SCOPES = ("image", "batch")
+
+# First bytes of the formats load_scan reads, for files without an image ending.
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a",
+          b"GIF89a")
+
+_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass
 class Outcome:
-    """What happened to one input."""
+    """What happened to one input.
+
+    Attributes
+    ----------
+    input : str
+        The input path as found.
+    status : {"ok", "skipped", "failed"}
+        ``skipped``: its outputs were up to date.
+    outputs : list of str
+        The output files (written, or already there when skipped).
+    error : str or None
+        Why it failed, one line.
+    seconds : float
+        Time spent on this input.
+    """
 
     input: str
-    status: str  # "ok" | "skipped" | "failed"
+    status: str
     outputs: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    traceback: str | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        """The JSON summary fields: input, outputs, status, error, seconds."""
+        return {"input": self.input, "outputs": list(self.outputs), "status": self.status,
+                "error": self.error, "seconds": self.seconds}
 
 
-def find_inputs(paths: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and folders (searched recursively) into a sorted list of inputs."""
-    found: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            found.extend(sorted(f for f in p.rglob("*")
-                                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES))
-        else:
-            found.append(p)
+# ----------------------------------------------------------------------------------------
+# Finding inputs and naming outputs
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    base: Path | None  # the folder it was found under (outputs mirror the path below it)
+
+
+def looks_like_image(path: str | os.PathLike) -> bool:
+    r"""Whether a file is taken as an image: by its ending, else by its first bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scan_without_ending"
+    >>> _ = p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    >>> looks_like_image(p), looks_like_image(p.with_name("notes.txt"))
+    (True, False)
+    """
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES:
+        return True
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+
+
+def _inside(path: Path, folder: Path | None) -> bool:
+    if folder is None:
+        return False
+    try:
+        path.resolve().relative_to(folder)
+    except ValueError:
+        return False
+    return True
+
+
+def _search(folder: Path, exclude: Path | None) -> list[Path]:
+    """Image files under ``folder``, sorted; hidden entries and ``exclude`` left out."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        rootp = Path(root)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
+                         and not _inside(rootp / d, exclude))
+        for name in sorted(files):
+            f = rootp / name
+            if name.startswith(".") or _inside(f, exclude):
+                continue
+            if f.is_file() and looks_like_image(f):
+                found.append(f)
     return found
 
 
-def _provenance(config: PipelineConfig) -> dict[str, str]:
-    from . import __version__
+def _glob_base(pattern: str) -> Path:
+    """The folder part of a pattern before its first wildcard."""
+    parts = Path(pattern).parts
+    base = []
+    for part in parts[:-1]:
+        if _GLOB_CHARS & set(part):
+            break
+        base.append(part)
+    return Path(*base) if base else Path(".")
 
-    return {"Software": f"sketchgrad {__version__}",
-            "sketchgrad": json.dumps({"version": __version__, "config": config.to_dict()})}
+
+def _discover(paths: Iterable[str | os.PathLike], exclude: Path | None
+              ) -> tuple[list[_Found], list[Outcome]]:
+    found: list[_Found] = []
+    problems: list[Outcome] = []
+    seen: set[Path] = set()
+
+    def add(f: Path, base: Path | None) -> None:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            found.append(_Found(f, base))
+
+    for arg in paths:
+        p = Path(arg)
+        if p.is_dir():
+            files = _search(p, exclude)
+            if not files:
+                problems.append(Outcome(str(p), "failed", error="no image files found in this "
+                                        "folder (files inside the output folder are not taken)"))
+            for f in files:
+                add(f, p)
+        elif p.exists() or not (_GLOB_CHARS & set(str(arg))):
+            add(p, None)  # a missing file fails later with load_scan's message
+        else:
+            base = _glob_base(str(arg))
+            matches = sorted(glob.glob(str(arg), recursive=True))
+            taken = 0
+            for m in map(Path, matches):
+                if m.is_dir():
+                    for f in _search(m, exclude):
+                        add(f, base)
+                        taken += 1
+                elif m.is_file() and not _inside(m, exclude) and not m.name.startswith("."):
+                    add(m, base)
+                    taken += 1
+            if not taken:
+                problems.append(Outcome(str(arg), "failed", error="no file matches this "
+                                        "pattern; check the pattern and quote it for the shell"))
+    return found, problems
 
 
-def process_file(path: Path, outdir: Path, config: PipelineConfig, *,
-                 compression: int = 1) -> list[str]:
-    """Load one scan, run the pipeline and write the requested outputs."""
+def find_inputs(paths: Iterable[str | os.PathLike], *,
+                exclude: str | os.PathLike | None = None) -> list[Path]:
+    """Expand files, folders (searched recursively) and glob patterns into inputs.
+
+    Parameters
+    ----------
+    paths : iterable of str or path-like
+        Files (taken as given), folders (image files found by ending or first
+        bytes; hidden entries skipped) and glob patterns (``**`` recurses).
+    exclude : str or path-like, optional
+        A folder whose files are never taken from folders or patterns (the
+        output folder).
+
+    Returns
+    -------
+    list of Path
+        Each input once, folders' files sorted.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> for name in ("b.PNG", "a.jpg", "notes.txt"):
+    ...     _ = (d / name).write_bytes(b"")
+    >>> [p.name for p in find_inputs([d])]
+    ['a.jpg', 'b.PNG']
+    """
+    ex = Path(exclude).resolve() if exclude is not None else None
+    return [f.path for f in _discover(paths, ex)[0]]
+
+
+def _plan(found: list[_Found], outdir: Path, kinds: tuple[str, ...]
+          ) -> tuple[list[tuple[_Found, list[Path]]], list[Outcome]]:
+    """Output paths per input: ``<stem>.<kind>.png`` mirroring the folder structure.
+
+    Stems that clash in one output folder (``page1.png`` and ``page1.jpg``) keep
+    the file's ending (``page1.png.hsv.png``); names still clashing are failures.
+    """
+    def rel_parent(f: _Found) -> Path:
+        if f.base is None:
+            return Path()
+        try:
+            return f.path.parent.relative_to(f.base)
+        except ValueError:
+            return Path()
+
+    def key(f: _Found, name: str) -> str:
+        return str(rel_parent(f) / name).casefold()
+
+    stem_count: dict[str, int] = {}
+    for f in found:
+        k = key(f, f.path.stem)
+        stem_count[k] = stem_count.get(k, 0) + 1
+    names: list[str] = []
+    for f in found:
+        clash = stem_count[key(f, f.path.stem)] > 1
+        names.append(f.path.name if clash else f.path.stem)
+    owner: dict[str, int] = {}
+    planned, problems = [], []
+    for i, (f, name) in enumerate(zip(found, names, strict=True)):
+        k = key(f, name)
+        if k in owner:
+            other = found[owner[k]].path
+            problems.append(Outcome(str(f.path), "failed", error=(
+                f"its outputs would have the same names as those of {other}; give the folders "
+                "that hold them instead of the files, or run them with different -o")))
+            continue
+        owner[k] = i
+        folder = outdir / rel_parent(f)
+        planned.append((f, [folder / f"{name}.{kind}.png" for kind in kinds]))
+    return planned, problems
+
+
+# ----------------------------------------------------------------------------------------
+# Temporary files
+
+
+def _is_leftover(name: str) -> bool:
+    return name.startswith(".") and name.endswith(".tmp") and ".png." in name
+
+
+def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
+    """Remove temporary files a killed run left under ``outdir``.
+
+    Only sketchgrad's own temporary names (``.<name>.png.<token>.tmp``) are touched.
+
+    Returns
+    -------
+    list of Path
+        The files removed.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / ".page.hsv.png.k2j4x9q1.tmp").write_bytes(b"half a png")
+    >>> _ = (d / "keep.tmp").write_bytes(b"")
+    >>> [p.name for p in remove_leftovers(d)], sorted(p.name for p in d.iterdir())
+    (['.page.hsv.png.k2j4x9q1.tmp'], ['keep.tmp'])
+    """
+    removed = []
+    for root, _dirs, files in os.walk(outdir):
+        for name in files:
+            if _is_leftover(name):
+                p = Path(root) / name
+                try:
+                    p.unlink()
+                    removed.append(p)
+                except FileNotFoundError:
+                    pass
+    return removed
+
+
+# ----------------------------------------------------------------------------------------
+# The work one input needs (runs in a worker: everything here must pickle)
+
+
+@dataclass(frozen=True)
+class _Job:
+    index: int
+    source: str
+    outputs: tuple[tuple[str, str], ...]  # (kind, destination)
+    config: PipelineConfig
+    max_pixels: int | None
+    compression: int = 1
+    text: tuple[tuple[str, str], ...] = ()
+    normalizer: object = None
+
+
+@dataclass
+class _Reply:
+    index: int
+    ok: bool
+    value: object = None  # written paths, or a fitted Normalizer
+    error: str | None = None
+    traceback: str | None = None
+    seconds: float = 0.0
+
+
+def _reason(exc: BaseException, source: str) -> str:
+    """The one-line message without a leading ``<source>: `` (the CLI adds it)."""
+    msg = " ".join(str(exc).split()) or type(exc).__name__
+    for prefix in (f"{source}: ", f"{Path(source).resolve()}: "):
+        if msg.startswith(prefix):
+            return msg[len(prefix):]
+    return msg
+
+
+def _guard(job: _Job, work: Callable[[_Job], object]) -> _Reply:
+    start = time.perf_counter()
+    try:
+        reply = _Reply(job.index, True, work(job))
+    except SketchgradError as exc:
+        reply = _Reply(job.index, False, error=_reason(exc, job.source))
+    except MemoryError:
+        reply = _Reply(job.index, False, error="out of memory; use fewer --workers or a "
+                       "smaller --tile-size", traceback=traceback.format_exc())
+    except Exception as exc:  # a bug must not stop the other inputs
+        reply = _Reply(job.index, False,
+                       error=f"internal error ({type(exc).__name__}: {exc}); please report "
+                       "it with --debug output", traceback=traceback.format_exc())
+    reply.seconds = time.perf_counter() - start
+    return reply
+
+
+def _load(job: _Job):
     from .io import load_scan
-    from .png import save_png
+
+    return load_scan(job.source, mode="gray", max_pixels=job.max_pixels)
+
+
+def _fit(job: _Job):
+    """First pass of ``normalize_scope="batch"``: this input's magnitude statistics."""
+    from .normalize import Normalizer
+
+    scan = _load(job)
+    result = process(scan, replace(job.config, outputs=("magnitude",)))
+    normalizer = Normalizer(job.config.normalize)
+    normalizer.partial_fit(result.field.magnitude)
+    return normalizer
+
+
+def _write(kind: str, result, dest: Path, text: dict, compression: int) -> None:
+    from . import png
+
+    if kind == "magnitude":
+        png.save_png(dest, result.normalized, bit_depth=16, text=text, compression=compression)
+    elif kind == "hsv":
+        png.save_png(dest, result.hsv, text=text, compression=compression)
+    elif kind == "sketch":
+        png.save_png(dest, result.sketch, text=text, compression=compression)
+    else:
+        _write_preview(result, dest, text, compression)
+
+
+def _write_preview(result, dest: Path, text: dict, compression: int) -> None:
+    import inspect
+
+    from . import png
     from .preview import render_preview
 
-    result = process(load_scan(path), config)
-    text = _provenance(config)
-    written = []
-    for kind in config.outputs:
-        dest = outdir / f"{path.stem}.{kind}.png"
-        if kind == "magnitude":
-            save_png(dest, result.normalized, bit_depth=16, text=text, compression=compression)
-        elif kind == "hsv":
-            save_png(dest, result.hsv, text=text, compression=compression)
-        elif kind == "sketch":
-            save_png(dest, result.sketch, text=text, compression=compression)
+    if "text" in inspect.signature(render_preview).parameters:
+        render_preview(result, dest, text=text)
+        return
+    # render_preview cannot add the provenance chunk: render, then re-save with it
+    draft = dest.with_name(f".{dest.name}.draft-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        render_preview(result, draft)
+        from PIL import Image
+
+        with Image.open(draft) as im:
+            import numpy as np
+
+            pixels = np.asarray(im.convert("RGB"))
+        png.save_png(dest, pixels, text=text, compression=compression)
+    finally:
+        draft.unlink(missing_ok=True)
+
+
+def _produce(job: _Job) -> list[str]:
+    """Second pass: process one input and put all its outputs in place together."""
+    scan = _load(job)
+    result = process(scan, job.config, normalizer=job.normalizer)
+    text = dict(job.text)
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for kind, dest in job.outputs:
+            dest = Path(dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"{dest.parent}: cannot create the folder "
+                                  f"({exc.strerror or exc})") from None
+            stage = dest.with_name(f".{dest.name}.{token}.tmp")
+            staged.append((stage, dest))
+            _write(kind, result, stage, text, job.compression)
+        for stage, dest in staged:
+            os.replace(stage, dest)
+    except BaseException:
+        for stage, _dest in staged:
+            stage.unlink(missing_ok=True)
+        raise
+    return [dest for _kind, dest in job.outputs]
+
+
+def _fit_job(job: _Job) -> _Reply:
+    return _guard(job, _fit)
+
+
+def _produce_job(job: _Job) -> _Reply:
+    return _guard(job, _produce)
+
+
+# ----------------------------------------------------------------------------------------
+# Where the work runs
+
+
+def _ignore_sigint() -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group: the parent alone handles it
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Runner:
+    """Runs jobs here, in a process pool, or on a Dask cluster; yields replies as done."""
+
+    def __init__(self, workers: int, scheduler=None) -> None:
+        self.workers = max(1, workers)
+        self.scheduler = scheduler
+        self.client = None
+        self.own_client = False
+        self.pool = None
+        if scheduler is not None:
+            self.client, self.own_client = _connect(scheduler)
+
+    def run(self, func: Callable[[_Job], _Reply], jobs: list[_Job]) -> Iterator[_Reply]:
+        if not jobs:
+            return
+        if self.client is not None:
+            yield from self._run_dask(func, jobs)
+        elif self.workers == 1 or len(jobs) == 1:
+            for job in jobs:
+                yield func(job)
         else:
-            render_preview(result, dest)
-        written.append(str(dest))
-    return written
+            yield from self._run_pool(func, jobs)
+
+    def _run_pool(self, func, jobs):
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self.pool is None:
+            self.pool = ProcessPoolExecutor(
+                max_workers=min(self.workers, len(jobs)),
+                mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
+        futures = {self.pool.submit(func, job): job for job in jobs}
+        broken = False
+        for fut in as_completed(futures):
+            job = futures[fut]
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                broken = True
+                yield _Reply(job.index, False, error="a worker process died (killed, or out "
+                             "of memory); use fewer --workers or a smaller --tile-size")
+        if broken:  # the next pass gets a fresh pool
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def _run_dask(self, func, jobs):
+        from distributed import as_completed
+
+        futures = self.client.map(func, jobs, pure=False)
+        index = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
+        self._futures = futures
+        for fut in as_completed(futures):
+            job = index[fut.key]
+            try:
+                yield fut.result()
+            except Exception as exc:  # the worker process was lost, or cannot import us
+                yield _Reply(job.index, False, error=f"the Dask cluster failed this input "
+                             f"({type(exc).__name__}: {exc})")
+
+    def abort(self) -> None:
+        """Stop at once (Ctrl-C): cancel queued work and end the worker processes."""
+        if self.pool is not None:
+            processes = list(getattr(self.pool, "_processes", {}).values())
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            for p in processes:
+                p.terminate()
+            for p in processes:
+                p.join(5)
+            self.pool = None
+        if self.client is not None:
+            futures = getattr(self, "_futures", None)
+            if futures:
+                self.client.cancel(futures)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+            self.pool = None
+        if self.client is not None and self.own_client:
+            self.client.close()
+        self.client = None
+
+
+def _connect(scheduler):
+    """A ``distributed.Client`` for a scheduler address (or the client given)."""
+    if not isinstance(scheduler, str):
+        return scheduler, False
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ParameterError(
+            "--scheduler needs Dask distributed, which is not installed; install it with: "
+            "pip install \"sketchgrad[distributed]\"") from None
+    try:
+        return Client(scheduler, timeout="10s", set_as_default=False), True
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ParameterError(
+            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
+            "start one with `dask scheduler` and give the address it prints") from None
+
+
+# ----------------------------------------------------------------------------------------
+# The batch
+
+
+def _check_outdir(outdir: Path) -> None:
+    import tempfile
+
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (-o)")
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot create the output folder "
+                          f"({exc.strerror or exc}); choose another (-o)") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sketchgrad-probe.", suffix=".tmp", dir=outdir)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{outdir}: cannot write in the output folder "
+                          f"({exc.strerror or exc}); choose another (-o)") from None
+
+
+def _normalizer_state(normalizer) -> object:
+    """A JSON-able description of fitted statistics, for provenance and skip checks."""
+    if normalizer is None:
+        return None
+    for name in ("to_dict", "get_state", "state_dict"):
+        method = getattr(normalizer, name, None)
+        if callable(method):
+            return json.loads(json.dumps(method(), default=_jsonable))
+    return json.loads(json.dumps(vars(normalizer), default=_jsonable))
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
+
+
+def _merge(normalizers: list) -> object:
+    """Merge per-input statistics in input order (the same result on any runner)."""
+    merged = normalizers[0]
+    for other in normalizers[1:]:
+        result = merged.merge(other)
+        merged = merged if result is None else result  # in-place or returning
+    return merged
+
+
+def _expected_record(config: PipelineConfig, scope: str, state) -> dict:
+    from .config import provenance_text
+
+    text = provenance_text(config, normalize_scope=scope, normalizer_state=state)
+    return json.loads(text["sketchgrad"])
+
+
+def _up_to_date(source: Path, dests: list[Path], expected: dict) -> bool:
+    from .config import read_provenance
+
+    try:
+        newest_input = source.stat().st_mtime_ns
+        for dest in dests:
+            if dest.stat().st_mtime_ns < newest_input:
+                return False
+    except OSError:
+        return False
+    for dest in dests:
+        record = read_provenance(dest)
+        if record is None:
+            return False
+        if any(record.get(k) != expected.get(k) for k in ("config", "normalize_scope",
+                                                           "normalizer")):
+            return False
+    return True
+
+
+def _foreign(dests: list[Path]) -> Path | None:
+    """The first existing output that sketchgrad did not write, if any."""
+    from .config import read_provenance
+
+    for dest in dests:
+        if dest.exists() and (not dest.is_file() or read_provenance(dest) is None):
+            return dest
+    return None
 
 
 def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
               config: PipelineConfig | None = None, *, compression: int = 1,
+              workers: int | None = 1, overwrite: bool = False,
+              normalize_scope: str = "image", scheduler=None,
+              max_pixels: int | None = None,
+              on_start: Callable[[str, int], None] | None = None,
+              on_measured: Callable[[str], None] | None = None,
               on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Process many scans into ``outdir``; a failed file does not stop the others.
+
+    Parameters
+    ----------
+    inputs : iterable of str or path-like
+        Files, folders (searched recursively) and glob patterns; see
+        :func:`find_inputs`. Files inside ``outdir`` are never taken from folders.
+    outdir : str or path-like
+        Output folder, created if needed. Outputs are ``<stem>.<kind>.png``,
+        mirroring each file's folder below the folder given.
+    config : PipelineConfig, optional
+        Pipeline settings; ``config.outputs`` says which PNGs to write.
+    compression : int
+        zlib level 0-9 of the PNGs.
+    workers : int or None
+        Local worker processes (``None``: one per core; 1: this process).
+    overwrite : bool
+        Process inputs even when their outputs are up to date.
+    normalize_scope : {"image", "batch"}
+        ``"batch"`` scales every magnitude with statistics merged over all
+        inputs (a first pass), so faint pages stay faint.
+    scheduler : str or distributed.Client, optional
+        Run on a Dask distributed cluster at this address (``tcp://host:8786``)
+        instead of local processes; paths must be reachable from the workers.
+    max_pixels : int or None
+        Refuse scans with more pixels than this, judged before decoding
+        (``None``: ``load_scan``'s default limit; 0: no limit).
+    on_start : callable, optional
+        ``on_start(stage, total)`` when the ``"statistics"`` or ``"process"``
+        pass starts.
+    on_measured : callable, optional
+        ``on_measured(input)`` after each input's statistics (batch scope).
+    on_done : callable, optional
+        ``on_done(outcome)`` as each input finishes.
 
     Returns
     -------
     list of Outcome
-        One per input, in input order.
+        One per input, in the order found.
+
+    Raises
+    ------
+    OutputError
+        If ``outdir`` is a file, cannot be created or cannot be written
+        (before any work).
+    ParameterError
+        For an unknown ``normalize_scope`` or an unusable ``scheduler``.
+    KeyboardInterrupt
+        After stopping the workers and removing temporary files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> from sketchgrad.png import save_png
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> (d / "in").mkdir()
+    >>> _ = save_png(d / "in" / "page.png", np.eye(8, dtype=np.float32))
+    >>> out = run_batch([d / "in"], d / "out", PipelineConfig(outputs=("hsv",)))
+    >>> [(o.status, pathlib.Path(o.outputs[0]).name) for o in out]
+    [('ok', 'page.hsv.png')]
+    >>> [o.status for o in run_batch([d / "in"], d / "out", PipelineConfig(outputs=("hsv",)))]
+    ['skipped']
     """
+    from .io import DEFAULT_MAX_PIXELS
+
     config = config or PipelineConfig()
+    if normalize_scope not in NORMALIZE_SCOPES:
+        raise ParameterError(f"normalize_scope={normalize_scope!r} is not known; choose one "
+                             f"of: {', '.join(map(repr, NORMALIZE_SCOPES))}")
+    if not 0 <= int(compression) <= 9:
+        raise ParameterError(f"compression={compression!r} must be a zlib level from 0 to 9")
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if int(workers) < 1:
+        raise ParameterError(f"workers={workers!r} must be 1 or more")
+    if max_pixels is None:
+        max_pixels = DEFAULT_MAX_PIXELS
+    elif int(max_pixels) < 0:
+        raise ParameterError(f"max_pixels={max_pixels!r} must be 0 (no limit) or more")
+    limit = int(max_pixels) or None
     outdir = Path(outdir)
-    if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"{outdir}: output folder is a file; choose a folder")
-    try:
-        outdir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"{outdir}: cannot create output folder ({exc.strerror})") from None
-    outcomes = []
-    for path in find_inputs(inputs):
-        start = time.perf_counter()
-        try:
-            written = process_file(path, outdir, config, compression=compression)
-            outcome = Outcome(str(path), "ok", written)
-        except SketchgradError as exc:
-            outcome = Outcome(str(path), "failed", error=str(exc))
-        outcome.seconds = round(time.perf_counter() - start, 3)
-        outcomes.append(outcome)
+    _check_outdir(outdir)
+    outdir_abs = outdir.resolve()
+    remove_leftovers(outdir)
+
+    found, problems = _discover(inputs, outdir_abs)
+    planned, clashes = _plan(found, outdir, config.outputs)
+    problems += clashes
+    order = {str(f.path): i for i, f in enumerate(found)}
+    outcomes: dict[int, Outcome] = {}
+
+    def finish(index: int, outcome: Outcome) -> None:
+        outcomes[index] = outcome
         if on_done:
             on_done(outcome)
-    return outcomes
+
+    base = len(found)
+    for k, outcome in enumerate(problems):
+        finish(order.get(outcome.input, base + k), outcome)
+
+    runner = _Runner(int(workers), scheduler)
+    try:
+        jobs = [_Job(order[str(f.path)], str(f.path.resolve()),
+                     tuple((kind, str(d.resolve().parent / d.name))
+                           for kind, d in zip(config.outputs, dests, strict=True)),
+                     config, limit, int(compression))
+                for f, dests in planned]
+        shown = {order[str(f.path)]: (f, dests) for f, dests in planned}
+        if not overwrite:
+            foreign = []
+            for job in jobs:
+                f, dests = shown[job.index]
+                clash = _foreign(dests)
+                if clash is not None:
+                    finish(job.index, Outcome(str(f.path), "failed", error=(
+                        f"{clash} exists and was not written by sketchgrad; move it away "
+                        "or use --overwrite")))
+                    foreign.append(job.index)
+            jobs = [j for j in jobs if j.index not in foreign]
+
+        spent: dict[int, float] = {}
+        normalizer = None
+        if normalize_scope == "batch" and jobs:
+            if on_start:
+                on_start("statistics", len(jobs))
+            fitted: dict[int, object] = {}
+            for reply in runner.run(_fit_job, jobs):
+                spent[reply.index] = reply.seconds
+                if reply.ok:
+                    fitted[reply.index] = reply.value
+                    if on_measured:
+                        on_measured(str(shown[reply.index][0].path))
+                else:
+                    finish(reply.index, _failed(shown[reply.index][0], reply))
+            jobs = [j for j in jobs if j.index in fitted]
+            if fitted:
+                normalizer = _merge([fitted[i] for i in sorted(fitted)])
+        state = _normalizer_state(normalizer)
+        expected = _expected_record(config, normalize_scope, state)
+        text = tuple(_provenance(config, normalize_scope, state).items())
+        todo = []
+        for job in jobs:
+            f, dests = shown[job.index]
+            if not overwrite and _up_to_date(f.path, dests, expected):
+                finish(job.index, Outcome(str(f.path), "skipped", [str(d) for d in dests],
+                                          seconds=round(spent.get(job.index, 0.0), 3)))
+            else:
+                todo.append(replace(job, text=text, normalizer=normalizer))
+        if on_start:
+            on_start("process", len(todo))
+        for reply in runner.run(_produce_job, todo):
+            f, dests = shown[reply.index]
+            seconds = round(reply.seconds + spent.get(reply.index, 0.0), 3)
+            if reply.ok:
+                finish(reply.index, Outcome(str(f.path), "ok", [str(d) for d in dests],
+                                            seconds=seconds))
+            else:
+                outcome = _failed(f, reply)
+                outcome.seconds = seconds
+                finish(reply.index, outcome)
+    except BaseException:
+        runner.abort()
+        remove_leftovers(outdir)
+        raise
+    finally:
+        runner.close()
+    return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _provenance(config: PipelineConfig, scope: str, state) -> dict[str, str]:
+    from .config import provenance_text
+
+    return provenance_text(config, normalize_scope=scope, normalizer_state=state)
+
+
+def _failed(found: _Found, reply: _Reply) -> Outcome:
+    return Outcome(str(found.path), "failed", error=reply.error,
+                   seconds=round(reply.seconds, 3), traceback=reply.traceback)
+
+
+def process_file(path: str | os.PathLike, outdir: str | os.PathLike, config: PipelineConfig,
+                 *, compression: int = 1) -> list[str]:
+    """Load one scan, run the pipeline and write its outputs into ``outdir``.
+
+    Returns
+    -------
+    list of str
+        The written paths, ``<stem>.<kind>.png`` in ``outdir``.
+    """
+    path, outdir = Path(path), Path(outdir)
+    outputs = tuple((kind, str(outdir / f"{path.stem}.{kind}.png")) for kind in config.outputs)
+    from .io import DEFAULT_MAX_PIXELS
+
+    job = _Job(0, str(path), outputs, config, DEFAULT_MAX_PIXELS, compression,
+               tuple(_provenance(config, "image", None).items()))
+    return _produce(job)

@@ -1,73 +1,369 @@
-"""The ``sketchgrad`` command: argument parsing only; the work is in the library."""
+"""The ``sketchgrad`` command: argument parsing only; the work is in the library.
+
+``sketchgrad run INPUT... -o OUTDIR``, ``sketchgrad methods``,
+``sketchgrad compare INPUT --what normalize -o sheet.png``, ``sketchgrad --version``.
+Exit status: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import time
+import traceback
 
 from .errors import SketchgradError
 
 __all__ = ["main"]
 
+#: Default zlib level of the PNGs. Gradient images are noisy and barely shrink at
+#: higher levels, while level 1 encodes several times faster than 6 (see README).
+DEFAULT_PNG_COMPRESSION = 1
 
-def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+_COMPARE_WHAT = ("normalize", "denoise", "operator", "ramp")
+
+
+def _names(registry: dict) -> str:
+    return ", ".join(registry)
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     from .denoise import DENOISE_METHODS
     from .gradients import OPERATORS
     from .normalize import NORMALIZE_METHODS
+    from .pipeline import OUTPUT_KINDS
+
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="read settings from a TOML file (keys as the long options, e.g. "
+                   "denoise = \"median\"); options given here override it")
+    p.add_argument("--config-from", metavar="RESULT.png",
+                   help="use the settings recorded in a PNG sketchgrad wrote")
+    p.add_argument("--denoise", metavar="METHOD",
+                   help=f"one of {_names(DENOISE_METHODS)} (default: gaussian)")
+    p.add_argument("--strength", type=float, metavar="S",
+                   help="denoise strength (default: estimated from each scan's noise)")
+    p.add_argument("--operator", metavar="NAME",
+                   help=f"gradient operator, one of {_names(OPERATORS)} (default: sobel)")
+    p.add_argument("--normalize", metavar="METHOD",
+                   help=f"magnitude normalization, one of {_names(NORMALIZE_METHODS)} "
+                   "(default: minmax)")
+    p.add_argument("--color", metavar="SPEC",
+                   help="hsv (default), a ramp \"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap "
+                   "name such as viridis (see `sketchgrad methods`)")
+    p.add_argument("--color-target", metavar="WHAT",
+                   help="what a ramp colours: magnitude (default) or tone")
+    p.add_argument("--flatten-background", action=argparse.BooleanOptionalAction,
+                   default=None, help="divide out uneven lighting before denoising")
+    p.add_argument("--tile-size", type=int, metavar="N",
+                   help="process in N x N tiles (0: never; default: tile large scans)")
+    p.add_argument("--max-pixels", type=int, metavar="N",
+                   help="refuse scans with more pixels than N, before decoding "
+                   "(0: no limit; default 300 million)")
+    p.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=None,
+                   help="redo inputs whose outputs are up to date; replace files "
+                   "sketchgrad did not write")
+    p.add_argument("--debug", action=argparse.BooleanOptionalAction, default=None,
+                   help="show tracebacks")
+    p.set_defaults(output_kinds=OUTPUT_KINDS)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     from .pipeline import OUTPUT_KINDS
 
     parser = argparse.ArgumentParser(
         prog="sketchgrad",
         description="Turn scanned drawings into gradient fields, colour and relief.")
     parser.add_argument("--version", action="version", version=f"sketchgrad {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="process scans (files or folders) into OUTDIR")
-    run.add_argument("inputs", nargs="+", metavar="INPUT", help="scan files or folders")
-    run.add_argument("-o", "--outdir", required=True, help="folder for the outputs")
-    run.add_argument("--denoise", default="gaussian", choices=sorted(DENOISE_METHODS))
-    run.add_argument("--strength", type=float, default=None,
-                     help="denoise strength (default: estimated from the scan)")
-    run.add_argument("--operator", default="sobel", choices=sorted(OPERATORS))
-    run.add_argument("--normalize", default="minmax", choices=sorted(NORMALIZE_METHODS))
-    run.add_argument("--outputs", default=",".join(OUTPUT_KINDS),
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser(
+        "run", help="process scans (files, folders, glob patterns) into OUTDIR",
+        description="Process scans into OUTDIR/<stem>.<kind>.png, mirroring the folders "
+        "given. Inputs whose outputs are up to date are skipped.")
+    run.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="scan files, folders (searched recursively) or quoted glob patterns")
+    run.add_argument("-o", "--outdir", help="folder for the outputs (created if needed)")
+    _add_pipeline_options(run)
+    run.add_argument("--outputs", metavar="KINDS",
                      help=f"comma list of {','.join(OUTPUT_KINDS)} (default: all)")
-    run.add_argument("--color", default="hsv",
-                     help="hsv, a ramp spec \"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap name")
-    run.add_argument("--color-target", default="magnitude", choices=["magnitude", "tone"])
-    run.add_argument("--debug", action="store_true", help="show tracebacks")
+    run.add_argument("--normalize-scope", metavar="SCOPE",
+                     help="image (default): each scan on its own scale; batch: one scale "
+                     "from statistics of every input, so faint pages stay faint")
+    run.add_argument("--workers", type=int, metavar="N",
+                     help=f"worker processes (default: the cores, {os.cpu_count()})")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
+                     "(needs sketchgrad[distributed] and paths the workers can reach)")
+    run.add_argument("--png-compression", type=int, metavar="LEVEL",
+                     help=f"zlib level 0-9 (default {DEFAULT_PNG_COMPRESSION}: fast; gradient "
+                     "images gain little from higher levels)")
+    run.add_argument("--json", action=argparse.BooleanOptionalAction, default=None,
+                     help="print a JSON list of {input, outputs, status, error, seconds}")
+    run.add_argument("--quiet", "-q", action=argparse.BooleanOptionalAction, default=None,
+                     help="print only errors")
+
+    sub.add_parser("methods", help="list denoise methods, operators, normalizations, "
+                   "colour spaces and ramps")
+
+    cmp_ = sub.add_parser("compare", help="a contact sheet comparing methods on one scan")
+    cmp_.add_argument("input", metavar="INPUT", help="a scan")
+    cmp_.add_argument("--what", required=True, choices=_COMPARE_WHAT,
+                      help="what to compare")
+    cmp_.add_argument("-o", "--output", required=True, metavar="SHEET.png",
+                      help="the PNG to write")
+    _add_pipeline_options(cmp_)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (0 ok, 1 some failed, 2 usage)."""
-    from .batch import run_batch
+def _flag_settings(args: argparse.Namespace) -> dict:
+    from .config import PIPELINE_KEYS, RUN_KEYS
+
+    settings = {}
+    for key in (*PIPELINE_KEYS, *RUN_KEYS):
+        value = getattr(args, key, None)
+        if value is not None:
+            settings[key] = value
+    if isinstance(settings.get("outputs"), str):
+        settings["outputs"] = tuple(o.strip() for o in settings["outputs"].split(",")
+                                    if o.strip())
+    return settings
+
+
+def _settings(args: argparse.Namespace) -> dict:
+    from .config import load_config_file, merge_settings, settings_from_png
+
+    recorded = settings_from_png(args.config_from) if args.config_from else {}
+    from_file = load_config_file(args.config) if args.config else {}
+    return merge_settings(recorded, from_file, _flag_settings(args))
+
+
+def _pipeline_config(settings: dict):
+    from .config import PIPELINE_KEYS
     from .pipeline import PipelineConfig
 
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    try:
-        config = PipelineConfig(denoise=args.denoise, strength=args.strength,
-                                operator=args.operator, normalize=args.normalize,
-                                color=args.color, color_target=args.color_target,
-                                outputs=tuple(o.strip() for o in args.outputs.split(",")
-                                              if o.strip()))
-    except SketchgradError as exc:
-        parser.error(str(exc))
+    return PipelineConfig.from_dict({k: v for k, v in settings.items() if k in PIPELINE_KEYS})
 
-    def report(outcome):
-        if outcome.status == "failed":
-            print(f"sketchgrad: error: {outcome.error}", file=sys.stderr)
+
+def _error(message: str) -> None:
+    print(f"sketchgrad: error: {message}", file=sys.stderr)
+
+
+class _Progress:
+    """Progress on stderr: a tqdm bar on a terminal, else one line per input."""
+
+    def __init__(self, quiet: bool, debug: bool) -> None:
+        self.quiet = quiet
+        self.debug = debug
+        self.bar = None
+        self.tty = sys.stderr.isatty()
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
         else:
-            print(f"{outcome.status}: {outcome.input}", file=sys.stderr)
+            print(line, file=sys.stderr, flush=True)
+
+    def start(self, stage: str, total: int) -> None:
+        self.close()
+        if self.tty and not self.quiet and total > 1:
+            from tqdm import tqdm
+
+            desc = "statistics" if stage == "statistics" else "sketchgrad"
+            self.bar = tqdm(total=total, desc=desc, unit="scan", file=sys.stderr,
+                            dynamic_ncols=True)
+
+    def measured(self, path: str) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def done(self, outcome) -> None:
+        if outcome.status == "failed":
+            self._print(f"sketchgrad: error: {outcome.input}: {outcome.error}")
+            if self.debug and outcome.traceback:
+                self._print(outcome.traceback.rstrip())
+        elif not self.quiet and self.bar is None:
+            what = "done" if outcome.status == "ok" else "skipped (up to date)"
+            self._print(f"{what}: {outcome.input} ({outcome.seconds:.2f} s)")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .batch import run_batch
+
+    settings = _settings(args)
+    config = _pipeline_config(settings)
+    outdir = settings.get("outdir")
+    if not outdir:
+        raise _Usage("-o OUTDIR is required (or outdir in the --config file)")
+    quiet, debug = bool(settings.get("quiet")), bool(settings.get("debug"))
+    progress = _Progress(quiet, debug)
+    start = time.perf_counter()
+    try:
+        outcomes = run_batch(
+            args.inputs, outdir, config,
+            compression=settings.get("png_compression", DEFAULT_PNG_COMPRESSION),
+            workers=settings.get("workers"), overwrite=bool(settings.get("overwrite")),
+            normalize_scope=settings.get("normalize_scope", "image"),
+            scheduler=settings.get("scheduler"), max_pixels=settings.get("max_pixels"),
+            on_start=progress.start, on_measured=progress.measured, on_done=progress.done)
+    finally:
+        progress.close()
+    seconds = time.perf_counter() - start
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
+    if settings.get("json"):
+        json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=2)
+        print()
+    if not quiet:
+        print(f"sketchgrad: {counts['ok']} done, {counts['skipped']} skipped, "
+              f"{counts['failed']} failed in {seconds:.1f} s", file=sys.stderr)
+    return 1 if counts["failed"] else 0
+
+
+def _methods() -> int:
+    import importlib
+
+    sections = [("denoise methods (--denoise)", "sketchgrad.denoise", "DENOISE_METHODS"),
+                ("gradient operators (--operator)", "sketchgrad.gradients", "OPERATORS"),
+                ("normalization methods (--normalize)", "sketchgrad.normalize",
+                 "NORMALIZE_METHODS"),
+                ("colour spaces", "sketchgrad.color", "COLOR_SPACES"),
+                ("named ramps (--color)", "sketchgrad.color", "RAMPS")]
+    for title, module, name in sections:
+        try:
+            registry = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError):
+            continue  # this version has no such registry
+        print(f"{title}:")
+        width = max((len(str(k)) for k in registry), default=0)
+        for key, value in registry.items():
+            print(f"  {str(key):<{width}}  {_describe(value)}".rstrip())
+        print()
+    print("colours (--color): hsv, a named ramp, \"ramp:#hex,#hex,...\", or any matplotlib "
+          "colormap name")
+    return 0
+
+
+def _describe(value) -> str:
+    """One line about a registry entry: its docstring's first line, or its stops."""
+    for obj in (value, getattr(value, "func", None)):
+        if obj is None or isinstance(obj, str | list | tuple | dict):
+            continue
+        doc = getattr(obj, "__doc__", None)
+        if callable(obj) and doc and (doc is not type(obj).__doc__ or isinstance(obj, type)):
+            return doc.strip().splitlines()[0]
+    for attr in ("description", "doc", "title"):
+        text = getattr(value, attr, None)
+        if isinstance(text, str) and text.strip():
+            return text.strip().splitlines()[0]
+    if isinstance(value, dict):
+        for key in ("description", "doc"):
+            if isinstance(value.get(key), str):
+                return value[key].strip().splitlines()[0]
+    stops = getattr(value, "stops", value)
+    if isinstance(stops, list | tuple):
+        return " -> ".join(_colour(c) for c in stops)
+    if isinstance(value, str):
+        return value
+    doc = getattr(value, "__doc__", None)
+    return doc.strip().splitlines()[0] if doc else ""
+
+
+def _colour(c) -> str:
+    if isinstance(c, str):
+        return c
+    try:
+        return "#" + "".join(f"{round(float(v) * 255):02x}" for v in c)
+    except (TypeError, ValueError):
+        return str(c)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .io import DEFAULT_MAX_PIXELS, load_scan
 
     try:
-        outcomes = run_batch(args.inputs, args.outdir, config, on_done=report)
+        from .compare import render_comparison
+    except ImportError:
+        raise _Usage("`sketchgrad compare` is not available in this version") from None
+    settings = _settings(args)
+    config = _pipeline_config(settings)
+    dest = Path(args.output)
+    if dest.exists() and not settings.get("overwrite"):
+        raise _Usage(f"{dest}: exists; choose another -o or use --overwrite")
+    max_pixels = settings.get("max_pixels")
+    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
+    try:
+        scan = load_scan(args.input, mode="gray", max_pixels=max_pixels)
+        render_comparison(scan.image, args.what, dest, config=config)
     except SketchgradError as exc:
-        if args.debug:
-            raise
-        print(f"sketchgrad: error: {exc}", file=sys.stderr)
+        from .batch import _reason
+
+        _error(f"{args.input}: {_reason(exc, args.input)}")
+        if settings.get("debug"):
+            traceback.print_exc()
+        return 1
+    if not settings.get("quiet"):
+        print(f"sketchgrad: wrote {dest}", file=sys.stderr)
+    return 0
+
+
+class _Usage(Exception):
+    """A usage error found after parsing (exit status 2)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments without the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 all done, 1 some inputs failed, 2 usage error, 130 interrupted.
+
+    Examples
+    --------
+    >>> main(["methods"])  # doctest: +ELLIPSIS
+    denoise methods (--denoise):
+    ...
+    0
+    """
+    parser = _build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error
+        return int(exc.code or 0)
+    debug = bool(getattr(args, "debug", False))
+    try:
+        if args.command == "methods":
+            return _methods()
+        if args.command == "compare":
+            return _compare(args)
+        return _run(args)
+    except KeyboardInterrupt:
+        print("sketchgrad: interrupted; temporary files removed", file=sys.stderr)
+        return 130
+    except (SketchgradError, _Usage) as exc:
+        if debug:
+            traceback.print_exc()
+        _error(str(exc))
         return 2
-    failed = sum(o.status == "failed" for o in outcomes)
-    print(f"sketchgrad: {len(outcomes) - failed} done, {failed} failed", file=sys.stderr)
-    return 1 if failed else 0
+    except Exception as exc:  # a bug: one line unless --debug
+        if debug:
+            raise
+        _error(f"internal error ({type(exc).__name__}: {exc}); run again with --debug "
+               "and report the traceback")
+        return 1
