@@ -244,7 +244,8 @@ def _methods() -> int:
             continue  # this version has no such registry
         print(f"{title}:")
         width = max((len(str(k)) for k in registry), default=0)
-        for key, value in registry.items():
+        items = registry.items() if isinstance(registry, dict) else ((k, "") for k in registry)
+        for key, value in items:
             print(f"  {str(key):<{width}}  {_describe(value)}".rstrip())
         print()
     print("colours (--color): hsv, a named ramp, \"ramp:#hex,#hex,...\", or any matplotlib "
@@ -270,7 +271,8 @@ def _describe(value) -> str:
                 return value[key].strip().splitlines()[0]
     stops = getattr(value, "stops", value)
     if isinstance(stops, list | tuple):
-        return " -> ".join(_colour(c) for c in stops)
+        space = getattr(value, "space", None)
+        return " -> ".join(_colour(c) for c in stops) + (f" (in {space})" if space else "")
     if isinstance(value, str):
         return value
     doc = getattr(value, "__doc__", None)
