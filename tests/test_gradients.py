@@ -1,0 +1,289 @@
+"""Gradient operators against analytic images, hand-worked values, OpenCV and scikit-image."""
+
+import cv2
+import numpy as np
+import pytest
+import skimage.filters
+from numpy.testing import assert_allclose
+from scipy import ndimage as ndi
+from skimage.color import rgb2gray
+
+from sketchgrad.errors import ParameterError
+from sketchgrad.gradients import (
+    BORDER_MODES,
+    FARID_GAIN,
+    OPERATORS,
+    GradientField,
+    central,
+    farid,
+    gradient_field,
+    prewitt,
+    scharr,
+    sobel,
+)
+
+#: One tolerance for float32 kernels compared with float64 references.
+TOL = dict(rtol=1e-5, atol=1e-6)
+
+SKIMAGE = {"sobel": (skimage.filters.sobel, 2.0), "scharr": (skimage.filters.scharr, 2.0),
+           "prewitt": (skimage.filters.prewitt, 2.0), "farid": (skimage.filters.farid, FARID_GAIN)}
+
+
+def test_registry_holds_the_public_functions():
+    assert OPERATORS == {"sobel": sobel, "scharr": scharr, "prewitt": prewitt, "farid": farid,
+                         "central": central}
+
+
+@pytest.mark.parametrize("operator", list(OPERATORS))
+@pytest.mark.parametrize("mode", BORDER_MODES)
+def test_ramp_gives_its_slope_away_from_the_border(ramp, operator, mode):
+    image, a, b = ramp
+    f = gradient_field(image, operator, mode=mode)
+    assert f.gx.dtype == f.gy.dtype == np.float32
+    assert_allclose(f.gx[2:-2, 2:-2], a, atol=2e-7)
+    assert_allclose(f.gy[2:-2, 2:-2], b, atol=2e-7)
+    assert_allclose(f.magnitude[2:-2, 2:-2], np.hypot(a, b), rtol=1e-5)
+    assert_allclose(f.orientation[2:-2, 2:-2], np.arctan2(b, a), atol=1e-5)
+
+
+# Hand-worked: a bright 3x3 corner in the lower right of a 5x5 black square.
+# Row derivative D = (I[x+1] - I[x-1]) / 2 is [0, .5, .5, 0, 0] on rows 2-4, with
+# 'reflect' borders (I[-1] = I[0], I[5] = I[4]); gx smooths D down the column
+# with the operator's taps; gy is gx transposed by symmetry.
+CORNER = np.zeros((5, 5), np.float32)
+CORNER[2:, 2:] = 1.0
+HAND_GX = {
+    # row y: s[-1] * D[y-1] + s[0] * D[y] + s[1] * D[y+1]
+    "sobel": [0, 0.125, 0.375, 0.5, 0.5],      # taps 1/4, 1/2, 1/4
+    "prewitt": [0, 1 / 6, 1 / 3, 0.5, 0.5],    # taps 1/3, 1/3, 1/3
+    "scharr": [0, 0.09375, 0.40625, 0.5, 0.5],  # taps 3/16, 10/16, 3/16
+    "central": [0, 0, 0.5, 0.5, 0.5],          # no smoothing
+}
+
+
+@pytest.mark.parametrize("operator", list(HAND_GX))
+def test_hand_worked_corner(operator):
+    column = np.array(HAND_GX[operator], np.float32)[:, None]
+    expected_gx = column * np.array([0, 1, 1, 0, 0], np.float32)
+    f = gradient_field(CORNER, operator)
+    assert_allclose(f.gx, expected_gx, atol=1e-7)
+    assert_allclose(f.gy, expected_gx.T, atol=1e-7)
+    # Down-right diagonal at the corner pixel itself.
+    assert_allclose(f.orientation[2, 2], np.pi / 4, atol=1e-6)
+    assert_allclose(f.magnitude[2, 2], np.sqrt(2) * HAND_GX[operator][2], rtol=1e-6)
+
+
+def test_hand_worked_sobel_typed_out():
+    expected_gx = np.array([[0, 0, 0, 0, 0],
+                            [0, 0.125, 0.125, 0, 0],
+                            [0, 0.375, 0.375, 0, 0],
+                            [0, 0.5, 0.5, 0, 0],
+                            [0, 0.5, 0.5, 0, 0]], np.float32)
+    gx, gy = sobel(CORNER)
+    assert_allclose(gx, expected_gx, atol=1e-7)
+    assert_allclose(gy, expected_gx.T, atol=1e-7)
+
+
+@pytest.mark.parametrize("operator", list(OPERATORS))
+def test_step_edges_and_orientation_convention(operator):
+    rises_right = np.zeros((9, 12), np.float32)
+    rises_right[:, 6:] = 0.8
+    f = gradient_field(rises_right, operator)
+    # Every derivative kernel has sum(i * d_i) = 1, so a step of h gives h in total
+    # across the columns next to it, split evenly between the two for 3-tap kernels.
+    assert_allclose(f.gx[4].sum(), 0.8, rtol=1e-6)
+    assert_allclose(f.gy, 0, atol=1e-7)
+    if operator != "farid":
+        assert_allclose(f.gx[4, 5:7], [0.4, 0.4], rtol=1e-6)
+    edge = f.magnitude > 0.01
+    assert edge[:, 5:7].all()
+    assert_allclose(f.orientation[edge], 0.0, atol=1e-7)        # right
+    falls_right = gradient_field(rises_right[:, ::-1], operator)
+    edge = falls_right.magnitude > 0.01
+    assert (falls_right.orientation[edge] == np.float32(np.pi)).all()   # left is +pi, never -pi
+    rises_down = gradient_field(rises_right.T.copy(), operator)
+    edge = rises_down.magnitude > 0.01
+    assert_allclose(rises_down.orientation[edge], np.pi / 2, atol=1e-6)  # down
+    rises_up = gradient_field(rises_right.T[::-1].copy(), operator)
+    edge = rises_up.magnitude > 0.01
+    assert_allclose(rises_up.orientation[edge], -np.pi / 2, atol=1e-6)  # up
+
+
+def test_opencv_factors(rng):
+    image = rng.random((23, 31), dtype=np.float32)
+    for mode, border in [("mirror", cv2.BORDER_REFLECT_101), ("reflect", cv2.BORDER_REFLECT),
+                         ("nearest", cv2.BORDER_REPLICATE), ("constant", cv2.BORDER_CONSTANT)]:
+        sx = cv2.Sobel(image, cv2.CV_64F, 1, 0, ksize=3, borderType=border)
+        sy = cv2.Sobel(image, cv2.CV_64F, 0, 1, ksize=3, borderType=border)
+        gx, gy = sobel(image, mode=mode)
+        assert_allclose(gx, sx / 8, **TOL)
+        assert_allclose(gy, sy / 8, **TOL)
+        cx = cv2.Scharr(image, cv2.CV_64F, 1, 0, borderType=border)
+        cy = cv2.Scharr(image, cv2.CV_64F, 0, 1, borderType=border)
+        gx, gy = scharr(image, mode=mode)
+        assert_allclose(gx, cx / 32, **TOL)
+        assert_allclose(gy, cy / 32, **TOL)
+
+
+@pytest.mark.parametrize("operator", list(SKIMAGE))
+@pytest.mark.parametrize("mode", BORDER_MODES)
+def test_scikit_image_factors_with_every_border_mode(rng, operator, mode):
+    image = rng.random((17, 20))
+    reference, factor = SKIMAGE[operator]
+    f = gradient_field(image, operator, mode=mode, cval=0.3)
+    assert_allclose(f.gx, reference(image, axis=1, mode=mode, cval=0.3) / factor, **TOL)
+    assert_allclose(f.gy, reference(image, axis=0, mode=mode, cval=0.3) / factor, **TOL)
+
+
+def test_scikit_image_v_and_h_functions(rng):
+    image = rng.random((12, 14))
+    gx, gy = sobel(image.astype(np.float32))
+    assert_allclose(gx, skimage.filters.sobel_v(image) / 2, **TOL)
+    assert_allclose(gy, skimage.filters.sobel_h(image) / 2, **TOL)
+    gx, gy = farid(image.astype(np.float32))
+    # farid_v has no mode argument; compare away from the border it pads.
+    assert_allclose(gx[2:-2, 2:-2], skimage.filters.farid_v(image)[2:-2, 2:-2] / FARID_GAIN,
+                    **TOL)
+    # scikit-image's edge magnitude is sqrt(2) times ours.
+    f = gradient_field(image, "prewitt")
+    assert_allclose(f.magnitude * np.sqrt(2), skimage.filters.prewitt(image), **TOL)
+
+
+@pytest.mark.parametrize("mode", BORDER_MODES)
+def test_central_against_np_gradient_and_scipy(rng, mode):
+    image = rng.random((11, 13))
+    gx, gy = central(image.astype(np.float32), mode=mode, cval=0.25)
+    ngy, ngx = np.gradient(image)
+    assert_allclose(gx[:, 1:-1], ngx[:, 1:-1], **TOL)
+    assert_allclose(gy[1:-1], ngy[1:-1], **TOL)
+    taps = [-0.5, 0.0, 0.5]
+    assert_allclose(gx, ndi.correlate1d(image, taps, axis=1, mode=mode, cval=0.25), **TOL)
+    assert_allclose(gy, ndi.correlate1d(image, taps, axis=0, mode=mode, cval=0.25), **TOL)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 6), (5, 1), (2, 2), (3, 4)])
+@pytest.mark.parametrize("mode", BORDER_MODES)
+def test_tiny_images_match_scikit_image(rng, shape, mode):
+    image = rng.random(shape)
+    for operator, (reference, factor) in SKIMAGE.items():
+        f = gradient_field(image, operator, mode=mode, cval=0.5)
+        assert f.gx.shape == shape
+        assert_allclose(f.gx, reference(image, axis=1, mode=mode, cval=0.5) / factor, **TOL)
+        assert_allclose(f.gy, reference(image, axis=0, mode=mode, cval=0.5) / factor, **TOL)
+
+
+def test_empty_image():
+    f = gradient_field(np.zeros((0, 4), np.float32))
+    assert f.gx.shape == f.magnitude.shape == f.orientation.shape == (0, 4)
+
+
+def test_magnitude_and_orientation_against_float64(rng):
+    gx = rng.normal(size=(40, 50)).astype(np.float32)
+    gy = rng.normal(size=(40, 50)).astype(np.float32)
+    gx[0, :5] = [0, -1, -1, 0, 2]
+    gy[0, :5] = [0, -0.0, -1e-30, -0.0, 0]
+    f = GradientField(gx, gy)
+    assert f.magnitude.dtype == f.orientation.dtype == np.float32
+    assert_allclose(f.magnitude, np.hypot(gx.astype(float), gy.astype(float)), rtol=1e-6)
+    expected = np.arctan2(gy.astype(float), gx.astype(float))
+    expected[expected <= -np.pi] = np.pi
+    assert_allclose(f.orientation, expected, atol=1e-6)
+    assert f.orientation[0, :5].tolist() == [0.0, np.float32(np.pi), np.float32(np.pi), 0.0, 0.0]
+    assert f.orientation.min() > -np.pi and f.orientation.max() <= np.float32(np.pi)
+
+
+def test_red_stroke_on_green_paper_of_equal_grey():
+    red = 0.8
+    green = red * 0.2125 / 0.7154          # equal luminance for rgb2gray's weights
+    rgb = np.zeros((12, 16, 3))
+    rgb[..., 1] = green
+    rgb[:, 6:10] = [red, 0, 0]
+    grey = rgb2gray(rgb)
+    assert_allclose(grey, grey[0, 0], atol=1e-12)
+    assert gradient_field(grey).magnitude.max() < 1e-6
+    f = gradient_field(rgb)
+    # At the stroke's edges Sobel gives R: +-red/2, G: -+green/2 along x; Di Zenzo's
+    # magnitude is the root-mean-square over the three channels.
+    expected = np.sqrt(((red / 2) ** 2 + (green / 2) ** 2) / 3)
+    assert_allclose(f.magnitude[:, [5, 6, 9, 10]], expected, rtol=1e-5)
+    assert_allclose(f.magnitude[:, [0, 1, 2, 3, 12, 13, 14]], 0, atol=1e-7)
+    # Direction follows the channel that changes most (red): up the red on both edges.
+    assert_allclose(f.orientation[:, [5, 6]], 0, atol=1e-6)
+    assert (f.orientation[:, [9, 10]] == np.float32(np.pi)).all()
+
+
+def test_grey_rgb_gives_the_grey_gradient(rng):
+    grey = rng.random((15, 18), dtype=np.float32)
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    f, g = gradient_field(rgb, "scharr"), gradient_field(grey, "scharr")
+    assert_allclose(f.gx, g.gx, rtol=1e-5, atol=1e-6)
+    assert_allclose(f.gy, g.gy, rtol=1e-5, atol=1e-6)
+
+
+def test_colour_magnitude_is_the_structure_tensor_eigenvalue(rng):
+    rgb = rng.random((10, 11, 3), dtype=np.float32)
+    f = gradient_field(rgb)
+    channels = [sobel(np.ascontiguousarray(rgb[..., c])) for c in range(3)]
+    jac = np.stack([np.stack([gx, gy], -1) for gx, gy in channels], -2).astype(float)
+    tensor = np.einsum("...ci,...cj->...ij", jac, jac) / 3
+    largest = np.linalg.eigvalsh(tensor)[..., -1]
+    assert_allclose(f.magnitude, np.sqrt(np.maximum(largest, 0)), rtol=1e-4, atol=1e-6)
+
+
+def test_uint8_is_scaled_by_its_maximum(rng):
+    image = rng.integers(0, 256, (9, 9)).astype(np.uint8)
+    f, g = gradient_field(image), gradient_field(image / 255.0)
+    assert_allclose(f.gx, g.gx, **TOL)
+
+
+def test_mask_zeroes_where_the_window_leaves_the_mask(rng):
+    image = rng.random((20, 24), dtype=np.float32)
+    mask = np.zeros(image.shape, bool)
+    mask[3:15, 4:20] = True
+    full = gradient_field(image)
+    f = gradient_field(image, mask=mask)
+    inner = np.zeros_like(mask)
+    inner[4:14, 5:19] = True
+    assert_allclose(f.gx[inner], full.gx[inner])
+    assert (f.gx[~inner] == 0).all() and (f.gy[~inner] == 0).all()
+    # scikit-image erodes its mask by 3x3 as well (and also zeroes the image border).
+    assert_allclose(f.gx[1:-1, 1:-1],
+                    skimage.filters.sobel(image, mask=mask, axis=1)[1:-1, 1:-1] / 2, **TOL)
+    wide = gradient_field(image, "farid", mask=mask)
+    assert (wide.gx[[4, 13], 5:19] == 0).all() and (wide.gx[5:13, 6:18] != 0).all()
+
+
+def test_mask_of_everything_equals_no_mask(rng):
+    image = rng.random((8, 9), dtype=np.float32)
+    f = gradient_field(image, mask=np.ones(image.shape, bool))
+    assert_allclose(f.gx, gradient_field(image).gx)
+
+
+def test_non_finite_values():
+    image = np.zeros((10, 10), np.float32)
+    image[2, 2] = np.nan
+    image[7, 7] = np.inf
+    with pytest.raises(ParameterError, match="image has 2 pixels with non-finite"):
+        gradient_field(image)
+    mask = np.ones(image.shape, bool)
+    mask[:4, :4] = False
+    with pytest.raises(ParameterError, match="1 pixels .* inside the mask"):
+        gradient_field(image, mask=mask)
+    mask[6:, 6:] = False
+    f = gradient_field(image, mask=mask)
+    assert np.isfinite(f.gx).all() and np.isfinite(f.magnitude).all()
+    assert (f.magnitude == 0).all()
+
+
+def test_errors_name_the_parameter():
+    image = np.zeros((4, 4), np.float32)
+    with pytest.raises(ParameterError, match="operator='roberts' is not known; .*'farid'"):
+        gradient_field(image, "roberts")
+    with pytest.raises(ParameterError, match="mode='edge' is not known; .*'wrap'"):
+        gradient_field(image, mode="edge")
+    with pytest.raises(ParameterError, match=r"shape \(4,\) is neither"):
+        gradient_field(np.zeros(4))
+    with pytest.raises(ParameterError, match=r"mask of shape \(3, 4\) does not match"):
+        gradient_field(image, mask=np.ones((3, 4), bool))
+    with pytest.raises(ParameterError, match="cval=nan must be a finite"):
+        gradient_field(image, mode="constant", cval=float("nan"))
