@@ -1,36 +1,89 @@
 """Mapping gradients and values to colour.
 
 ``hsv_remap`` colours a gradient field (hue = direction, value = strength);
-``ColorRamp`` maps values in [0, 1] to RGB through a look-up table.
-Hue convention: hue = (orientation mod 2 pi) / 2 pi, so right (+x) is red,
-down (+y) is a quarter turn (chartreuse, 90 degrees).
+``ColorRamp`` maps values in [0, 1] to RGB through a look-up table built by
+interpolating colour stops in one of ``COLOR_SPACES``; ``RAMPS`` holds a few
+named ramps; ``apply_color`` is what the pipeline calls.
+
+Hue convention (DESIGN.md): hue = (orientation mod 2 pi) / 2 pi, so a tone
+rising to the right (+x) is red (0 degrees), rising downwards (+y) is a
+quarter turn (chartreuse, 90 degrees), left is cyan, up is violet.
+
+OKLab is Björn Ottosson's perceptual space (2020): linear sRGB -> LMS
+(matrix M1), cube root, -> Lab (matrix M2); sRGB uses the IEC 61966-2-1
+transfer curve.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, choose
 from .gradients import GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
-__all__ = ["hsv_to_rgb", "hsv_remap", "ColorRamp", "apply_color"]
+__all__ = [
+    "COLOR_SPACES",
+    "HUE_PATHS",
+    "RAMPS",
+    "ZERO_GRADIENT",
+    "ColorRamp",
+    "apply_color",
+    "color_wheel",
+    "hsl_to_rgb",
+    "hsv_remap",
+    "hsv_to_rgb",
+    "linear_srgb_to_oklab",
+    "oklab_to_linear_srgb",
+    "oklab_to_srgb",
+    "rgb_to_hsl",
+    "rgb_to_hsv",
+    "srgb_to_linear",
+    "linear_to_srgb",
+    "srgb_to_oklab",
+]
+
+#: Interpolation spaces of :class:`ColorRamp`.
+COLOR_SPACES = ("hsv", "hsl", "oklab", "oklch", "rgb")
+#: Ways round the hue circle between two stops (hue spaces only).
+HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
+#: Gradient magnitude (intensity per pixel) at or below which a pixel has no
+#: direction: ``hsv_remap`` and ``apply_color`` show it black, never a random hue.
+ZERO_GRADIENT = 1e-6
 
 _TWO_PI = np.float32(2 * np.pi)
+# Below this saturation (hsv, hsl) or OKLCh chroma a stop counts as grey (no hue).
+_GREY_SATURATION = 1e-6
+_GREY_CHROMA = 2e-3
+
+# --------------------------------------------------------------------------- conversions
 
 
 def hsv_to_rgb(h: np.ndarray, s: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
     """Convert HSV (each in [0, 1]) to RGB float32 (..., 3), as ``colorsys.hsv_to_rgb``.
+
+    Parameters
+    ----------
+    h, s, v : array_like or float
+        Hue in turns (taken modulo 1), saturation and value in [0, 1];
+        broadcast together.
+
+    Returns
+    -------
+    ndarray
+        float32, shape ``broadcast(h, s, v).shape + (3,)``.
 
     Examples
     --------
     >>> hsv_to_rgb(np.array([0.0, 1 / 3]), 1.0, 1.0).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
-    h = np.asarray(h, dtype=np.float32)
-    s = np.broadcast_to(np.asarray(s, dtype=np.float32), h.shape)
-    v = np.broadcast_to(np.asarray(v, dtype=np.float32), h.shape)
+    h, s, v = np.broadcast_arrays(*(np.asarray(a, dtype=np.float32) for a in (h, s, v)))
     h6 = (h % np.float32(1.0)) * np.float32(6.0)
     # f(n) = v - v*s*max(0, min(k, 4 - k, 1)), k = (n + h6) mod 6, n = 5, 3, 1 for R, G, B
     out = np.empty(h.shape + (3,), np.float32)
@@ -41,23 +94,285 @@ def hsv_to_rgb(h: np.ndarray, s: np.ndarray | float, v: np.ndarray | float) -> n
     return out
 
 
-def hsv_remap(field: GradientField, *, normalize: str = "minmax",
-              saturation: float = 1.0) -> np.ndarray:
-    """Colour a gradient field: hue from orientation, value from magnitude.
+def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+    """Convert RGB (..., 3) in [0, 1] to HSV (..., 3), as ``colorsys.rgb_to_hsv``.
+
+    Examples
+    --------
+    >>> rgb_to_hsv(np.array([0.0, 0.5, 1.0])).round(4).tolist()
+    [0.5833, 1.0, 1.0]
+    """
+    rgb = np.asarray(rgb, dtype=np.float64)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    v = rgb.max(axis=-1)
+    chroma = v - rgb.min(axis=-1)
+    safe = np.where(chroma > 0, chroma, 1.0)
+    s = np.where(v > 0, chroma / np.where(v > 0, v, 1.0), 0.0)
+    h = np.where(v == r, (g - b) / safe,
+                 np.where(v == g, 2.0 + (b - r) / safe, 4.0 + (r - g) / safe))
+    h = np.where(chroma > 0, (h / 6.0) % 1.0, 0.0)
+    return np.stack([h, s, v], axis=-1)
+
+
+def hsl_to_rgb(hsl: np.ndarray) -> np.ndarray:
+    """Convert HSL (..., 3) (hue in turns) to RGB, as ``colorsys.hls_to_rgb`` (order h, s, l).
+
+    Examples
+    --------
+    >>> hsl_to_rgb(np.array([2 / 3, 1.0, 0.25])).round(4).tolist()
+    [0.0, 0.0, 0.5]
+    """
+    hsl = np.asarray(hsl, dtype=np.float64)
+    h, s, lum = hsl[..., 0] % 1.0, hsl[..., 1], hsl[..., 2]
+    a = s * np.minimum(lum, 1.0 - lum)
+    out = []
+    for n in (0.0, 8.0, 4.0):
+        k = (n + h * 12.0) % 12.0
+        out.append(lum - a * np.clip(np.minimum(k - 3.0, 9.0 - k), -1.0, 1.0))
+    return np.stack(out, axis=-1)
+
+
+def rgb_to_hsl(rgb: np.ndarray) -> np.ndarray:
+    """Convert RGB (..., 3) in [0, 1] to HSL (..., 3), as ``colorsys.rgb_to_hls`` (order h, s, l).
+
+    Examples
+    --------
+    >>> rgb_to_hsl(np.array([0.0, 0.0, 0.5])).round(4).tolist()
+    [0.6667, 1.0, 0.25]
+    """
+    hsv = rgb_to_hsv(rgb)
+    vmax = hsv[..., 2]
+    vmin = vmax * (1.0 - hsv[..., 1])
+    lum = (vmax + vmin) / 2.0
+    denom = 1.0 - np.abs(2.0 * lum - 1.0)
+    s = np.where(denom > 1e-12, (vmax - vmin) / np.where(denom > 1e-12, denom, 1.0), 0.0)
+    return np.stack([hsv[..., 0], s, lum], axis=-1)
+
+
+def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+    """Undo the sRGB transfer curve (IEC 61966-2-1); sign-symmetric outside [0, 1].
+
+    Examples
+    --------
+    >>> srgb_to_linear(np.array([0.0, 0.5, 1.0])).round(4).tolist()
+    [0.0, 0.214, 1.0]
+    """
+    c = np.asarray(rgb, dtype=np.float64)
+    a = np.abs(c)
+    lin = np.where(a <= 0.04045, a / 12.92, ((a + 0.055) / 1.055) ** 2.4)
+    return np.copysign(lin, c)
+
+
+def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+    """Apply the sRGB transfer curve (IEC 61966-2-1); sign-symmetric outside [0, 1].
+
+    Examples
+    --------
+    >>> linear_to_srgb(np.array([0.0, 0.214, 1.0])).round(3).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    c = np.asarray(lin, dtype=np.float64)
+    a = np.abs(c)
+    enc = np.where(a <= 0.0031308, a * 12.92, 1.055 * a ** (1 / 2.4) - 0.055)
+    return np.copysign(enc, c)
+
+
+_OK_M1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929],
+                   [0.2119034982, 0.6806995451, 0.1073969566],
+                   [0.0883024619, 0.2817188376, 0.6299787005]])
+_OK_M2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468],
+                   [1.9779984951, -2.4285922050, 0.4505937099],
+                   [0.0259040371, 0.7827717662, -0.8086757660]])
+_OK_M2_INV = np.array([[1.0, 0.3963377774, 0.2158037573],
+                       [1.0, -0.1055613458, -0.0638541728],
+                       [1.0, -0.0894841775, -1.2914855480]])
+_OK_M1_INV = np.array([[4.0767416621, -3.3077115913, 0.2309699292],
+                       [-1.2684380046, 2.6097574011, -0.3413193965],
+                       [-0.0041960863, -0.7034186147, 1.7076147010]])
+
+
+def linear_srgb_to_oklab(lin: np.ndarray) -> np.ndarray:
+    """Convert linear-light sRGB (..., 3) to OKLab (L, a, b).
+
+    Examples
+    --------
+    >>> linear_srgb_to_oklab(np.array([1.0, 1.0, 1.0])).round(4).tolist()
+    [1.0, 0.0, 0.0]
+    """
+    lms = np.asarray(lin, dtype=np.float64) @ _OK_M1.T
+    return np.cbrt(lms) @ _OK_M2.T
+
+
+def oklab_to_linear_srgb(lab: np.ndarray) -> np.ndarray:
+    """Convert OKLab (..., 3) to linear-light sRGB (may fall outside [0, 1]).
+
+    Examples
+    --------
+    >>> oklab_to_linear_srgb(np.array([1.0, 0.0, 0.0])).round(4).tolist()
+    [1.0, 1.0, 1.0]
+    """
+    lms = (np.asarray(lab, dtype=np.float64) @ _OK_M2_INV.T) ** 3
+    return lms @ _OK_M1_INV.T
+
+
+def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+    """Convert sRGB (..., 3) in [0, 1] (gamma-encoded) to OKLab.
+
+    Examples
+    --------
+    >>> srgb_to_oklab(np.array([1.0, 0.0, 0.0])).round(4).tolist()
+    [0.628, 0.2249, 0.1258]
+    """
+    return linear_srgb_to_oklab(srgb_to_linear(rgb))
+
+
+def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """Convert OKLab (..., 3) to gamma-encoded sRGB (not clipped to the gamut).
+
+    Examples
+    --------
+    >>> oklab_to_srgb(np.array([0.0, 0.0, 0.0])).round(4).tolist()
+    [0.0, 0.0, 0.0]
+    """
+    return linear_to_srgb(oklab_to_linear_srgb(lab))
+
+
+def _to_space(rgb: np.ndarray, space: str) -> np.ndarray:
+    """Convert sRGB to coordinates of ``space`` (hues in turns)."""
+    if space == "rgb":
+        return np.asarray(rgb, dtype=np.float64)
+    if space == "hsv":
+        return rgb_to_hsv(rgb)
+    if space == "hsl":
+        return rgb_to_hsl(rgb)
+    lab = srgb_to_oklab(rgb)
+    if space == "oklab":
+        return lab
+    chroma = np.hypot(lab[..., 1], lab[..., 2])
+    hue = (np.arctan2(lab[..., 2], lab[..., 1]) / (2 * np.pi)) % 1.0
+    return np.stack([lab[..., 0], chroma, hue], axis=-1)
+
+
+def _from_space(coords: np.ndarray, space: str) -> np.ndarray:
+    """Coordinates of ``space`` -> sRGB clipped to [0, 1]."""
+    if space == "rgb":
+        rgb = coords
+    elif space == "hsv":
+        rgb = hsv_to_rgb(coords[..., 0], coords[..., 1], coords[..., 2]).astype(np.float64)
+    elif space == "hsl":
+        rgb = hsl_to_rgb(coords)
+    else:
+        lab = coords
+        if space == "oklch":
+            angle = coords[..., 2] * (2 * np.pi)
+            lab = np.stack([coords[..., 0], coords[..., 1] * np.cos(angle),
+                            coords[..., 1] * np.sin(angle)], axis=-1)
+        rgb = oklab_to_srgb(lab)
+    return np.clip(rgb, 0.0, 1.0)
+
+
+# Index of the hue coordinate in each hue space.
+_HUE_INDEX = {"hsv": 0, "hsl": 0, "oklch": 2}
+
+
+# --------------------------------------------------------------------------- HSV remap
+
+
+def _check_unit(name: str, x: float) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name}={x!r} is not a number") from None
+    if not 0.0 <= x <= 1.0:
+        raise ParameterError(f"{name}={x!r} must be in [0, 1]")
+    return x
+
+
+def _hue_degrees(field: GradientField, axial: bool) -> np.ndarray:
+    """Hue in degrees, offset to be positive: OpenCV's float HSV2RGB wraps hues >= 360 only."""
+    orientation = field.orientation  # cached: arctan2(gy, gx) in (-pi, pi]
+    scale = np.float32(360.0 / np.pi if axial else 180.0 / np.pi)
+    deg = np.multiply(orientation, scale, dtype=np.float32)
+    deg += np.float32(360.0)
+    return deg
+
+
+def _compose(hue, saturation, value, zero: np.ndarray | None, shape, dtype) -> np.ndarray:
+    """HSV planes (hue in degrees, array or float; s, v arrays or floats) -> RGB."""
+    import cv2
+
+    if zero is not None and zero.any():
+        value = np.where(zero, np.float32(0.0), value) if isinstance(value, np.ndarray) \
+            else np.where(zero, np.float32(0.0), np.float32(value))
+    planes = [p if isinstance(p, np.ndarray) else np.full(shape, p, np.float32)
+              for p in (hue, saturation, value)]
+    planes = [np.ascontiguousarray(p, dtype=np.float32) for p in planes]
+    hsv = cv2.merge(planes)
+    if hsv.ndim == 2:  # cv2.merge drops a unit trailing axis of 1-pixel images
+        hsv = hsv.reshape(shape + (3,))
+    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
+    return _finish(rgb, dtype)
+
+
+def _finish(rgb: np.ndarray, dtype) -> np.ndarray:
+    """Float RGB (computed in place) -> the requested output dtype."""
+    dtype = np.dtype(dtype)
+    if dtype == np.float32:
+        return np.clip(rgb, 0.0, 1.0, out=rgb)
+    if dtype == np.uint8:
+        import cv2
+
+        flat = rgb.reshape(-1, rgb.shape[-1]) if rgb.size else rgb
+        out = cv2.convertScaleAbs(flat, alpha=255.0) if rgb.size else rgb.astype(np.uint8)
+        return out.reshape(rgb.shape)
+    if dtype == np.uint16:
+        out = np.clip(rgb, 0.0, 1.0, out=rgb) * np.float32(65535.0)
+        out += np.float32(0.5)
+        return out.astype(np.uint16)
+    raise ParameterError(f"dtype={dtype.name!r} is not supported; use np.float32, np.uint8 "
+                         "or np.uint16")
+
+
+def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
+              saturation: str | float = 1.0, value: str | float = "magnitude",
+              normalize: str = "minmax", axial: bool = False,
+              strength: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
+    """Colour a gradient field: by default hue from direction, value from strength.
+
+    The strength is the gradient magnitude normalized with ``normalize`` and
+    brought to [0, 1] by :func:`sketchgrad.to_unit`. Pixels whose magnitude is
+    at most ``ZERO_GRADIENT`` have no direction and are black. On the same
+    gradients this matches the OpenCV recipe (``cartToPolar`` angle as hue,
+    ``NORM_MINMAX`` magnitude as value, ``COLOR_HSV2BGR``) to within 2 levels
+    of 255, without that recipe's 2-degree hue steps.
 
     Parameters
     ----------
     field : GradientField
         The gradients.
+    hue : "orientation" or float
+        Hue from the gradient direction (0 = right = red, a quarter turn =
+        down), or a fixed hue in turns, [0, 1].
+    saturation, value : "magnitude" or float
+        Each channel takes the strength (``"magnitude"``) or a fixed value in [0, 1].
     normalize : str
-        Normalization method for the magnitude (then brought to [0, 1] by ``to_unit``).
-    saturation : float
-        Saturation in [0, 1].
+        A key of ``NORMALIZE_METHODS`` for the strength.
+    axial : bool
+        Hue from the orientation modulo pi, spread over the whole wheel, so the
+        two sides of a stroke (opposite gradients) get one colour.
+    strength : ndarray, optional
+        An already-normalized magnitude in [0, 1] to use instead of ``normalize``.
+    dtype : {np.float32, np.uint8, np.uint16}
+        Output type; uint8 is rounded directly from the float result.
 
     Returns
     -------
     ndarray
-        RGB float32 (H, W, 3) in [0, 1].
+        RGB (H, W, 3): float32 in [0, 1], or uint8 / uint16.
+
+    See Also
+    --------
+    color_wheel : the legend of this colouring.
 
     Examples
     --------
@@ -66,81 +381,375 @@ def hsv_remap(field: GradientField, *, normalize: str = "minmax",
     >>> rgb = hsv_remap(gradient_field(0.1 * x))   # tone rises to the right: red
     >>> rgb[2, 2].round(3).tolist()
     [1.0, 0.0, 0.0]
+    >>> hsv_remap(gradient_field(0.1 * (x + y)), dtype=np.uint8)[2, 2].tolist()  # down-right
+    [255, 191, 0]
     """
-    if not 0.0 <= saturation <= 1.0:
-        raise ParameterError(f"saturation={saturation!r} must be in [0, 1]")
-    hue = (field.orientation / _TWO_PI) % np.float32(1.0)
-    value = to_unit(_normalize(field.magnitude, normalize), normalize)
-    return hsv_to_rgb(hue, saturation, value)
+    if not (hue == "orientation" or not isinstance(hue, str)):
+        raise ParameterError(f"hue={hue!r}: use 'orientation' or a fixed hue in [0, 1]")
+    for name, channel in (("saturation", saturation), ("value", value)):
+        if isinstance(channel, str) and channel != "magnitude":
+            raise ParameterError(f"{name}={channel!r}: use 'magnitude' or a number in [0, 1]")
+    shape = field.gx.shape
+    magnitude = field.magnitude
+    if strength is None:
+        strength = to_unit(_normalize(magnitude, normalize), normalize)
+    else:
+        strength = np.asarray(strength, dtype=np.float32)
+        if strength.shape != shape:
+            raise ParameterError(f"strength of shape {strength.shape} does not match the "
+                                 f"field's {shape}")
+    strength = _no_nan(strength, "strength")
+    hue_plane = (_hue_degrees(field, axial) if hue == "orientation"
+                 else np.float32(_check_unit("hue", hue) * 360.0))
+    planes = [strength if c == "magnitude" else np.float32(_check_unit(n, c))
+              for n, c in (("saturation", saturation), ("value", value))]
+    zero = magnitude <= np.float32(ZERO_GRADIENT)
+    return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
 
 
-class ColorRamp:
-    """A colour ramp: values in [0, 1] mapped to RGB by interpolating stops.
+def _no_nan(x: np.ndarray, name: str) -> np.ndarray:
+    if x.size and np.isnan(x.min()):
+        raise ParameterError(f"{name} contains NaN; give finite values in [0, 1]")
+    return x
+
+
+def color_wheel(size: int = 256, *, axial: bool = False, background: float = 1.0) -> np.ndarray:
+    """The legend of :func:`hsv_remap`: hue = direction, brightness = strength.
+
+    A disc seen as the image plane (x right, y down): the colour a pixel
+    shows when the tone rises in the direction from the centre to that point,
+    with the strength growing from black at the centre to full at the rim.
 
     Parameters
     ----------
-    stops : sequence
-        Colours as hex strings or RGB tuples in [0, 1].
-    space : {"hsv", "rgb"}
-        Space the interpolation runs in; hue takes the shorter way round.
+    size : int
+        Side of the square image in pixels.
+    axial : bool
+        The legend of ``hsv_remap(..., axial=True)``.
+    background : float
+        Grey level outside the disc.
+
+    Returns
+    -------
+    ndarray
+        RGB float32 (size, size, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> wheel = color_wheel(65)
+    >>> (wheel[32, 60] * 10).round().tolist(), (wheel[60, 32] * 10).round().tolist()
+    ([9.0, 0.0, 0.0], [4.0, 9.0, 0.0])
+    """
+    size = int(size)
+    if size < 1:
+        raise ParameterError(f"size={size!r} must be a positive number of pixels")
+    c = (size - 1) / 2.0
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    dx, dy = x - np.float32(c), y - np.float32(c)
+    radius = np.hypot(dx, dy) / np.float32(max(c, 0.5))
+    field = GradientField(gx=dx, gy=dy)
+    rgb = hsv_remap(field, axial=axial, strength=np.clip(radius, 0.0, 1.0))
+    rgb[radius > 1.0] = np.float32(background)
+    return rgb
+
+
+# --------------------------------------------------------------------------- colour ramps
+
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+def _parse_colour(c) -> tuple[float, float, float]:
+    if isinstance(c, str):
+        m = _HEX.fullmatch(c.strip())
+        if m:
+            digits = m.group(1)
+            if len(digits) == 3:
+                digits = "".join(d * 2 for d in digits)
+            return tuple(int(digits[i:i + 2], 16) / 255.0 for i in (0, 2, 4))
+        from matplotlib.colors import to_rgb
+
+        try:
+            return tuple(float(v) for v in to_rgb(c.strip()))
+        except ValueError:
+            raise ParameterError(f"stops: {c!r} is not a colour; use '#rrggbb' or a "
+                                 "colour name such as 'navy'") from None
+    try:
+        rgb = tuple(float(v) for v in c)
+    except (TypeError, ValueError):
+        raise ParameterError(f"stops: {c!r} is not a colour; use '#rrggbb', a colour name "
+                             "or an (r, g, b) tuple in [0, 1]") from None
+    if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):
+        raise ParameterError(f"stops: {c!r} is not an RGB triple in [0, 1] "
+                             "(divide 0-255 values by 255)")
+    return rgb
+
+
+def _colormap_stops(cmap) -> list[tuple[float, float, float]]:
+    from matplotlib import colormaps
+
+    if isinstance(cmap, str):
+        if cmap not in colormaps:
+            raise ParameterError(f"stops={cmap!r} is not a matplotlib colormap name; give a "
+                                 "list of colours or a name such as 'viridis'")
+        cmap = colormaps[cmap]
+    n = int(min(max(getattr(cmap, "N", 256), 2), 256))
+    return [tuple(float(v) for v in cmap(t)[:3]) for t in np.linspace(0.0, 1.0, n)]
+
+
+def _bayer(n: int = 8) -> np.ndarray:
+    """Ordered-dither thresholds (n x n Bayer matrix) in (0, 1)."""
+    m = np.zeros((1, 1), np.int64)
+    while m.shape[0] < n:
+        m = np.block([[4 * m, 4 * m + 2], [4 * m + 3, 4 * m + 1]])
+    return ((m + 0.5) / m.size).astype(np.float32)
+
+
+class ColorRamp:
+    """A colour ramp: values in [0, 1] mapped to RGB through a look-up table.
+
+    Parameters
+    ----------
+    stops : sequence or str or Colormap
+        Colours as ``'#rrggbb'`` / ``'#rgb'`` strings, colour names or RGB
+        tuples in [0, 1]; or a matplotlib colormap (name or object), sampled.
+    space : {"hsv", "hsl", "oklab", "oklch", "rgb"}
+        Space the stops are interpolated in. "rgb" interpolates the
+        gamma-encoded values; "oklab"/"oklch" are perceptual. Colours outside
+        the sRGB gamut (possible in oklch) are clipped.
+    positions : sequence of float, optional
+        Where each stop sits, non-decreasing from 0 to 1 (a repeated position
+        makes a hard edge); evenly spaced by default.
+    hue_path : {"shorter", "longer", "increasing", "decreasing"}
+        Way round the hue circle between two stops in hue spaces. A grey stop
+        has no hue and takes its neighbour's, so grey -> blue stays blue.
+    uniform : bool
+        Re-space the ramp by perceptual distance (OKLab delta E along the
+        path), so equal steps in value give equal visible change.
+    lut_size : int
+        Entries of the look-up table (at least 4096).
+
+    Attributes
+    ----------
+    lut : ndarray
+        float32 (lut_size, 3) sRGB in [0, 1].
 
     Examples
     --------
     >>> ramp = ColorRamp(["#000000", "#ffffff"], space="rgb")
     >>> ramp(np.array([0.0, 0.5, 1.0])).round(2).tolist()
     [[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]]
+    >>> ColorRamp(["red", "blue"])(np.array([0.5]), dtype=np.uint8).tolist()  # via magenta
+    [[255, 0, 255]]
     """
 
     LUT_SIZE = 4096
 
-    def __init__(self, stops, *, space: str = "hsv") -> None:
-        if space not in ("hsv", "rgb"):
-            raise ParameterError(f"space={space!r} is not known; choose one of: 'hsv', 'rgb'")
+    def __init__(self, stops, *, space: str = "hsv", positions: Sequence[float] | None = None,
+                 hue_path: str = "shorter", uniform: bool = False,
+                 lut_size: int = LUT_SIZE, name: str | None = None) -> None:
+        choose(dict.fromkeys(COLOR_SPACES), space, "space")
+        choose(dict.fromkeys(HUE_PATHS), hue_path, "hue_path")
+        if isinstance(stops, str) or (callable(stops) and hasattr(stops, "N")):
+            name = name or getattr(stops, "name", stops)
+            stops = _colormap_stops(stops)
         self.stops = [_parse_colour(c) for c in stops]
         if len(self.stops) < 2:
             raise ParameterError("stops: a ramp needs at least two colours")
+        if int(lut_size) < self.LUT_SIZE:
+            raise ParameterError(f"lut_size={lut_size!r} must be at least {self.LUT_SIZE}")
+        if positions is None:
+            pos = np.linspace(0.0, 1.0, len(self.stops))
+        else:
+            pos = np.asarray(positions, dtype=np.float64)
+            if (pos.shape != (len(self.stops),) or not np.all(np.isfinite(pos))
+                    or np.any(np.diff(pos) < 0) or pos[0] != 0.0 or pos[-1] != 1.0):
+                raise ParameterError(f"positions={list(positions)!r}: give one non-decreasing "
+                                     f"position per stop ({len(self.stops)}), from 0 to 1")
+        self.positions = pos
         self.space = space
-        self.lut = self._build_lut()
+        self.hue_path = hue_path
+        self.uniform = bool(uniform)
+        self.name = name
+        self._seg_start, self._seg_end = self._segments()
+        t = np.linspace(0.0, 1.0, int(lut_size))
+        if self.uniform:
+            t = self._uniform_parameter(t)
+        self.lut = self._evaluate(t).astype(np.float32)
+        self._lut8: np.ndarray | None = None
+        self._lut16: np.ndarray | None = None
 
-    def _build_lut(self) -> np.ndarray:
-        import colorsys
+    def __repr__(self) -> str:
+        shown = self.stops if len(self.stops) <= 6 else self.stops[:: len(self.stops) // 5]
+        hexes = ", ".join("#" + "".join(f"{round(v * 255):02x}" for v in c) for c in shown)
+        return (f"ColorRamp([{hexes}], space={self.space!r}, hue_path={self.hue_path!r}, "
+                f"uniform={self.uniform})")
 
-        t = np.linspace(0.0, 1.0, self.LUT_SIZE)
-        pos = np.linspace(0.0, 1.0, len(self.stops))
-        if self.space == "rgb":
-            rgb = np.stack([np.interp(t, pos, [c[i] for c in self.stops]) for i in range(3)], -1)
-            return rgb.astype(np.float32)
-        hsv = np.array([colorsys.rgb_to_hsv(*c) for c in self.stops])
-        hue = np.unwrap(hsv[:, 0] * 2 * np.pi) / (2 * np.pi)
-        h = np.interp(t, pos, hue) % 1.0
-        s = np.interp(t, pos, hsv[:, 1])
-        v = np.interp(t, pos, hsv[:, 2])
-        return hsv_to_rgb(h, s, v)
+    # -- building
+    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-segment start and end coordinates, with hues unwrapped along the path."""
+        coords = _to_space(np.array(self.stops), self.space)
+        start, end = coords[:-1].copy(), coords[1:].copy()
+        hi = _HUE_INDEX.get(self.space)
+        if hi is None:
+            return start, end
+        if self.space == "oklch":
+            grey = coords[:, 1] < _GREY_CHROMA
+        else:
+            grey = (coords[:, 1] < _GREY_SATURATION) | (coords[:, 2] <= 0.0) | (
+                (self.space == "hsl") & (coords[:, 2] >= 1.0))
+        hues = coords[:, hi].copy()
+        coloured = np.flatnonzero(~grey)
+        for i in np.flatnonzero(grey):  # nearest coloured stop, for runs of greys
+            if coloured.size:
+                hues[i] = hues[coloured[np.argmin(np.abs(coloured - i))]]
+        for k in range(len(hues) - 1):
+            h0 = hues[k + 1] if grey[k] and not grey[k + 1] else hues[k]
+            h1 = hues[k] if grey[k + 1] and not grey[k] else hues[k + 1]
+            start[k, hi] = h0
+            end[k, hi] = h0 + self._hue_step(h1 - h0)
+        return start, end
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
-        """Map values in [0, 1] to RGB float32 (..., 3)."""
-        values = np.asarray(values, dtype=np.float32)
-        idx = np.clip(values, 0.0, 1.0) * np.float32(self.LUT_SIZE - 1) + np.float32(0.5)
-        return self.lut[idx.astype(np.intp)]
+    def _hue_step(self, d: float) -> float:
+        shorter = (d + 0.5) % 1.0 - 0.5
+        if self.hue_path == "shorter":
+            return shorter
+        if self.hue_path == "longer":
+            return shorter - np.sign(shorter) if shorter != 0 else 0.0
+        if self.hue_path == "increasing":
+            return d % 1.0
+        return -((-d) % 1.0)
+
+    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+        """Evaluate the ramp (sRGB float64, clipped) at parameters ``t`` in [0, 1]."""
+        pos = self.positions
+        seg = np.clip(np.searchsorted(pos, t, side="right") - 1, 0, len(pos) - 2)
+        span = pos[seg + 1] - pos[seg]
+        frac = np.where(span > 0, (t - pos[seg]) / np.where(span > 0, span, 1.0), 1.0)
+        frac = np.clip(frac, 0.0, 1.0)[:, None]
+        coords = self._seg_start[seg] + frac * (self._seg_end[seg] - self._seg_start[seg])
+        return _from_space(coords, self.space)
+
+    def _uniform_parameter(self, t: np.ndarray) -> np.ndarray:
+        """Parameters at which the OKLab arc length along the ramp is evenly spaced."""
+        fine = np.linspace(0.0, 1.0, 8 * t.size)
+        lab = srgb_to_oklab(self._evaluate(fine))
+        arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(lab, axis=0), axis=1))])
+        if arc[-1] <= 0:
+            return t
+        return np.interp(t * arc[-1], arc, fine)
+
+    # -- applying
+    def __call__(self, values: np.ndarray, *, dtype=np.float32, dither: bool = False) -> np.ndarray:
+        """Map values in [0, 1] (clipped) to RGB (..., 3).
+
+        Parameters
+        ----------
+        values : ndarray
+            Values in [0, 1]; outside values are clipped, NaN is an error.
+        dtype : {np.float32, np.uint8, np.uint16}
+            float32 in [0, 1], or 8-/16-bit integers.
+        dither : bool
+            For uint8 output: ordered (8x8 Bayer) dithering of the rounding, so
+            slow ramps show no bands. Needs a 2-D ``values``.
+
+        Returns
+        -------
+        ndarray
+            RGB of the requested dtype.
+        """
+        values = _no_nan(np.asarray(values, dtype=np.float32), "values")
+        n = self.lut.shape[0]
+        idx = np.clip(values, 0.0, 1.0) * np.float32(n - 1)
+        idx += np.float32(0.5)
+        idx = idx.astype(np.intp)
+        dtype = np.dtype(dtype)
+        if dither:
+            if dtype != np.uint8 or values.ndim != 2:
+                raise ParameterError("dither=True needs dtype=np.uint8 and a 2-D values array")
+            rgb = np.take(self.lut, idx, axis=0)
+            rgb *= np.float32(255.0)
+            h, w = values.shape
+            thresholds = np.tile(_bayer(8), (h // 8 + 1, w // 8 + 1))[:h, :w]
+            rgb += thresholds[..., None]
+            return np.clip(rgb, 0.0, 255.0, out=rgb).astype(np.uint8)
+        if dtype == np.float32:
+            return np.take(self.lut, idx, axis=0)
+        if dtype == np.uint8:
+            if self._lut8 is None:
+                self._lut8 = np.round(self.lut * 255.0).astype(np.uint8)
+            return np.take(self._lut8, idx, axis=0)
+        if dtype == np.uint16:
+            if self._lut16 is None:
+                self._lut16 = np.round(self.lut.astype(np.float64) * 65535.0).astype(np.uint16)
+            return np.take(self._lut16, idx, axis=0)
+        raise ParameterError(f"dtype={dtype.name!r} is not supported; use np.float32, np.uint8 "
+                             "or np.uint16")
+
+    def to_matplotlib(self, name: str | None = None):
+        """Return a matplotlib ``ListedColormap`` of this ramp (256 colours).
+
+        Examples
+        --------
+        >>> cmap = ColorRamp(["#000000", "#ff0000"], space="rgb").to_matplotlib()
+        >>> [round(float(v), 2) for v in cmap(1.0)]
+        [1.0, 0.0, 0.0, 1.0]
+        """
+        from matplotlib.colors import ListedColormap
+
+        idx = np.round(np.linspace(0, self.lut.shape[0] - 1, 256)).astype(int)
+        return ListedColormap(self.lut[idx].astype(np.float64), name=name or self.name or "ramp")
+
+    def strip(self, width: int = 256, height: int = 16) -> np.ndarray:
+        """An image of the ramp from 0 (left) to 1 (right): RGB float32 (height, width, 3).
+
+        Examples
+        --------
+        >>> ColorRamp(["black", "white"], space="rgb").strip(3, 1)[0, :, 0].round(3).tolist()
+        [0.0, 0.5, 1.0]
+        """
+        row = self(np.linspace(0.0, 1.0, int(width), dtype=np.float32))
+        return np.repeat(row[None], int(height), axis=0)
 
 
-def _parse_colour(c) -> tuple[float, float, float]:
-    if isinstance(c, str):
-        from matplotlib.colors import to_rgb
+#: Named ramps for artwork (a key works as ``--color NAME`` and ``ramp:NAME``).
+RAMPS: dict[str, ColorRamp] = {
+    "ink": ColorRamp(["#0d1020", "#2f3b63", "#9aa3b5", "#f6f3ea"], space="oklab", name="ink"),
+    "sepia": ColorRamp(["#24160c", "#7a4e26", "#d4b07a", "#fbf5e6"], space="oklab",
+                       name="sepia"),
+    "dusk": ColorRamp(["#1b1b3a", "#6b2d5c", "#f0a030", "#fffbe6"], space="oklch", name="dusk"),
+    "ember": ColorRamp(["#0e0306", "#7a1420", "#e8641e", "#fde9a6"], space="oklch",
+                       name="ember"),
+    "sea": ColorRamp(["#03202b", "#146c78", "#8fd3c4", "#f4fbf6"], space="oklab", name="sea"),
+    "graphite": ColorRamp(["#1c1c1e", "#f7f6f2"], space="oklab", uniform=True,
+                          name="graphite"),
+}
 
-        try:
-            return tuple(float(v) for v in to_rgb(c))
-        except ValueError:
-            raise ParameterError(f"stops: {c!r} is not a colour; use '#rrggbb' or a "
-                                 "colour name") from None
-    rgb = tuple(float(v) for v in c)
-    if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):
-        raise ParameterError(f"stops: {c!r} is not an RGB triple in [0, 1]")
-    return rgb
+
+@lru_cache(maxsize=32)
+def _ramp_from_spec(color: str) -> ColorRamp:
+    if color in RAMPS:
+        return RAMPS[color]
+    if color.startswith("ramp:"):
+        body = color[5:].strip()
+        if body in RAMPS:
+            return RAMPS[body]
+        stops = [c.strip() for c in body.split(",") if c.strip()]
+        if len(stops) < 2:
+            raise ParameterError(f"color={color!r}: a ramp needs two or more colours, e.g. "
+                                 "'ramp:#1b1b3a,#f0a030,#fffbe6'")
+        return ColorRamp(stops)
+    from matplotlib import colormaps
+
+    if color not in colormaps:
+        raise ParameterError(f"color={color!r} is not 'hsv', a named ramp "
+                             f"({', '.join(RAMPS)}), a 'ramp:#hex,#hex' spec or a matplotlib "
+                             "colormap name such as 'viridis'")
+    return ColorRamp(color, space="rgb")
 
 
 def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
-                color: str = "hsv", target: str = "magnitude") -> np.ndarray:
+                color: str = "hsv", target: str = "magnitude", dtype=np.float32) -> np.ndarray:
     """Colour the pipeline's result (the ``hsv`` output).
 
     Parameters
@@ -152,14 +761,19 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     tone : ndarray
         The (denoised) drawing in [0, 1], for ``target="tone"``.
     color : str
-        ``"hsv"``, ``"ramp:#hex,#hex,..."`` or a matplotlib colormap name.
+        ``"hsv"`` (hue = direction, value = strength; ``target`` does not
+        apply), a name in ``RAMPS``, ``"ramp:#hex,#hex,..."`` (or
+        ``"ramp:NAME"``) or a matplotlib colormap name.
     target : {"magnitude", "tone"}
-        What a ramp colours.
+        What a ramp colours: the strength, or the drawing's tone as a gradient
+        map (dark ink -> first stop, paper -> last stop).
+    dtype : {np.float32, np.uint8, np.uint16}
+        Output type; ``np.uint8`` gives PNG-ready bytes without a float copy.
 
     Returns
     -------
     ndarray
-        RGB float32 (H, W, 3) in [0, 1].
+        RGB (H, W, 3): float32 in [0, 1], or uint8 / uint16.
 
     Examples
     --------
@@ -168,21 +782,16 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     >>> f = gradient_field(0.1 * x)
     >>> apply_color(f, np.ones((5, 5), np.float32), x / 4)[2, 2].round(3).tolist()
     [1.0, 0.0, 0.0]
+    >>> apply_color(f, None, x / 4, color="ramp:#000000,#ffffff", target="tone",
+    ...             dtype=np.uint8)[0, 4].tolist()
+    [255, 255, 255]
     """
     if target not in ("magnitude", "tone"):
         raise ParameterError(f"color_target={target!r} is not known; choose one of: "
                              "'magnitude', 'tone'")
+    if not isinstance(color, str):
+        raise ParameterError(f"color={color!r} must be a string such as 'hsv' or 'viridis'")
     if color == "hsv":
-        hue = (field.orientation / _TWO_PI) % np.float32(1.0)
-        return hsv_to_rgb(hue, 1.0, value)
-    if color.startswith("ramp:"):
-        ramp = ColorRamp([c.strip() for c in color[5:].split(",") if c.strip()])
-    else:
-        from matplotlib import colormaps
-
-        if color not in colormaps:
-            raise ParameterError(f"color={color!r} is not 'hsv', a 'ramp:#hex,#hex' spec or "
-                                 "a matplotlib colormap name such as 'viridis'")
-        cmap = colormaps[color]
-        ramp = ColorRamp([cmap(t)[:3] for t in np.linspace(0, 1, 32)], space="rgb")
-    return ramp(value if target == "magnitude" else tone)
+        return hsv_remap(field, strength=value, dtype=dtype)
+    ramp = _ramp_from_spec(color)
+    return ramp(value if target == "magnitude" else tone, dtype=dtype)

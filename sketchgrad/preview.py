@@ -1,25 +1,327 @@
-"""PNG previews made of matplotlib imshow panels (Agg backend, no window)."""
+"""PNG previews of a pipeline result: one labelled sheet of matplotlib panels.
+
+matplotlib is imported only inside the functions and used through the
+object-oriented API on the Agg canvas (no pyplot, no window, no global
+state). Every array is first shrunk by area averaging (OpenCV ``INTER_AREA``)
+to at most ``PREVIEW_SIDE`` pixels on its longest side, so the cost of a
+preview does not grow with the scan.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["render_preview"]
+from .errors import ParameterError
+
+__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "render_preview", "preview_png_bytes"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
-PREVIEW_SIDE = 800
+PREVIEW_SIDE = 720
+#: The panels a preview can show, in their reading order (three to a row).
+PREVIEW_PANELS = ("scan", "denoised", "relief", "gx", "gy", "histogram",
+                  "magnitude", "hsv", "legend", "detail_scan", "detail_hsv", "detail_relief")
+#: Panels shown at full resolution (1:1 crops of the busiest region); by default
+#: only when the scan had to be shrunk for display.
+DETAIL_PANELS = ("detail_scan", "detail_hsv", "detail_relief")
+#: Width of one panel in inches (the figure is drawn at 100 dpi).
+PANEL_INCHES = 4.6
+_DPI = 100
+# Samples (at most) the histograms are computed from.
+_HIST_SAMPLES = 1_000_000
 
 
-def _thumb(a: np.ndarray) -> np.ndarray:
-    step = max(1, int(np.ceil(max(a.shape[:2]) / PREVIEW_SIDE)))
+def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+    """Shrink an image by area averaging so its longest side is at most ``side``.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W) or (H, W, 3); uint8 or float.
+    side : int
+        Longest side of the result.
+
+    Returns
+    -------
+    ndarray
+        float32 (values of uint8/uint16 images brought to [0, 1]); the input
+        itself (as float32) when it is already small enough.
+
+    Examples
+    --------
+    >>> downsample(np.ones((1000, 500), np.float32), 100).shape
+    (100, 50)
+    """
+    import cv2
+
+    a = np.asarray(image)
+    if a.dtype.kind in "ui":
+        a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
+    a = a.astype(np.float32, copy=False)
+    h, w = a.shape[:2]
+    longest = max(h, w)
+    if longest <= side or min(h, w) == 0:
+        return a
+    factor = side / longest
+    size = (max(1, round(w * factor)), max(1, round(h * factor)))
+    return cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_AREA)
+
+
+def _strided(a: np.ndarray) -> np.ndarray:
+    """A nearest-neighbour sample of ``a`` (keeps the distribution of values)."""
+    step = max(1, int(np.ceil(np.sqrt(a.size / _HIST_SAMPLES))))
     return a[::step, ::step]
 
 
-def render_preview(result, path: str | os.PathLike) -> Path:
+def _fmt(x) -> str:
+    return "auto" if x is None else f"{x:g}"
+
+
+def _titles(result) -> dict[str, str]:
+    cfg = result.config
+    meta = result.meta
+    h, w = result.image.shape[:2]
+    scan = f"scan · {w}×{h} px"
+    if meta is not None:
+        scan += f", {meta.bit_depth}-bit"
+    if cfg.color == "hsv":
+        colour = "colour · hsv: hue = direction, brightness = strength"
+    else:
+        colour = f"colour · {cfg.color} on {cfg.color_target}"
+    return {
+        "scan": scan,
+        "denoised": f"denoised · {cfg.denoise}, strength {_fmt(cfg.strength)}"
+                    + (" · background flattened" if cfg.flatten_background else ""),
+        "relief": "relief · depth 10, light elevation 82°, azimuth 45°",
+        "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
+        "gy": f"gy = ∂I/∂y · {cfg.operator} (intensity / px)",
+        "histogram": f"|∇I| before and after {cfg.normalize} (log counts)",
+        "magnitude": f"|∇I| normalized · {cfg.normalize}",
+        "hsv": colour,
+        "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
+                   else f"legend · ramp {cfg.color}"),
+        "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
+        "detail_hsv": "detail at 1:1 · colour",
+        "detail_relief": "detail at 1:1 · relief",
+    }
+
+
+def _available(result) -> dict[str, bool]:
+    return {
+        "scan": True,
+        "denoised": result.denoised is not None,
+        "relief": result.sketch is not None,
+        "gx": result.field is not None,
+        "gy": result.field is not None,
+        "histogram": result.field is not None and result.normalized is not None,
+        "magnitude": result.normalized is not None,
+        "hsv": result.hsv is not None,
+        "legend": result.hsv is not None,
+        "detail_scan": True,
+        "detail_hsv": result.hsv is not None,
+        "detail_relief": result.sketch is not None,
+    }
+
+
+def _choose_panels(result, panels) -> list[str]:
+    have = _available(result)
+    if panels is None:
+        big = max(result.image.shape[:2]) > 1.25 * PREVIEW_SIDE
+        return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)]
+    panels = [panels] if isinstance(panels, str) else list(panels)
+    unknown = [p for p in panels if p not in PREVIEW_PANELS]
+    if unknown or not panels:
+        raise ParameterError(f"panels={panels!r}: choose one or more of "
+                             f"{', '.join(PREVIEW_PANELS)}")
+    missing = [p for p in panels if not have[p]]
+    if missing:
+        raise ParameterError(f"panels {', '.join(missing)} were not computed for this result; "
+                             "run process() with outputs including 'preview'")
+    return panels
+
+
+def _draw_legend(ax, result, fig) -> None:
+    cfg = result.config
+    if cfg.color != "hsv":
+        from .color import _ramp_from_spec
+
+        strip = _ramp_from_spec(cfg.color).strip(512, 48)
+        ax.imshow(strip, extent=(0, 1, 0, 0.12), aspect="auto")
+        ax.set_ylim(-0.02, 0.14)
+        ax.set_yticks([])
+        label = "normalized strength" if cfg.color_target == "magnitude" else \
+            "tone: ink (0) → paper (1)"
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_box_aspect(0.25)
+        return
+    from .color import color_wheel
+
+    ax.imshow(color_wheel(301), extent=(-1, 1, 1, -1))
+    ax.set_xlim(-1.55, 1.55)
+    ax.set_ylim(1.45, -1.45)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+    kw = dict(fontsize=9, ha="center", va="center")
+    ax.text(1.3, 0.0, "right", rotation=90, **kw)
+    ax.text(-1.3, 0.0, "left", rotation=90, **kw)
+    ax.text(0.0, 1.2, "down", **kw)
+    ax.text(0.0, -1.2, "up", **kw)
+    ax.text(0.0, 1.42, "centre: no gradient (black) · rim: strongest", fontsize=8,
+            ha="center", va="center", color="0.3")
+
+
+def _draw_histogram(spec, result, fig) -> list:
+    before = _strided(result.field.magnitude)
+    after = _strided(result.normalized)
+    sub = spec.subgridspec(2, 1, hspace=0.1)
+    axes = []
+    for i, (data, colour, label) in enumerate((
+            (before, "0.35", "before: |∇I| (intensity / px)"),
+            (after, "#c2410c", f"after: {result.config.normalize}, shown on [0, 1]"))):
+        ax = fig.add_subplot(sub[i])
+        finite = data[np.isfinite(data)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        counts, edges = np.histogram(finite, bins=96, range=(lo, hi))
+        ax.stairs(counts, edges, fill=True, color=colour)
+        if counts.any():
+            ax.set_yscale("log")
+        ax.set_ylabel("pixels", fontsize=8)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel(label, fontsize=8.5)
+        axes.append(ax)
+    return axes
+
+
+def _detail_window(result, shape_shown) -> tuple[int, int, int, int]:
+    """(row, col, height, width) of a full-resolution crop around the busiest strokes."""
+    import cv2
+
+    h, w = result.image.shape[:2]
+    ch = min(h, round(PANEL_INCHES * _DPI * shape_shown[0] / max(shape_shown[1], 1)))
+    cw = min(w, round(PANEL_INCHES * _DPI))
+    busy = result.normalized if result.normalized is not None else result.image
+    small = downsample(busy)
+    if busy is result.image:
+        small = 1.0 - small
+    small = small * small  # favour crisp strokes over a wide, faint texture
+    fy, fx = small.shape[0] / h, small.shape[1] / w
+    kh, kw = max(1, round(ch * fy)), max(1, round(cw * fx))
+    energy = cv2.boxFilter(np.ascontiguousarray(small, np.float32), -1, (kw, kh),
+                           normalize=True, borderType=cv2.BORDER_CONSTANT)
+    r, c = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    row = int(np.clip(round(r / fy) - ch // 2, 0, h - ch))
+    col = int(np.clip(round(c / fx) - cw // 2, 0, w - cw))
+    return row, col, ch, cw
+
+
+def _image_axes(fig, spec, title):
+    ax = fig.add_subplot(spec)
+    ax.set_title(title, fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for side in ax.spines.values():
+        side.set_color("0.8")
+    return ax
+
+
+def _colorbar(fig, im, ax, *, visible=True, **kw):
+    bar = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02, **kw)
+    bar.ax.tick_params(labelsize=8)
+    if not visible:  # keeps the panel the width of its neighbours
+        bar.ax.set_visible(False)
+    return bar
+
+
+def _figure(result, panels):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+
+    names = _choose_panels(result, panels)
+    titles = _titles(result)
+    image = downsample(result.image)
+    h, w = image.shape[:2]
+    aspect = min(max(h / max(w, 1), 0.35), 1.6)
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    cell_h = PANEL_INCHES * aspect + 0.75
+    fig = Figure(figsize=(PANEL_INCHES * ncols + 0.6 * ncols, cell_h * nrows + 0.6), dpi=_DPI,
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(nrows, ncols)
+    window = _detail_window(result, (h, w)) if any(n in DETAIL_PANELS for n in names) else None
+    shrunk = max(result.image.shape[:2]) > PREVIEW_SIDE
+    scale = w / result.image.shape[1] if result.image.shape[1] else 1.0
+    for i, name in enumerate(names):
+        spec = grid[i // ncols, i % ncols]
+        if name == "histogram":
+            axes = _draw_histogram(spec, result, fig)
+            axes[0].set_title(titles[name], fontsize=10)
+            continue
+        if name == "legend":
+            ax = fig.add_subplot(spec)
+            ax.set_title(titles[name], fontsize=10)
+            _draw_legend(ax, result, fig)
+            continue
+        ax = _image_axes(fig, spec, titles[name])
+        if name in ("gx", "gy"):
+            g = downsample(result.field.gx if name == "gx" else result.field.gy)
+            limit = float(np.percentile(np.abs(g), 99.5)) if g.size else 0.0
+            limit = limit if limit > 0 else 1.0
+            im = ax.imshow(g, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+            _colorbar(fig, im, ax, extend="both")
+        elif name == "magnitude":
+            im = ax.imshow(downsample(result.normalized), cmap="magma", vmin=0, vmax=1,
+                           interpolation="nearest")
+            _colorbar(fig, im, ax)
+        elif name in DETAIL_PANELS:
+            r, c, ch, cw = window
+            data = {"detail_scan": result.image, "detail_hsv": result.hsv,
+                    "detail_relief": result.sketch}[name]
+            crop = downsample(data[r:r + ch, c:c + cw], side=max(ch, cw))
+            im = ax.imshow(np.clip(crop, 0, 1), cmap="gray" if crop.ndim == 2 else None,
+                           vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xlabel(f"x {c}–{c + cw}, y {r}–{r + ch}", fontsize=8)
+            _colorbar(fig, im, ax, visible=False)
+        else:
+            data = {"scan": result.image, "denoised": result.denoised,
+                    "relief": result.sketch, "hsv": result.hsv}[name]
+            shown = np.clip(downsample(data), 0, 1)
+            im = ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1,
+                           interpolation="nearest")
+            if name == "scan" and window is not None:
+                r, c, ch, cw = window
+                ax.add_patch(Rectangle((c * scale - 0.5, r * scale - 0.5), cw * scale,
+                                       ch * scale, fill=False, edgecolor="#e11d48", lw=1.5))
+            _colorbar(fig, im, ax, visible=False)
+    cfg = result.config
+    note = (f"denoise {cfg.denoise} · operator {cfg.operator} · normalize {cfg.normalize} · "
+            f"colour {cfg.color}" + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
+    if shrunk:
+        note += f" · panels shown at {w}×{h} (area-averaged)"
+    if result.meta is not None:
+        note = f"{Path(str(result.meta.source)).name}\n{note}"
+    fig.suptitle(note, fontsize=11)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    return rgba[..., :3].copy()
+
+
+def render_preview(result, path: str | os.PathLike, *, panels=None,
+                   text: dict[str, str] | None = None) -> Path:
     """Render a result's stages side by side into a PNG.
+
+    Panels (see ``PREVIEW_PANELS``): the scan; the denoised image; the relief;
+    gx and gy on a diverging colormap centred at 0 (limits at the 99.5th
+    percentile of their size, with colorbars); the histogram of the gradient
+    magnitude before and after normalization (log counts); the normalized
+    magnitude (colorbar); the colouring and its legend (the colour wheel, or
+    the ramp). Titles name the methods and parameters.
 
     Parameters
     ----------
@@ -27,6 +329,11 @@ def render_preview(result, path: str | os.PathLike) -> Path:
         What :func:`sketchgrad.process` returned.
     path : str or path-like
         Destination PNG (written atomically).
+    panels : sequence of str, optional
+        A subset of ``PREVIEW_PANELS`` in the order to show; by default all
+        the result has.
+    text : dict, optional
+        PNG text chunks (provenance) written with the image.
 
     Returns
     -------
@@ -40,31 +347,23 @@ def render_preview(result, path: str | os.PathLike) -> Path:
     >>> render_preview(res, tempfile.mkdtemp() + "/p.png").stat().st_size > 1000
     True
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     from .png import save_png
 
-    panels = [("scan", result.image, "gray", (0, 1))]
-    if result.denoised is not None:
-        panels.append((f"denoised ({result.config.denoise})", result.denoised, "gray", (0, 1)))
-    if result.normalized is not None:
-        panels.append((f"magnitude ({result.config.normalize})", result.normalized,
-                       "magma", (None, None)))
-    if result.hsv is not None:
-        panels.append(("HSV: hue = direction, value = strength", result.hsv, None, (0, 1)))
-    if result.sketch is not None:
-        panels.append(("relief", result.sketch, "gray", (0, 1)))
-    fig = Figure(figsize=(4 * len(panels), 4.4), dpi=100)
-    FigureCanvasAgg(fig)
-    for i, (title, data, cmap, (vmin, vmax)) in enumerate(panels):
-        ax = fig.add_subplot(1, len(panels), i + 1)
-        im = ax.imshow(_thumb(data), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="antialiased")
-        ax.set_title(title, fontsize=9)
-        ax.set_axis_off()
-        if cmap == "magma":
-            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02)
-    fig.tight_layout()
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    return save_png(path, rgba[..., :3].copy(), bit_depth=8, compression=6)
+    return save_png(path, _figure(result, panels), bit_depth=8, compression=6, text=text)
+
+
+def preview_png_bytes(result, *, panels=None) -> bytes:
+    """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
+
+    Examples
+    --------
+    >>> import numpy as np, sketchgrad
+    >>> res = sketchgrad.process(np.eye(16, dtype=np.float32))
+    >>> preview_png_bytes(res, panels=["scan", "hsv"])[1:4]
+    b'PNG'
+    """
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(_figure(result, panels)).save(buffer, format="PNG", compress_level=6)
+    return buffer.getvalue()

@@ -1,0 +1,302 @@
+"""Comparison sheets: every method of one stage side by side on the same scan.
+
+``render_comparison(image, what, path)`` draws one labelled PNG so a user can
+choose a denoise method, gradient operator, normalization or colouring by
+looking. Global stages (normalize, ramp) are shown on the whole scan shrunk
+by area averaging; local ones (denoise, operator) on a full-resolution crop of
+the busiest strokes, because shrinking would average away the very noise and
+edge detail they differ in. Only the shrunk image or the crop is processed,
+so a sheet costs about the same for any scan size.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ParameterError, choose
+
+__all__ = ["COMPARE_WHAT", "render_comparison"]
+
+#: Longest side of the shrunk scan the global comparisons run on.
+SHEET_SIDE = 900
+#: Side of the full-resolution crop the local comparisons run on.
+CROP_SIDE = 420
+#: Width of one tile in inches (drawn at 100 dpi).
+TILE_INCHES = 4.2
+_COLUMNS = 4
+#: Colourings shown by ``what="ramp"`` besides the named ramps.
+EXTRA_COLOURS = ("hsv", "viridis")
+
+
+def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+    """Full-resolution window with the most strong strokes, and its (row, col)."""
+    import cv2
+
+    from .preview import downsample
+
+    h, w = image.shape
+    ch, cw = min(h, side), min(w, side)
+    if (ch, cw) == (h, w):
+        return image, (0, 0)
+    small = downsample(image, 400)
+    fy, fx = small.shape[0] / h, small.shape[1] / w
+    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1)
+    energy = cv2.magnitude(gx, gy)
+    energy *= energy
+    k = (max(1, round(cw * fx)), max(1, round(ch * fy)))
+    energy = cv2.boxFilter(energy, -1, k, borderType=cv2.BORDER_CONSTANT)
+    r, c = np.unravel_index(int(np.argmax(energy)), energy.shape)
+    row = int(np.clip(round(r / fy) - ch // 2, 0, h - ch))
+    col = int(np.clip(round(c / fx) - cw // 2, 0, w - cw))
+    return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
+
+
+def _tiles_normalize(image, config):
+    from .denoise import denoise
+    from .gradients import gradient_field
+    from .normalize import NORMALIZE_METHODS, normalize, to_unit
+
+    field = gradient_field(denoise(image, config.denoise, strength=config.strength),
+                           config.operator)
+    tiles = []
+    for name in NORMALIZE_METHODS:
+        shown = to_unit(normalize(field.magnitude, name), name)
+        tiles.append(dict(label=name, data=shown, cmap="magma", vmin=0, vmax=1,
+                          hist=shown))
+    return tiles
+
+
+def _tiles_denoise(image, config):
+    from .denoise import DENOISE_METHODS, denoise, estimate_noise
+    from .gradients import gradient_field
+
+    sigma = estimate_noise(image)
+    tiles = []
+    for name in DENOISE_METHODS:
+        out = denoise(image, name, strength=config.strength)
+        field = gradient_field(out, config.operator)
+        tiles.append(dict(label=f"{name}", data=out, cmap="gray", vmin=0, vmax=1,
+                          below=field.magnitude))
+    _shared_scale(tiles)
+    return tiles, f"noise estimate σ = {sigma:.4f}; strength {_fmt(config.strength)}"
+
+
+def _tiles_operator(image, config):
+    from .color import apply_color
+    from .denoise import denoise
+    from .gradients import OPERATORS, gradient_field
+    from .normalize import normalize, to_unit
+
+    clean = denoise(image, config.denoise, strength=config.strength)
+    tiles = []
+    for name in OPERATORS:
+        field = gradient_field(clean, name)
+        unit = to_unit(normalize(field.magnitude, config.normalize), config.normalize)
+        rgb = apply_color(field, unit, clean, color="hsv")
+        tiles.append(dict(label=name, data=rgb, below=field.magnitude))
+    _shared_scale(tiles)
+    return tiles, f"colour: hue = direction, brightness = {config.normalize}-normalized strength"
+
+
+def _tiles_ramp(image, config):
+    from .color import RAMPS, _ramp_from_spec, apply_color, hsv_to_rgb
+    from .denoise import denoise
+    from .gradients import gradient_field
+    from .normalize import normalize, to_unit
+
+    clean = denoise(image, config.denoise, strength=config.strength)
+    field = gradient_field(clean, config.operator)
+    unit = to_unit(normalize(field.magnitude, config.normalize), config.normalize)
+    names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
+    tiles = []
+    for name in names:
+        rgb = apply_color(field, unit, clean, color=name, target=config.color_target)
+        if name == "hsv":  # its "ramp" is the hue circle: the direction the tone rises
+            strip = hsv_to_rgb(np.linspace(0.0, 1.0, 512), 1.0, 1.0)[None]
+            ticks = ["right", "down", "left", "up", "right"]
+        else:
+            strip = _ramp_from_spec(name).strip(512, 1)
+            ticks = (["ink", "paper"] if config.color_target == "tone" else ["0", "1"])
+        tiles.append(dict(label=name, data=rgb, strip=strip, ticks=ticks))
+    return tiles
+
+
+def _shared_scale(tiles) -> None:
+    """One colour scale for every tile's gradient magnitude (the first method's 99.5 %)."""
+    ref = tiles[0]["below"]
+    vmax = float(np.percentile(ref, 99.5)) if ref.size else 0.0
+    if vmax <= 0:
+        vmax = max(float(max(t["below"].max() for t in tiles)), 1e-6)
+    for t in tiles:
+        t["below_vmax"] = vmax
+
+
+def _colorbar(fig, im, ax, *, visible: bool) -> None:
+    bar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
+    bar.ax.tick_params(labelsize=7)
+    if not visible:  # keeps every tile the same width
+        bar.ax.set_visible(False)
+
+
+def _fmt(x) -> str:
+    return "auto" if x is None else f"{x:g}"
+
+
+#: What a sheet can compare -> the stage's tile builder.
+COMPARE_WHAT = {
+    "normalize": _tiles_normalize,
+    "denoise": _tiles_denoise,
+    "operator": _tiles_operator,
+    "ramp": _tiles_ramp,
+}
+
+
+def _as_image(image) -> tuple[np.ndarray, str | None]:
+    from .io import Scan
+
+    source = None
+    if isinstance(image, Scan):
+        source = Path(str(image.meta.source)).name if image.meta is not None else None
+        image = image.image
+    image = np.asarray(image)
+    if image.dtype.kind in "ui":
+        image = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2 or min(image.shape) < 1:
+        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
+                             "load the scan with mode='gray'")
+    if not np.isfinite(image.min() + image.max()):
+        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+    return image, source
+
+
+def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
+                      text: dict[str, str] | None = None) -> Path:
+    """Draw every method of one stage side by side on the same scan, into a PNG.
+
+    Parameters
+    ----------
+    image : ndarray or Scan
+        The scan: (H, W) float in [0, 1] (or a loaded :class:`Scan`).
+    what : {"normalize", "denoise", "operator", "ramp"}
+        The stage to compare (a key of ``COMPARE_WHAT``). ``normalize`` shows
+        each method's normalized magnitude with its histogram (log counts);
+        ``denoise`` the cleaned tone of a full-resolution crop and, below it,
+        its gradient magnitude on one shared scale (noise shows as speckle);
+        ``operator`` the direction colouring of each operator on that crop and
+        its magnitude; ``ramp`` the colourings (hsv, a colormap and every
+        named ramp) with their ramps.
+    path : str or path-like
+        Destination PNG (written atomically).
+    config : PipelineConfig, optional
+        The other stages' settings (defaults: ``PipelineConfig()``).
+    text : dict, optional
+        PNG text chunks written with the sheet.
+
+    Returns
+    -------
+    Path
+        The written path.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np
+    >>> y, x = np.mgrid[0:40, 0:60].astype(np.float32)
+    >>> img = 0.5 + 0.4 * np.sin(x / 5) * np.cos(y / 7)
+    >>> render_comparison(img, "operator", tempfile.mkdtemp() + "/s.png").stat().st_size > 1000
+    True
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from .pipeline import PipelineConfig
+    from .png import save_png
+    from .preview import downsample
+
+    build = choose(COMPARE_WHAT, what, "what")
+    config = config or PipelineConfig()
+    image, source = _as_image(image)
+    full_h, full_w = image.shape
+    if what in ("denoise", "operator"):
+        work, (row, col) = _crop(image)
+        where = (f"1:1 crop x {col}–{col + work.shape[1]}, y {row}–{row + work.shape[0]} "
+                 f"of {full_w}×{full_h}")
+    else:
+        work = downsample(image, SHEET_SIDE)
+        where = f"whole scan {full_w}×{full_h}" + (
+            f", shown at {work.shape[1]}×{work.shape[0]}" if work.shape != image.shape else "")
+    built = build(work, config)
+    tiles, extra = built if isinstance(built, tuple) else (built, None)
+
+    n = len(tiles)
+    nrows = -(-n // _COLUMNS)
+    ncols = -(-n // nrows)
+    h, w = work.shape
+    aspect = min(max(h / max(w, 1), 0.3), 1.6)
+    image_h = (TILE_INCHES - 0.75) * aspect   # the hidden colorbar takes the rest
+    rows_per = [image_h]
+    if any("hist" in t for t in tiles):
+        rows_per.append(1.0)
+    if any("below" in t for t in tiles):
+        rows_per.append(image_h)
+    if any(t.get("strip") is not None for t in tiles):
+        rows_per.append(0.3)
+    tile_h = sum(rows_per) + 0.45 + 0.35 * (len(rows_per) - 1)
+    fig = Figure(figsize=(TILE_INCHES * ncols, tile_h * nrows + 0.9), dpi=100,
+                 layout="constrained")
+    FigureCanvasAgg(fig)
+    grid = fig.add_gridspec(nrows, ncols)
+    for i, tile in enumerate(tiles):
+        sub = grid[i // ncols, i % ncols].subgridspec(len(rows_per), 1, height_ratios=rows_per)
+        ax = fig.add_subplot(sub[0])
+        im = ax.imshow(np.clip(tile["data"], 0, 1), cmap=tile.get("cmap"), vmin=tile.get("vmin"),
+                       vmax=tile.get("vmax"), interpolation="nearest")
+        _colorbar(fig, im, ax, visible=False)
+        ax.set_title(tile["label"], fontsize=12, fontweight="bold")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        k = 1
+        if "hist" in tile:
+            hax = fig.add_subplot(sub[k])
+            counts, edges = np.histogram(tile["hist"], bins=64, range=(0.0, 1.0))
+            hax.stairs(counts, edges, fill=True, color="#7c3aed")
+            if counts.any():
+                hax.set_yscale("log")
+            hax.tick_params(labelsize=7)
+            hax.set_xlim(0, 1)
+            hax.set_xlabel("shown value (log counts)", fontsize=7)
+            k += 1
+        if "below" in tile:
+            bax = fig.add_subplot(sub[k])
+            im = bax.imshow(tile["below"], cmap="magma", vmin=0, vmax=tile["below_vmax"],
+                            interpolation="nearest")
+            bax.set_xticks([])
+            bax.set_yticks([])
+            bax.set_xlabel("|∇I|, same scale in every column", fontsize=8)
+            _colorbar(fig, im, bax, visible=i % ncols == ncols - 1 or i == n - 1)
+            k += 1
+        if tile.get("strip") is not None:
+            sax = fig.add_subplot(sub[k])
+            sax.imshow(tile["strip"], aspect="auto", extent=(0, 1, 0, 1))
+            sax.set_yticks([])
+            sax.tick_params(labelsize=7)
+            ticks = tile["ticks"]
+            sax.set_xticks(np.linspace(0, 1, len(ticks)), ticks)
+    fixed = {"normalize": f"denoise {config.denoise}, operator {config.operator}",
+             "denoise": f"operator {config.operator}",
+             "operator": f"denoise {config.denoise}",
+             "ramp": f"denoise {config.denoise}, operator {config.operator}, normalize "
+                     f"{config.normalize}, colouring the {config.color_target}"}[what]
+    title = f"compare {what}: {where} · {fixed}"
+    if extra:
+        title += f"\n{extra}"
+    if source:
+        title = f"{source}\n{title}"
+    fig.suptitle(title, fontsize=12)
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    return save_png(path, rgb, bit_depth=8, compression=6, text=text)
