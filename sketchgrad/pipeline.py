@@ -1,8 +1,35 @@
-"""The whole chain: scan -> denoise -> gradients -> normalize -> colour / relief."""
+"""The whole chain: scan -> denoise -> gradients -> normalize -> colour / relief.
+
+Two ways to run it:
+
+- :func:`process` returns every requested stage as full-size arrays (a
+  :class:`Result`), for code that wants the numbers.
+- :func:`process_to_files` writes the requested outputs as PNG files and keeps
+  only small tiles in memory: each tile (with a halo of neighbouring pixels
+  wide enough for the denoise and gradient footprints) is computed in a thread
+  pool (OpenCV and NumPy release the GIL), and finished rows are streamed into
+  :class:`sketchgrad.png.PngWriter`. Peak memory is about the input image plus
+  a band of tiles, whatever the scan's size.
+
+Tiling never changes what a pixel means. Global normalization runs in two
+passes: every tile's magnitude statistics are merged with
+``Normalizer.partial_fit``, then each tile is transformed with them. Tiled
+float results equal whole-image results to within 1e-5 (OpenCV's vector and
+scalar code paths may round differently in the last bit), PNG outputs to
+within one level.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -12,10 +39,23 @@ from .gradients import OPERATORS, GradientField, gradient_field
 from .io import Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 
-__all__ = ["PipelineConfig", "Result", "process", "OUTPUT_KINDS"]
+__all__ = ["PipelineConfig", "Result", "process", "process_to_files", "OUTPUT_KINDS",
+           "TILE_THRESHOLD", "DEFAULT_TILE"]
 
 #: The outputs the pipeline can produce, in the order they are written.
 OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
+
+#: Images with more pixels than this are tiled when ``tile_size`` is None (4096 x 4096).
+TILE_THRESHOLD = 4096 * 4096
+
+#: Tile side used when tiling is automatic.
+DEFAULT_TILE = 1024
+
+#: Streaming keeps first-pass gradients instead of recomputing them up to this many pixels.
+_CACHE_LIMIT = 40_000_000
+
+#: Smallest tile side accepted (the halo would dominate smaller tiles).
+_MIN_TILE = 16
 
 
 @dataclass(frozen=True)
@@ -42,7 +82,10 @@ class PipelineConfig:
     flatten_background : bool
         Divide out a large-scale background estimate (uneven lighting) before denoising.
     tile_size : int or None
-        Process in tiles of this side (0 = never tile; None = tile large images).
+        Side of the square tiles the image is processed in: 0 never tiles;
+        None tiles images over ``TILE_THRESHOLD`` pixels (4096 x 4096) with
+        ``DEFAULT_TILE`` (1024); otherwise at least 16.
+        :func:`process_to_files` always streams in tiles unless this is 0.
     outputs : tuple of str
         Which of ``OUTPUT_KINDS`` to compute.
     """
@@ -67,6 +110,14 @@ class PipelineConfig:
             raise ParameterError(f"outputs={list(outputs)!r}: choose one or more of "
                                  f"{', '.join(OUTPUT_KINDS)}")
         object.__setattr__(self, "outputs", outputs)
+        tile = self.tile_size
+        if tile is not None:
+            if isinstance(tile, bool) or not isinstance(tile, int | np.integer) \
+                    or (tile != 0 and tile < _MIN_TILE):
+                raise ParameterError(f"tile_size={tile!r}: use 0 (never tile), None (tile "
+                                     f"images over {TILE_THRESHOLD} pixels) or a side of at "
+                                     f"least {_MIN_TILE} pixels")
+            object.__setattr__(self, "tile_size", int(tile))
 
     def to_dict(self) -> dict:
         """Return the settings as plain JSON-able values."""
@@ -99,9 +150,362 @@ class Result:
     meta: object = None
 
 
+# ----------------------------------------------------------------------------------------
+# What each output needs
+
+
+def _needs(outputs: Iterable[str], config: PipelineConfig) -> set[str]:
+    """Stages to compute for these outputs (only what they need)."""
+    outputs = set(outputs)
+    needs = {"denoised"}
+    if outputs & {"magnitude", "hsv", "preview"}:
+        needs |= {"field", "normalized"}
+    if outputs & {"hsv", "preview"}:
+        needs.add("hsv")
+        if outputs & {"hsv", "preview"} == {"hsv"} and "magnitude" not in outputs \
+                and config.color != "hsv" and config.color_target == "tone":
+            needs -= {"field", "normalized"}  # a ramp over the tone needs no gradients
+    if outputs & {"sketch", "preview"}:
+        needs.add("sketch")
+    return needs
+
+
+def _tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: bool) -> int:
+    """Tile side for an image of this shape (0 = whole image)."""
+    if config.tile_size is not None:
+        return config.tile_size
+    if streaming or shape[0] * shape[1] > TILE_THRESHOLD:
+        return DEFAULT_TILE
+    return 0
+
+
+def _denoise_radius(method: str, strength: float | None) -> int | None:
+    """How far a denoised pixel depends on its neighbours (None: not local or not known)."""
+    if method == "none":
+        return 0
+    if strength is None:
+        return None
+    if method == "gaussian":
+        # OpenCV's float kernel reaches round(4 sigma); one more for any 4-sigma truncation
+        return int(math.ceil(4.0 * float(strength))) + 1
+    if method == "median":
+        return int(round(float(strength)))
+    return None
+
+
+def _operator_radius(operator: str) -> int:
+    """Reach of the gradient operator (at least 1: the relief's central differences)."""
+    from . import gradients
+
+    footprint = getattr(gradients, "_FOOTPRINT", {}).get(operator, 7)
+    return max(1, footprint // 2)
+
+
+def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None:
+    """The strength the denoiser would pick for the whole image, when it can be known."""
+    if config.strength is not None or config.denoise == "none":
+        return config.strength
+    from . import denoise as denoise_module
+
+    resolve = getattr(denoise_module, "resolve_strength", None)
+    if resolve is None:
+        return None
+    return resolve(image, config.denoise)
+
+
+# ----------------------------------------------------------------------------------------
+# Normalizer: the merged statistics of every tile
+
+
+def _normalizer_class():
+    try:
+        from .normalize import Normalizer
+    except ImportError:
+        return _StatsNormalizer
+    return Normalizer
+
+
+class _StatsNormalizer:
+    """Mergeable statistics for minmax / zscore / l2 (used until ``normalize.Normalizer``)."""
+
+    def __init__(self, method: str = "minmax", **params) -> None:
+        choose(NORMALIZE_METHODS, method, "method")
+        self.method, self.params = method, params
+        self.count, self.mean, self.m2 = 0, 0.0, 0.0
+        self.min, self.max, self.sumsq = math.inf, -math.inf, 0.0
+
+    def partial_fit(self, x: np.ndarray) -> _StatsNormalizer:
+        x = np.asarray(x)
+        if x.size == 0:
+            return self
+        if not np.isfinite(x).all():
+            raise ParameterError("x has non-finite values (NaN or inf); remove them first")
+        if self.method == "minmax":
+            self.min = min(self.min, float(x.min()))
+            self.max = max(self.max, float(x.max()))
+            self.count += x.size
+            return self
+        wide = x.astype(np.float64).ravel()
+        if self.method == "l2":
+            self.sumsq += float(np.dot(wide, wide))
+            self.count += x.size
+            return self
+        n, mean = wide.size, float(wide.mean())
+        m2 = float(np.square(wide - mean).sum())
+        delta, total = mean - self.mean, self.count + n
+        self.m2 += m2 + delta * delta * self.count * n / total
+        self.mean += delta * n / total
+        self.count = total
+        return self
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        from .normalize import RTOL
+
+        x = np.asarray(x, dtype=np.float32)
+        if self.method == "minmax":
+            lo, hi = self.params.get("out_range", (0.0, 1.0))
+            vmin, vmax = np.float32(self.min), np.float32(self.max)
+            span = vmax - vmin
+            if self.count == 0 or span == 0 or span <= RTOL * max(abs(vmin), abs(vmax)):
+                return np.full_like(x, lo)
+            out = (x - vmin) * (x.dtype.type(hi - lo) / span)
+            out += x.dtype.type(lo)
+            return out
+        if self.method == "zscore":
+            std = math.sqrt(self.m2 / self.count) if self.count else 0.0
+            if std == 0 or std <= RTOL * abs(self.mean):
+                return np.zeros_like(x)
+            return (x - x.dtype.type(self.mean)) / x.dtype.type(std)
+        norm = math.sqrt(self.sumsq)
+        return np.zeros_like(x) if norm == 0 else x / x.dtype.type(norm)
+
+
+def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
+    """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
+    if method != "l2" or peak is None:
+        return to_unit(normalized, method)
+    # to_unit's l2 rule divides by the largest |value|: give it the whole image's.
+    flat = np.append(normalized.ravel(), np.float32(peak))
+    return to_unit(flat, method)[:-1].reshape(normalized.shape)
+
+
+# ----------------------------------------------------------------------------------------
+# Colour helpers
+
+
+def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> np.ndarray:
+    """``apply_color``; for PNG bytes its own uint8 output when it has one (no float copy)."""
+    from .color import apply_color
+
+    options = {"color": config.color, "target": config.color_target}
+    if dtype is np.float32:
+        return apply_color(field, unit, tone, **options)
+    if _takes_dtype(apply_color):
+        return apply_color(field, unit, tone, dtype=np.uint8, **options)
+    return _png_bytes(apply_color(field, unit, tone, **options), 8)
+
+
+def _takes_dtype(func) -> bool:
+    import inspect
+
+    return "dtype" in inspect.signature(func).parameters
+
+
+def _png_bytes(x: np.ndarray, bit_depth: int) -> np.ndarray:
+    """Exactly what ``save_png`` stores for a float array."""
+    from .png import _quantize
+
+    return _quantize(x, bit_depth)
+
+
+# ----------------------------------------------------------------------------------------
+# The tile engine
+
+
+class _Timer:
+    """Seconds per stage, summed over threads (so they can exceed the wall time)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+        return now
+
+
+class _Tiles:
+    """Compute the pipeline tile by tile with a halo; the caller consumes finished tiles."""
+
+    def __init__(self, image: np.ndarray, config: PipelineConfig, needs: set[str],
+                 side: int, normalizer, timer: _Timer) -> None:
+        self.config, self.needs, self.timer = config, needs, timer
+        start = time.perf_counter()
+        if config.flatten_background:
+            from .denoise import flatten_background
+
+            image = flatten_background(image)
+            start = timer.add("flatten", start)
+        self.image = image
+        self.height, self.width = image.shape
+        side = side or max(self.height, self.width)
+        self.side = side
+        strength = _resolve_strength(image, config)
+        radius = _denoise_radius(config.denoise, strength)
+        self.strength = strength
+        self.denoised_whole = None
+        if radius is None:
+            # Not a local filter (or its strength depends on the whole image): denoise once.
+            self.denoised_whole = denoise(image, config.denoise, strength=config.strength)
+            timer.add("denoise", start)
+            radius = 0
+        self.halo = radius + _operator_radius(config.operator) + 1  # +1 to spare
+        self.normalizer = normalizer
+        self.peak: float | None = None
+        self.tiles = [[(y, min(y + side, self.height), x, min(x + side, self.width))
+                       for x in range(0, self.width, side)]
+                      for y in range(0, self.height, side)]
+        self.threads = min(os.cpu_count() or 1, sum(len(b) for b in self.tiles))
+
+    # -- per tile (runs in worker threads) --------------------------------------------
+    def compute(self, box, needs: set[str] | None = None) -> dict:
+        """Denoise, gradients and relief of one tile (cropped to the tile)."""
+        needs = self.needs if needs is None else needs
+        y0, y1, x0, x1 = box
+        h = self.halo
+        py0, py1 = max(0, y0 - h), min(self.height, y1 + h)
+        px0, px1 = max(0, x0 - h), min(self.width, x1 + h)
+        crop = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
+        t = time.perf_counter()
+        if self.denoised_whole is not None:
+            den = self.denoised_whole[py0:py1, px0:px1]
+        else:
+            den = denoise(np.ascontiguousarray(self.image[py0:py1, px0:px1]),
+                          self.config.denoise, strength=self.strength)
+            t = self.timer.add("denoise", t)
+        parts: dict = {"box": box}
+        if "denoised" in needs:
+            parts["denoised"] = np.ascontiguousarray(den[crop])
+        if "field" in needs:
+            full = gradient_field(den, self.config.operator)
+            parts["field"] = GradientField(np.ascontiguousarray(full.gx[crop]),
+                                           np.ascontiguousarray(full.gy[crop]))
+            del full
+            if "normalized" in needs:
+                parts["field"].magnitude  # noqa: B018  (cached here, in the worker thread)
+            t = self.timer.add("gradients", t)
+        if "sketch" in needs:
+            from .sketch import sketch_effect
+
+            parts["sketch"] = np.ascontiguousarray(sketch_effect(den)[crop])
+            self.timer.add("sketch", t)
+        return parts
+
+    def finish(self, parts: dict, dtype) -> dict:
+        """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready bytes."""
+        t = time.perf_counter()
+        field = parts.get("field")
+        out = {"box": parts["box"]}
+        unit = None
+        if field is not None and "normalized" in self.needs:
+            if self.normalizer is not None:
+                normalized = self.normalizer.transform(field.magnitude)
+            else:
+                normalized = normalize(field.magnitude, self.config.normalize)
+            unit = _unit(normalized, self.config.normalize, self.peak)
+            del normalized
+            out["normalized"] = unit if dtype is np.float32 else _png_bytes(unit, 16)
+            t = self.timer.add("normalize", t)
+        if "hsv" in self.needs:
+            out["hsv"] = _color(field, unit, parts.get("denoised"), self.config, dtype)
+            t = self.timer.add("color", t)
+        if "denoised" in parts:
+            out["denoised"] = parts["denoised"]
+        if "sketch" in parts:
+            out["sketch"] = parts["sketch"] if dtype is np.float32 \
+                else _png_bytes(parts["sketch"], 8)
+        if dtype is np.float32 and field is not None:
+            out["field"] = field
+        if unit is not None:
+            out["unit"] = unit
+        self.timer.add("encode", t)
+        return out
+
+    def _magnitude(self, box) -> dict:
+        """First pass without keeping tiles: only the magnitude is needed."""
+        return self.compute(box, {"field", "normalized"})
+
+    # -- driving ----------------------------------------------------------------------
+    def _ordered(self, pool, func: Callable, items: list) -> Iterator:
+        """``pool.map`` with a bounded window, so only a few tiles are alive at once."""
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) > 2 * self.threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def run(self, dtype, *, cache: bool) -> Iterator[list[dict]]:
+        """Yield each band of finished tiles, top to bottom."""
+        method = self.config.normalize
+        fit = "normalized" in self.needs and (self.normalizer is None or method == "l2")
+        whole = len(self.tiles) == 1 and len(self.tiles[0]) == 1
+        with ThreadPoolExecutor(self.threads) as pool:
+            kept: dict = {}
+            if fit and not whole:
+                fitting = self.normalizer is None
+                if fitting:
+                    self.normalizer = _normalizer_class()(method)
+                top = -math.inf
+                work = self.compute if cache else self._magnitude
+                for parts in self._ordered(pool, work, sum(self.tiles, [])):
+                    t = time.perf_counter()
+                    magnitude = parts["field"].magnitude
+                    if fitting:
+                        self.normalizer.partial_fit(magnitude)
+                    top = max(top, float(magnitude.max()))
+                    self.timer.add("normalize", t)
+                    if cache:
+                        kept[parts["box"]] = parts
+                if method == "l2":
+                    probe = self.normalizer.transform(np.array([top], np.float32))
+                    self.peak = float(np.abs(probe).max())
+            for band in self.tiles:
+                if kept:
+                    yield list(pool.map(lambda box: self.finish(kept.pop(box), dtype), band))
+                else:
+                    yield list(self._ordered(
+                        pool, lambda box: self.finish(self.compute(box), dtype), band))
+
+
+def _image_of(scan) -> tuple[np.ndarray, object]:
+    meta = scan.meta if isinstance(scan, Scan) else None
+    image = scan.image if isinstance(scan, Scan) else np.asarray(scan, dtype=np.float32)
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 2:
+        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
+                             "load the scan with mode='gray'")
+    if image.size == 0:
+        raise ParameterError("image is empty (0 pixels); give an image of at least 1x1")
+    return image, meta
+
+
+# ----------------------------------------------------------------------------------------
+# Public entry points
+
+
 def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
-            normalizer=None) -> Result:
+            normalizer=None, timings: dict | None = None) -> Result:
     """Run the pipeline on a scan or a float image in [0, 1].
+
+    Only the stages the requested outputs need are computed (``hsv`` alone
+    computes no relief; ``sketch`` alone no gradients). Large images
+    (``config.tile_size``) are computed in tiles in a thread pool into the
+    full-size results; to write huge scans in bounded memory use
+    :func:`process_to_files`.
 
     Parameters
     ----------
@@ -112,6 +516,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     normalizer : Normalizer, optional
         Already-fitted statistics for the magnitude (a whole batch's scale);
         by default each image is normalized on its own.
+    timings : dict, optional
+        Filled with seconds per stage (summed over threads).
 
     Returns
     -------
@@ -125,31 +531,251 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     >>> res.hsv.shape, res.sketch is None
     ((8, 8, 3), True)
     """
-    from .color import apply_color
-    from .sketch import sketch_effect
-
     config = config or PipelineConfig()
-    meta = scan.meta if isinstance(scan, Scan) else None
-    image = scan.image if isinstance(scan, Scan) else np.asarray(scan, dtype=np.float32)
-    if image.ndim != 2:
-        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
+    image, meta = _image_of(scan)
     res = Result(image=image, config=config, meta=meta)
+    needs = _needs(config.outputs, config)
+    timer = _Timer()
+    side = _tile_side(image.shape, config, streaming=False)
+    if side == 0 or side >= max(image.shape):
+        _process_whole(res, image, config, needs, normalizer, timer)
+    else:
+        _process_tiled(res, image, config, needs, side, normalizer, timer)
+    if timings is not None:
+        timings.update(timer.seconds)
+    return res
+
+
+def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
+                   normalizer, timer: _Timer) -> None:
+    """The stage functions composed on the whole image (the reference the tiles must match)."""
+    t = time.perf_counter()
     if config.flatten_background:
         from .denoise import flatten_background
 
         image = flatten_background(image)
+        t = timer.add("flatten", t)
     res.denoised = denoise(image, config.denoise, strength=config.strength)
-    res.field = gradient_field(res.denoised, config.operator)
-    wants = set(config.outputs)
-    if normalizer is not None:
-        normalized = normalizer.transform(res.field.magnitude)
-    else:
-        normalized = normalize(res.field.magnitude, config.normalize)
-    res.normalized = to_unit(normalized, config.normalize)
-    if wants & {"hsv", "preview"}:
-        res.hsv = apply_color(res.field, res.normalized, res.denoised,
-                              color=config.color, target=config.color_target)
-    if wants & {"sketch", "preview"}:
+    t = timer.add("denoise", t)
+    if "field" in needs:
+        res.field = gradient_field(res.denoised, config.operator)
+        t = timer.add("gradients", t)
+        if "normalized" in needs:
+            if normalizer is not None:
+                normalized = normalizer.transform(res.field.magnitude)
+            else:
+                normalized = normalize(res.field.magnitude, config.normalize)
+            res.normalized = to_unit(normalized, config.normalize)
+            t = timer.add("normalize", t)
+    if "hsv" in needs:
+        res.hsv = _color(res.field, res.normalized, res.denoised, config, np.float32)
+        t = timer.add("color", t)
+    if "sketch" in needs:
+        from .sketch import sketch_effect
+
         res.sketch = sketch_effect(res.denoised)
-    return res
+        timer.add("sketch", t)
+
+
+def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
+                   side: int, normalizer, timer: _Timer) -> None:
+    tiles = _Tiles(image, config, needs, side, normalizer, timer)
+    shape = image.shape
+    planes = {kind: np.empty(shape, np.float32)
+              for kind in ("denoised", "gx", "gy", "normalized", "sketch")
+              if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
+    if "hsv" in needs:
+        planes["hsv"] = np.empty(shape + (3,), np.float32)
+    for band in tiles.run(np.float32, cache=True):
+        for out in band:
+            y0, y1, x0, x1 = out["box"]
+            where = (slice(y0, y1), slice(x0, x1))
+            if "field" in out:
+                planes["gx"][where] = out["field"].gx
+                planes["gy"][where] = out["field"].gy
+            for kind in ("denoised", "normalized", "hsv", "sketch"):
+                if kind in out and kind in planes:
+                    planes[kind][where] = out[kind]
+    res.denoised = planes.get("denoised")
+    if "gx" in planes:
+        res.field = GradientField(planes["gx"], planes["gy"])
+    res.normalized = planes.get("normalized")
+    res.hsv = planes.get("hsv")
+    res.sketch = planes.get("sketch")
+
+
+def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
+                     paths: Mapping[str, str | os.PathLike], *, normalizer=None,
+                     text: Mapping[str, str] | None = None, compression: int | None = None,
+                     timings: dict | None = None) -> dict[str, Path]:
+    """Run the pipeline and stream the outputs into PNG files, tile by tile.
+
+    Memory stays at about the input image plus a band of tiles: no full-size
+    intermediate or output is held (``magnitude`` is written as 16-bit grey,
+    ``hsv`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview`` from
+    subsampled stages, so its cost does not grow with the scan). The pixels
+    equal ``save_png`` of :func:`process`'s arrays to within one level
+    (identical away from OpenCV's last-bit rounding).
+
+    Parameters
+    ----------
+    scan : Scan or ndarray
+        A loaded scan, or an (H, W) float image in [0, 1].
+    config : PipelineConfig or None
+        Settings (``tile_size=0`` computes the whole image at once, then writes).
+    paths : mapping
+        Output kind (``"magnitude"``, ``"hsv"``, ``"sketch"``, ``"preview"``)
+        -> destination PNG; only these kinds are computed. Each file is
+        written under a temporary name and renamed into place.
+    normalizer : Normalizer, optional
+        Already-fitted magnitude statistics (a batch's shared scale).
+    text : mapping, optional
+        PNG text chunks for every file (provenance).
+    compression : int, optional
+        zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
+    timings : dict, optional
+        Filled with seconds per stage (summed over threads) and ``"png"``,
+        the time spent waiting for the writers.
+
+    Returns
+    -------
+    dict
+        Kind -> written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> d = tempfile.mkdtemp()
+    >>> y, x = np.mgrid[0:40, 0:50].astype(np.float32)
+    >>> out = process_to_files(x / 49, PipelineConfig(denoise="none"), {"hsv": d + "/h.png"})
+    >>> with Image.open(out["hsv"]) as im:
+    ...     print(im.size, im.mode)
+    (50, 40) RGB
+    """
+    from .png import DEFAULT_COMPRESSION, PngWriter
+
+    config = config or PipelineConfig()
+    compression = DEFAULT_COMPRESSION if compression is None else compression
+    unknown = sorted(set(paths) - set(OUTPUT_KINDS))
+    if unknown or not paths:
+        raise ParameterError(f"paths: kinds {unknown or '(none)'} are not outputs; use some of "
+                             f"{', '.join(OUTPUT_KINDS)}")
+    kinds = [k for k in OUTPUT_KINDS if k in paths]
+    config = replace(config, outputs=tuple(kinds))
+    image, meta = _image_of(scan)
+    height, width = image.shape
+    text = dict(text or {})
+    timer = _Timer()
+    needs = _needs(kinds, config)
+    side = _tile_side(image.shape, config, streaming=True)
+    tiles = _Tiles(image, config, needs, side, normalizer, timer)
+    step = _preview_step(image.shape) if "preview" in kinds else 0
+    thumbs = _Thumbs(image, step, needs) if step else None
+
+    layout = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
+    writers = {}
+    try:
+        for kind in kinds:
+            if kind in layout:
+                _, channels, depth = layout[kind]
+                writers[kind] = PngWriter(paths[kind], width, height, channels=channels,
+                                          bit_depth=depth, text=text, compression=compression)
+        for band in tiles.run(np.uint8, cache=height * width <= _CACHE_LIMIT):
+            y0, y1 = band[0]["box"][:2]
+            if thumbs:
+                thumbs.add(band)
+            for kind, writer in writers.items():
+                plane = layout[kind][0]
+                if len(band) == 1:
+                    rows = band[0][plane]
+                else:
+                    first = band[0][plane]
+                    rows = np.empty((y1 - y0, width) + first.shape[2:], first.dtype)
+                    for out in band:
+                        rows[:, out["box"][2]:out["box"][3]] = out[plane]
+                t = time.perf_counter()
+                writer.write(rows)
+                timer.add("png", t)
+            del band
+        written = {}
+        for kind, writer in writers.items():
+            t = time.perf_counter()
+            written[kind] = writer.close()
+            timer.add("png", t)
+        writers.clear()
+    finally:
+        for writer in writers.values():
+            writer.abort()
+    if thumbs:
+        t = time.perf_counter()
+        written["preview"] = _write_preview(thumbs.result(config, meta), Path(paths["preview"]),
+                                            text, compression)
+        timer.add("preview", t)
+    if timings is not None:
+        timings.update(timer.seconds)
+    return {k: written[k] for k in kinds}
+
+
+# ----------------------------------------------------------------------------------------
+# Preview from subsampled stages
+
+
+def _preview_step(shape: tuple[int, int]) -> int:
+    from .preview import PREVIEW_SIDE
+
+    return max(1, int(np.ceil(max(shape) / PREVIEW_SIDE)))
+
+
+class _Thumbs:
+    """Every ``step``-th row and column of each stage, gathered tile by tile."""
+
+    def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
+        self.step = step
+        self.image = image[::step, ::step].copy()
+        shape = self.image.shape
+        self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
+                       for kind in ("denoised", "normalized", "hsv", "sketch") if kind in needs}
+
+    def add(self, band: list[dict]) -> None:
+        s = self.step
+        for out in band:
+            y0, y1, x0, x1 = out["box"]
+            oy, ox = (-y0) % s, (-x0) % s
+            ty, tx = (y0 + oy) // s, (x0 + ox) // s
+            for kind, plane in self.planes.items():
+                part = out.get("unit" if kind == "normalized" else kind)
+                if part is None:
+                    continue
+                sub = part[oy::s, ox::s]
+                if sub.dtype == np.uint8:
+                    sub = sub.astype(np.float32) / np.float32(255.0)
+                plane[ty:ty + sub.shape[0], tx:tx + sub.shape[1]] = sub
+
+    def result(self, config: PipelineConfig, meta) -> Result:
+        return Result(image=self.image, config=config, meta=meta, **self.planes)
+
+
+def _write_preview(result: Result, dest: Path, text: dict, compression: int) -> Path:
+    import inspect
+
+    from .preview import render_preview
+
+    if not text or "text" in inspect.signature(render_preview).parameters:
+        return render_preview(result, dest, **({"text": text} if text else {}))
+    # this render_preview cannot add text chunks: render to a hidden name, re-save with them
+    import tempfile
+
+    from PIL import Image
+
+    from .png import save_png
+
+    fd, draft = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    os.close(fd)
+    try:
+        render_preview(result, draft)
+        with Image.open(draft) as im:
+            pixels = np.asarray(im.convert("RGB"))
+        return save_png(dest, pixels, text=text, compression=compression)
+    finally:
+        Path(draft).unlink(missing_ok=True)

@@ -1,0 +1,180 @@
+import colorsys
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sketchgrad.pipeline as pipeline
+from sketchgrad.color import apply_color
+from sketchgrad.denoise import denoise
+from sketchgrad.errors import ParameterError
+from sketchgrad.gradients import gradient_field
+from sketchgrad.normalize import normalize, to_unit
+from sketchgrad.pipeline import OUTPUT_KINDS, PipelineConfig, process, process_to_files
+from sketchgrad.sketch import sketch_effect
+
+
+def drawing(shape=(48, 64), seed=3):
+    """Synthetic ink drawing: paper, two strokes, a filled disc, scanner noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    img = np.full(shape, 0.92, np.float32)
+    img -= 0.7 * np.exp(-((x - 0.6 * y - 10) ** 2) / 4).astype(np.float32)
+    img -= 0.5 * np.exp(-((y - shape[0] / 2) ** 2) / 2).astype(np.float32)
+    r = np.hypot(x - shape[1] * 0.7, y - shape[0] * 0.3)
+    img[r < min(shape) / 6] = 0.2
+    img += rng.normal(0, 0.02, shape).astype(np.float32)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def read(path):
+    with Image.open(path) as im:
+        return np.asarray(im)
+
+
+def test_process_equals_the_stage_functions_composed():
+    img = drawing()
+    cfg = PipelineConfig(denoise="gaussian", strength=1.0)
+    res = process(img, cfg)
+    den = denoise(img, "gaussian", strength=1.0)
+    field = gradient_field(den, "sobel")
+    unit = to_unit(normalize(field.magnitude, "minmax"), "minmax")
+    np.testing.assert_array_equal(res.denoised, den)
+    np.testing.assert_array_equal(res.field.gx, field.gx)
+    np.testing.assert_array_equal(res.field.gy, field.gy)
+    np.testing.assert_array_equal(res.normalized, unit)
+    np.testing.assert_array_equal(res.hsv, apply_color(field, unit, den))
+    np.testing.assert_array_equal(res.sketch, sketch_effect(den))
+
+
+def test_hsv_output_pixels_against_colorsys_and_numpy():
+    """Independent recomputation: NumPy Sobel, colorsys HSV, round to 8 bits."""
+    img = drawing((24, 30), seed=5)
+    res = process(img, PipelineConfig(denoise="none", outputs=("hsv",)))
+    a = np.pad(img.astype(np.float64), 1, mode="symmetric")  # the operators' mode="reflect"
+    smooth = np.array([1, 2, 1]) / 4
+    gx = sum(smooth[i] * (a[i:i + 24, 2:] - a[i:i + 24, :-2]) / 2 for i in range(3))
+    gy = sum(smooth[j] * (a[2:, j:j + 30] - a[:-2, j:j + 30]) / 2 for j in range(3))
+    mag = np.hypot(gx, gy)
+    value = (mag - mag.min()) / (mag.max() - mag.min())
+    hue = (np.arctan2(gy, gx) % (2 * np.pi)) / (2 * np.pi)
+    expected = np.array([[colorsys.hsv_to_rgb(h, 1.0, v) for h, v in zip(hr, vr, strict=True)]
+                         for hr, vr in zip(hue, value, strict=True)])
+    got = res.hsv.astype(np.float64)
+    assert np.abs(got - expected).max() < 1.5 / 255
+
+
+def test_only_requested_stages_are_computed(monkeypatch):
+    img = drawing()
+
+    def boom(*args, **kwargs):
+        raise AssertionError("not needed for these outputs")
+
+    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    res = process(img, PipelineConfig(outputs=("hsv",), strength=1.0))
+    assert res.sketch is None and res.hsv is not None
+    res = process(img, PipelineConfig(outputs=("magnitude",), strength=1.0))
+    assert res.hsv is None and res.sketch is None and res.normalized is not None
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "gradient_field", boom)
+    res = process(img, PipelineConfig(outputs=("sketch",), strength=1.0))
+    assert res.field is None and res.normalized is None and res.sketch is not None
+
+
+def test_files_hold_exactly_the_stage_results(tmp_path):
+    img = drawing((40, 52))
+    cfg = PipelineConfig(denoise="gaussian", strength=1.5)
+    paths = {k: tmp_path / f"d.{k}.png" for k in OUTPUT_KINDS}
+    written = process_to_files(img, cfg, paths, text={"sketchgrad": '{"x": 1}'})
+    assert set(written) == set(OUTPUT_KINDS)
+    den = denoise(img, "gaussian", strength=1.5)
+    field = gradient_field(den)
+    unit = to_unit(normalize(field.magnitude, "minmax"), "minmax")
+    np.testing.assert_array_equal(read(paths["magnitude"]), np.floor(unit * 65535.0 + 0.5))
+    np.testing.assert_array_equal(read(paths["sketch"]),
+                                  np.floor(np.clip(sketch_effect(den), 0, 1) * 255.0 + 0.5))
+    hsv = read(paths["hsv"]).astype(int)
+    reference = np.floor(apply_color(field, unit, den) * 255.0 + 0.5)
+    assert np.abs(hsv - reference).max() <= 1
+    assert (hsv == reference).mean() > 0.99
+    with Image.open(paths["hsv"]) as im:
+        assert json.loads(im.text["sketchgrad"]) == {"x": 1}
+    with Image.open(paths["preview"]) as im:
+        assert im.mode in ("RGB", "RGBA") and im.size[0] > 100
+
+
+def test_files_only_for_requested_kinds(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("relief is not needed for hsv")
+
+    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    out = process_to_files(drawing(), PipelineConfig(strength=1.0), {"hsv": tmp_path / "h.png"})
+    assert list(out) == ["hsv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h.png"]
+
+
+def test_preview_cost_does_not_grow_with_the_scan(tmp_path, monkeypatch):
+    seen = []
+    real = pipeline._write_preview
+
+    def spy(result, dest, text, compression):
+        seen.append(result.image.shape)
+        return real(result, dest, text, compression)
+
+    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    big = np.tile(drawing((100, 100)), (20, 18))  # 2000 x 1800
+    process_to_files(big, PipelineConfig(strength=1.0, tile_size=512),
+                     {"preview": tmp_path / "p.png"})
+    assert max(seen[0]) <= 800
+
+
+def test_normalizer_argument_sets_the_scale():
+    img = drawing()
+    faint = 0.9 + 0.1 * (img - 0.9)
+    cfg = PipelineConfig(strength=1.0, outputs=("magnitude",))
+    strong = process(img, cfg)
+
+    class Fixed:  # the Normalizer interface: transform with fitted statistics
+        def transform(self, x):
+            return normalize(np.append(x.ravel(), strong.field.magnitude.max()),
+                             "minmax")[:-1].reshape(x.shape)
+
+    res = process(faint, cfg, normalizer=Fixed())
+    alone = process(faint, cfg)
+    assert res.normalized.max() < 0.2 < alone.normalized.max()
+
+
+def test_config_round_trip_and_errors(tmp_path):
+    cfg = PipelineConfig(tile_size=256, outputs=("hsv", "magnitude"))
+    assert PipelineConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    for bad in (-1, 5, 2.5, True):
+        with pytest.raises(ParameterError, match="tile_size"):
+            PipelineConfig(tile_size=bad)
+    with pytest.raises(ParameterError, match="unknown setting"):
+        PipelineConfig.from_dict({"tile": 3})
+    with pytest.raises(ParameterError, match="not a grey"):
+        process(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(ParameterError, match="empty"):
+        process(np.zeros((0, 4), np.float32))
+    with pytest.raises(ParameterError, match="not outputs"):
+        process_to_files(drawing(), None, {"colour": tmp_path / "x.png"})
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (2, 2)])
+def test_tiny_images(tmp_path, shape):
+    img = np.linspace(0, 1, shape[0] * shape[1], dtype=np.float32).reshape(shape)
+    res = process(img, PipelineConfig(denoise="none"))
+    assert res.hsv.shape == shape + (3,) and np.isfinite(res.hsv).all()
+    out = process_to_files(img, PipelineConfig(denoise="none"),
+                           {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
+    assert read(out["hsv"]).shape == shape + (3,)
+    np.testing.assert_array_equal(read(out["magnitude"]),
+                                  np.floor(res.normalized * 65535.0 + 0.5))
+
+
+def test_timings_are_reported():
+    timings = {}
+    process(drawing(), PipelineConfig(strength=1.0), timings=timings)
+    assert {"denoise", "gradients", "normalize", "color", "sketch"} <= set(timings)
+    assert all(v >= 0 for v in timings.values())

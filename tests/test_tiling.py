@@ -1,0 +1,141 @@
+"""Tiled processing equals whole-image processing (issue 8, huge scans)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import sketchgrad.pipeline as pipeline
+from sketchgrad.gradients import OPERATORS
+from sketchgrad.pipeline import PipelineConfig, process, process_to_files
+
+#: Tiled float results may differ from whole-image ones by OpenCV's last-bit rounding only.
+FLOAT_TOL = 1e-5
+#: Colour from the orientation of a near-zero gradient is ill-conditioned: one ulp of the
+#: denoised image (1.2e-7) turns the hue of a 3e-4 gradient by 3e-5 rad, about 1.2e-5 in RGB.
+HSV_TOL = 1e-4
+
+
+def scan(shape=(90, 121), seed=11):
+    """Strokes of several widths, a faint region in one corner and noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float32)
+    img = 0.9 - 0.6 * (np.sin(x / 7) * np.cos(y / 11) > 0.6)
+    img -= 0.3 * np.exp(-((x + y - 100) ** 2) / 30)
+    img[: shape[0] // 3, : shape[1] // 3] = 0.88 + 0.02 * (x[: shape[0] // 3, : shape[1] // 3]
+                                                           % 9 > 4)
+    img += rng.normal(0, 0.03, shape)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def compare(a, b):
+    for name in ("denoised", "normalized", "hsv", "sketch"):
+        wa, wb = getattr(a, name), getattr(b, name)
+        assert (wa is None) == (wb is None), name
+        if wa is not None:
+            tol = HSV_TOL if name == "hsv" else FLOAT_TOL
+            np.testing.assert_allclose(wa, wb, rtol=0, atol=tol, err_msg=name)
+    if a.field is not None:
+        np.testing.assert_allclose(a.field.gx, b.field.gx, rtol=0, atol=FLOAT_TOL)
+        np.testing.assert_allclose(a.field.gy, b.field.gy, rtol=0, atol=FLOAT_TOL)
+
+
+@pytest.mark.parametrize("denoise,strength", [("none", None), ("gaussian", 1.0),
+                                              ("gaussian", 2.6), ("median", 2)])
+@pytest.mark.parametrize("tile", [16, 37])
+def test_tiled_equals_whole_for_denoisers(denoise, strength, tile):
+    img = scan()
+    base = PipelineConfig(denoise=denoise, strength=strength, tile_size=0)
+    compare(process(img, PipelineConfig(**{**base.to_dict(), "tile_size": tile})),
+            process(img, base))
+
+
+@pytest.mark.parametrize("operator", sorted(OPERATORS))
+@pytest.mark.parametrize("method", ["minmax", "zscore", "l2"])
+def test_tiled_equals_whole_for_operators_and_normalizations(operator, method):
+    img = scan((70, 83), seed=2)
+    base = dict(strength=1.0, operator=operator, normalize=method)
+    compare(process(img, PipelineConfig(**base, tile_size=24)),
+            process(img, PipelineConfig(**base, tile_size=0)))
+
+
+def test_estimated_strength_and_flattening_still_match():
+    img = scan(seed=4)
+    for extra in ({}, {"flatten_background": True}):
+        compare(process(img, PipelineConfig(tile_size=32, **extra)),
+                process(img, PipelineConfig(tile_size=0, **extra)))
+
+
+def test_global_scale_survives_tiling():
+    """Two passes: a faint tile is not stretched to full range on its own."""
+    img = scan()
+    res = process(img, PipelineConfig(strength=1.0, tile_size=30, outputs=("magnitude",)))
+    faint = res.normalized[5:25, 5:35]
+    assert res.normalized.max() == pytest.approx(1.0)
+    assert faint.max() < 0.5
+
+
+def test_normalizer_from_outside_with_tiles():
+    img = scan()
+    whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
+
+    class Fixed:
+        def transform(self, x):
+            return x / np.float32(2 * whole.field.magnitude.max())
+
+    tiled = process(img, PipelineConfig(strength=1.0, tile_size=20), normalizer=Fixed())
+    expected = whole.field.magnitude / (2 * whole.field.magnitude.max())
+    np.testing.assert_allclose(tiled.normalized, expected, rtol=0, atol=FLOAT_TOL)
+
+
+def test_automatic_tiling_threshold(monkeypatch):
+    calls = []
+    real = pipeline._Tiles
+
+    def spy(image, config, needs, side, normalizer, timer):
+        calls.append(side)
+        return real(image, config, needs, side, normalizer, timer)
+
+    monkeypatch.setattr(pipeline, "_Tiles", spy)
+    monkeypatch.setattr(pipeline, "TILE_THRESHOLD", 50 * 50)
+    monkeypatch.setattr(pipeline, "DEFAULT_TILE", 16)
+    process(scan((40, 50)), PipelineConfig(strength=1.0))
+    assert calls == []  # at the threshold: whole image
+    process(scan((40, 70)), PipelineConfig(strength=1.0))
+    assert calls == [16]
+
+
+@pytest.mark.parametrize("tile", [16, 40])
+def test_streamed_files_equal_whole_within_one_level(tmp_path, tile):
+    img = scan((75, 130), seed=8)
+    kinds = ("magnitude", "hsv", "sketch")
+    whole, tiled = tmp_path / "whole", tmp_path / "tiled"
+    whole.mkdir()
+    tiled.mkdir()
+    process_to_files(img, PipelineConfig(strength=1.3, tile_size=0),
+                     {k: whole / f"{k}.png" for k in kinds})
+    process_to_files(img, PipelineConfig(strength=1.3, tile_size=tile),
+                     {k: tiled / f"{k}.png" for k in kinds})
+    for k in kinds:
+        with Image.open(whole / f"{k}.png") as a, Image.open(tiled / f"{k}.png") as b:
+            pa, pb = np.asarray(a).astype(int), np.asarray(b).astype(int)
+        assert pa.shape == pb.shape
+        assert np.abs(pa - pb).max() <= 1, k
+        assert (pa == pb).mean() > 0.999, k
+
+
+def test_streaming_holds_no_full_size_output(tmp_path, monkeypatch):
+    """The writers receive bands of rows, never the whole image at once."""
+    from sketchgrad.png import PngWriter
+
+    heights = []
+    real = PngWriter.write
+
+    def spy(self, rows):
+        heights.append(len(rows))
+        return real(self, rows)
+
+    monkeypatch.setattr(PngWriter, "write", spy)
+    img = scan((100, 64))
+    process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
+                     {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
+    assert max(heights) <= 32 and sum(heights) == 2 * 100
