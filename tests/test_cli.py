@@ -1,0 +1,409 @@
+"""End-to-end tests of the ``sketchgrad`` command, run for real in a subprocess.
+
+The helpers at the top (``drawing``, ``write_scan``, ``sketchgrad``, ``pixels``,
+``snapshot``) are shared with test_batch, test_faults and test_distributed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+import sketchgrad
+from sketchgrad.denoise import DENOISE_METHODS
+from sketchgrad.gradients import OPERATORS
+from sketchgrad.normalize import NORMALIZE_METHODS
+
+ERROR_PREFIX = "sketchgrad: error: "
+
+
+def drawing(seed: int, shape=(48, 64), contrast: float = 1.0) -> np.ndarray:
+    """A pencil-like drawing: dark strokes on light paper, uint8, deterministic."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    paper = np.full(shape, 235, np.uint8)
+    for _ in range(6):
+        p, q = rng.integers(0, [w, h], 2), rng.integers(0, [w, h], 2)
+        cv2.line(paper, tuple(int(v) for v in p), tuple(int(v) for v in q),
+                 int(rng.integers(20, 120)), int(rng.integers(1, 4)), cv2.LINE_AA)
+    img = 235 - (235 - paper.astype(np.float32)) * contrast
+    return np.clip(img + rng.normal(0, 2, shape), 0, 255).astype(np.uint8)
+
+
+def write_scan(path: Path, seed: int, shape=(48, 64), contrast: float = 1.0,
+               fmt: str | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(drawing(seed, shape, contrast)).save(path, format=fmt)
+    return path
+
+
+def sketchgrad_cmd(*args, cwd=None, timeout=120, **kw) -> subprocess.CompletedProcess:
+    """Run the real command: ``python -m sketchgrad ARGS``."""
+    return subprocess.run([sys.executable, "-m", "sketchgrad", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        im.load()  # decodes the whole file: a truncated PNG raises here
+        return np.asarray(im).copy()
+
+
+def provenance(path: Path) -> dict:
+    with Image.open(path) as im:
+        im.load()
+        return json.loads(im.text["sketchgrad"])
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file under ``folder``: relative path -> SHA-256 of its bytes."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def pngs(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+
+
+def temp_files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith(ERROR_PREFIX)]
+
+
+def make_folder(root: Path) -> Path:
+    """A folder of good and broken files, as a user's sketchbook might hold."""
+    src = root / "scans"
+    write_scan(src / "page1.png", 1)
+    write_scan(src / "Page2.PNG", 2)
+    write_scan(src / "chapter" / "page3.jpg", 3, fmt="JPEG")
+    write_scan(src / "no_ending", 4, fmt="PNG")  # found by its first bytes
+    (src / "notes.txt").write_text("shopping list")  # not an image: not taken
+    (src / "text.png").write_text("this is not a PNG")
+    good = (src / "page1.png").read_bytes()
+    (src / "chapter" / "truncated.png").write_bytes(good[: len(good) // 2])
+    return src
+
+
+# ----------------------------------------------------------------------------------------
+
+
+def test_folder_of_good_and_broken_files(tmp_path):
+    src = make_folder(tmp_path)
+    before = snapshot(src)
+    out = tmp_path / "out"
+    res = sketchgrad_cmd("run", src, "-o", out, "--outputs", "magnitude,hsv", "--workers", 2,
+                         "--json")
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    report = json.loads(res.stdout)
+    status = {Path(o["input"]).relative_to(src).as_posix(): o["status"] for o in report}
+    assert status == {"page1.png": "ok", "Page2.PNG": "ok", "chapter/page3.jpg": "ok",
+                      "no_ending": "ok", "text.png": "failed",
+                      "chapter/truncated.png": "failed"}
+    for o in report:
+        assert set(o) == {"input", "outputs", "status", "error", "seconds"}
+        assert (o["error"] is None) == (o["status"] == "ok")
+        assert o["seconds"] >= 0
+    # one line per broken file, naming it, in the documented form
+    errors = error_lines(res.stderr)
+    assert len(errors) == 2
+    assert any(line.startswith(f"{ERROR_PREFIX}{src / 'text.png'}: ") for line in errors)
+    assert any(line.startswith(f"{ERROR_PREFIX}{src / 'chapter' / 'truncated.png'}: ")
+               for line in errors)
+    # outputs mirror the folders; nothing for broken files; no temporary files
+    assert pngs(out) == sorted([
+        "page1.magnitude.png", "page1.hsv.png", "Page2.magnitude.png", "Page2.hsv.png",
+        "chapter/page3.magnitude.png", "chapter/page3.hsv.png",
+        "no_ending.magnitude.png", "no_ending.hsv.png"])
+    for o in report:
+        for p in o["outputs"]:
+            assert Path(p).is_file()
+    assert snapshot(src) == before  # inputs byte-identical
+    # a one-line progress report per finished file (stderr is not a terminal), then a summary
+    assert sum(line.startswith("done: ") for line in res.stderr.splitlines()) == 4
+    assert res.stderr.splitlines()[-1].startswith("sketchgrad: 4 done, 0 skipped, 2 failed in")
+    # the outputs are what the library computes for the same settings
+    config = sketchgrad.PipelineConfig(outputs=("magnitude", "hsv"))
+    result = sketchgrad.process(sketchgrad.load_scan(src / "page1.png"), config)
+    expected = np.round(np.clip(result.normalized, 0, 1) * 65535).astype(np.int64)
+    assert np.abs(pixels(out / "page1.magnitude.png").astype(np.int64) - expected).max() <= 1
+
+
+def test_magnitude_matches_opencv(tmp_path):
+    write_scan(tmp_path / "in" / "a.png", 7, shape=(40, 50))
+    out = tmp_path / "out"
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", out, "--denoise", "none",
+                         "--operator", "sobel", "--normalize", "minmax",
+                         "--outputs", "magnitude", "--quiet")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""  # --quiet: nothing but errors
+    img = np.asarray(Image.open(tmp_path / "in" / "a.png"), dtype=np.float32) / 255
+    # our Sobel is OpenCV's 3x3 Sobel / 8; the default border is scikit-image's "reflect"
+    gx = cv2.Sobel(img, cv2.CV_32F, 1, 0, ksize=3, borderType=cv2.BORDER_REFLECT) / 8
+    gy = cv2.Sobel(img, cv2.CV_32F, 0, 1, ksize=3, borderType=cv2.BORDER_REFLECT) / 8
+    mag = np.hypot(gx, gy)
+    mag = (mag - mag.min()) / (mag.max() - mag.min())
+    got = pixels(out / "a.magnitude.png").astype(np.float64) / 65535
+    np.testing.assert_allclose(got, mag, atol=1.5 / 65535)
+
+
+def test_rerun_skips_overwrite_redoes_and_changes_are_noticed(tmp_path):
+    src = tmp_path / "in"
+    for i in range(3):
+        write_scan(src / f"p{i}.png", 10 + i)
+    out = tmp_path / "out"
+    args = ("run", src, "-o", out, "--outputs", "magnitude,hsv", "--workers", 1, "--json")
+    first = sketchgrad_cmd(*args)
+    assert first.returncode == 0, first.stderr
+    stamps = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+
+    again = sketchgrad_cmd(*args)
+    assert again.returncode == 0
+    assert [o["status"] for o in json.loads(again.stdout)] == ["skipped"] * 3
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == stamps
+    assert "0 done, 3 skipped, 0 failed" in again.stderr
+
+    forced = sketchgrad_cmd(*args, "--overwrite")
+    assert [o["status"] for o in json.loads(forced.stdout)] == ["ok"] * 3
+    assert all(p.stat().st_mtime_ns > stamps[p] for p in out.iterdir())
+
+    # an input that changed after its outputs is done again, the others are skipped
+    newest = max(p.stat().st_mtime_ns for p in out.iterdir())
+    os.utime(src / "p1.png", ns=(newest + 10**9,) * 2)
+    touched = sketchgrad_cmd(*args)
+    assert {Path(o["input"]).name: o["status"] for o in json.loads(touched.stdout)} == {
+        "p0.png": "skipped", "p1.png": "ok", "p2.png": "skipped"}
+
+    # other settings: everything is done again, and the provenance says so
+    scharr = sketchgrad_cmd(*args, "--operator", "scharr")
+    assert [o["status"] for o in json.loads(scharr.stdout)] == ["ok"] * 3
+    assert provenance(out / "p0.hsv.png")["config"]["operator"] == "scharr"
+
+
+def test_toml_config_flags_override_and_unknown_keys(tmp_path):
+    write_scan(tmp_path / "in" / "a.png", 21)
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('denoise = "median"\nstrength = 1.0\noperator = "scharr"\n'
+                   'outputs = ["magnitude", "sketch"]\nnormalize-scope = "image"\n'
+                   'png_compression = 6\nquiet = true\n')
+    out = tmp_path / "out"
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", out, "--config", cfg,
+                         "--operator", "prewitt")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""  # quiet = true from the file
+    assert pngs(out) == ["a.magnitude.png", "a.sketch.png"]
+    recorded = provenance(out / "a.magnitude.png")
+    assert recorded["version"] == sketchgrad.__version__
+    assert recorded["config"] == sketchgrad.PipelineConfig(
+        denoise="median", strength=1.0, operator="prewitt",
+        outputs=("magnitude", "sketch")).to_dict() | {"outputs": ["magnitude", "sketch"]}
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('denoise = "median"\ndenoiser = "gaussian"\n[extra]\nx = 1\n')
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", tmp_path / "out2", "--config", bad)
+    assert res.returncode == 2
+    assert "Traceback" not in res.stderr
+    (line,) = error_lines(res.stderr)
+    assert f"{bad}: unknown setting(s) 'denoiser', 'extra'" in line
+    assert not (tmp_path / "out2").exists()  # reported before any work
+
+    wrong_type = tmp_path / "type.toml"
+    wrong_type.write_text("workers = \"two\"\n")
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", tmp_path / "out2", "--config",
+                         wrong_type)
+    assert res.returncode == 2
+    assert "workers = 'two' must be an integer" in res.stderr
+
+
+def test_config_from_result_png_reuses_the_settings(tmp_path):
+    write_scan(tmp_path / "a" / "x.png", 31)
+    write_scan(tmp_path / "b" / "y.png", 32)
+    first = sketchgrad_cmd("run", tmp_path / "a", "-o", tmp_path / "out_a", "--denoise",
+                           "median", "--strength", "2", "--operator", "central",
+                           "--normalize", "zscore", "--color", "viridis",
+                           "--outputs", "magnitude,hsv")
+    assert first.returncode == 0, first.stderr
+    reused = sketchgrad_cmd("run", tmp_path / "b", "-o", tmp_path / "out_b", "--config-from",
+                            tmp_path / "out_a" / "x.hsv.png")
+    explicit = sketchgrad_cmd("run", tmp_path / "b", "-o", tmp_path / "out_c", "--denoise",
+                              "median", "--strength", "2", "--operator", "central",
+                              "--normalize", "zscore", "--color", "viridis",
+                              "--outputs", "magnitude,hsv")
+    assert reused.returncode == explicit.returncode == 0, reused.stderr
+    assert pngs(tmp_path / "out_b") == ["y.hsv.png", "y.magnitude.png"]
+    for name in ("y.hsv.png", "y.magnitude.png"):
+        np.testing.assert_array_equal(pixels(tmp_path / "out_b" / name),
+                                      pixels(tmp_path / "out_c" / name))
+    assert provenance(tmp_path / "out_b" / "y.hsv.png")["config"] == \
+        provenance(tmp_path / "out_a" / "x.hsv.png")["config"]
+    # the default run differs, so the settings really came from the PNG
+    default = sketchgrad_cmd("run", tmp_path / "b", "-o", tmp_path / "out_d", "--outputs",
+                             "magnitude,hsv")
+    assert default.returncode == 0
+    assert not np.array_equal(pixels(tmp_path / "out_d" / "y.hsv.png"),
+                              pixels(tmp_path / "out_b" / "y.hsv.png"))
+    # a PNG without provenance is a usage error
+    res = sketchgrad_cmd("run", tmp_path / "b", "-o", tmp_path / "out_e", "--config-from",
+                         tmp_path / "b" / "y.png")
+    assert res.returncode == 2
+    assert "has no sketchgrad provenance" in res.stderr
+
+
+def test_same_stems_never_overwrite(tmp_path):
+    src = tmp_path / "in"
+    write_scan(src / "a" / "page1.png", 41)
+    write_scan(src / "b" / "page1.png", 42)
+    write_scan(src / "page1.png", 43)
+    write_scan(src / "page1.jpg", 44, fmt="JPEG")
+    out = tmp_path / "out"
+    res = sketchgrad_cmd("run", src, "-o", out, "--outputs", "magnitude", "--json")
+    assert res.returncode == 0, res.stderr
+    mapping = {Path(o["input"]).relative_to(src).as_posix():
+               Path(o["outputs"][0]).relative_to(out).as_posix()
+               for o in json.loads(res.stdout)}
+    assert mapping == {"a/page1.png": "a/page1.magnitude.png",
+                       "b/page1.png": "b/page1.magnitude.png",
+                       "page1.png": "page1.png.magnitude.png",
+                       "page1.jpg": "page1.jpg.magnitude.png"}
+    # each output was made from its own input
+    for rel, dest in mapping.items():
+        result = sketchgrad.process(sketchgrad.load_scan(src / rel),
+                                    sketchgrad.PipelineConfig(outputs=("magnitude",)))
+        expected = np.round(np.clip(result.normalized, 0, 1) * 65535)
+        assert np.abs(pixels(out / dest) - expected).max() <= 1
+
+    # two files given directly with the same name: the second is refused, not overwritten
+    res = sketchgrad_cmd("run", src / "a" / "page1.png", src / "b" / "page1.png", "-o",
+                         tmp_path / "flat", "--outputs", "magnitude")
+    assert res.returncode == 1
+    (line,) = error_lines(res.stderr)
+    assert line.startswith(f"{ERROR_PREFIX}{src / 'b' / 'page1.png'}: its outputs would have "
+                           f"the same names as those of {src / 'a' / 'page1.png'}")
+    assert pngs(tmp_path / "flat") == ["page1.png.magnitude.png"]
+
+
+def test_glob_patterns_and_outdir_inside_the_input_folder(tmp_path):
+    src = tmp_path / "in"
+    write_scan(src / "x" / "one.png", 51)
+    write_scan(src / "x" / "two.jpg", 52, fmt="JPEG")
+    write_scan(src / "y" / "three.png", 53)
+    out = src / "results"  # inside the searched folder
+    res = sketchgrad_cmd("run", f"{src}/**/*.png", "-o", out, "--outputs", "hsv")
+    assert res.returncode == 0, res.stderr
+    assert pngs(out) == ["x/one.hsv.png", "y/three.hsv.png"]
+    # the folder itself, twice: outputs are never taken as inputs
+    for _ in range(2):
+        res = sketchgrad_cmd("run", src, "-o", out, "--outputs", "hsv", "--json")
+        assert res.returncode == 0, res.stderr
+        assert sorted(Path(o["input"]).name for o in json.loads(res.stdout)) == [
+            "one.png", "three.png", "two.jpg"]
+    assert pngs(out) == ["x/one.hsv.png", "x/two.hsv.png", "y/three.hsv.png"]
+    res = sketchgrad_cmd("run", f"{src}/*.tif", "-o", out)
+    assert res.returncode == 1
+    assert "no file matches this pattern" in res.stderr
+
+
+def test_outdir_that_is_a_file_and_usage_errors(tmp_path):
+    write_scan(tmp_path / "in" / "a.png", 61)
+    not_a_folder = tmp_path / "out.png"
+    not_a_folder.write_bytes(b"precious")
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", not_a_folder)
+    assert res.returncode == 2
+    assert res.stderr.strip() == (f"{ERROR_PREFIX}{not_a_folder}: the output folder is a "
+                                  "file; choose a folder (-o)")
+    assert not_a_folder.read_bytes() == b"precious"
+
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", tmp_path / "o", "--denoise", "bilateral")
+    assert res.returncode == 2
+    for name in DENOISE_METHODS:
+        assert repr(name) in res.stderr
+    res = sketchgrad_cmd("run", tmp_path / "in", "-o", tmp_path / "o", "--normalize-scope",
+                         "page")
+    assert res.returncode == 2
+    assert "normalize_scope='page' is not known; choose one of: 'image', 'batch'" in res.stderr
+    res = sketchgrad_cmd("run", tmp_path / "in")  # no -o
+    assert res.returncode == 2
+    assert "-o OUTDIR is required" in res.stderr
+    assert sketchgrad_cmd("frobnicate").returncode == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_methods_and_version():
+    from importlib.metadata import version
+
+    res = sketchgrad_cmd("--version")
+    assert res.returncode == 0
+    assert res.stdout.strip() == f"sketchgrad {version('sketchgrad')}"
+    res = sketchgrad_cmd("methods")
+    assert res.returncode == 0
+    lines = res.stdout.splitlines()
+    for registry in (DENOISE_METHODS, OPERATORS, NORMALIZE_METHODS):
+        for name, func in registry.items():
+            first = func.__doc__.strip().splitlines()[0]
+            assert any(line.split() and line.split()[0] == name and line.endswith(first)
+                       for line in lines), name
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    for i in range(3):
+        write_scan(tmp_path / "in" / f"p{i}.png", 70 + i)
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        proc = subprocess.run([sys.executable, "-m", "sketchgrad", "run", str(tmp_path / "in"),
+                               "-o", str(tmp_path / "out"), "--outputs", "hsv", "--workers",
+                               "1"], stdout=subprocess.PIPE, stderr=follower, timeout=120)
+        os.close(follower)
+        follower = None
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # EIO: nothing left
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        if follower is not None:
+            os.close(follower)
+        os.close(leader)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert "3/3" in shown and "\r" in shown  # a tqdm bar redrawn in place
+    assert "done: " not in shown  # no per-file lines under the bar
+    assert "3 done, 0 skipped, 0 failed" in shown
+
+
+@pytest.mark.slow
+def test_workers_give_identical_results(tmp_path):
+    for i in range(4):
+        write_scan(tmp_path / "in" / f"p{i}.png", 80 + i, shape=(60, 70))
+    runs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        res = sketchgrad_cmd("run", tmp_path / "in", "-o", out, "--workers", workers)
+        assert res.returncode == 0, res.stderr
+        runs[workers] = out
+    assert pngs(runs[1]) == pngs(runs[2])
+    assert len(pngs(runs[1])) == 16  # four kinds each, the preview included
+    for name in pngs(runs[1]):
+        np.testing.assert_array_equal(pixels(runs[1] / name), pixels(runs[2] / name))
+        assert provenance(runs[1] / name) == provenance(runs[2] / name)
