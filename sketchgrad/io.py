@@ -1,27 +1,49 @@
-"""Reading scans and writing PNG outputs.
+"""Reading scans: any PNG, JPEG, TIFF, BMP, WebP or GIF as float32 in [0, 1].
 
-``load_scan`` turns a scan file into a float32 image in [0, 1]. Writing
-PNG outputs lives in :mod:`sketchgrad.png`.
+``load_scan`` turns a scan file into a float32 image in [0, 1] and says where
+it came from (:class:`ScanMeta`). Writing PNG outputs lives in
+:mod:`sketchgrad.png`.
+
+Decoding is done by Pillow; two kinds of files Pillow would quantise or cannot
+open are decoded elsewhere so that no precision is lost: 16-bit RGB(A) and
+grey+alpha PNGs (OpenCV, after Pillow has checked the file whole) and TIFFs with
+more than 8 bits per sample in several channels, float RGB or 32-bit integer
+samples (tifffile).
 """
 
 from __future__ import annotations
 
+import io
 import os
+import re
+import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
 from .errors import ParameterError, ScanError
 
-__all__ = ["Scan", "ScanMeta", "load_scan", "DEFAULT_MAX_PIXELS"]
+__all__ = ["Scan", "ScanMeta", "load_scan", "DEFAULT_MAX_PIXELS", "LUMA_BT601", "SUPPORTED_FORMATS"]
 
-#: Largest image accepted by default: a 1200-dpi A3 scan (14032 x 19842) fits.
+#: Largest image accepted by default (300 million pixels). A 1200-dpi A3 scan
+#: (14032 x 19843 = 278 MP) fits; a header claiming more is refused before decoding.
 DEFAULT_MAX_PIXELS = 300_000_000
 
-# ITU-R BT.601 luma, the weights Pillow's ``convert("L")`` uses, applied in float.
+#: ITU-R BT.601 luma weights (R, G, B), the ones Pillow's ``convert("L")`` uses,
+#: applied here in float32 to samples scaled to [0, 1] (never via 8 bits).
 LUMA_BT601 = (0.299, 0.587, 0.114)
+
+#: The file formats ``load_scan`` reads (detected from the content).
+SUPPORTED_FORMATS = ("PNG", "JPEG", "TIFF", "BMP", "WEBP", "GIF")
+
+_SUPPORTED_TEXT = "PNG, JPEG, TIFF, BMP, WebP or GIF"
+_HEAD_BYTES = 4096
+_BLOCK_SAMPLES = 1 << 22  # samples converted per block: bounds temporaries to ~16 MB
+_LUT8 = (np.arange(256, dtype=np.float64) / 255.0).astype(np.float32).reshape(1, 256)
 
 
 @dataclass(frozen=True)
@@ -31,21 +53,26 @@ class ScanMeta:
     Attributes
     ----------
     source : str
-        The path (or ``"<stream>"`` for a file object).
+        The path as given (or the file object's name, or ``"<stream>"``).
     size : tuple of int
-        Original ``(width, height)`` in the file, before orientation.
+        Original ``(width, height)`` of the page in the file, before orientation.
     mode : str
-        The Pillow mode of the file (``"L"``, ``"RGB"``, ``"I;16"``, ...).
+        The file's pixel layout as Pillow names it (``"L"``, ``"RGB"``,
+        ``"I;16"``, ``"F"``, ...); ``"RGB;16"``-style names for layouts only
+        tifffile or OpenCV decode.
     bit_depth : int
-        Bits per sample in the file.
+        Bits per sample in the file (1, 8, 16, 32, 64).
     dpi : tuple of float or None
         Resolution in dots per inch, when the file records it.
     orientation : int
-        EXIF orientation tag that was applied (1 = none).
+        EXIF/TIFF orientation tag (1-8) that was applied; 1 = none.
     page : int
         Page (frame) index that was read.
     format : str or None
-        The format Pillow detected from the content.
+        The format detected from the content (``"PNG"``, ``"JPEG"``, ...).
+    nonfinite : int
+        Number of pixels that were NaN or infinite in a float file and were
+        replaced (see :func:`load_scan`).
     """
 
     source: str
@@ -56,6 +83,7 @@ class ScanMeta:
     orientation: int = 1
     page: int = 0
     format: str | None = None
+    nonfinite: int = 0
 
 
 @dataclass
@@ -74,8 +102,18 @@ class Scan:
     meta: ScanMeta = field(repr=False)
 
 
-_BITS = {"1": 1, "L": 8, "P": 8, "LA": 8, "RGB": 8, "RGBA": 8, "CMYK": 8, "YCbCr": 8,
-         "I;16": 16, "I;16B": 16, "I;16L": 16, "I": 32, "F": 32, "PA": 8, "La": 8, "RGBa": 8}
+@dataclass
+class _Decoded:
+    """Samples as stored in the file (native dtype), before conversion to float."""
+
+    samples: np.ndarray  # (H, W) or (H, W, C)
+    layout: str  # "L", "LA", "RGB", "RGBA" or "CMYK"
+    mode: str
+    bit_depth: int
+    size: tuple[int, int]
+    format: str
+    dpi: tuple[float, float] | None = None
+    orientation: int = 1
 
 
 def load_scan(
@@ -90,26 +128,52 @@ def load_scan(
     Parameters
     ----------
     path : str, path-like or binary file object
-        The scan. The format is read from the content, not the name.
+        The scan. The format is read from the content, not the name, so JPEG
+        data behind a ``.png`` name loads. A file object must be opened in
+        binary mode; it is read from its start (as Pillow does) and not closed.
     mode : {"gray", "rgb"}
-        ``"gray"`` gives (H, W) using ITU-R BT.601 luma (0.299 R + 0.587 G +
-        0.114 B, as Pillow's ``convert("L")``) computed in float; ``"rgb"`` gives (H, W, 3).
+        ``"gray"`` gives (H, W) as ITU-R BT.601 luma, ``0.299 R + 0.587 G +
+        0.114 B`` (Pillow's ``convert("L")`` weights, :data:`LUMA_BT601`)
+        computed in float32 from the samples scaled to [0, 1]; ``"rgb"`` gives
+        (H, W, 3) (grey files are repeated into the three channels).
     max_pixels : int or None
-        Refuse images with more pixels than this, judged from the header
-        before decoding. ``None`` disables the guard.
+        Refuse an image with more pixels than this, judged from the file's
+        header before any pixel is decoded. The default,
+        :data:`DEFAULT_MAX_PIXELS` (300 million), admits a 1200-dpi A3 scan.
+        ``None`` disables the guard. Pillow's own ``MAX_IMAGE_PIXELS`` check is
+        replaced by this one.
     page : int
-        Page (frame) of a multi-page file.
+        Page (frame) of a multi-page TIFF or an animated GIF/WebP, from 0.
 
     Returns
     -------
     Scan
-        ``image`` and ``meta``. EXIF orientation is applied; transparent
-        pixels are composited over white paper.
+        ``image`` (float32, C-contiguous, values in [0, 1]) and ``meta``.
 
     Raises
     ------
     ScanError
-        If the file is missing, a folder, not an image, corrupt or too large.
+        If the file is missing, a folder, empty, not an image (PDF, SVG, text,
+        ...), truncated, corrupt, has no such page or is larger than
+        ``max_pixels``. The message names the file and says what to do.
+    ParameterError
+        If ``mode``, ``max_pixels`` or ``page`` is invalid.
+
+    Notes
+    -----
+    How samples become [0, 1]: integers are divided by the largest value of
+    their type (255 for 8-bit, 65535 for 16-bit, so 16-bit precision is kept:
+    a 16-bit sample ``v`` gives exactly ``float32(v / 65535)``); 1-bit gives 0
+    and 1; float samples are taken as they are, then clipped to [0, 1].
+    Non-finite float samples never reach the image: NaN and +inf become 1.0
+    (paper), -inf becomes 0.0 (ink); ``meta.nonfinite`` counts such pixels.
+
+    The EXIF (or TIFF) orientation tag is applied, so the image is the right
+    way up. Transparent pixels are composited over white paper
+    (``value * alpha + (1 - alpha)``, in float). Palette images are expanded
+    through their palette (with its transparency); CMYK becomes RGB as
+    ``(1 - C) (1 - K)`` etc., the formula of Pillow's ``convert("RGB")``
+    without its 8-bit rounding (ICC profiles are not applied).
 
     Examples
     --------
@@ -120,76 +184,613 @@ def load_scan(
     >>> scan = load_scan(buf)
     >>> scan.image.shape, scan.image.dtype, float(scan.image.max())
     ((2, 4), dtype('float32'), 1.0)
+    >>> scan.meta.format, scan.meta.bit_depth
+    ('PNG', 8)
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if mode not in ("gray", "rgb"):
         raise ParameterError(f"mode={mode!r} is not known; choose one of: 'gray', 'rgb'")
-    name = str(path) if isinstance(path, str | os.PathLike) else "<stream>"
-    if isinstance(path, str | os.PathLike):
-        p = Path(path)
-        if p.is_dir():
-            raise ScanError(f"{name}: is a folder, not an image file; give the files inside it")
-        if not p.exists():
-            raise ScanError(f"{name}: no such file; check the path")
-    try:
-        with Image.open(path) as im:
-            width, height = im.size
-            if max_pixels is not None and width * height > max_pixels:
-                raise ScanError(
-                    f"{name}: {width}x{height} = {width * height} pixels is over max_pixels="
-                    f"{max_pixels}; raise max_pixels (--max-pixels) if you trust this file")
-            try:
-                im.seek(page)
-            except EOFError:
-                raise ScanError(f"{name}: has no page {page}; pages start at 0") from None
-            src_mode, fmt = im.mode, im.format
-            orientation = int(im.getexif().get(0x0112, 1) or 1)
-            dpi = im.info.get("dpi")
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            image = _to_float(im, mode)
-    except ScanError:
-        raise
-    except UnidentifiedImageError:
-        raise ScanError(f"{name}: not an image file sketchgrad can read "
-                        "(PNG, JPEG, TIFF, BMP, WebP, GIF)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ScanError(f"{name}: cannot be decoded ({exc}); the file may be truncated "
-                        "or corrupt") from None
-    if not np.isfinite(image).all():
-        image = np.nan_to_num(image, nan=1.0, posinf=1.0, neginf=0.0)
-    np.clip(image, 0.0, 1.0, out=image)
-    meta = ScanMeta(source=name, size=(width, height), mode=src_mode,
-                    bit_depth=_BITS.get(src_mode, 8),
-                    dpi=tuple(float(d) for d in dpi) if dpi else None,
-                    orientation=orientation, page=page, format=fmt)
+    if max_pixels is not None and (isinstance(max_pixels, bool)
+                                   or not isinstance(max_pixels, int | np.integer)
+                                   or max_pixels < 1):
+        raise ParameterError(f"max_pixels={max_pixels!r} must be a positive integer "
+                             "(or None to accept any size)")
+    if isinstance(page, bool) or not isinstance(page, int | np.integer) or page < 0:
+        raise ParameterError(f"page={page!r} must be an integer >= 0 (the first page is 0)")
+    page = int(page)
+    with _open_source(path) as (fp, name):
+        decoded = _decode(fp, name, max_pixels, page)
+    samples = _ORIENT[decoded.orientation](decoded.samples)
+    image, nonfinite = _to_float(samples, decoded.layout, mode)
+    meta = ScanMeta(source=name, size=decoded.size, mode=decoded.mode,
+                    bit_depth=decoded.bit_depth, dpi=decoded.dpi,
+                    orientation=decoded.orientation, page=page, format=decoded.format,
+                    nonfinite=nonfinite)
     return Scan(image=image, meta=meta)
 
 
-def _to_float(im, mode: str) -> np.ndarray:
-    """Convert a Pillow image to float32 in [0, 1], compositing alpha over white."""
-    if im.mode == "P":
-        im = im.convert("RGBA")
-    if im.mode in ("1", "L"):
-        arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
-    elif im.mode.startswith("I;16"):
-        arr = np.asarray(im, dtype=np.float32) / 65535.0
-    elif im.mode == "I":
-        arr = np.asarray(im, dtype=np.float32) / 65535.0
-    elif im.mode == "F":
-        arr = np.asarray(im, dtype=np.float32)
-    else:
-        if im.mode in ("LA", "RGBA", "PA", "La", "RGBa"):
-            rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
-            alpha = rgba[..., 3:4]
-            arr = rgba[..., :3] * alpha + (1.0 - alpha)
+# --------------------------------------------------------------------------- sources
+
+@contextmanager
+def _open_source(path) -> Iterator[tuple[BinaryIO, str]]:
+    """Yield a seekable binary file object and the name to use in messages."""
+    if isinstance(path, str | os.PathLike):
+        name = os.fsdecode(path)
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            raise ScanError(f"{name}: no such file; check the path") from None
+        except OSError as exc:
+            raise ScanError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+        if stat.S_ISDIR(info.st_mode):
+            raise ScanError(f"{name}: is a folder, not an image file; give the image "
+                            "files inside it (the command line searches folders)")
+        if not stat.S_ISREG(info.st_mode):
+            raise ScanError(f"{name}: is not a regular file (a device, pipe or socket); "
+                            "give an image file")
+        try:
+            fp = open(path, "rb")  # noqa: SIM115 - closed below
+        except PermissionError:
+            raise ScanError(f"{name}: permission denied; check the file's read "
+                            "permission") from None
+        except OSError as exc:
+            raise ScanError(f"{name}: cannot be opened ({exc.strerror or exc})") from None
+        with fp:
+            yield fp, name
+        return
+    if not callable(getattr(path, "read", None)):
+        raise ParameterError(f"path={path!r} is not a file name or a binary file object; "
+                             "give a str, a pathlib.Path or a file opened with 'rb'")
+    name = getattr(path, "name", None)
+    name = name if isinstance(name, str) else "<stream>"
+    if isinstance(path, io.TextIOBase):
+        raise ParameterError(f"{name}: is a text-mode file object; open it with "
+                             "open(..., 'rb')")
+    try:
+        if hasattr(path, "seekable") and path.seekable():
+            path.seek(0)  # read from the start, as Pillow does
+            data = None
         else:
-            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-    if mode == "gray" and arr.ndim == 3:
-        r, g, b = LUMA_BT601
-        arr = (arr[..., 0] * np.float32(r) + arr[..., 1] * np.float32(g)
-               + arr[..., 2] * np.float32(b))
-    elif mode == "rgb" and arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=2)
-    return np.ascontiguousarray(arr, dtype=np.float32)
+            data = path.read()
+    except (OSError, ValueError) as exc:
+        raise ScanError(f"{name}: cannot be read ({exc})") from None
+    if data is None:
+        yield path, name
+        return
+    if not isinstance(data, bytes | bytearray):
+        raise ParameterError(f"{name}: read() returned {type(data).__name__}, not "
+                             "bytes; open the file in binary mode ('rb')")
+    yield io.BytesIO(data), name
+
+
+# --------------------------------------------------------------------------- decoding
+
+def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Decoded:
+    head = fp.read(_HEAD_BYTES)
+    if not isinstance(head, bytes | bytearray):
+        raise ParameterError(f"{name}: read() returned {type(head).__name__}, not bytes; "
+                             "open the file in binary mode ('rb')")
+    fp.seek(0)
+    if not head:
+        raise ScanError(f"{name}: the file is empty (0 bytes); re-export or re-scan it")
+    _refuse_known_non_images(head, name)
+    from PIL import Image
+
+    im, why = _pillow_open(fp, head, name, max_pixels)
+    if im is None:
+        if _is_tiff(head):
+            return _decode_tifffile(fp, name, max_pixels, page, why)
+        raise ScanError(_unidentified_message(name, head, why))
+    with im:  # leaves fp open: it is ours (closed by _open_source) or the caller's
+        fmt = im.format or "?"
+        _check_pixels(im.size, name, max_pixels)
+        try:
+            if page:
+                n_pages = _n_frames(im)
+                if page >= n_pages:
+                    raise ScanError(f"{name}: has no page {page}; it has {n_pages} page"
+                                    f"{'s' if n_pages != 1 else ''} (pages count from 0)")
+                im.seek(page)
+                _check_pixels(im.size, name, max_pixels)
+            rawmode = _rawmode(im)
+            if fmt == "TIFF" and _tiff_needs_tifffile(im, rawmode):
+                return _decode_tifffile(fp, name, max_pixels, page, "")
+            with _allow_pillow_pixels(im.size[0] * im.size[1]):
+                im.load()  # decodes; a truncated or corrupt file fails here
+            decoded = _from_pillow(im, fmt, rawmode, name)
+            transparency = im.info.get("transparency")
+        except ScanError:
+            raise
+        except Image.DecompressionBombError:
+            raise ScanError(f"{name}: a frame of this {fmt} is larger than the image "
+                            "it belongs to; the file is malformed") from None
+        except Exception as exc:  # decoders raise many types on corrupt data
+            raise ScanError(_corrupt_message(name, fmt, exc)) from None
+    if rawmode in _PNG_WIDE:
+        samples = _decode_png16_colour(fp, name, decoded.samples.shape[:2])
+        decoded.samples, decoded.layout = samples, "RGBA" if samples.shape[2] == 4 else "RGB"
+        if decoded.layout == "RGB" and transparency is not None:
+            decoded.samples, decoded.layout = _colour_key(samples, "RGB", transparency)
+    return decoded
+
+
+_PNG_WIDE = ("RGB;16B", "RGBA;16B", "LA;16B")
+
+
+def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None):
+    """Identify and open with Pillow's plugins for our formats, without its size check.
+
+    ``Image.open`` warns or raises on sizes over ``PIL.Image.MAX_IMAGE_PIXELS``
+    (a process-wide setting); ``load_scan`` applies its own ``max_pixels``
+    instead, so the plugin classes are called directly, as ``Image.open`` does.
+    """
+    from PIL import (
+        BmpImagePlugin,  # noqa: F401 - registers the plugin
+        GifImagePlugin,  # noqa: F401
+        Image,
+        JpegImagePlugin,
+        PngImagePlugin,  # noqa: F401
+        TiffImagePlugin,  # noqa: F401
+    )
+
+    try:
+        from PIL import WebPImagePlugin  # noqa: F401
+    except ImportError:  # Pillow built without WebP
+        pass
+    reasons = []
+    for fmt in SUPPORTED_FORMATS:
+        if fmt not in Image.OPEN:
+            continue
+        factory, accept = Image.OPEN[fmt]
+        if fmt == "JPEG":
+            factory = JpegImagePlugin.JpegImageFile  # first image of an MPO too, no warning
+        try:
+            accepted = accept is None or accept(head[:16])
+        except Exception:  # noqa: BLE001 - a plugin's sniffing failed: not this format
+            continue
+        if accepted is True or (accepted and not isinstance(accepted, str)):
+            pixels = 0
+            if fmt == "WEBP":  # its decoder allocates the canvas on opening
+                size = _webp_size(head)
+                _check_pixels(size or (1, 1), name, max_pixels)
+                pixels = size[0] * size[1] if size else 0
+            fp.seek(0)
+            try:
+                with _allow_pillow_pixels(pixels):
+                    return factory(fp, ""), ""
+            except Exception as exc:  # noqa: BLE001 - reported by the caller
+                reasons.append(f"not a valid {fmt} ({_short(exc)})")
+        elif isinstance(accepted, str):
+            reasons.append(accepted)
+    return None, "; ".join(reasons)
+
+
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """Canvas size from a WebP header (simple VP8/VP8L or extended VP8X)."""
+    chunk = head[12:16]
+    try:
+        if chunk == b"VP8X":
+            return (int.from_bytes(head[24:27], "little") + 1,
+                    int.from_bytes(head[27:30], "little") + 1)
+        if chunk == b"VP8L" and head[20:21] == b"\x2f":
+            bits = int.from_bytes(head[21:25], "little")
+            return ((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1)
+        if chunk == b"VP8 " and head[23:26] == b"\x9d\x01\x2a":
+            return (int.from_bytes(head[26:28], "little") & 0x3FFF,
+                    int.from_bytes(head[28:30], "little") & 0x3FFF)
+    except (IndexError, ValueError):
+        return None
+    return None
+
+
+def _n_frames(im) -> int:
+    try:
+        return max(1, int(getattr(im, "n_frames", 1)))
+    except Exception:  # noqa: BLE001 - counting frames of a corrupt file
+        return 1
+
+
+def _rawmode(im) -> str:
+    try:
+        args = im.tile[0].args if im.tile else None
+    except Exception:  # noqa: BLE001
+        return ""
+    if isinstance(args, tuple):
+        args = args[0] if args else None
+    return args if isinstance(args, str) else ""
+
+
+def _tiff_needs_tifffile(im, rawmode: str) -> bool:
+    """Pillow would lose precision: several channels over 8 bits, or 32-bit integers."""
+    if im.mode == "I":
+        return True
+    bits = im.tag_v2.get(258) if hasattr(im, "tag_v2") else None
+    if isinstance(bits, tuple | list) and len(bits) > 1:
+        return any(int(b) > 8 for b in bits)
+    return im.mode not in ("1", "L", "P", "F") and not im.mode.startswith("I;16") and (
+        bits is not None and int(bits) > 8)
+
+
+def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
+    mode = im.mode
+    transparency = im.info.get("transparency")
+    if mode == "P" or mode == "PA":
+        has_alpha = mode == "PA" or transparency is not None
+        im = im.convert("RGBA" if has_alpha else "RGB")
+    elif mode in ("La", "RGBa", "RGBX", "YCbCr"):
+        im = im.convert({"La": "LA", "RGBa": "RGBA"}.get(mode, "RGB"))
+    elif mode not in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "F") and not mode.startswith("I;16"):
+        raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
+                        "as 8- or 16-bit RGB or greyscale")
+    samples = np.asarray(im)
+    layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
+              "CMYK": "CMYK"}.get(im.mode, "L")
+    if transparency is not None and mode in ("L", "RGB") or (
+            mode.startswith("I;16") and isinstance(transparency, int)):
+        samples, layout = _colour_key(samples, layout, transparency)
+    return _Decoded(samples=samples, layout=layout, mode=mode,
+                    bit_depth=_bit_depth(mode, rawmode, samples.dtype),
+                    size=im.size, format=fmt, dpi=_dpi(im.info.get("dpi")),
+                    orientation=_orientation(im))
+
+
+def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:
+    """A tRNS colour key: pixels equal to ``key`` are transparent (paper)."""
+    if isinstance(key, int):
+        key = (key,)
+    if not (isinstance(key, tuple) and all(isinstance(k, int) for k in key)):
+        return samples, layout
+    key = np.asarray(key, dtype=np.int64)
+    if samples.ndim == 2 and key.size == 1:
+        alpha = samples != key[0]
+    elif samples.ndim == 3 and key.size == samples.shape[2]:
+        alpha = (samples != key).any(axis=2)
+    else:
+        return samples, layout
+    top = np.iinfo(samples.dtype).max if samples.dtype.kind in "ui" else 1
+    alpha = (alpha * top).astype(samples.dtype)
+    if samples.ndim == 2:
+        return np.dstack([samples, alpha]), "LA"
+    return np.dstack([samples, alpha]), "RGBA"
+
+
+def _decode_png16_colour(fp: BinaryIO, name: str, shape: tuple[int, int]) -> np.ndarray:
+    """16-bit colour/grey+alpha PNG samples (Pillow keeps only 8 bits of these)."""
+    import cv2
+
+    fp.seek(0)
+    data = np.frombuffer(fp.read(), dtype=np.uint8)
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise ScanError(_corrupt_message(name, "PNG", exc)) from None
+    if bgr is None or bgr.dtype != np.uint16 or bgr.shape[:2] != shape or bgr.ndim != 3:
+        raise ScanError(f"{name}: the 16-bit PNG data cannot be decoded; the file may be "
+                        "corrupt; re-export it")
+    if bgr.shape[2] == 3:
+        alpha = np.full(shape + (1,), 65535, np.uint16)
+        return np.concatenate([bgr[..., 2::-1], alpha], axis=2)
+    return bgr[..., [2, 1, 0, 3]]
+
+
+_PHOTOMETRIC = {0: "MINISWHITE", 1: "MINISBLACK", 2: "RGB", 3: "PALETTE", 5: "SEPARATED"}
+
+
+def _decode_tifffile(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
+                     why: str) -> _Decoded:
+    """TIFF layouts Pillow cannot open, or would quantise, read with tifffile."""
+    try:
+        import tifffile
+    except ImportError:
+        raise ScanError(f"{name}: this TIFF ({why or 'over 8 bits in several channels'}) "
+                        "needs the tifffile package: pip install tifffile") from None
+    fp.seek(0)
+    try:
+        with tifffile.TiffFile(fp) as tif:
+            pages = tif.pages
+            if page >= len(pages):
+                raise ScanError(f"{name}: has no page {page}; it has {len(pages)} page"
+                                f"{'s' if len(pages) != 1 else ''} (pages count from 0)")
+            tiff_page = pages[page]
+            if not hasattr(tiff_page, "imagewidth"):
+                raise ScanError(f"{name}: page {page} of this TIFF holds no image")
+            width, height = int(tiff_page.imagewidth), int(tiff_page.imagelength)
+            _check_pixels((width, height), name, max_pixels)
+            photometric = int(tiff_page.photometric)
+            samples = tiff_page.asarray()
+            extra = tuple(int(e) for e in (tiff_page.extrasamples or ()))
+            colormap = tiff_page.colormap
+            bits = int(tiff_page.bitspersample)
+            orientation = int(tiff_page.tags.valueof(274, 1) or 1)
+            dpi = _tiff_dpi(tiff_page)
+    except ScanError:
+        raise
+    except Exception as exc:  # tifffile raises many types on corrupt data
+        message = _corrupt_message(name, "TIFF", exc)
+        if "imagecodecs" in str(exc):
+            message = (f"{name}: this TIFF's compression needs the imagecodecs package "
+                       "(pip install imagecodecs), or re-save it with LZW or no compression")
+        raise ScanError(message) from None
+    samples, layout, mode = _arrange_tiff(samples, photometric, extra, colormap, bits,
+                                          (height, width), name)
+    return _Decoded(samples=samples, layout=layout, mode=mode, bit_depth=bits,
+                    size=(width, height), format="TIFF", dpi=dpi,
+                    orientation=orientation if orientation in _ORIENT else 1)
+
+
+def _arrange_tiff(samples, photometric, extra, colormap, bits, shape, name):
+    kind = _PHOTOMETRIC.get(photometric)
+    if kind is None:
+        raise ScanError(f"{name}: TIFF photometric interpretation {photometric} is not "
+                        "supported; save the image as RGB or greyscale")
+    if samples.ndim == 3 and samples.shape[:2] != shape and samples.shape[1:] == shape:
+        samples = np.moveaxis(samples, 0, -1)  # planar (S, H, W) -> (H, W, S)
+    if samples.shape[:2] != shape or samples.ndim not in (2, 3):
+        raise ScanError(f"{name}: TIFF page of shape {samples.shape} does not match its "
+                        f"{shape[1]}x{shape[0]} size; the file may be corrupt")
+    kind_bits = f";{bits}{'F' if samples.dtype.kind == 'f' else ''}"
+    if kind == "PALETTE":
+        if colormap is None or samples.ndim != 2 or samples.dtype.kind != "u":
+            raise ScanError(f"{name}: palette TIFF without a usable colour map; the file "
+                            "may be corrupt")
+        colormap = np.asarray(colormap)
+        index = np.minimum(samples, colormap.shape[1] - 1)
+        return np.moveaxis(colormap, 0, -1)[index], "RGB", "P" + kind_bits
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    if samples.dtype.kind not in "buif":
+        raise ScanError(f"{name}: TIFF samples of type {samples.dtype} are not supported; "
+                        "save the image as 8- or 16-bit integers or 32-bit float")
+    if kind == "MINISWHITE" and samples.dtype.kind in "ub":
+        samples = samples.copy()
+        if samples.dtype == bool:
+            samples[..., 0] = ~samples[..., 0]
+        else:
+            samples[..., 0] = np.iinfo(samples.dtype).max - samples[..., 0]
+    channels = samples.shape[2]
+    colour = 3 if kind == "RGB" else 4 if kind == "SEPARATED" else 1
+    if channels < colour:
+        raise ScanError(f"{name}: TIFF with {channels} samples per pixel cannot be "
+                        f"{kind}; the file may be corrupt")
+    has_alpha = bool(extra) and extra[0] in (1, 2) and channels > colour
+    base = {1: "L", 3: "RGB", 4: "CMYK"}[colour]
+    if has_alpha and base != "CMYK":
+        alpha = samples[..., colour:colour + 1]
+        if extra[0] == 1 and samples.dtype.kind == "f":  # premultiplied float
+            with np.errstate(divide="ignore", invalid="ignore"):
+                colour_part = np.where(alpha > 0, samples[..., :colour] / alpha, 0)
+        elif extra[0] == 1:  # premultiplied integer: undo
+            top = np.iinfo(samples.dtype).max
+            colour_part = np.where(alpha > 0, (samples[..., :colour].astype(np.float64) * top
+                                               / np.maximum(alpha, 1)).clip(0, top), 0)
+            colour_part = colour_part.astype(samples.dtype)
+        else:
+            colour_part = samples[..., :colour]
+        samples = np.concatenate([colour_part, alpha], axis=2)
+        layout = base + "A"
+    else:
+        samples = samples[..., :colour]
+        layout = base
+    if samples.shape[2] == 1:
+        samples = samples[..., 0]
+    return samples, layout, layout + kind_bits
+
+
+def _tiff_dpi(tiff_page) -> tuple[float, float] | None:
+    try:
+        unit = int(tiff_page.tags.valueof(296, 2) or 2)
+        xres, yres = tiff_page.tags.valueof(282), tiff_page.tags.valueof(283)
+        if xres is None or yres is None or unit not in (2, 3):
+            return None
+        factor = 2.54 if unit == 3 else 1.0
+        return _dpi((xres[0] / xres[1] * factor, yres[0] / yres[1] * factor))
+    except Exception:  # noqa: BLE001 - resolution is optional metadata
+        return None
+
+
+# --------------------------------------------------------------------------- guards
+
+def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
+    width, height = int(size[0]), int(size[1])
+    if width < 1 or height < 1:
+        raise ScanError(f"{name}: the header gives an empty image ({width}x{height}); "
+                        "the file is corrupt")
+    if max_pixels is not None and width * height > max_pixels:
+        raise ScanError(
+            f"{name}: {width}x{height} = {width * height:,} pixels is more than max_pixels="
+            f"{max_pixels:,} (refused before decoding; it may be a decompression bomb); "
+            "if you trust this file, raise max_pixels (command line: --max-pixels)")
+
+
+_PILLOW_LIMIT_LOCK = threading.Lock()
+
+
+@contextmanager
+def _allow_pillow_pixels(pixels: int) -> Iterator[None]:
+    """Let Pillow decode an image our own guard has already accepted.
+
+    A few Pillow plugins (TIFF, MPO, GIF) repeat Pillow's process-wide size
+    check while decoding. Only when the image is over that limit is it raised,
+    to exactly this image's size, under a lock, and restored afterwards.
+    """
+    from PIL import Image
+
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is None or pixels <= limit:
+        yield
+        return
+    with _PILLOW_LIMIT_LOCK:
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None if saved is None else max(saved, pixels)
+        try:
+            yield
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+
+
+_NON_IMAGES = (
+    (b"%PDF", "PDF is not supported: export the page as PNG or TIFF"),
+    (b"8BPS", "Photoshop (PSD) files are not supported: export the image as PNG or TIFF"),
+    (b"\x00\x00\x00\x0cjP  ", "JPEG 2000 is not supported: export the image as PNG or TIFF"),
+    (b"PK\x03\x04", "this is a ZIP archive, not an image: unpack it and give the images"),
+)
+
+
+def _refuse_known_non_images(head: bytes, name: str) -> None:
+    for magic, message in _NON_IMAGES:
+        if head.startswith(magic):
+            raise ScanError(f"{name}: {message}")
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<svg", b"<?xml", b"<!doctype svg")) and b"<svg" in head.lower():
+        raise ScanError(f"{name}: SVG is not supported: export (rasterise) the drawing as "
+                        "PNG, e.g. with Inkscape's Export PNG Image")
+    if head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"avif",
+                                               b"hevc", b"heim", b"heis"):
+        raise ScanError(f"{name}: HEIC/AVIF is not supported: export the photo as JPEG "
+                        "or PNG (on a phone, choose the 'most compatible' format)")
+
+
+def _is_tiff(head: bytes) -> bool:
+    return head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _unidentified_message(name: str, head: bytes, why: str) -> str:
+    sample = head[:512]
+    printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+    if printable == len(sample):
+        return (f"{name}: is a text file, not an image; give a {_SUPPORTED_TEXT} file")
+    detail = f" ({why})" if why else ""
+    return (f"{name}: is not an image sketchgrad can read{detail}; give a "
+            f"{_SUPPORTED_TEXT} file, re-exported if it is damaged")
+
+
+def _corrupt_message(name: str, fmt: str, exc: BaseException) -> str:
+    text = _short(exc)
+    if "truncated" in text.lower() or isinstance(exc, EOFError):
+        what = "is truncated (the file ends too early)"
+    else:
+        what = "is corrupt"
+    return (f"{name}: the {fmt} data {what}: {text}; re-export, re-scan or re-download "
+            "the file")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().replace("\n", " ") or type(exc).__name__
+    return text[:200]
+
+
+# --------------------------------------------------------------------------- metadata
+
+def _bit_depth(mode: str, rawmode: str, dtype: np.dtype) -> int:
+    if mode == "1":
+        return 1
+    if mode == "F":
+        return 32
+    match = re.search(r";(\d+)", rawmode)
+    if match and int(match.group(1)) in (1, 2, 4, 8, 16, 32):
+        return int(match.group(1))
+    return 8 * np.dtype(dtype).itemsize if np.dtype(dtype) != bool else 1
+
+
+def _dpi(value) -> tuple[float, float] | None:
+    try:
+        x, y = (float(v) for v in value)
+    except Exception:  # noqa: BLE001 - absent or malformed resolution
+        return None
+    if not (np.isfinite(x) and np.isfinite(y) and x > 1 and y > 1):
+        return None  # absent, malformed, or the placeholder 1 of files with no unit
+    return (x, y)
+
+
+def _orientation(im) -> int:
+    try:
+        value = im.getexif().get(0x0112, 1)
+        value = int(value)
+    except Exception:  # noqa: BLE001 - unreadable EXIF: the pixels are as stored
+        return 1
+    return value if value in _ORIENT else 1
+
+
+# Stored samples -> as a person sees them, for each EXIF orientation value
+# (1 top-left, 2 top-right, 3 bottom-right, 4 bottom-left, 5 left-top,
+# 6 right-top, 7 right-bottom, 8 left-bottom: where row 0 / column 0 belong).
+_ORIENT = {
+    1: lambda a: a,
+    2: lambda a: a[:, ::-1],
+    3: lambda a: a[::-1, ::-1],
+    4: lambda a: a[::-1],
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, -1),
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+    8: lambda a: np.rot90(a, 1),
+}
+
+
+# --------------------------------------------------------------------------- to float
+
+def _to_float(samples: np.ndarray, layout: str, mode: str) -> tuple[np.ndarray, int]:
+    """Native samples -> float32 image in [0, 1]; returns it and the non-finite count."""
+    height, width = samples.shape[:2]
+    if layout == "L" and mode == "gray":
+        image = _scale(samples)
+    else:
+        image = np.empty((height, width) + ((3,) if mode == "rgb" else ()), np.float32)
+        per_row = width * (samples.shape[2] if samples.ndim == 3 else 1)
+        step = max(1, _BLOCK_SAMPLES // max(1, per_row))
+        for top in range(0, height, step):
+            image[top:top + step] = _colour_block(_scale(samples[top:top + step]),
+                                                  layout, mode)
+    nonfinite = 0
+    if samples.dtype.kind == "f":
+        finite = np.isfinite(image)
+        if image.ndim == 3:
+            finite = finite.all(axis=2)
+        nonfinite = int(finite.size - np.count_nonzero(finite))
+        if nonfinite:
+            np.nan_to_num(image, copy=False, nan=1.0, posinf=1.0, neginf=0.0)
+    if samples.dtype.kind == "f" or layout != "L":  # integer grey is exact already
+        np.clip(image, 0.0, 1.0, out=image)
+    return image, nonfinite
+
+
+def _scale(samples: np.ndarray) -> np.ndarray:
+    """Samples of any dtype -> float32 on [0, 1] (floats kept as they are)."""
+    kind = samples.dtype.kind
+    if samples.dtype == np.uint8:
+        import cv2
+
+        if samples.ndim == 2 or samples.shape[2] <= 4:
+            return cv2.LUT(np.ascontiguousarray(samples), _LUT8).reshape(samples.shape)
+    if kind == "b":
+        return samples.astype(np.float32)
+    if kind == "f":
+        return samples.astype(np.float32)
+    if kind == "u":
+        top = np.float32(np.iinfo(samples.dtype).max)
+        return np.divide(samples, top, dtype=np.float32)
+    if kind == "i":
+        top = np.float32(np.iinfo(samples.dtype).max)
+        return np.divide(np.maximum(samples, 0), top, dtype=np.float32)
+    raise ScanError(f"samples of type {samples.dtype} are not supported; export the image "
+                    "as 8- or 16-bit")
+
+
+def _colour_block(block: np.ndarray, layout: str, mode: str) -> np.ndarray:
+    """Composite over white, undo CMYK and reduce to grey (or expand to RGB), in float."""
+    if block.ndim == 2:
+        block = block[..., None]
+    if layout == "CMYK":
+        ink = np.float32(1.0) - block[..., 3:4]
+        colour = (np.float32(1.0) - block[..., :3]) * ink
+    elif layout in ("LA", "RGBA"):
+        alpha = block[..., -1:]
+        colour = block[..., :-1] * alpha
+        colour += np.float32(1.0) - alpha
+    else:
+        colour = block
+    if mode == "gray":
+        if colour.shape[2] == 1:
+            return colour[..., 0]
+        return colour @ np.asarray(LUMA_BT601, dtype=np.float32)
+    if colour.shape[2] == 1:
+        return np.repeat(colour, 3, axis=2)
+    return colour
