@@ -375,50 +375,13 @@ def _fit(job: _Job):
     return normalizer
 
 
-def _write(kind: str, result, dest: Path, text: dict, compression: int) -> None:
-    from . import png
-
-    if kind == "magnitude":
-        png.save_png(dest, result.normalized, bit_depth=16, text=text, compression=compression)
-    elif kind == "hsv":
-        png.save_png(dest, result.hsv, text=text, compression=compression)
-    elif kind == "sketch":
-        png.save_png(dest, result.sketch, text=text, compression=compression)
-    else:
-        _write_preview(result, dest, text, compression)
-
-
-def _write_preview(result, dest: Path, text: dict, compression: int) -> None:
-    import inspect
-
-    from . import png
-    from .preview import render_preview
-
-    if "text" in inspect.signature(render_preview).parameters:
-        render_preview(result, dest, text=text)
-        return
-    # render_preview cannot add the provenance chunk: render, then re-save with it
-    draft = dest.with_name(f".{dest.name}.draft-{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        render_preview(result, draft)
-        from PIL import Image
-
-        with Image.open(draft) as im:
-            import numpy as np
-
-            pixels = np.asarray(im.convert("RGB"))
-        png.save_png(dest, pixels, text=text, compression=compression)
-    finally:
-        draft.unlink(missing_ok=True)
-
-
 def _produce(job: _Job) -> list[str]:
     """Second pass: process one input and put all its outputs in place together."""
+    from .pipeline import process_to_files
+
     scan = _load(job)
-    result = process(scan, job.config, normalizer=job.normalizer)
-    text = dict(job.text)
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staged: list[tuple[Path, Path]] = []
+    staged: dict[str, Path] = {}
     try:
         for kind, dest in job.outputs:
             dest = Path(dest)
@@ -427,13 +390,13 @@ def _produce(job: _Job) -> list[str]:
             except OSError as exc:
                 raise OutputError(f"{dest.parent}: cannot create the folder "
                                   f"({exc.strerror or exc})") from None
-            stage = dest.with_name(f".{dest.name}.{token}.tmp")
-            staged.append((stage, dest))
-            _write(kind, result, stage, text, job.compression)
-        for stage, dest in staged:
-            os.replace(stage, dest)
+            staged[kind] = dest.with_name(f".{dest.name}.{token}.tmp")
+        process_to_files(scan, job.config, staged, normalizer=job.normalizer,
+                         text=dict(job.text), compression=job.compression)
+        for kind, dest in job.outputs:
+            os.replace(staged[kind], dest)
     except BaseException:
-        for stage, _dest in staged:
+        for stage in staged.values():
             stage.unlink(missing_ok=True)
         raise
     return [dest for _kind, dest in job.outputs]
