@@ -525,9 +525,12 @@ class ColorRamp:
         has no hue and takes its neighbour's, so grey -> blue stays blue.
     uniform : bool
         Re-space the ramp by perceptual distance (OKLab delta E along the
-        path), so equal steps in value give equal visible change.
+        path, arc length), so equal steps in value give equal visible change.
+        A step that straddles a sharp turn of the path at a stop (black ->
+        yellow -> white in "rgb") is shorter, as the chord of a corner.
     lut_size : int
-        Entries of the look-up table (at least 4096).
+        Entries of the look-up table (at least 4096; the default 4097 puts
+        stops at 1/2, 1/4, ... exactly on an entry).
 
     Attributes
     ----------
@@ -543,7 +546,8 @@ class ColorRamp:
     [[255, 0, 255]]
     """
 
-    LUT_SIZE = 4096
+    LUT_SIZE = 4097
+    MIN_LUT_SIZE = 4096
 
     def __init__(self, stops, *, space: str = "hsv", positions: Sequence[float] | None = None,
                  hue_path: str = "shorter", uniform: bool = False,
@@ -556,8 +560,8 @@ class ColorRamp:
         self.stops = [_parse_colour(c) for c in stops]
         if len(self.stops) < 2:
             raise ParameterError("stops: a ramp needs at least two colours")
-        if int(lut_size) < self.LUT_SIZE:
-            raise ParameterError(f"lut_size={lut_size!r} must be at least {self.LUT_SIZE}")
+        if int(lut_size) < self.MIN_LUT_SIZE:
+            raise ParameterError(f"lut_size={lut_size!r} must be at least {self.MIN_LUT_SIZE}")
         if positions is None:
             pos = np.linspace(0.0, 1.0, len(self.stops))
         else:
