@@ -546,15 +546,22 @@ def _check_outdir(outdir: Path) -> None:
                           f"({exc.strerror or exc}); choose another (-o)") from None
 
 
-def _normalizer_state(normalizer) -> object:
-    """A JSON-able description of fitted statistics, for provenance and skip checks."""
+def _normalizer_state(normalizer) -> dict | None:
+    """A small JSON record of fitted statistics, for provenance and skip checks.
+
+    The statistics are readable (``count``, ``min``, ``max``, ...); the
+    fingerprint (SHA-256 of the full state, histograms included) tells
+    whether two batches' scales are the same.
+    """
+    import hashlib
+
     if normalizer is None:
         return None
-    for name in ("to_dict", "get_state", "state_dict"):
-        method = getattr(normalizer, name, None)
-        if callable(method):
-            return json.loads(json.dumps(method(), default=_jsonable))
-    return json.loads(json.dumps(vars(normalizer), default=_jsonable))
+    full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
+    record = {"method": normalizer.method,
+              "statistics": getattr(normalizer, "statistics", None),
+              "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
+    return json.loads(json.dumps(record, default=_jsonable))
 
 
 def _jsonable(value):
@@ -569,11 +576,12 @@ def _jsonable(value):
 
 def _merge(normalizers: list) -> object:
     """Merge per-input statistics in input order (the same result on any runner)."""
-    merged = normalizers[0]
-    for other in normalizers[1:]:
-        result = merged.merge(other)
-        merged = merged if result is None else result  # in-place or returning
-    return merged
+    from .normalize import Normalizer
+
+    total = Normalizer(normalizers[0].method, **normalizers[0].params)
+    for part in normalizers:
+        total.merge(part)
+    return total
 
 
 def _expected_record(config: PipelineConfig, scope: str, state) -> dict:
