@@ -51,9 +51,6 @@ TILE_THRESHOLD = 4096 * 4096
 #: Tile side used when tiling is automatic.
 DEFAULT_TILE = 1024
 
-#: Streaming keeps first-pass gradients instead of recomputing them up to this many pixels.
-_CACHE_LIMIT = 40_000_000
-
 #: Smallest tile side accepted (the halo would dominate smaller tiles).
 _MIN_TILE = 16
 
@@ -681,7 +678,9 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
                 _, channels, depth = layout[kind]
                 writers[kind] = PngWriter(paths[kind], width, height, channels=channels,
                                           bit_depth=depth, text=text, compression=compression)
-        for band in tiles.run(np.uint8, cache=height * width <= _CACHE_LIMIT):
+        # The second pass recomputes each tile: keeping the first pass's gradients would
+        # cost 8-12 bytes per pixel (measured: +70 MB RSS for 8.5 MP) to save ~0.04 s.
+        for band in tiles.run(np.uint8, cache=False):
             y0, y1 = band[0]["box"][:2]
             if thumbs:
                 thumbs.add(band)
