@@ -1,98 +1,584 @@
 """Normalization methods for gradient magnitudes (and any NumPy array).
 
-``NORMALIZE_METHODS`` maps a name to ``f(x, *, mask=None, **params)``;
-``normalize`` validates the name and dispatches; ``to_unit`` brings each
-method's output to [0, 1] for display.
+``NORMALIZE_METHODS`` maps a name to a public function ``f(x, *, mask=None,
+**params)``; :func:`normalize` validates the name and the parameters and
+dispatches; :func:`to_unit` brings each method's output to [0, 1] for display;
+:class:`Normalizer` keeps mergeable statistics so that many arrays (the pages
+of a sketchbook, the tiles of a huge scan, files in worker processes) share
+one scale.
 
-Degenerate rule: where a method has no scale (a constant array for minmax
-or zscore) the result is zeros; an all-zero array gives zeros for every
-method; no NaN, no warning. Non-finite inputs raise ``ParameterError``
-(a ``ValueError``) unless ``mask`` excludes them.
+=========  ==============================================================  ==========
+method     result                                                          statistics
+=========  ==============================================================  ==========
+minmax     ``(x - min) / (max - min)``, onto ``out_range``                  min, max
+zscore     ``(x - mean) / std`` (population std)                            count, mean, M2
+l2         ``x / sqrt(sum(x**2))``; with ``axis``: each vector by its norm  sum of squares
+robust     ``(x - P_lower) / (P_upper - P_lower)`` clipped, onto out_range  histogram
+maxabs     ``x / max(|x|)``, in [-1, 1]                                     min, max
+log        ``sign(x) * log1p(|x| / scale)``, then minmax                    min, max
+gamma      minmax, then ``t ** gamma`` (sign kept below 0), onto out_range  min, max
+equalize   the value's (mid-)rank among all values, onto out_range           histogram
+=========  ==============================================================  ==========
+
+Rules every method keeps:
+
+- Degenerate input. An array has *no scale* when ``max - min <= RTOL *
+  max(|min|, |max|)`` (constant or constant to float rounding). Then minmax,
+  zscore, robust, log, gamma and equalize give zeros (``out_range[0]`` when an
+  output range was asked for); an all-zero array gives zeros for every method;
+  l2 keeps zero vectors at zero. No NaN, no RuntimeWarning.
+- Non-finite values (NaN, inf) raise :class:`~sketchgrad.errors.ParameterError`
+  (a ``ValueError``) saying how many, unless ``mask`` excludes them; excluded
+  non-finite values come out as zeros (``out_range[0]``).
+- ``mask``: the statistics come from ``x[mask]`` only; the result covers all
+  of ``x``. Values outside the statistics' range (possible with a mask or a
+  :class:`Normalizer` fitted on other arrays) are scaled by the same formula and
+  may leave ``out_range`` (robust clips by definition); ``to_unit`` clips.
+- dtype: float64 input gives float64; anything else (float32, float16,
+  integers, bool) gives float32. No full-size float64 temporaries are made for
+  float32 input: reductions accumulate in float64 over small chunks.
+- An unknown parameter for a method raises ``ParameterError`` naming it.
+
+Percentiles (robust) and ranks (equalize) come from a fixed histogram over
+the float32 number line: 2**20 bins, each spanning at most 2**-11 of its
+values' magnitude (values below 1.2e-38 count as zero), holding the count and
+the sum of its values. A percentile takes the mean of the bin where its rank
+falls, so it is within 0.05 % of ``np.percentile``'s, and exact when the
+values in that bin are equal (quantized scans). Counts merge exactly across
+parts, so ``normalize(x)`` and a :class:`Normalizer` fitted on any split of
+``x`` give the same numbers (bin sums to float64 rounding).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import contextlib
+import math
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import ParameterError, choose
 
-__all__ = ["NORMALIZE_METHODS", "normalize", "to_unit", "minmax", "zscore", "l2"]
+__all__ = [
+    "NORMALIZE_METHODS",
+    "RTOL",
+    "Normalizer",
+    "normalize",
+    "to_unit",
+    "minmax",
+    "zscore",
+    "l2",
+    "robust",
+    "maxabs",
+    "log",
+    "gamma",
+    "equalize",
+]
 
-#: Relative tolerance under which a spread counts as zero (no scale).
+#: Relative tolerance under which an array's spread counts as zero (no scale):
+#: ``max - min <= RTOL * max(|min|, |max|)``; about 8 float32 rounding steps.
 RTOL = 1e-6
 
+_CHUNK = 1 << 18  # elements per chunk of the float64 / histogram reductions
+_SHIFT = 12  # float32 key bits dropped per histogram bin: 2**20 bins
+_NBINS = 1 << (32 - _SHIFT)
+_TINY = np.finfo(np.float32).tiny
 
-def _values(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """The values the statistics come from, checked for non-finite entries."""
+
+# ----------------------------------------------------------------------------------------
+# input handling
+
+
+def _as_float(x: np.ndarray, name: str = "x") -> np.ndarray:
+    arr = np.asarray(x)
+    if arr.dtype == np.float64 or arr.dtype == np.float32:
+        return arr
+    if arr.dtype.kind in "fuib":
+        return arr.astype(np.float32)
+    raise ParameterError(f"{name} of dtype {arr.dtype} is not numeric; give a numeric array")
+
+
+def _as_mask(mask, shape: tuple, name: str = "x") -> np.ndarray | None:
+    if mask is None:
+        return None
+    mask = np.asarray(mask)
+    if mask.shape != shape:
+        raise ParameterError(f"mask of shape {mask.shape} does not match {name} of shape "
+                             f"{shape}; give a boolean mask of the same shape")
+    return mask.astype(bool, copy=False)
+
+
+def _count_non_finite(values: np.ndarray) -> int:
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def _raise_non_finite(count: int, name: str, masked: bool) -> None:
+    where = " inside the mask" if masked else ""
+    raise ParameterError(f"{name} has {count} non-finite values (NaN or inf){where}; "
+                         "remove them (e.g. np.nan_to_num) or exclude them with mask=")
+
+
+def _chunks(values: np.ndarray):
+    for start in range(0, values.size, _CHUNK):
+        yield values[start:start + _CHUNK]
+
+
+def _no_scale(lo: float, hi: float) -> bool:
+    return not hi - lo > RTOL * max(abs(lo), abs(hi))
+
+
+# ----------------------------------------------------------------------------------------
+# the float32 histogram
+
+
+def _bins(values: np.ndarray) -> np.ndarray:
+    """Histogram bin of each value: the top bits of its order-preserving float32 key."""
+    with np.errstate(over="ignore"):  # float64 beyond float32's range lands in the end bins
+        f = values.astype(np.float32)
+    np.putmask(f, np.abs(f) < _TINY, np.float32(0))  # -0, +0 and subnormals are zero
+    bits = f.view(np.uint32)
+    flip = (bits >> np.uint32(31)) * np.uint32(0x7FFFFFFF)
+    flip |= np.uint32(0x80000000)
+    flip ^= bits
+    flip >>= np.uint32(_SHIFT)
+    return flip
+
+
+# ----------------------------------------------------------------------------------------
+# statistics
+
+
+@dataclass
+class _Stats:
+    """Mergeable statistics of a set of finite values."""
+
+    moments: bool = False
+    histogram: bool = False
+    count: int = 0
+    min: float = math.inf
+    max: float = -math.inf
+    mean: float = 0.0
+    m2: float = 0.0
+    hist: np.ndarray | None = field(default=None, repr=False)   # counts per bin
+    sums: np.ndarray | None = field(default=None, repr=False)   # sum of the values per bin
+
+    def add(self, values: np.ndarray, name: str, masked: bool) -> None:
+        """Add a 1-D array of values (of x's dtype)."""
+        if values.size == 0:
+            return
+        lo, hi = float(np.min(values)), float(np.max(values))
+        if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates into min/max
+            _raise_non_finite(_count_non_finite(values), name, masked)
+        part = _Stats(self.moments, self.histogram, 0, lo, hi)
+        if self.moments:
+            for chunk in _chunks(values):
+                wide = chunk.astype(np.float64)
+                mean = float(wide.mean())
+                wide -= mean
+                wide *= wide  # not np.dot: BLAS threads stall on a busy machine
+                part.merge(_Stats(True, False, wide.size, lo, hi, mean, float(wide.sum())))
+        part.count = values.size
+        if self.histogram:
+            part.hist = np.zeros(_NBINS, np.int64)
+            part.sums = np.zeros(_NBINS, np.float64)
+            for chunk in _chunks(values):
+                bins = _bins(chunk)
+                part.hist += np.bincount(bins, minlength=_NBINS)
+                part.sums += np.bincount(bins, weights=chunk, minlength=_NBINS)
+        self.merge(part)
+
+    def merge(self, other: _Stats) -> None:
+        if other.count == 0:
+            return
+        self.min, self.max = min(self.min, other.min), max(self.max, other.max)
+        if self.moments:
+            # Chan, Golub & LeVeque's pairwise update of count, mean and M2.
+            if self.count == 0:
+                self.mean, self.m2 = other.mean, other.m2
+            else:
+                total = self.count + other.count
+                delta = other.mean - self.mean
+                self.m2 += other.m2 + delta * delta * self.count * other.count / total
+                self.mean += delta * other.count / total
+        if self.histogram:
+            if self.hist is None:
+                self.hist, self.sums = other.hist.copy(), other.sums.copy()
+            else:
+                self.hist = self.hist + other.hist
+                self.sums = self.sums + other.sums
+        self.count += other.count
+
+    # -- derived values
+
+    def percentile(self, q: float) -> float:
+        """The q-th percentile ('linear' as ``np.percentile``) from the histogram."""
+        rank = (self.count - 1) * q / 100.0
+        below = math.floor(rank)
+        value = self._order(below)
+        if rank > below:
+            value += (rank - below) * (self._order(below + 1) - value)
+        return min(max(value, self.min), self.max)
+
+    def _order(self, r: int) -> float:
+        """The r-th smallest value (0-based), estimated by the mean of its bin."""
+        if r <= 0:
+            return self.min
+        if r >= self.count - 1:
+            return self.max
+        b = int(np.searchsorted(self._cumulative(), r, side="right"))
+        return min(max(float(self.sums[b] / self.hist[b]), self.min), self.max)
+
+    def _cumulative(self) -> np.ndarray:
+        cache = self.__dict__.get("_cum")
+        if cache is None or cache[0] != self.count:
+            cache = (self.count, np.cumsum(self.hist))
+            self.__dict__["_cum"] = cache
+        return cache[1]
+
+    def mid_ranks(self, x: np.ndarray, out: np.ndarray) -> None:
+        """Into ``out``: values below x's bin plus half of x's bin, per element of x."""
+        cum = self._cumulative()
+        mid = (cum - self.hist / 2.0).astype(np.float64)
+        flat_in, flat_out = x.reshape(-1), out.reshape(-1)
+        for start in range(0, flat_in.size, _CHUNK):
+            flat_out[start:start + _CHUNK] = mid[_bins(flat_in[start:start + _CHUNK])]
+
+    # -- serialization
+
+    def to_dict(self) -> dict:
+        d = {"count": self.count, "min": self.min, "max": self.max}
+        if self.moments:
+            d.update(mean=self.mean, m2=self.m2)
+        if self.histogram:
+            d["histogram"] = None if self.hist is None else _pack(self.hist, self.sums)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict, moments: bool, histogram: bool) -> _Stats:
+        s = cls(moments, histogram, int(d["count"]), float(d["min"]), float(d["max"]))
+        if moments:
+            s.mean, s.m2 = float(d["mean"]), float(d["m2"])
+        if histogram and d.get("histogram") is not None:
+            s.hist, s.sums = _unpack(d["histogram"])
+        return s
+
+
+def _pack(hist: np.ndarray, sums: np.ndarray) -> str:
+    """Sparse histogram (bins, counts, sums) as a compact base64 string (JSON-able)."""
+    nonzero = np.flatnonzero(hist)
+    parts = [nonzero.astype("<u4"), hist[nonzero].astype("<i8"), sums[nonzero].astype("<f8")]
+    data = b"".join(p.tobytes() for p in parts)
+    return base64.b64encode(zlib.compress(data, 6)).decode("ascii")
+
+
+def _unpack(text: str) -> tuple[np.ndarray, np.ndarray]:
+    data = zlib.decompress(base64.b64decode(text))
+    n = len(data) // 20
+    bins = np.frombuffer(data, "<u4", n)
+    hist, sums = np.zeros(_NBINS, np.int64), np.zeros(_NBINS, np.float64)
+    hist[bins] = np.frombuffer(data, "<i8", n, 4 * n)
+    sums[bins] = np.frombuffer(data, "<f8", n, 12 * n)
+    return hist, sums
+
+
+# ----------------------------------------------------------------------------------------
+# the methods: parameters, the statistics they need, how they scale
+
+
+def _check_out_range(value) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"out_range={value!r} must be two numbers (low, high)") from None
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+        raise ParameterError(f"out_range={value!r} must be two different finite numbers")
+    return lo, hi
+
+
+def _check_positive(name: str):
+    def check(value) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if not (math.isfinite(v) and v > 0):
+            raise ParameterError(f"{name}={value!r} must be a finite number > 0")
+        return v
+    return check
+
+
+def _check_percent(name: str):
+    def check(value) -> float:
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        if not 0.0 <= v <= 100.0:
+            raise ParameterError(f"{name}={value!r} must be a percentage in [0, 100]")
+        return v
+    return check
+
+
+def _check_axis(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ParameterError(f"axis={value!r} must be an integer axis or None")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class _Method:
+    params: dict  # name -> (default, checker)
+    moments: bool = False
+    histogram: bool = False
+    ranged: bool = True  # has an out_range; degenerate input gives out_range[0]
+
+    def options(self, method: str, given: dict) -> dict:
+        unknown = [k for k in given if k not in self.params]
+        if unknown:
+            known = ", ".join(self.params) or "none"
+            raise ParameterError(f"method {method!r} takes no parameter {unknown[0]!r}; its "
+                                 f"parameters are: {known}")
+        opts = {k: check(given[k]) if k in given else default
+                for k, (default, check) in self.params.items()}
+        if "lower" in opts and not opts["lower"] < opts["upper"]:
+            raise ParameterError(f"lower={opts['lower']!r} must be below upper={opts['upper']!r}")
+        return opts
+
+
+_OUT_RANGE = {"out_range": ((0.0, 1.0), _check_out_range)}
+_SPECS: dict[str, _Method] = {
+    "minmax": _Method(dict(_OUT_RANGE)),
+    "zscore": _Method({}, moments=True, ranged=False),
+    "l2": _Method({"axis": (None, _check_axis)}, moments=True, ranged=False),
+    "robust": _Method({"lower": (1.0, _check_percent("lower")),
+                       "upper": (99.0, _check_percent("upper")), **_OUT_RANGE},
+                      histogram=True),
+    "maxabs": _Method({}, ranged=False),
+    "log": _Method({"scale": (1.0, _check_positive("scale")), **_OUT_RANGE}),
+    "gamma": _Method({"gamma": (0.5, _check_positive("gamma")), **_OUT_RANGE}),
+    "equalize": _Method(dict(_OUT_RANGE), histogram=True),
+}
+
+
+def _signed_log(values, scale: float):
+    """``sign(v) * log1p(|v| / scale)`` of an array, as a new array."""
+    out = np.abs(values)
+    if scale != 1.0:
+        out /= out.dtype.type(scale)
+    np.log1p(out, out=out)
+    np.copysign(out, values, out=out)
+    return out
+
+
+def _onto(t: np.ndarray, out_range: tuple[float, float], clip: bool) -> np.ndarray:
+    """Map t (0..1 over the statistics' range) onto out_range, in place.
+
+    ``clip`` when every value lies within the statistics' range, so that only
+    float rounding could take a result past the ends.
+    """
+    lo, hi = out_range
+    kind = t.dtype.type
+    if (lo, hi) != (0.0, 1.0):
+        t *= kind(hi - lo)
+        t += kind(lo)
+    elif not clip:
+        return t
+    if clip:
+        np.clip(t, kind(min(lo, hi)), kind(max(lo, hi)), out=t)
+    return t
+
+
+def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool) -> np.ndarray:
+    """Apply ``method`` with statistics ``s`` to float array ``x`` (a new array)."""
+    kind = x.dtype.type
+    zero = opts["out_range"][0] if "out_range" in opts else 0.0
+    if method == "l2":
+        if opts["axis"] is not None:
+            raise AssertionError("per-vector l2 is handled by _l2_vectors")
+        norm = math.sqrt(max(s.m2 + s.count * s.mean * s.mean, 0.0)) if s.count else 0.0
+        return np.zeros_like(x) if norm == 0 else np.divide(x, kind(norm))
+    if method == "maxabs":
+        peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
+        return np.zeros_like(x) if peak == 0 else np.divide(x, kind(peak))
+    if s.count == 0 or _no_scale(s.min, s.max):
+        return np.full(x.shape, zero, x.dtype)
+    if method == "zscore":
+        std = math.sqrt(max(s.m2, 0.0) / s.count)
+        out = np.subtract(x, kind(s.mean))
+        out /= kind(std)
+        return out
+    if method == "minmax" or method == "gamma":
+        low, high = kind(s.min), kind(s.max)
+        with np.errstate(over="ignore"):
+            span = high - low   # rounded as x's own max - min: max -> exactly 1
+        if np.isfinite(span):
+            out = np.subtract(x, low)
+            out /= span
+        else:  # the span overflows x's dtype: work with halves
+            out = np.multiply(x, kind(0.5))
+            out -= kind(s.min / 2)
+            out /= kind(s.max / 2 - s.min / 2)
+        if method == "gamma":
+            sign = np.sign(out) if not inside else None
+            np.abs(out, out=out)
+            np.power(out, kind(opts["gamma"]), out=out)
+            if sign is not None:
+                out *= sign
+        # Inside [min, max] the ratio stays in [0, 1] exactly; only the mapping rounds.
+        return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
+    if method == "log":
+        ends = _signed_log(np.array([s.min, s.max], x.dtype), opts["scale"])
+        lo, hi = float(ends[0]), float(ends[1])
+        if _no_scale(lo, hi):
+            return np.full(x.shape, zero, x.dtype)
+        out = _signed_log(x, opts["scale"])
+        out -= ends[0]
+        out /= ends[1] - ends[0]
+        return _onto(out, opts["out_range"], inside)
+    if method == "robust":
+        p_lo, p_hi = s.percentile(opts["lower"]), s.percentile(opts["upper"])
+        if _no_scale(p_lo, p_hi):
+            # Empty window (most values equal, e.g. a blank page with a few strokes):
+            # the limit of the clipped ramp is a step at the window.
+            out = np.greater(x, kind(p_hi)).astype(x.dtype)
+        else:
+            out = np.subtract(x, kind(p_lo))
+            out /= kind(p_hi - p_lo)
+            np.clip(out, kind(0), kind(1), out=out)
+        return _onto(out, opts["out_range"], True)
+    if method == "equalize":
+        ends = np.empty(2, np.float64)
+        s.mid_ranks(np.array([s.min, s.max]), ends)
+        if ends[1] <= ends[0]:  # every value in one histogram bin
+            return np.full(x.shape, zero, x.dtype)
+        out = np.empty(x.shape, x.dtype)
+        s.mid_ranks(x, out)
+        out -= kind(ends[0])
+        out /= kind(ends[1] - ends[0])
+        return _onto(out, opts["out_range"], True)
+    raise AssertionError(method)  # every registered method is handled above
+
+
+def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray:
+    if not -x.ndim <= axis < x.ndim:
+        raise ParameterError(f"axis={axis} is out of range for an array of {x.ndim} "
+                             "dimensions")
+    squares = np.square(x)
     if mask is not None:
-        mask = np.asarray(mask, dtype=bool)
-        if mask.shape != x.shape:
-            raise ParameterError(f"mask of shape {mask.shape} does not match x of shape "
-                                 f"{x.shape}; give a boolean mask of the same shape")
-        vals = x[mask]
-    else:
-        vals = x.ravel()
-    bad = vals.size - int(np.count_nonzero(np.isfinite(vals)))
-    if bad:
-        raise ParameterError(f"x has {bad} non-finite values (NaN or inf); remove them or "
-                             "exclude them with mask=")
-    return vals
+        squares[~mask] = 0
+    norm = np.sqrt(np.add.reduce(squares, axis=axis, keepdims=True))
+    del squares
+    norm[norm == 0] = 1  # zero vectors stay zero
+    return np.divide(x, norm)
 
 
-def _as_float(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x)
-    return x.astype(np.float32) if x.dtype != np.float64 else x
+def _new_stats(method: str, opts: dict) -> _Stats:
+    spec = _SPECS[method]
+    return _Stats(spec.moments and opts.get("axis") is None, spec.histogram)
+
+
+def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
+         name: str = "x") -> tuple[np.ndarray, _Stats | None]:
+    """Normalize x: fit statistics (unless given), then scale. Returns (out, stats)."""
+    x = _as_float(x, name)
+    mask = _as_mask(mask, x.shape, name)
+    if x.size == 0:
+        return np.zeros(x.shape, x.dtype), stats
+    flat = x.reshape(-1)
+    values = flat if mask is None else x[mask]
+    own = None
+    if stats is None:
+        stats = _new_stats(method, opts)
+        stats.add(values, name, mask is not None)
+        if mask is None:
+            own = (stats.min, stats.max)
+    # Non-finite values are only allowed where the mask excludes them.
+    bad = None
+    if own is None:
+        lo, hi = float(np.min(x)), float(np.max(x))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            bad = ~np.isfinite(x)
+            if mask is None or (bad & mask).any():
+                count = int(np.count_nonzero(bad if mask is None else bad & mask))
+                _raise_non_finite(count, name, mask is not None)
+        own = (lo, hi)
+    inside = bad is None and stats.count > 0 and stats.min <= own[0] and own[1] <= stats.max
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore") if bad is not None \
+            else contextlib.nullcontext():
+        if method == "l2" and opts["axis"] is not None:
+            out = _l2_vectors(x, mask, opts["axis"])
+        else:
+            out = _scale(method, x, stats, opts, inside)
+    if bad is not None:
+        out[bad] = opts["out_range"][0] if "out_range" in opts else 0.0
+    return out, stats
+
+
+# ----------------------------------------------------------------------------------------
+# public methods
 
 
 def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
            out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Min-max scaling ``(x - min) / (max - min)`` mapped onto ``out_range``.
 
-    A constant array gives ``out_range[0]`` everywhere.
+    The minimum goes to ``out_range[0]``, the maximum to ``out_range[1]``
+    exactly; order is preserved. No scale (constant) gives ``out_range[0]``.
+    Same as scikit-learn's ``MinMaxScaler(feature_range=out_range)`` on the
+    flattened array.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any numeric array.
+    mask : ndarray of bool, optional
+        Statistics from ``x[mask]`` only.
+    out_range : (float, float)
+        Output range; ``(1, 0)`` inverts.
+
+    Returns
+    -------
+    ndarray
+        float32 (float64 for float64 input), same shape as ``x``.
 
     Examples
     --------
     >>> minmax(np.array([2.0, 4.0, 6.0])).tolist()
     [0.0, 0.5, 1.0]
+    >>> minmax(np.array([5.0, 5.0])).tolist()
+    [0.0, 0.0]
     """
-    x = _as_float(x)
-    vals = _values(x, mask)
-    lo, hi = out_range
-    if vals.size == 0:
-        return np.full_like(x, lo)
-    vmin, vmax = vals.min(), vals.max()
-    span = vmax - vmin
-    if span <= RTOL * max(abs(vmin), abs(vmax)) or span == 0:
-        return np.full_like(x, lo)
-    out = (x - vmin) * (x.dtype.type(hi - lo) / span)
-    out += x.dtype.type(lo)
-    return out
+    return _run("minmax", x, mask, None, _SPECS["minmax"].options(
+        "minmax", {"out_range": out_range}))[0]
 
 
 def zscore(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
-    """Standard score ``(x - mean) / std`` (population std); constant gives zeros.
+    """Standard score ``(x - mean) / std`` with the population std (``ddof=0``).
+
+    Same as scikit-learn's ``StandardScaler`` on the flattened array. No scale
+    (constant) gives zeros.
 
     Examples
     --------
     >>> zscore(np.array([1.0, 3.0])).tolist()
     [-1.0, 1.0]
     """
-    x = _as_float(x)
-    vals = _values(x, mask).astype(np.float64)
-    if vals.size == 0:
-        return np.zeros_like(x)
-    mean, std = vals.mean(), vals.std()
-    if std <= RTOL * abs(mean) or std == 0:
-        return np.zeros_like(x)
-    return (x - x.dtype.type(mean)) / x.dtype.type(std)
+    return _run("zscore", x, mask, None, {})[0]
 
 
 def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None) -> np.ndarray:
     """Divide by the Euclidean norm, over the array or per vector along ``axis``.
 
-    Zero vectors stay zero.
+    With ``axis=None`` the norm is ``sqrt(sum(x[mask] ** 2))`` over the whole
+    array; with an ``axis`` each vector along it is divided by its own norm (of
+    its masked entries), so ``axis=-1`` on stacked ``(gx, gy)`` gives unit
+    gradient vectors. Zero vectors stay zero. Same as scikit-learn's
+    ``Normalizer(norm="l2")``.
 
     Examples
     --------
@@ -101,25 +587,125 @@ def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None
     >>> l2(np.array([[3.0, 4.0], [0.0, 0.0]]), axis=-1).tolist()
     [[0.6, 0.8], [0.0, 0.0]]
     """
-    x = _as_float(x)
-    if axis is None:
-        vals = _values(x, mask).astype(np.float64)
-        norm = float(np.sqrt(np.dot(vals, vals)))
-        return np.zeros_like(x) if norm == 0 else x / x.dtype.type(norm)
-    _values(x, None)
-    norm = np.sqrt(np.sum(np.square(x, dtype=np.float64), axis=axis, keepdims=True))
-    safe = np.where(norm == 0, 1.0, norm)
-    return (x / safe).astype(x.dtype, copy=False)
+    return _run("l2", x, mask, None, _SPECS["l2"].options("l2", {"axis": axis}))[0]
+
+
+def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
+           upper: float = 99.0, out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Min-max between two percentiles, clipped: one bright speck cannot dim the drawing.
+
+    ``clip((x - P_lower) / (P_upper - P_lower), 0, 1)`` onto ``out_range``,
+    with percentiles as ``np.percentile`` (linear), estimated from the
+    histogram to within 0.05 % (see the module notes). No scale (constant array) gives
+    ``out_range[0]``. If the window is empty (``P_lower == P_upper`` although
+    the array varies: more than ``upper - lower`` % of the values are equal,
+    e.g. a blank page with a few strokes) the result is the limiting step:
+    ``out_range[1]`` above the window, ``out_range[0]`` elsewhere. Order is
+    preserved (not strictly); the result always lies in ``out_range``.
+
+    Examples
+    --------
+    >>> x = np.arange(101.0)
+    >>> x[-1] = 1e6                     # a speck
+    >>> robust(x, lower=0, upper=99)[[0, 50, 99, 100]].round(6).tolist()
+    [0.0, 0.505051, 1.0, 1.0]
+    """
+    opts = _SPECS["robust"].options("robust", {"lower": lower, "upper": upper,
+                                               "out_range": out_range})
+    return _run("robust", x, mask, None, opts)[0]
+
+
+def maxabs(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    """Divide by the largest absolute value: ``x / max(|x|)``, in [-1, 1], zero stays zero.
+
+    Same as scikit-learn's ``MaxAbsScaler`` on the flattened array.
+
+    Examples
+    --------
+    >>> maxabs(np.array([-2.0, 1.0, 4.0])).tolist()
+    [-0.5, 0.25, 1.0]
+    """
+    return _run("maxabs", x, mask, None, {})[0]
+
+
+def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
+        out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Logarithmic compression then min-max: ``sign(x) * log1p(|x| / scale)``.
+
+    Negative values keep their sign (the curve is odd and increasing), so order
+    is preserved. ``scale`` sets where compression starts: values well below it
+    stay nearly linear; gradient magnitudes (intensity per pixel, mostly below
+    0.1) compress visibly with ``scale=0.01``.
+
+    Examples
+    --------
+    >>> log(np.array([0.0, np.e - 1, np.e ** 2 - 1])).round(6).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    opts = _SPECS["log"].options("log", {"scale": scale, "out_range": out_range})
+    return _run("log", x, mask, None, opts)[0]
+
+
+def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
+          out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Min-max to [0, 1], then the power ``t ** gamma``, onto ``out_range``.
+
+    ``gamma < 1`` brightens faint strokes, ``gamma > 1`` darkens them. Values
+    below the statistics' minimum (with a mask or a fitted :class:`Normalizer`)
+    keep their sign: ``-(|t| ** gamma)``.
+
+    Examples
+    --------
+    >>> gamma(np.array([0.0, 1.0, 4.0]), gamma=0.5).tolist()
+    [0.0, 0.5, 1.0]
+    """
+    opts = _SPECS["gamma"].options("gamma", {"gamma": gamma, "out_range": out_range})
+    return _run("gamma", x, mask, None, opts)[0]
+
+
+def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
+             out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Histogram equalization: each value becomes its rank, spread evenly over out_range.
+
+    The rank is the mid-rank of the value's histogram bin (the values below
+    the bin plus half of those in it), rescaled so that the minimum maps to
+    ``out_range[0]`` and the maximum to ``out_range[1]``; for distinct values
+    that is ``rank / (n - 1)``, and equal values share one output. Order is
+    preserved (not strictly). If every value falls into one histogram bin
+    (a spread below about 0.05 %) the result is ``out_range[0]``.
+
+    Examples
+    --------
+    >>> equalize(np.array([1.0, 10.0, 100.0, 1000.0, 10.0])).tolist()
+    [0.0, 0.375, 0.75, 1.0, 0.375]
+    """
+    return _run("equalize", x, mask, None, _SPECS["equalize"].options(
+        "equalize", {"out_range": out_range}))[0]
 
 
 NORMALIZE_METHODS: dict[str, Callable[..., np.ndarray]] = {
     "minmax": minmax,
     "zscore": zscore,
     "l2": l2,
+    "robust": robust,
+    "maxabs": maxabs,
+    "log": log,
+    "gamma": gamma,
+    "equalize": equalize,
 }
 
 
+def _given(out_range, axis, params: dict) -> dict:
+    given = dict(params)
+    if out_range is not None:
+        given["out_range"] = out_range
+    if axis is not None:
+        given["axis"] = axis
+    return given
+
+
 def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None = None,
+              out_range: tuple[float, float] | None = None, axis: int | None = None,
               **params) -> np.ndarray:
     """Normalize an array with a method from ``NORMALIZE_METHODS``.
 
@@ -128,45 +714,286 @@ def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None 
     x : ndarray
         Any numeric array (image, gradient magnitude, stacked gradients...).
     method : str
-        A key of ``NORMALIZE_METHODS``.
+        A key of ``NORMALIZE_METHODS``: minmax, zscore, l2, robust, maxabs,
+        log, gamma, equalize.
     mask : ndarray of bool, optional
-        Statistics come from ``x[mask]`` only; the result covers all of ``x``.
+        Statistics come from ``x[mask]`` only (the ink, not the paper); the
+        result covers all of ``x``.
+    out_range : (float, float), optional
+        Output range of minmax, robust, log, gamma and equalize (default
+        ``(0, 1)``); an error for the others.
+    axis : int, optional
+        l2 only: normalize each vector along this axis.
     **params
-        Method options (``out_range`` for minmax, ``axis`` for l2, ...).
+        Method options: ``lower``, ``upper`` (robust, percentages), ``scale``
+        (log), ``gamma`` (gamma). Unknown names raise ``ParameterError``.
 
     Returns
     -------
     ndarray
         float32 for float32 (or integer) input, float64 for float64.
 
+    Raises
+    ------
+    ParameterError
+        Unknown method or parameter, a bad parameter value, a mask of another
+        shape, or non-finite values the mask does not exclude (counted).
+
     Examples
     --------
     >>> normalize(np.array([1.0, 2.0, 3.0]), "minmax", out_range=(-1, 1)).tolist()
     [-1.0, 0.0, 1.0]
+    >>> normalize(np.array([1.0, 3.0]), "zscore").tolist()
+    [-1.0, 1.0]
     """
-    func = choose(NORMALIZE_METHODS, method, "method")
-    try:
-        return func(x, mask=mask, **params)
-    except TypeError as exc:
-        raise ParameterError(f"normalize(method={method!r}): {exc}") from None
+    choose(NORMALIZE_METHODS, method, "method")
+    opts = _SPECS[method].options(method, _given(out_range, axis, params))
+    return _run(method, x, mask, None, opts)[0]
 
 
-def to_unit(x: np.ndarray, method: str) -> np.ndarray:
+def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None = None,
+            copy: bool = True) -> np.ndarray:
     """Bring a method's output to [0, 1] for display.
 
-    minmax: clipped to [0, 1]; zscore: ``[-3, 3]`` mapped to [0, 1] (clipped at
-    3 sigma); l2: divided by its largest absolute value.
+    =====================================  ======================================
+    method                                 rule
+    =====================================  ======================================
+    minmax, robust, log, gamma, equalize   ``out_range`` mapped to [0, 1], clipped
+    zscore                                 ``(x + 3) / 6`` clipped: +-3 sigma
+    maxabs                                 ``|x|`` clipped: strength, either sign
+    l2                                     ``|x| / max(|x|)`` (this array's peak)
+    =====================================  ======================================
+
+    Clipping only matters for values outside the statistics' range (a mask or
+    a :class:`Normalizer` fitted on other arrays).
+
+    Parameters
+    ----------
+    x : ndarray
+        Output of ``normalize(..., method)`` or ``Normalizer(method).transform``.
+    method : str
+        The method that produced ``x``.
+    out_range : (float, float), optional
+        The ``out_range`` that was given to the method (default (0, 1)).
+    copy : bool
+        If False, a float32/float64 ``x`` may be changed in place and returned.
+
+    Returns
+    -------
+    ndarray
+        Same dtype as ``x`` (float32 for others), values in [0, 1].
 
     Examples
     --------
     >>> to_unit(np.array([-3.0, 0.0, 6.0]), "zscore").tolist()
     [0.0, 0.5, 1.0]
+    >>> to_unit(np.array([-1.0, 0.5, 1.0]), "minmax", out_range=(-1, 1)).tolist()
+    [0.0, 0.75, 1.0]
     """
     choose(NORMALIZE_METHODS, method, "method")
-    x = _as_float(x)
-    if method == "zscore":
-        return np.clip((x + 3) / 6, 0, 1)
-    if method == "l2":
-        peak = float(np.max(np.abs(x))) if x.size else 0.0
-        return np.zeros_like(x) if peak == 0 else np.clip(np.abs(x) / peak, 0, 1)
-    return np.clip(x, 0, 1)
+    given = np.asarray(x)
+    out = _as_float(given)
+    if copy and out is given:
+        out = out.copy()
+    if out.size == 0:
+        return out
+    lo, hi = float(np.min(out)), float(np.max(out))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        _raise_non_finite(_count_non_finite(out), "x", False)
+    kind = out.dtype.type
+    if method in ("zscore",):
+        out += kind(3)
+        out /= kind(6)
+    elif method in ("maxabs", "l2"):
+        np.abs(out, out=out)
+        if method == "l2":
+            peak = max(abs(lo), abs(hi))
+            if peak == 0:
+                return out
+            out /= kind(peak)
+    else:
+        a, b = sorted((0.0, 1.0) if out_range is None else _check_out_range(out_range))
+        if (a, b) != (0.0, 1.0):
+            out -= kind(a)
+            out /= kind(b - a)
+        elif 0.0 <= lo and hi <= 1.0:
+            return out
+    np.clip(out, kind(0), kind(1), out=out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Normalizer
+
+
+class Normalizer:
+    """Statistics fitted on many arrays, merged exactly, applied to each.
+
+    One scale for a whole sketchbook, for the tiles of a scan too large for
+    memory, or for files spread over worker processes or a Dask cluster.
+    ``Normalizer(m, **p).fit(x).transform(x)`` equals ``normalize(x, m, **p)``
+    exactly, and statistics fitted on any split of the data and merged equal
+    those of the whole (exactly for min/max and histograms, to about 1e-15
+    relative for mean and M2).
+
+    Parameters
+    ----------
+    method : str
+        A key of ``NORMALIZE_METHODS``.
+    **params
+        The method's parameters, as for :func:`normalize` (``out_range``,
+        ``axis``, ``lower``, ``upper``, ``scale``, ``gamma``); unknown names
+        raise ``ParameterError`` here, not later.
+
+    Notes
+    -----
+    Statistics kept per method: minmax, maxabs, log, gamma: count, min, max;
+    zscore and l2: also the mean and M2 (sum of squared deviations) merged by
+    Chan's formula (l2's sum of squares is ``M2 + count * mean**2``); robust
+    and equalize: also a 2**20-bin histogram over the float32 number line.
+    ``l2`` with an ``axis`` divides each vector by its own norm and needs no
+    statistics (fitting only checks the values).
+
+    Across processes: a Normalizer pickles (compactly: the histogram is stored
+    sparse and compressed), and :meth:`to_dict` / :meth:`from_dict` give a
+    JSON-able form. The pattern for a batch::
+
+        # in each worker, per file
+        part = Normalizer("robust").partial_fit(magnitude_of(file))
+        # in the parent, in a fixed order (the result does not depend on it
+        # beyond float rounding of mean/M2)
+        total = Normalizer("robust")
+        for part in parts:
+            total.merge(part)
+        # back in the workers
+        unit = to_unit(total.transform(magnitude_of(file)), "robust")
+
+    Examples
+    --------
+    >>> pages = [np.array([0.0, 2.0]), np.array([4.0, 8.0])]
+    >>> book = Normalizer("minmax").fit(*pages)
+    >>> book.transform(pages[0]).tolist()
+    [0.0, 0.25]
+    >>> a = Normalizer("zscore").partial_fit(pages[0])
+    >>> b = Normalizer("zscore").partial_fit(pages[1])
+    >>> round(a.merge(b).statistics["std"], 6) == round(float(np.std(np.r_[0, 2, 4, 8])), 6)
+    True
+    """
+
+    def __init__(self, method: str = "minmax", **params) -> None:
+        choose(NORMALIZE_METHODS, method, "method")
+        self.method = method
+        self.params = dict(params)
+        self._opts = _SPECS[method].options(method, self.params)
+        self._stats = self._empty()
+        self._fitted = False
+
+    def _empty(self) -> _Stats:
+        return _new_stats(self.method, self._opts)
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return f"Normalizer({self.method!r}{params}; count={self._stats.count})"
+
+    def partial_fit(self, array: np.ndarray, mask: np.ndarray | None = None) -> Normalizer:
+        """Add the values of one array (``array[mask]`` when a mask is given).
+
+        Raises ``ParameterError`` for non-finite values inside the mask.
+        Returns the Normalizer itself.
+        """
+        x = _as_float(array, "array")
+        mask = _as_mask(mask, x.shape, "array")
+        values = x.reshape(-1) if mask is None else x[mask]
+        self._stats.add(values, "array", mask is not None)
+        self._fitted = True
+        return self
+
+    def fit(self, *arrays: np.ndarray,
+            masks: Sequence[np.ndarray | None] | None = None) -> Normalizer:
+        """Forget earlier statistics and fit on all ``arrays`` (each with its mask)."""
+        if masks is not None and len(masks) != len(arrays):
+            raise ParameterError(f"masks: got {len(masks)} masks for {len(arrays)} arrays; "
+                                 "give one per array (None for no mask)")
+        self._stats = self._empty()
+        for i, array in enumerate(arrays):
+            self.partial_fit(array, None if masks is None else masks[i])
+        self._fitted = True
+        return self
+
+    def merge(self, other: Normalizer) -> Normalizer:
+        """Add another Normalizer's statistics (same method and parameters) to these.
+
+        Returns the Normalizer itself (changed in place); ``other`` is unchanged.
+        """
+        if not isinstance(other, Normalizer):
+            raise ParameterError(f"merge: {type(other).__name__} is not a Normalizer")
+        if other.method != self.method or other._opts != self._opts:
+            raise ParameterError(f"merge: cannot merge {other!r} into {self!r}; the method "
+                                 "and parameters must match")
+        self._stats.merge(other._stats)
+        self._fitted = self._fitted or other._fitted
+        return self
+
+    def transform(self, array: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+        """Normalize ``array`` with the fitted statistics.
+
+        ``mask`` does not change the statistics here; it only marks where
+        non-finite values are allowed (they come out as zeros, or
+        ``out_range[0]``).
+        """
+        if not self._fitted:
+            raise ParameterError("this Normalizer has no statistics yet; call fit() or "
+                                 "partial_fit() first")
+        return _run(self.method, array, mask, self._stats, self._opts, "array")[0]
+
+    @property
+    def count(self) -> int:
+        """Number of values the statistics were fitted on."""
+        return self._stats.count
+
+    @property
+    def statistics(self) -> dict:
+        """The fitted statistics as plain floats (small; good for logs and provenance).
+
+        Always ``count``, ``min``, ``max``; plus ``mean``, ``std`` (zscore, l2),
+        ``norm`` (l2), ``lower_value``, ``upper_value`` (robust: the percentiles).
+        """
+        s = self._stats
+        d = {"count": s.count, "min": s.min, "max": s.max}
+        if s.moments:
+            d["mean"] = s.mean
+            d["std"] = math.sqrt(s.m2 / s.count) if s.count else 0.0
+            if self.method == "l2":
+                d["norm"] = math.sqrt(max(s.m2 + s.count * s.mean ** 2, 0.0))
+        if self.method == "robust" and s.count:
+            d["lower_value"] = s.percentile(self._opts["lower"])
+            d["upper_value"] = s.percentile(self._opts["upper"])
+        return d
+
+    def to_dict(self) -> dict:
+        """A JSON-able form (method, params, statistics) for :meth:`from_dict`."""
+        params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._opts.items()}
+        return {"method": self.method, "params": params, "fitted": self._fitted,
+                "stats": self._stats.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Normalizer:
+        """Rebuild a Normalizer from :meth:`to_dict`'s output."""
+        try:
+            params = {k: tuple(v) if isinstance(v, list) else v
+                      for k, v in data["params"].items()}
+            new = cls(data["method"], **params)
+            empty = new._empty()
+            new._stats = _Stats.from_dict(data["stats"], empty.moments, empty.histogram)
+            new._fitted = bool(data.get("fitted", True))
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ParameterError):
+                raise
+            raise ParameterError(f"from_dict: not a Normalizer description ({exc!r})") from None
+        return new
+
+    def __getstate__(self) -> dict:
+        return self.to_dict()
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(Normalizer.from_dict(state).__dict__)
