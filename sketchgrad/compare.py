@@ -237,7 +237,7 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     ncols = -(-n // nrows)
     h, w = work.shape
     aspect = min(max(h / max(w, 1), 0.3), 1.6)
-    image_h = (TILE_INCHES - 0.75) * aspect   # the hidden colorbar takes the rest
+    image_h = (TILE_INCHES - (0.75 if any("below" in t for t in tiles) else 0.3)) * aspect
     rows_per = [image_h]
     if any("hist" in t for t in tiles):
         rows_per.append(1.0)
@@ -255,7 +255,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
         ax = fig.add_subplot(sub[0])
         im = ax.imshow(np.clip(tile["data"], 0, 1), cmap=tile.get("cmap"), vmin=tile.get("vmin"),
                        vmax=tile.get("vmax"), interpolation="nearest")
-        _colorbar(fig, im, ax, visible=False)
+        if "below" in tile:  # a hidden bar keeps the tile as wide as the magnitude below it
+            _colorbar(fig, im, ax, visible=False)
         ax.set_title(tile["label"], fontsize=12, fontweight="bold")
         ax.set_xticks([])
         ax.set_yticks([])

@@ -1,0 +1,106 @@
+"""Previews: PNGs of the expected size and content, panels, downsampling, bytes for Jupyter."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sketchgrad.errors import ParameterError
+from sketchgrad.pipeline import PipelineConfig, process
+from sketchgrad.preview import (
+    PANEL_INCHES,
+    PREVIEW_SIDE,
+    downsample,
+    preview_png_bytes,
+    render_preview,
+)
+
+
+def sketchy(shape, rng):
+    """Paper with strokes in several directions and a soft shaded blob."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = 0.92 - 0.3 * np.exp(-((x - 0.6 * w) ** 2 + (y - 0.5 * h) ** 2) / (0.02 * h * w))
+    for k in range(6):
+        image[np.abs((x - 0.1 * w * (k + 1)) * np.cos(k) + (y - 0.5 * h) * np.sin(k)) < 1.5] = 0.1
+    image += rng.normal(0, 0.01, shape).astype(np.float32)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def load_png(path_or_bytes):
+    src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else path_or_bytes
+    with Image.open(src) as im:
+        return np.asarray(im.convert("RGB")), dict(im.text)
+
+
+def varied(rgb):
+    colours = np.unique(rgb.reshape(-1, 3)[::7], axis=0)
+    return len(colours) > 200 and rgb.std() > 20
+
+
+def test_preview_of_every_stage(tmp_path, rng):
+    res = process(sketchy((120, 160), rng))
+    path = render_preview(res, tmp_path / "p.png", text={"made-by": "test"})
+    rgb, text = load_png(path)
+    assert path == tmp_path / "p.png"
+    assert rgb.shape[1] == round(3 * (PANEL_INCHES + 0.6) * 100)   # three panels a row
+    assert 900 < rgb.shape[0] < 1600                               # three rows of 4:3 panels
+    assert varied(rgb)
+    assert text["made-by"] == "test"
+    # saturated hues of the HSV panel and the colour wheel are on the sheet
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    assert np.count_nonzero((r > 200) & (g < 60) & (b < 60)) > 100
+    assert np.count_nonzero((g > 200) & (r < 60) & (b < 60)) > 100
+
+
+def test_panels_subset_and_bytes_match_the_file(tmp_path, rng):
+    res = process(sketchy((60, 90), rng))
+    path = render_preview(res, tmp_path / "two.png", panels=["scan", "hsv"])
+    from_file, _ = load_png(path)
+    from_bytes, _ = load_png(preview_png_bytes(res, panels=["scan", "hsv"]))
+    assert from_file.shape[1] == round(2 * (PANEL_INCHES + 0.6) * 100)
+    np.testing.assert_array_equal(from_file, from_bytes)
+
+
+def test_large_scans_are_downsampled_and_get_details(tmp_path, rng):
+    small = process(sketchy((300, 400), rng))
+    large = process(sketchy((1050, 1400), rng))
+    a, _ = load_png(render_preview(small, tmp_path / "s.png"))
+    b, _ = load_png(render_preview(large, tmp_path / "l.png"))
+    assert a.shape[1] == b.shape[1]
+    # the large scan adds one row of 1:1 detail panels; the rows are the same size
+    rows_small = 3
+    assert abs(b.shape[0] / (rows_small + 1) - a.shape[0] / rows_small) < 40
+    assert varied(b)
+
+
+def test_panel_errors(rng, tmp_path):
+    res = process(sketchy((40, 50), rng), PipelineConfig(outputs=("magnitude",)))
+    with pytest.raises(ParameterError, match="panels.*choose one or more of"):
+        render_preview(res, tmp_path / "x.png", panels=["scan", "wheel"])
+    with pytest.raises(ParameterError, match="relief were not computed"):
+        render_preview(res, tmp_path / "x.png", panels=["relief"])
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_downsample_is_area_averaging(rng):
+    image = rng.random((1000, 500), dtype=np.float32)
+    small = downsample(image, 100)
+    want = image.reshape(100, 10, 50, 10).mean(axis=(1, 3))
+    np.testing.assert_allclose(small, want, atol=1e-5)
+    as_uint8 = downsample(np.full((30, 20), 255, np.uint8), 100)
+    assert as_uint8.dtype == np.float32 and np.all(as_uint8 == 1.0)
+    assert max(downsample(np.zeros((4000, 10), np.float32)).shape) == PREVIEW_SIDE
+
+
+def test_no_pyplot_global_state():
+    code = ("import sys, numpy as np, sketchgrad, tempfile;"
+            "from sketchgrad.preview import preview_png_bytes;"
+            "preview_png_bytes(sketchgrad.process(np.eye(24, dtype=np.float32)));"
+            "print('matplotlib.pyplot' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
