@@ -9,7 +9,8 @@ Examples
 (16, 16, 3)
 """
 
-from .color import ColorRamp, apply_color, hsv_remap, hsv_to_rgb
+from .color import COLOR_SPACES, RAMPS, ColorRamp, apply_color, color_wheel, hsv_remap, hsv_to_rgb
+from .compare import render_comparison
 from .denoise import DENOISE_METHODS, denoise, estimate_noise
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
@@ -17,7 +18,7 @@ from .io import Scan, ScanMeta, load_scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .pipeline import PipelineConfig, Result, process
 from .png import save_png
-from .preview import render_preview
+from .preview import preview_png_bytes, render_preview
 from .sketch import sketch_effect
 
 __version__ = "0.1.0"
@@ -26,6 +27,11 @@ __all__ = [
     "__version__",
     "ColorRamp",
     "apply_color",
+    "COLOR_SPACES",
+    "RAMPS",
+    "color_wheel",
+    "render_comparison",
+    "preview_png_bytes",
     "DENOISE_METHODS",
     "GradientField",
     "NORMALIZE_METHODS",

@@ -725,7 +725,7 @@ RAMPS: dict[str, ColorRamp] = {
     "ember": ColorRamp(["#0e0306", "#7a1420", "#e8641e", "#fde9a6"], space="oklch",
                        name="ember"),
     "sea": ColorRamp(["#03202b", "#146c78", "#8fd3c4", "#f4fbf6"], space="oklab", name="sea"),
-    "graphite": ColorRamp(["#1c1c1e", "#f7f6f2"], space="oklab", uniform=True,
+    "graphite": ColorRamp(["#1c1c1e", "#f7f6f2"], space="oklab",
                           name="graphite"),
 }
 
