@@ -213,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--huge", type=float, metavar="MP",
                         help="only measure a synthetic scan of this many megapixels "
                              "(outputs magnitude,hsv; peak RSS per pixel)")
+    parser.add_argument("--strength", default="1",
+                        help="denoise strength for --huge ('auto' estimates it; default 1)")
     parser.add_argument("--json", type=Path, help="write the figures to this file")
     args = parser.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="sketchgrad-bench-"))
@@ -310,7 +312,8 @@ def huge(args, work: Path, report: dict) -> int:
     report["make_scan_s"] = round(time.perf_counter() - start, 1)
     (work / "out").mkdir()
     r = run_child([sys.executable, "-c", SG_STREAM, str(scan), str(work / "out"),
-                   "magnitude,hsv", "1"])
+                   "magnitude,hsv", args.strength])
+    report["strength"] = args.strength
     report["huge"] = {"wall_s": round(r["wall"], 1), "peak_rss_mb": round(r["rss_mb"], 1),
                       "bytes_per_pixel": round(r["rss_mb"] * 2**20 / (width * height), 2),
                       "stages_s": {k: round(v, 2) for k, v in json.loads(r["stdout"]).items()}}

@@ -21,6 +21,7 @@ within one level.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -49,7 +50,7 @@ OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
 TILE_THRESHOLD = 4096 * 4096
 
 #: Tile side used when tiling is automatic.
-DEFAULT_TILE = 1024
+DEFAULT_TILE = 512
 
 #: Smallest tile side accepted (the halo would dominate smaller tiles).
 _MIN_TILE = 16
@@ -81,7 +82,7 @@ class PipelineConfig:
     tile_size : int or None
         Side of the square tiles the image is processed in: 0 never tiles;
         None tiles images over ``TILE_THRESHOLD`` pixels (4096 x 4096) with
-        ``DEFAULT_TILE`` (1024); otherwise at least 16.
+        ``DEFAULT_TILE`` (512); otherwise at least 16.
         :func:`process_to_files` always streams in tiles unless this is 0.
     outputs : tuple of str
         Which of ``OUTPUT_KINDS`` to compute.
@@ -151,10 +152,12 @@ class Result:
 # What each output needs
 
 
-def _needs(outputs: Iterable[str], config: PipelineConfig) -> set[str]:
+def _needs(outputs: Iterable[str], config: PipelineConfig, *, keep_denoised: bool = True
+           ) -> set[str]:
     """Stages to compute for these outputs (only what they need)."""
     outputs = set(outputs)
-    needs = {"denoised"}
+    tone = "hsv" in outputs and config.color != "hsv" and config.color_target == "tone"
+    needs = {"denoised"} if keep_denoised or tone or "preview" in outputs else set()
     if outputs & {"magnitude", "hsv", "preview"}:
         needs |= {"field", "normalized"}
     if outputs & {"hsv", "preview"}:
@@ -280,6 +283,9 @@ class _StatsNormalizer:
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
     """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
     if method != "l2" or peak is None:
+        # the tile's normalized values are ours alone: let to_unit work in place
+        if _accepts(to_unit, "copy"):
+            return to_unit(normalized, method, copy=False)
         return to_unit(normalized, method)
     # to_unit's l2 rule divides by the largest |value|: give it the whole image's.
     flat = np.append(normalized.ravel(), np.float32(peak))
@@ -297,15 +303,17 @@ def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> n
     options = {"color": config.color, "target": config.color_target}
     if dtype is np.float32:
         return apply_color(field, unit, tone, **options)
-    if _takes_dtype(apply_color):
+    if _accepts(apply_color, "dtype"):
         return apply_color(field, unit, tone, dtype=np.uint8, **options)
     return _png_bytes(apply_color(field, unit, tone, **options), 8)
 
 
-def _takes_dtype(func) -> bool:
+@functools.cache
+def _accepts(func, keyword: str) -> bool:
+    """Whether a stage function takes this keyword (stages gain options over time)."""
     import inspect
 
-    return "dtype" in inspect.signature(func).parameters
+    return keyword in inspect.signature(func).parameters
 
 
 def _png_bytes(x: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -413,7 +421,10 @@ class _Tiles:
                 normalized = normalize(field.magnitude, self.config.normalize)
             unit = _unit(normalized, self.config.normalize, self.peak)
             del normalized
-            out["normalized"] = unit if dtype is np.float32 else _png_bytes(unit, 16)
+            if dtype is np.float32:
+                out["normalized"] = unit
+            elif "magnitude" in self.config.outputs:
+                out["normalized"] = _png_bytes(unit, 16)
             t = self.timer.add("normalize", t)
         if "hsv" in self.needs:
             out["hsv"] = _color(field, unit, parts.get("denoised"), self.config, dtype)
@@ -427,7 +438,6 @@ class _Tiles:
             out["field"] = field
         if unit is not None:
             out["unit"] = unit
-        self.timer.add("encode", t)
         return out
 
     def _magnitude(self, box) -> dict:
@@ -664,7 +674,7 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     height, width = image.shape
     text = dict(text or {})
     timer = _Timer()
-    needs = _needs(kinds, config)
+    needs = _needs(kinds, config, keep_denoised=False)
     side = _tile_side(image.shape, config, streaming=True)
     tiles = _Tiles(image, config, needs, side, normalizer, timer)
     step = _preview_step(image.shape) if "preview" in kinds else 0

@@ -162,6 +162,9 @@ class PngWriter:
     [0, 255, 255, 255]
     """
 
+    #: Strips per thread that may wait for compression before ``write`` blocks.
+    _LOOKAHEAD = 4
+
     def __init__(self, path: str | os.PathLike, width: int, height: int, *,
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
@@ -312,7 +315,7 @@ class PngWriter:
             fut = self._pool.submit(self._encode, *args)
         self._futures.append(fut)
         # Bounded look-ahead keeps memory at a few strips per thread.
-        while len(self._futures) > 2 * self._threads or (last and self._futures):
+        while len(self._futures) > self._LOOKAHEAD * self._threads or (last and self._futures):
             self._drain_one()
 
     def _raw(self, rows: np.ndarray) -> np.ndarray:
