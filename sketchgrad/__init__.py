@@ -16,8 +16,8 @@ from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
 from .io import Scan, ScanMeta, load_scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
-from .pipeline import PipelineConfig, Result, process
-from .png import save_png
+from .pipeline import PipelineConfig, Result, process, process_to_files
+from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .sketch import sketch_effect
 
@@ -52,6 +52,8 @@ __all__ = [
     "load_scan",
     "normalize",
     "process",
+    "process_to_files",
+    "PngWriter",
     "render_preview",
     "save_png",
     "sketch_effect",
