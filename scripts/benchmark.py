@@ -76,14 +76,17 @@ from sketchgrad.pipeline import PipelineConfig, process_to_files
 t1 = time.perf_counter()
 src, outdir, kinds = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 strength = None if sys.argv[4] == "auto" else float(sys.argv[4])
+import resource
 scan = load_scan(src)
 t2 = time.perf_counter()
+load_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 config = PipelineConfig(denoise="gaussian", strength=strength, normalize="minmax",
                         outputs=tuple(kinds))
 timings = {}
 process_to_files(scan, config, {k: f"{outdir}/scan.{k}.png" for k in kinds}, timings=timings)
 t3 = time.perf_counter()
-timings.update(imports=t1 - t0, load=t2 - t1, pipeline_wall=t3 - t2)
+timings.update(imports=t1 - t0, load=t2 - t1, pipeline_wall=t3 - t2,
+               peak_mb_after_load=load_peak_mb)
 print(json.dumps(timings))
 """
 
