@@ -473,7 +473,7 @@ class _Runner:
         futures = self.client.map(func, jobs, pure=False)
         index = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
         self._futures = futures
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, loop=self.client.loop):
             job = index[fut.key]
             try:
                 yield fut.result()
