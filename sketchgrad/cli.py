@@ -22,7 +22,14 @@ __all__ = ["main"]
 #: higher levels, while level 1 encodes several times faster than 6 (see README).
 DEFAULT_PNG_COMPRESSION = 1
 
-_COMPARE_WHAT = ("normalize", "denoise", "operator", "ramp")
+
+
+def _compare_what() -> tuple[str, ...]:
+    try:
+        from .compare import COMPARE_WHAT
+    except ImportError:
+        return ("normalize", "denoise", "operator", "ramp")
+    return tuple(COMPARE_WHAT)
 
 
 def _names(registry: dict) -> str:
@@ -110,8 +117,8 @@ def _build_parser() -> argparse.ArgumentParser:
 
     cmp_ = sub.add_parser("compare", help="a contact sheet comparing methods on one scan")
     cmp_.add_argument("input", metavar="INPUT", help="a scan")
-    cmp_.add_argument("--what", required=True, choices=_COMPARE_WHAT,
-                      help="what to compare")
+    cmp_.add_argument("--what", required=True, choices=_compare_what(),
+                      help="the stage whose methods are shown side by side")
     cmp_.add_argument("-o", "--output", required=True, metavar="SHEET.png",
                       help="the PNG to write")
     _add_pipeline_options(cmp_)
@@ -291,6 +298,7 @@ def _colour(c) -> str:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .config import provenance_text
     from .io import DEFAULT_MAX_PIXELS, load_scan
 
     try:
@@ -306,7 +314,7 @@ def _compare(args: argparse.Namespace) -> int:
     max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     try:
         scan = load_scan(args.input, mode="gray", max_pixels=max_pixels)
-        render_comparison(scan.image, args.what, dest, config=config)
+        render_comparison(scan, args.what, dest, config=config, text=provenance_text(config))
     except SketchgradError as exc:
         from .batch import _reason
 

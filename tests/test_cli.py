@@ -407,3 +407,54 @@ def test_workers_give_identical_results(tmp_path):
     for name in pngs(runs[1]):
         np.testing.assert_array_equal(pixels(runs[1] / name), pixels(runs[2] / name))
         assert provenance(runs[1] / name) == provenance(runs[2] / name)
+
+
+def test_tile_size_flatten_background_and_compression_reach_the_pipeline(tmp_path):
+    write_scan(tmp_path / "in" / "a.png", 90, shape=(70, 90))
+    runs = {}
+    for name, extra in (("whole", ("--tile-size", 0)), ("tiled", ("--tile-size", 16)),
+                        ("flat", ("--flatten-background",)),
+                        ("small", ("--png-compression", 9))):
+        out = tmp_path / name
+        res = sketchgrad_cmd("run", tmp_path / "in", "-o", out, "--outputs", "magnitude,hsv",
+                             *extra)
+        assert res.returncode == 0, res.stderr
+        runs[name] = out
+    config = {n: provenance(runs[n] / "a.hsv.png")["config"] for n in runs}
+    assert config["whole"]["tile_size"] == 0 and config["tiled"]["tile_size"] == 16
+    assert config["flat"]["flatten_background"] is True
+    assert config["whole"]["flatten_background"] is False
+    for kind in ("magnitude", "hsv"):
+        whole = pixels(runs["whole"] / f"a.{kind}.png").astype(np.int64)
+        # 5 x 6 tiles with a halo give the whole-image result, to one level
+        assert np.abs(pixels(runs["tiled"] / f"a.{kind}.png") - whole).max() <= 1
+        # the zlib level changes the bytes, never the pixels
+        np.testing.assert_array_equal(pixels(runs["small"] / f"a.{kind}.png"), whole)
+        assert (runs["small"] / f"a.{kind}.png").stat().st_size < \
+            (runs["whole"] / f"a.{kind}.png").stat().st_size
+    assert not np.array_equal(pixels(runs["flat"] / "a.magnitude.png"),
+                              pixels(runs["whole"] / "a.magnitude.png"))
+
+
+def test_compare_sheet(tmp_path):
+    write_scan(tmp_path / "a.png", 91)
+    sheet = tmp_path / "sheet.png"
+    res = sketchgrad_cmd("compare", tmp_path / "a.png", "--what", "operator", "-o", sheet,
+                         "--denoise", "median")
+    assert res.returncode == 0, res.stderr
+    assert pixels(sheet).ndim == 3
+    assert provenance(sheet)["config"]["denoise"] == "median"
+    before = sheet.read_bytes()
+    res = sketchgrad_cmd("compare", tmp_path / "a.png", "--what", "normalize", "-o", sheet)
+    assert res.returncode == 2
+    assert f"{sheet}: exists; choose another -o or use --overwrite" in res.stderr
+    assert sheet.read_bytes() == before
+    (tmp_path / "bad.png").write_bytes(b"")
+    res = sketchgrad_cmd("compare", tmp_path / "bad.png", "--what", "ramp", "-o",
+                         tmp_path / "s2.png")
+    assert res.returncode == 1
+    (line,) = error_lines(res.stderr)
+    assert line.startswith(f"{ERROR_PREFIX}{tmp_path / 'bad.png'}: ")
+    assert not (tmp_path / "s2.png").exists()
+    res = sketchgrad_cmd("compare", tmp_path / "a.png", "--what", "colour", "-o", sheet)
+    assert res.returncode == 2 and "invalid choice: 'colour'" in res.stderr
