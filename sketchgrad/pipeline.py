@@ -190,7 +190,14 @@ def _denoise_radius(method: str, strength: float | None) -> int | None:
         return int(math.ceil(4.0 * float(strength))) + 1
     if method == "median":
         return int(round(float(strength)))
-    return None
+    from . import denoise as stage
+
+    if method == "bilateral" and hasattr(stage, "BILATERAL_SPACE_SIGMA"):
+        # OpenCV's bilateral filter reaches round(1.5 * sigma_space)
+        return int(math.ceil(1.5 * stage.BILATERAL_SPACE_SIGMA)) + 1
+    if method == "nl_means" and hasattr(stage, "NL_MEANS_SEARCH"):
+        return stage.NL_MEANS_SEARCH // 2 + stage.NL_MEANS_PATCH // 2 + 1
+    return None  # global methods (tv, wavelet, ...) are run on the whole image
 
 
 def _operator_radius(operator: str) -> int:
@@ -214,70 +221,7 @@ def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None
 
 
 # ----------------------------------------------------------------------------------------
-# Normalizer: the merged statistics of every tile
-
-
-def _normalizer_class():
-    try:
-        from .normalize import Normalizer
-    except ImportError:
-        return _StatsNormalizer
-    return Normalizer
-
-
-class _StatsNormalizer:
-    """Mergeable statistics for minmax / zscore / l2 (used until ``normalize.Normalizer``)."""
-
-    def __init__(self, method: str = "minmax", **params) -> None:
-        choose(NORMALIZE_METHODS, method, "method")
-        self.method, self.params = method, params
-        self.count, self.mean, self.m2 = 0, 0.0, 0.0
-        self.min, self.max, self.sumsq = math.inf, -math.inf, 0.0
-
-    def partial_fit(self, x: np.ndarray) -> _StatsNormalizer:
-        x = np.asarray(x)
-        if x.size == 0:
-            return self
-        if not np.isfinite(x).all():
-            raise ParameterError("x has non-finite values (NaN or inf); remove them first")
-        if self.method == "minmax":
-            self.min = min(self.min, float(x.min()))
-            self.max = max(self.max, float(x.max()))
-            self.count += x.size
-            return self
-        wide = x.astype(np.float64).ravel()
-        if self.method == "l2":
-            self.sumsq += float(np.dot(wide, wide))
-            self.count += x.size
-            return self
-        n, mean = wide.size, float(wide.mean())
-        m2 = float(np.square(wide - mean).sum())
-        delta, total = mean - self.mean, self.count + n
-        self.m2 += m2 + delta * delta * self.count * n / total
-        self.mean += delta * n / total
-        self.count = total
-        return self
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        from .normalize import RTOL
-
-        x = np.asarray(x, dtype=np.float32)
-        if self.method == "minmax":
-            lo, hi = self.params.get("out_range", (0.0, 1.0))
-            vmin, vmax = np.float32(self.min), np.float32(self.max)
-            span = vmax - vmin
-            if self.count == 0 or span == 0 or span <= RTOL * max(abs(vmin), abs(vmax)):
-                return np.full_like(x, lo)
-            out = (x - vmin) * (x.dtype.type(hi - lo) / span)
-            out += x.dtype.type(lo)
-            return out
-        if self.method == "zscore":
-            std = math.sqrt(self.m2 / self.count) if self.count else 0.0
-            if std == 0 or std <= RTOL * abs(self.mean):
-                return np.zeros_like(x)
-            return (x - x.dtype.type(self.mean)) / x.dtype.type(std)
-        norm = math.sqrt(self.sumsq)
-        return np.zeros_like(x) if norm == 0 else x / x.dtype.type(norm)
+# Display scale of a tile
 
 
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
@@ -470,7 +414,9 @@ class _Tiles:
             if fit and not whole:
                 fitting = self.normalizer is None
                 if fitting:
-                    self.normalizer = _normalizer_class()(method)
+                    from .normalize import Normalizer
+
+                    self.normalizer = Normalizer(method)
                 top = -math.inf
                 for parts in self._ordered(pool, self._magnitude, sum(self.tiles, [])):
                     t = time.perf_counter()

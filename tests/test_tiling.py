@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 import sketchgrad.pipeline as pipeline
+from sketchgrad.denoise import DENOISE_METHODS
 from sketchgrad.gradients import OPERATORS
 from sketchgrad.normalize import NORMALIZE_METHODS
 from sketchgrad.pipeline import PipelineConfig, process, process_to_files
@@ -43,8 +44,11 @@ def compare(a, b, tol=FLOAT_TOL):
         np.testing.assert_allclose(a.field.gy, b.field.gy, rtol=0, atol=FLOAT_TOL)
 
 
-@pytest.mark.parametrize("denoise,strength", [("none", None), ("gaussian", 1.0),
-                                              ("gaussian", 2.6), ("median", 2)])
+DENOISERS = [("none", None), ("gaussian", 1.0), ("gaussian", 2.6), ("median", 2)] + [
+    (name, 0.05) for name in sorted(DENOISE_METHODS) if name not in ("none", "gaussian", "median")]
+
+
+@pytest.mark.parametrize("denoise,strength", DENOISERS)
 @pytest.mark.parametrize("tile", [16, 37])
 def test_tiled_equals_whole_for_denoisers(denoise, strength, tile):
     img = scan()
