@@ -14,6 +14,7 @@ samples (tifffile).
 from __future__ import annotations
 
 import io
+import logging
 import os
 import re
 import stat
@@ -472,6 +473,8 @@ def _decode_png16_colour(fp: BinaryIO, name: str, shape: tuple[int, int]) -> np.
     return bgr[..., [2, 1, 0, 3]]
 
 
+_MAX_SAMPLES = 8  # grey/RGB/CMYK plus a few extra channels; more means a corrupt header
+_QUIET = logging.NullHandler()  # added once: logging ignores a handler already present
 _PHOTOMETRIC = {0: "MINISWHITE", 1: "MINISBLACK", 2: "RGB", 3: "PALETTE", 5: "SEPARATED"}
 
 
@@ -480,6 +483,9 @@ def _decode_tifffile(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
     """TIFF layouts Pillow cannot open, or would quantise, read with tifffile."""
     try:
         import tifffile
+
+        # tifffile logs each oddity it meets; the ScanError below is the report.
+        logging.getLogger("tifffile").addHandler(_QUIET)
     except ImportError:
         raise ScanError(f"{name}: this TIFF ({why or 'over 8 bits in several channels'}) "
                         "needs the tifffile package: pip install tifffile") from None
@@ -495,6 +501,12 @@ def _decode_tifffile(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
                 raise ScanError(f"{name}: page {page} of this TIFF holds no image")
             width, height = int(tiff_page.imagewidth), int(tiff_page.imagelength)
             _check_pixels((width, height), name, max_pixels)
+            per_pixel = int(tiff_page.samplesperpixel)
+            depth = int(getattr(tiff_page, "imagedepth", 1) or 1)
+            if per_pixel > _MAX_SAMPLES or depth != 1:
+                raise ScanError(f"{name}: this TIFF page has {per_pixel} samples per pixel "
+                                f"and depth {depth}; a scan has 1 to {_MAX_SAMPLES} samples "
+                                "and depth 1 (the file may be corrupt)")
             photometric = int(tiff_page.photometric)
             samples = tiff_page.asarray()
             extra = tuple(int(e) for e in (tiff_page.extrasamples or ()))

@@ -1,0 +1,209 @@
+"""Denoising: registry, shapes, quality on a noisy drawing, strengths, background flattening."""
+
+import importlib
+
+import numpy as np
+import pytest
+from corpus import line_drawing
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import ndimage
+from skimage.metrics import peak_signal_noise_ratio
+from skimage.restoration import estimate_sigma
+
+from sketchgrad.denoise import (
+    DENOISE_METHODS,
+    denoise,
+    denoise_bilateral,
+    denoise_gaussian,
+    denoise_median,
+    denoise_nl_means,
+    denoise_tv,
+    estimate_noise,
+    flatten_background,
+)
+from sketchgrad.errors import ParameterError
+
+module = importlib.import_module("sketchgrad.denoise")
+NOISE_SIGMA = 0.05
+METHODS = ["none", "gaussian", "median", "bilateral", "tv", "nl_means", "wavelet"]
+#: Smallest PSNR gain (dB) each method must reach on the noisy drawing, automatic strength.
+MIN_GAIN_DB = {"gaussian": 0.5, "median": 0.5, "bilateral": 0.5,
+               "tv": 3.0, "nl_means": 3.0, "wavelet": 3.0}
+
+
+def psnr(reference, image):
+    return peak_signal_noise_ratio(reference, image, data_range=1.0)
+
+
+@pytest.fixture(scope="module")
+def drawing_pair():
+    clean = line_drawing(160, 192)
+    rng = np.random.default_rng(20261126)
+    noisy = np.clip(clean + rng.normal(0, NOISE_SIGMA, clean.shape), 0, 1).astype(np.float32)
+    return clean, noisy
+
+
+def test_registry_names_and_public_functions():
+    assert list(DENOISE_METHODS) == METHODS
+    for name, func in DENOISE_METHODS.items():
+        assert func is getattr(module, f"denoise_{name}")
+        assert func.__doc__ and "strength" in func.__doc__
+    with pytest.raises(ParameterError, match="method='blur' is not known; choose one of: 'none'"):
+        denoise(np.zeros((4, 4), np.float32), "blur")
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(1, 1), (1, 17), (17, 1), (2, 2), (9, 13), (1, 1, 3),
+                                   (1, 9, 3), (12, 15, 3)])
+def test_every_shape_float32_unit_range_new_array(method, shape):
+    rng = np.random.default_rng(sum(shape))
+    image = rng.random(shape, dtype=np.float32)
+    before = image.copy()
+    for strength in (None, 0.1):
+        out = denoise(image, method, strength=strength)
+        assert out.shape == image.shape and out.dtype == np.float32
+        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+        assert not np.shares_memory(out, image)
+    assert_array_equal(image, before)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_strength_zero_is_identity(method, drawing_pair):
+    _, noisy = drawing_pair
+    assert_array_equal(denoise(noisy, method, strength=0), noisy)
+
+
+@pytest.mark.parametrize("method", list(MIN_GAIN_DB))
+def test_automatic_strength_raises_psnr_on_noisy_drawing(method, drawing_pair):
+    clean, noisy = drawing_pair
+    gain = psnr(clean, denoise(noisy, method)) - psnr(clean, noisy)
+    assert gain >= MIN_GAIN_DB[method], f"{method}: {gain:.2f} dB"
+
+
+@pytest.mark.parametrize("method", list(MIN_GAIN_DB))
+def test_rgb_drawing_improves(method, drawing_pair):
+    clean, _ = drawing_pair
+    clean = clean[:96, :96]
+    ink = np.array([0.2, 0.3, 0.8], np.float32)  # blue ink on grey paper
+    clean_rgb = np.clip(clean[..., None] * (1 - ink) + ink * clean[..., None] ** 2, 0, 1)
+    rng = np.random.default_rng(7)
+    noisy = np.clip(clean_rgb + rng.normal(0, NOISE_SIGMA, clean_rgb.shape), 0, 1)
+    noisy = noisy.astype(np.float32)
+    gain = psnr(clean_rgb, denoise(noisy, method)) - psnr(clean_rgb, noisy)
+    assert gain >= 0.5, f"{method}: {gain:.2f} dB"
+
+
+def test_estimate_noise_matches_scikit_image(drawing_pair):
+    _, noisy = drawing_pair
+    assert_allclose(estimate_noise(noisy), estimate_sigma(noisy), rtol=1e-4)
+    assert abs(estimate_noise(noisy) - NOISE_SIGMA) < 0.1 * NOISE_SIGMA
+    rgb = np.dstack([noisy, noisy[::-1], noisy[:, ::-1]])
+    assert_allclose(estimate_noise(rgb), estimate_sigma(rgb, channel_axis=-1, average_sigmas=True),
+                    rtol=1e-4)
+
+
+def test_estimate_noise_thin_and_single_pixel():
+    rng = np.random.default_rng(2)
+    row = (0.5 + rng.normal(0, 0.03, (1, 8192))).astype(np.float32)
+    assert abs(estimate_noise(row) - 0.03) < 0.003
+    assert abs(estimate_noise(row.T) - 0.03) < 0.003
+    assert estimate_noise(np.array([[0.3]], np.float32)) == 0.0
+    assert estimate_noise(np.full((20, 30), 0.7, np.float32)) == 0.0
+
+
+def test_gaussian_strength_is_sigma_in_pixels():
+    rng = np.random.default_rng(3)
+    image = rng.random((40, 50), dtype=np.float32)
+    for sigma in (0.7, 1.5, 3.0):
+        expected = ndimage.gaussian_filter(image.astype(np.float64), sigma, mode="mirror")
+        assert_allclose(denoise_gaussian(image, strength=sigma), expected, atol=2e-5)
+
+
+def test_median_strength_is_radius():
+    rng = np.random.default_rng(4)
+    image = rng.random((30, 40), dtype=np.float32)
+    assert_array_equal(denoise_median(image, strength=1),
+                       ndimage.median_filter(image, size=3, mode="nearest"))
+    for radius in (2, 3):
+        padded = np.pad(image, radius, mode="edge" if radius <= 2 else "symmetric")
+        windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * radius + 1,) * 2)
+        assert_array_equal(denoise_median(image, strength=radius),
+                           np.median(windows, axis=(2, 3)).astype(np.float32))
+
+
+def test_bilateral_keeps_edges_and_smooths_flat_noise():
+    rng = np.random.default_rng(5)
+    step = np.zeros((32, 32), np.float32)
+    step[:, 16:] = 0.9
+    out = denoise_bilateral(step, strength=0.05)
+    assert np.abs(out - step).max() < 1e-3
+    noisy = np.clip(step + rng.normal(0, 0.02, step.shape), 0, 1).astype(np.float32)
+    out = denoise_bilateral(noisy, strength=0.1)
+    assert out[:, 3:13].std() < noisy[:, 3:13].std() / 2
+    assert abs(out[:, 20:].mean() - 0.9) < 0.01 and abs(out[:, :12].mean() - 0.0) < 0.02
+
+
+def test_tv_strength_orders_total_variation(drawing_pair):
+    _, noisy = drawing_pair
+
+    def total_variation(image):
+        return np.abs(np.diff(image, axis=0)).sum() + np.abs(np.diff(image, axis=1)).sum()
+
+    variations = [total_variation(denoise_tv(noisy, strength=w)) for w in (0.0, 0.02, 0.1)]
+    assert variations[0] > variations[1] > variations[2]
+
+
+def test_nl_means_keeps_16_bit_precision():
+    # A gentle ramp: 0.5 -> 0.502 over 64 columns, finer than one 8-bit step (0.0039).
+    ramp = np.tile(np.linspace(0.5, 0.502, 64, dtype=np.float32), (32, 1))
+    out = denoise_nl_means(ramp, strength=0.01)
+    assert np.abs(out - ramp).max() < 2e-4
+    assert (np.diff(out[16], axis=0) >= -1e-5).all() and out[16, -1] - out[16, 0] > 0.0015
+
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "strong"])
+def test_bad_strength(bad):
+    with pytest.raises(ParameterError, match="strength=.* must be a finite number >= 0"):
+        denoise(np.zeros((4, 4), np.float32), "gaussian", strength=bad)
+
+
+def test_bad_images():
+    with pytest.raises(ParameterError, match="contains NaN or infinite values"):
+        denoise(np.array([[0.1, np.nan]], np.float32), "median")
+    with pytest.raises(ParameterError, match=r"shape \(4, 4, 4\) is not an \(H, W\) grey"):
+        denoise(np.zeros((4, 4, 4), np.float32), "none")
+    with pytest.raises(ParameterError, match="at least one pixel"):
+        denoise(np.zeros((0, 4), np.float32), "none")
+
+
+def unevenly_lit(height=192, width=256):
+    """The drawing on paper 0.85, lit from the right and brighter at the bottom."""
+    drawing = line_drawing(height, width)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    light = 0.55 + 0.4 * x / (width - 1) + 0.05 * y / (height - 1)
+    return drawing, (drawing * light).astype(np.float32)
+
+
+def test_flatten_background_recovers_even_paper():
+    drawing, lit = unevenly_lit()
+    flat = flatten_background(lit)
+    expected = drawing / 0.85  # paper white, ink keeps its ratio to the paper
+    paper = drawing > 0.849
+    assert np.ptp(lit[paper]) > 0.3  # the input is really uneven
+    assert flat[paper].min() > 0.95
+    assert np.abs(flat - expected).mean() < 0.02
+    ink = drawing < 0.2
+    assert flat[ink].max() < 0.35  # strokes stay dark everywhere
+
+
+def test_flatten_background_shapes_and_rgb():
+    assert_array_equal(flatten_background(np.full((10, 12), 0.6, np.float32)),
+                       np.ones((10, 12), np.float32))
+    _, lit = unevenly_lit(64, 80)
+    rgb = np.dstack([lit, lit * 0.9, lit * 0.8])
+    flat = flatten_background(rgb)
+    assert flat.shape == rgb.shape and flat.dtype == np.float32
+    assert_allclose(flat[..., 0], flatten_background(lit), atol=1e-6)
+    assert flatten_background(np.array([[0.4, 0.5]], np.float32)).shape == (1, 2)
+    with pytest.raises(ParameterError, match="scale=-1.0 must be"):
+        flatten_background(lit, scale=-1)
