@@ -11,10 +11,10 @@ Examples
 
 from .color import COLOR_SPACES, RAMPS, ColorRamp, apply_color, color_wheel, hsv_remap, hsv_to_rgb
 from .compare import render_comparison
-from .denoise import DENOISE_METHODS, denoise, estimate_noise
+from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
-from .io import Scan, ScanMeta, load_scan
+from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .pipeline import PipelineConfig, Result, process, process_to_files
 from .png import PngWriter, save_png
@@ -33,6 +33,8 @@ __all__ = [
     "render_comparison",
     "preview_png_bytes",
     "DENOISE_METHODS",
+    "DEFAULT_MAX_PIXELS",
+    "flatten_background",
     "GradientField",
     "NORMALIZE_METHODS",
     "OPERATORS",
