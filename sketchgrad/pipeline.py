@@ -156,15 +156,15 @@ def _needs(outputs: Iterable[str], config: PipelineConfig, *, keep_denoised: boo
            ) -> set[str]:
     """Stages to compute for these outputs (only what they need)."""
     outputs = set(outputs)
-    tone = "hsv" in outputs and config.color != "hsv" and config.color_target == "tone"
-    needs = {"denoised"} if keep_denoised or tone or "preview" in outputs else set()
-    if outputs & {"magnitude", "hsv", "preview"}:
-        needs |= {"field", "normalized"}
+    tone_ramp = config.color != "hsv" and config.color_target == "tone"
+    colored = "hsv" in outputs
+    needs = set()
+    if keep_denoised or "preview" in outputs or (colored and tone_ramp):
+        needs.add("denoised")
+    if outputs & {"magnitude", "preview"} or (colored and not tone_ramp):
+        needs |= {"field", "normalized"}  # a ramp over the tone needs no gradients
     if outputs & {"hsv", "preview"}:
         needs.add("hsv")
-        if outputs & {"hsv", "preview"} == {"hsv"} and "magnitude" not in outputs \
-                and config.color != "hsv" and config.color_target == "tone":
-            needs -= {"field", "normalized"}  # a ramp over the tone needs no gradients
     if outputs & {"sketch", "preview"}:
         needs.add("sketch")
     return needs

@@ -178,3 +178,18 @@ def test_timings_are_reported():
     process(drawing(), PipelineConfig(strength=1.0), timings=timings)
     assert {"denoise", "gradients", "normalize", "color", "sketch"} <= set(timings)
     assert all(v >= 0 for v in timings.values())
+
+
+def test_tone_ramp_needs_no_gradients(tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise AssertionError("a ramp over the tone needs no gradients")
+
+    monkeypatch.setattr(pipeline, "gradient_field", boom)
+    img = drawing()
+    cfg = PipelineConfig(strength=1.0, color="ramp:#000000,#ffffff", color_target="tone",
+                         outputs=("hsv",))
+    res = process(img, cfg)
+    np.testing.assert_allclose(res.hsv[..., 0], denoise(img, "gaussian", strength=1.0),
+                               atol=1 / 255)
+    out = process_to_files(img, cfg, {"hsv": tmp_path / "t.png"})
+    assert np.abs(read(out["hsv"]).astype(int) - np.round(res.hsv * 255)).max() <= 1
