@@ -25,6 +25,7 @@ __all__ = [
     "DENOISE_METHODS",
     "denoise",
     "estimate_noise",
+    "resolve_strength",
     "denoise_none",
     "denoise_gaussian",
     "denoise_median",
@@ -107,9 +108,41 @@ def _noise_plane(plane: np.ndarray) -> float:
     return float(np.median(np.abs(detail))) / _MAD_TO_SIGMA
 
 
-def _auto(image: np.ndarray, strength: float | None, rule: Callable[[float], float]) -> float:
+#: How each method turns the estimated noise sigma into its automatic strength.
+_AUTO_STRENGTH: dict[str, Callable[[float], float]] = {
+    "none": lambda noise: 0.0,
+    "gaussian": lambda noise: float(np.clip(10.0 * noise, 0.5, 2.0)),
+    "median": lambda noise: 1.0 if noise < 0.1 else 2.0,
+    "bilateral": lambda noise: 2.0 * noise,
+    "tv": lambda noise: 0.75 * noise,
+    "nl_means": lambda noise: 1.2 * noise,
+    "wavelet": lambda noise: noise,
+}
+
+
+def resolve_strength(image: np.ndarray, method: str, strength: float | None = None) -> float:
+    """The strength ``denoise(image, method, strength=strength)`` will use.
+
+    ``strength=None`` gives the automatic strength derived from
+    :func:`estimate_noise` of the whole image (so a caller that denoises tiles
+    can fix it once); a number is validated and returned.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = (0.5 + rng.normal(0, 0.05, (128, 128))).astype(np.float32)
+    >>> round(resolve_strength(noisy, "nl_means"), 2), resolve_strength(noisy, "median", 3)
+    (0.06, 3.0)
+    """
+    choose(_AUTO_STRENGTH, method, "method")
+    if method == "none":
+        return 0.0
+    return _auto(_as_image(image), strength, method)
+
+
+def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
     if strength is None:
-        return float(rule(estimate_noise(image)))
+        return float(_AUTO_STRENGTH[method](estimate_noise(image)))
     try:
         value = float(strength)
     except (TypeError, ValueError):
@@ -149,7 +182,7 @@ def denoise_gaussian(image: np.ndarray, *, strength: float | None = None) -> np.
     import cv2
 
     image = _as_image(image)
-    sigma = _auto(image, strength, lambda n: np.clip(10.0 * n, 0.5, 2.0))
+    sigma = _auto(image, strength, "gaussian")
     if sigma == 0:
         return _finish(image, image)
     out = cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma,
@@ -171,7 +204,7 @@ def denoise_median(image: np.ndarray, *, strength: float | None = None) -> np.nd
     0.0
     """
     image = _as_image(image)
-    radius = int(round(_auto(image, strength, lambda n: 1.0 if n < 0.1 else 2.0)))
+    radius = int(round(_auto(image, strength, "median")))
     if radius <= 0:
         return _finish(image, image)
     if radius <= 2:
@@ -212,7 +245,7 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
     import cv2
 
     image = _as_image(image)
-    sigma_range = _auto(image, strength, lambda n: 2.0 * n)
+    sigma_range = _auto(image, strength, "bilateral")
     if sigma_range == 0:
         return _finish(image, image)
     out = cv2.bilateralFilter(image, -1, sigma_range, BILATERAL_SPACE_SIGMA,
@@ -243,7 +276,7 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
     from skimage.restoration import denoise_tv_chambolle
 
     image = _as_image(image)
-    weight = _auto(image, strength, lambda n: 0.75 * n)
+    weight = _auto(image, strength, "tv")
     if weight == 0 or image.size == 1:
         return _finish(image, image)
     out = denoise_tv_chambolle(image, weight=weight, max_num_iter=TV_ITERATIONS, eps=0.0,
@@ -275,7 +308,7 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
     import cv2
 
     image = _as_image(image)
-    h = _auto(image, strength, lambda n: 1.2 * n)
+    h = _auto(image, strength, "nl_means")
     if h == 0:
         return _finish(image, image)
     samples = np.clip(image, 0.0, 1.0) * np.float32(65535)
@@ -322,7 +355,7 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     from skimage.restoration import denoise_wavelet as shrink
 
     image = _as_image(image)
-    sigma = _auto(image, strength, lambda n: n)
+    sigma = _auto(image, strength, "wavelet")
     if sigma == 0 or min(image.shape[:2]) < 2:
         return _finish(image, image)
     wavelet = WAVELET

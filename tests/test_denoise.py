@@ -207,3 +207,18 @@ def test_flatten_background_shapes_and_rgb():
     assert flatten_background(np.array([[0.4, 0.5]], np.float32)).shape == (1, 2)
     with pytest.raises(ParameterError, match="scale=-1.0 must be"):
         flatten_background(lit, scale=-1)
+
+
+def test_resolve_strength_is_what_denoise_uses(drawing_pair):
+    _, noisy = drawing_pair
+    noise = estimate_sigma(noisy)
+    assert_allclose(module.resolve_strength(noisy, "nl_means"), 1.2 * noise, rtol=1e-3)
+    assert_allclose(module.resolve_strength(noisy, "gaussian"), 10 * noise, rtol=1e-3)
+    assert module.resolve_strength(noisy, "median") == 1.0
+    assert module.resolve_strength(noisy, "none") == 0.0
+    assert module.resolve_strength(noisy, "tv", 0.3) == 0.3
+    for method in METHODS:
+        fixed = module.resolve_strength(noisy, method)
+        assert_array_equal(denoise(noisy, method), denoise(noisy, method, strength=fixed))
+    with pytest.raises(ParameterError, match="method='blur' is not known"):
+        module.resolve_strength(noisy, "blur")
