@@ -1044,11 +1044,46 @@ def save(im: Image.Image, path: Path) -> None:
         raise ValueError(f"no writer for {path.name}")
 
 
+def contact_sheet(folder: Path, path: Path, *, cell: int = 380) -> None:
+    """Thumbnails of the drawings in ``folder`` on one PNG, labelled, for the README."""
+    from PIL import ImageFont, ImageOps
+
+    names = [n for n in DRAWINGS if (folder / n).exists()]
+    cols = 3
+    rows = (len(names) + cols - 1) // cols
+    pad, label = 12, 26
+    sheet = Image.new("RGB", (cols * (cell + pad) + pad, rows * (cell + label + pad) + pad),
+                      (255, 255, 255))
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=15)
+    for i, name in enumerate(names):
+        with Image.open(folder / name) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode == "I;16":
+                im = Image.fromarray(to_u8(np.asarray(im, np.float32) / 65535))
+            if im.mode == "RGBA":  # show transparency on a checkerboard
+                yy, xx = np.mgrid[0:im.size[1], 0:im.size[0]]
+                board = np.where(((yy // 16 + xx // 16) % 2)[..., None] == 0, 255, 228)
+                back = Image.fromarray(np.repeat(board, 3, -1).astype(np.uint8)).convert("RGBA")
+                im = Image.alpha_composite(back, im)
+            im = im.convert("RGB")
+            im.thumbnail((cell, cell), Image.Resampling.LANCZOS)
+        x0 = pad + (i % cols) * (cell + pad)
+        y0 = pad + (i // cols) * (cell + label + pad)
+        top = y0 + (cell - im.size[1]) // 2 + label // 2
+        sheet.paste(im, (x0 + (cell - im.size[0]) // 2, top))
+        draw.text((x0 + cell // 2, top + im.size[1] + 5), name, fill=(40, 40, 40), font=font,
+                  anchor="ma")
+    sheet.save(path, format="PNG", optimize=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?",
                         default=str(Path(__file__).resolve().parents[1] / "sample_images"))
     parser.add_argument("--only", nargs="*", default=None, help="file names to draw")
+    parser.add_argument("--sheet", default=None,
+                        help="also write a contact sheet of the drawings to this PNG")
     args = parser.parse_args(argv)
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -1059,6 +1094,9 @@ def main(argv: list[str] | None = None) -> int:
         save(im, outdir / name)
         print(f"{outdir / name}: {im.size[0]}x{im.size[1]} {im.mode}, "
               f"{(outdir / name).stat().st_size / 1e6:.2f} MB")
+    if args.sheet:
+        contact_sheet(outdir, Path(args.sheet))
+        print(f"{args.sheet}: contact sheet")
     return 0
 
 
