@@ -3,7 +3,7 @@
 
 Usage::
 
-    python scripts/make_sample_images.py [OUTDIR] [--only NAME ...]
+    python scripts/make_sample_images.py [OUTDIR] [--only NAME ...] [--sheet docs/samples.png]
 
 Every drawing is made of strokes: a polyline is perturbed by smooth random
 noise (a hand's wobble), turned into a tapered outline polygon (pressure) and
