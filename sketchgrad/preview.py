@@ -150,7 +150,7 @@ def _draw_legend(ax, result, fig) -> None:
 
         strip = _ramp_from_spec(cfg.color).strip(512, 48)
         ax.imshow(strip, extent=(0, 1, 0, 0.12), aspect="auto")
-        ax.set_ylim(-0.02, 0.14)
+        ax.set_ylim(0, 0.12)
         ax.set_yticks([])
         label = "normalized strength" if cfg.color_target == "magnitude" else \
             "tone: ink (0) → paper (1)"
