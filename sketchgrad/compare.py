@@ -257,7 +257,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
                        vmax=tile.get("vmax"), interpolation="nearest")
         if "below" in tile:  # a hidden bar keeps the tile as wide as the magnitude below it
             _colorbar(fig, im, ax, visible=False)
-        ax.set_title(tile["label"], fontsize=12, fontweight="bold")
+        ax.set_title(tile["label"], fontsize=12 if len(tile["label"]) <= 24 else 8.5,
+                     fontweight="bold")
         ax.set_xticks([])
         ax.set_yticks([])
         k = 1
