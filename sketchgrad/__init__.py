@@ -9,8 +9,10 @@ Examples
 (16, 16, 3)
 """
 
+from .batch import Outcome, run_batch
 from .color import COLOR_SPACES, RAMPS, ColorRamp, apply_color, color_wheel, hsv_remap, hsv_to_rgb
 from .compare import render_comparison
+from .config import read_provenance
 from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
@@ -26,6 +28,9 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     "ColorRamp",
+    "Outcome",
+    "run_batch",
+    "read_provenance",
     "apply_color",
     "COLOR_SPACES",
     "RAMPS",

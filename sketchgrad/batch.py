@@ -346,7 +346,8 @@ def _guard(job: _Job, work: Callable[[_Job], object]) -> _Reply:
     try:
         reply = _Reply(job.index, True, work(job))
     except SketchgradError as exc:
-        reply = _Reply(job.index, False, error=_reason(exc, job.source))
+        reply = _Reply(job.index, False, error=_reason(exc, job.source),
+                       traceback=traceback.format_exc())
     except MemoryError:
         reply = _Reply(job.index, False, error="out of memory; use fewer --workers or a "
                        "smaller --tile-size", traceback=traceback.format_exc())

@@ -144,7 +144,9 @@ def _settings(args: argparse.Namespace) -> dict:
 
     recorded = settings_from_png(args.config_from) if args.config_from else {}
     from_file = load_config_file(args.config) if args.config else {}
-    return merge_settings(recorded, from_file, _flag_settings(args))
+    settings = merge_settings(recorded, from_file, _flag_settings(args))
+    args.debug = bool(settings.get("debug"))  # --debug may come from the config file
+    return settings
 
 
 def _pipeline_config(settings: dict):
@@ -356,7 +358,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
-    debug = bool(getattr(args, "debug", False))
     try:
         if args.command == "methods":
             return _methods()
@@ -367,12 +368,12 @@ def main(argv: list[str] | None = None) -> int:
         print("sketchgrad: interrupted; temporary files removed", file=sys.stderr)
         return 130
     except (SketchgradError, _Usage) as exc:
-        if debug:
+        if getattr(args, "debug", False):
             traceback.print_exc()
         _error(str(exc))
         return 2
     except Exception as exc:  # a bug: one line unless --debug
-        if debug:
+        if getattr(args, "debug", False):
             raise
         _error(f"internal error ({type(exc).__name__}: {exc}); run again with --debug "
                "and report the traceback")
