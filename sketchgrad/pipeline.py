@@ -136,7 +136,12 @@ class PipelineConfig:
 
 @dataclass
 class Result:
-    """What a pipeline run computed; stages not asked for are ``None``."""
+    """What a pipeline run computed; stages not asked for are ``None``.
+
+    ``full_shape`` is set when the arrays are a reduced copy (block means) of a
+    larger scan, as :func:`process_to_files` hands to the preview: it is the
+    scan's (H, W).
+    """
 
     image: np.ndarray
     config: PipelineConfig
@@ -146,6 +151,7 @@ class Result:
     hsv: np.ndarray | None = None
     sketch: np.ndarray | None = None
     meta: object = None
+    full_shape: tuple[int, int] | None = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -378,7 +384,7 @@ class _Tiles:
         if "sketch" in parts:
             out["sketch"] = parts["sketch"] if dtype is np.float32 \
                 else _png_bytes(parts["sketch"], 8)
-        if dtype is np.float32 and field is not None:
+        if field is not None:
             out["field"] = field
         if unit is not None:
             out["unit"] = unit
@@ -621,8 +627,10 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     timer = _Timer()
     needs = _needs(kinds, config, keep_denoised=False)
     side = _tile_side(image.shape, config, streaming=True)
-    tiles = _Tiles(image, config, needs, side, normalizer, timer)
     step = _preview_step(image.shape) if "preview" in kinds else 0
+    if step > 1 and side:
+        side = max(step, side // step * step)  # tiles on whole preview blocks
+    tiles = _Tiles(image, config, needs, side, normalizer, timer)
     thumbs = _Thumbs(image, step, needs) if step else None
 
     layout = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
@@ -679,33 +687,55 @@ def _preview_step(shape: tuple[int, int]) -> int:
     return max(1, int(np.ceil(max(shape) / PREVIEW_SIDE)))
 
 
+def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
+    """Mean over ``step`` x ``step`` blocks (partial blocks at the end average what is there).
+
+    On tiles whose corners sit on multiples of ``step`` this equals the whole
+    image's block means, as OpenCV's ``INTER_AREA`` shrink by an integer factor.
+    """
+    a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
+    rows = np.arange(0, a.shape[0], step)
+    cols = np.arange(0, a.shape[1], step)
+    sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
+    count_r = np.diff(np.append(rows, a.shape[0])).astype(np.float32)
+    count_c = np.diff(np.append(cols, a.shape[1])).astype(np.float32)
+    counts = np.outer(count_r, count_c)
+    return sums / (counts[..., None] if sums.ndim == 3 else counts)
+
+
 class _Thumbs:
-    """Every ``step``-th row and column of each stage, gathered tile by tile."""
+    """Block means (``step`` x ``step``) of each stage, gathered tile by tile for the preview."""
+
+    KINDS = ("denoised", "normalized", "hsv", "sketch", "gx", "gy")
 
     def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
         self.step = step
-        self.image = image[::step, ::step].copy()
+        self.full_shape = image.shape
+        self.image = _block_mean(image, step)
         shape = self.image.shape
+        have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
         self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
-                       for kind in ("denoised", "normalized", "hsv", "sketch") if kind in needs}
+                       for kind in self.KINDS if kind in have}
 
     def add(self, band: list[dict]) -> None:
         s = self.step
         for out in band:
-            y0, y1, x0, x1 = out["box"]
-            oy, ox = (-y0) % s, (-x0) % s
-            ty, tx = (y0 + oy) // s, (x0 + ox) // s
+            y0, _, x0, _ = out["box"]  # multiples of the step (the tile side is)
             for kind, plane in self.planes.items():
-                part = out.get("unit" if kind == "normalized" else kind)
+                if kind in ("gx", "gy"):
+                    part = getattr(out.get("field"), kind, None)
+                else:
+                    part = out.get("unit" if kind == "normalized" else kind)
                 if part is None:
                     continue
-                sub = part[oy::s, ox::s]
-                if sub.dtype == np.uint8:
-                    sub = sub.astype(np.float32) / np.float32(255.0)
-                plane[ty:ty + sub.shape[0], tx:tx + sub.shape[1]] = sub
+                small = _block_mean(part, s)
+                plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
 
     def result(self, config: PipelineConfig, meta) -> Result:
-        return Result(image=self.image, config=config, meta=meta, **self.planes)
+        planes = dict(self.planes)
+        field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
+        return Result(image=self.image, config=config, meta=meta, field=field,
+                      full_shape=self.full_shape if self.step > 1 else None, **planes)
 
 
 def _write_preview(result: Result, dest: Path, text: dict, compression: int) -> Path:

@@ -148,3 +148,34 @@ def test_streaming_holds_no_full_size_output(tmp_path, monkeypatch):
     process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
                      {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
     assert max(heights) <= 32 and sum(heights) == 2 * 100
+
+
+def test_preview_gets_block_means_of_the_whole_image_stages(tmp_path, monkeypatch):
+    seen = {}
+
+    def capture(result, dest, text, compression):
+        seen["result"] = result
+        return dest
+
+    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
+    img = scan((120, 161), seed=5)  # step ceil(161 / 40) = 5; partial blocks at the edges
+    cfg = PipelineConfig(strength=1.0, tile_size=32)  # not a multiple of 5: realigned
+    process_to_files(img, cfg, {"preview": tmp_path / "p.png"})
+    got = seen["result"]
+    whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
+
+    def blocks(a, s=5):  # independent: pad with NaN, reshape, nanmean
+        h, w = a.shape[:2]
+        pad = [(0, -h % s), (0, -w % s)] + [(0, 0)] * (a.ndim - 2)
+        p = np.pad(a.astype(np.float64), pad, constant_values=np.nan)
+        p = p.reshape(p.shape[0] // s, s, p.shape[1] // s, s, *a.shape[2:])
+        return np.nanmean(p, axis=(1, 3))
+
+    assert got.full_shape == img.shape and got.image.shape == (24, 33)
+    np.testing.assert_allclose(got.image, blocks(img), atol=1e-6)
+    np.testing.assert_allclose(got.denoised, blocks(whole.denoised), atol=1e-5)
+    np.testing.assert_allclose(got.normalized, blocks(whole.normalized), atol=1e-5)
+    np.testing.assert_allclose(got.field.gx, blocks(whole.field.gx), atol=1e-5)
+    np.testing.assert_allclose(got.sketch, blocks(whole.sketch), atol=0.5 / 255 + 1e-6)
+    np.testing.assert_allclose(got.hsv, blocks(whole.hsv), atol=1 / 255)
