@@ -99,15 +99,24 @@ class GradientField:
 
     @cached_property
     def magnitude(self) -> np.ndarray:
-        """Gradient strength ``hypot(gx, gy)``, float32 (relative error below 1e-6)."""
+        """Gradient strength ``hypot(gx, gy)``, float32 (relative error below 1e-6).
+
+        Saturates at the largest float32 instead of overflowing to inf.
+        """
         gx = np.ascontiguousarray(self.gx, dtype=np.float32)
         gy = np.ascontiguousarray(self.gy, dtype=np.float32)
         if gx.size == 0:
             return np.zeros(gx.shape, np.float32)
         import cv2
 
-        # cv2.magnitude is ~4x faster than np.hypot on float32 and as accurate here.
-        return cv2.magnitude(gx, gy).reshape(gx.shape)
+        # cv2.magnitude is ~4x faster than np.hypot on float32 and as accurate here,
+        # but squares in float32: redo with hypot when that overflowed (|g| > 1.8e19).
+        magnitude = cv2.magnitude(gx, gy).reshape(gx.shape)
+        if not np.isfinite(np.max(magnitude)):
+            with np.errstate(over="ignore"):
+                magnitude = np.hypot(gx, gy, dtype=np.float32)
+            np.minimum(magnitude, np.finfo(np.float32).max, out=magnitude)  # saturate
+        return magnitude
 
     @cached_property
     def orientation(self) -> np.ndarray:

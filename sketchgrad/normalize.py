@@ -86,6 +86,7 @@ _CHUNK = 1 << 18  # elements per chunk of the float64 / histogram reductions
 _SHIFT = 12  # float32 key bits dropped per histogram bin: 2**20 bins
 _NBINS = 1 << (32 - _SHIFT)
 _TINY = np.finfo(np.float32).tiny
+_SAFE = 2.0 ** 400  # beyond 2**+-400, moments are taken of values scaled by a power of 2
 
 
 # ----------------------------------------------------------------------------------------
@@ -160,8 +161,9 @@ class _Stats:
     count: int = 0
     min: float = math.inf
     max: float = -math.inf
-    mean: float = 0.0
-    m2: float = 0.0
+    mean: float = 0.0  # mean and M2 are kept divided by 2**shift and 4**shift, so that
+    m2: float = 0.0    # float64 extremes cannot overflow them; shift is 0 for real data
+    shift: int = 0
     hist: np.ndarray | None = field(default=None, repr=False)   # counts per bin
     sums: np.ndarray | None = field(default=None, repr=False)   # sum of the values per bin
 
@@ -174,12 +176,17 @@ class _Stats:
             _raise_non_finite(_count_non_finite(values), name, masked)
         part = _Stats(self.moments, self.histogram, 0, lo, hi)
         if self.moments:
+            peak = max(abs(lo), abs(hi))
+            shift = math.frexp(peak)[1] if peak > _SAFE or 0 < peak < 1 / _SAFE else 0
             for chunk in _chunks(values):
                 wide = chunk.astype(np.float64)
+                if shift:
+                    wide = np.ldexp(wide, -shift)
                 mean = float(wide.mean())
                 wide -= mean
                 wide *= wide  # not np.dot: BLAS threads stall on a busy machine
-                part.merge(_Stats(True, False, wide.size, lo, hi, mean, float(wide.sum())))
+                part.merge(_Stats(True, False, wide.size, lo, hi, mean, float(wide.sum()),
+                                  shift))
         part.count = values.size
         if self.histogram:
             part.hist = np.zeros(_NBINS, np.int64)
@@ -197,8 +204,11 @@ class _Stats:
         if self.moments:
             # Chan, Golub & LeVeque's pairwise update of count, mean and M2.
             if self.count == 0:
-                self.mean, self.m2 = other.mean, other.m2
+                self.mean, self.m2, self.shift = other.mean, other.m2, other.shift
             else:
+                if other.shift != self.shift:
+                    other = other._rescaled(max(self.shift, other.shift))
+                    self.__dict__.update(self._rescaled(other.shift).__dict__)
                 total = self.count + other.count
                 delta = other.mean - self.mean
                 self.m2 += other.m2 + delta * delta * self.count * other.count / total
@@ -211,7 +221,27 @@ class _Stats:
                 self.sums = self.sums + other.sums
         self.count += other.count
 
+    def _rescaled(self, shift: int) -> _Stats:
+        new = _Stats(self.moments, False, self.count, self.min, self.max,
+                     math.ldexp(self.mean, self.shift - shift),
+                     math.ldexp(self.m2, 2 * (self.shift - shift)), shift)
+        new.histogram, new.hist, new.sums = self.histogram, self.hist, self.sums
+        return new
+
     # -- derived values
+
+    @property
+    def true_mean(self) -> float:
+        return math.ldexp(self.mean, self.shift)
+
+    @property
+    def std(self) -> float:
+        return math.ldexp(math.sqrt(max(self.m2, 0.0) / self.count), self.shift) \
+            if self.count else 0.0
+
+    def norm(self) -> tuple[float, int]:
+        """The L2 norm as (mantissa, power of two): it may exceed the float64 range."""
+        return math.sqrt(max(self.m2 + self.count * self.mean * self.mean, 0.0)), self.shift
 
     def percentile(self, q: float) -> float:
         """The q-th percentile ('linear' as ``np.percentile``) from the histogram."""
@@ -251,7 +281,7 @@ class _Stats:
     def to_dict(self) -> dict:
         d = {"count": self.count, "min": self.min, "max": self.max}
         if self.moments:
-            d.update(mean=self.mean, m2=self.m2)
+            d.update(mean=self.mean, m2=self.m2, shift=self.shift)
         if self.histogram:
             d["histogram"] = None if self.hist is None else _pack(self.hist, self.sums)
         return d
@@ -260,7 +290,7 @@ class _Stats:
     def from_dict(cls, d: dict, moments: bool, histogram: bool) -> _Stats:
         s = cls(moments, histogram, int(d["count"]), float(d["min"]), float(d["max"]))
         if moments:
-            s.mean, s.m2 = float(d["mean"]), float(d["m2"])
+            s.mean, s.m2, s.shift = float(d["mean"]), float(d["m2"]), int(d.get("shift", 0))
         if histogram and d.get("histogram") is not None:
             s.hist, s.sums = _unpack(d["histogram"])
         return s
@@ -369,8 +399,13 @@ def _signed_log(values, scale: float):
     """``sign(v) * log1p(|v| / scale)`` of an array, as a new array."""
     out = np.abs(values)
     if scale != 1.0:
-        out /= out.dtype.type(scale)
+        with np.errstate(over="ignore"):
+            out /= out.dtype.type(scale)
     np.log1p(out, out=out)
+    if scale < 1.0 and np.isinf(out).any():
+        # |v| / scale overflowed: far above scale, log1p(|v| / scale) = log|v| - log(scale)
+        huge = np.isinf(out)
+        out[huge] = np.log(np.abs(values[huge])) - out.dtype.type(math.log(scale))
     np.copysign(out, values, out=out)
     return out
 
@@ -393,36 +428,85 @@ def _onto(t: np.ndarray, out_range: tuple[float, float], clip: bool) -> np.ndarr
     return t
 
 
-def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool) -> np.ndarray:
+def _affine(x: np.ndarray, offset: float, half_div: float,
+            own: tuple[float, float]) -> np.ndarray:
+    """``(x - offset) / (2 * half_div)`` as a new array of x's dtype, with no overflow.
+
+    ``offset`` lies within x's float range; the divisor > 0 may not (a span
+    across the whole float line, an L2 norm, a spread of subnormal numbers),
+    so it is given halved.
+    """
+    kind = x.dtype.type
+    info = np.finfo(x.dtype)
+    reach = max(abs(own[0] - offset), abs(own[1] - offset))
+    div = 2 * half_div
+    if reach <= float(info.max) and float(info.tiny) <= div <= float(info.max):
+        out = np.subtract(x, kind(offset))
+        out /= kind(div)
+        return out
+    out = np.empty_like(x)
+    flat_in, flat_out = x.reshape(-1), out.reshape(-1)
+    if x.dtype == np.float64:
+        # halves keep |x - offset| in range; a power of two brings div near 1
+        exponent = math.frexp(half_div)[1]
+        scaled = math.ldexp(half_div, -exponent)
+        for start in range(0, flat_in.size, _CHUNK):
+            part = flat_in[start:start + _CHUNK] * 0.5
+            part -= offset / 2
+            part = np.ldexp(part, -exponent)
+            part /= scaled
+            flat_out[start:start + _CHUNK] = part
+        return out
+    # float32: float64 holds every intermediate; work in chunks (no full-size copy)
+    for start in range(0, flat_in.size, _CHUNK):
+        part = flat_in[start:start + _CHUNK].astype(np.float64)
+        part -= offset
+        part /= div
+        flat_out[start:start + _CHUNK] = part
+    return out
+
+
+def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+           own: tuple[float, float]) -> np.ndarray:
     """Apply ``method`` with statistics ``s`` to float array ``x`` (a new array)."""
     kind = x.dtype.type
     zero = opts["out_range"][0] if "out_range" in opts else 0.0
     if method == "l2":
         if opts["axis"] is not None:
             raise AssertionError("per-vector l2 is handled by _l2_vectors")
-        norm = math.sqrt(max(s.m2 + s.count * s.mean * s.mean, 0.0)) if s.count else 0.0
-        return np.zeros_like(x) if norm == 0 else np.divide(x, kind(norm))
+        norm, shift = s.norm() if s.count else (0.0, 0)
+        if norm == 0:
+            return np.zeros_like(x)
+        if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
+            return np.ldexp(x, -shift) / norm
+        return _affine(x, 0.0, norm / 2, own)
     if method == "maxabs":
         peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
         return np.zeros_like(x) if peak == 0 else np.divide(x, kind(peak))
     if s.count == 0 or _no_scale(s.min, s.max):
         return np.full(x.shape, zero, x.dtype)
     if method == "zscore":
-        std = math.sqrt(max(s.m2, 0.0) / s.count)
-        out = np.subtract(x, kind(s.mean))
-        out /= kind(std)
-        return out
+        if not s.m2 > 0:  # a spread lost below float64's resolution
+            return np.zeros_like(x)
+        if s.shift:  # float64 beyond 2**+-400: work on the scaled values, chunk by chunk
+            out = np.empty_like(x)
+            std = math.sqrt(s.m2 / s.count)
+            for start in range(0, x.size, _CHUNK):
+                part = np.ldexp(x.reshape(-1)[start:start + _CHUNK], -s.shift)
+                part -= s.mean
+                part /= std
+                out.reshape(-1)[start:start + _CHUNK] = part
+            return out
+        return _affine(x, s.true_mean, s.std / 2, own)
     if method == "minmax" or method == "gamma":
         low, high = kind(s.min), kind(s.max)
         with np.errstate(over="ignore"):
             span = high - low   # rounded as x's own max - min: max -> exactly 1
-        if np.isfinite(span):
+        if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
             out = np.subtract(x, low)
             out /= span
-        else:  # the span overflows x's dtype: work with halves
-            out = np.multiply(x, kind(0.5))
-            out -= kind(s.min / 2)
-            out /= kind(s.max / 2 - s.min / 2)
+        else:
+            out = _affine(x, s.min, s.max / 2 - s.min / 2, own)
         if method == "gamma":
             sign = np.sign(out) if not inside else None
             np.abs(out, out=out)
@@ -447,8 +531,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool) -> n
             # the limit of the clipped ramp is a step at the window.
             out = np.greater(x, kind(p_hi)).astype(x.dtype)
         else:
-            out = np.subtract(x, kind(p_lo))
-            out /= kind(p_hi - p_lo)
+            out = _affine(x, p_lo, p_hi / 2 - p_lo / 2, own)
             np.clip(out, kind(0), kind(1), out=out)
         return _onto(out, opts["out_range"], True)
     if method == "equalize":
@@ -508,14 +591,18 @@ def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
                 _raise_non_finite(count, name, mask is not None)
         own = (lo, hi)
     inside = bad is None and stats.count > 0 and stats.min <= own[0] and own[1] <= stats.max
-    with np.errstate(invalid="ignore", over="ignore", divide="ignore") if bad is not None \
+    # Outside the statistics' range a value can scale past the float range: saturate.
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore") if not inside \
             else contextlib.nullcontext():
         if method == "l2" and opts["axis"] is not None:
             out = _l2_vectors(x, mask, opts["axis"])
         else:
-            out = _scale(method, x, stats, opts, inside)
+            out = _scale(method, x, stats, opts, inside, own)
     if bad is not None:
         out[bad] = opts["out_range"][0] if "out_range" in opts else 0.0
+    if not inside and out.size and not np.isfinite(np.max(np.abs(out))):
+        top = np.finfo(out.dtype).max
+        np.nan_to_num(out, copy=False, nan=0.0, posinf=top, neginf=-top)
     return out, stats
 
 
@@ -961,10 +1048,14 @@ class Normalizer:
         s = self._stats
         d = {"count": s.count, "min": s.min, "max": s.max}
         if s.moments:
-            d["mean"] = s.mean
-            d["std"] = math.sqrt(s.m2 / s.count) if s.count else 0.0
+            d["mean"] = s.true_mean
+            d["std"] = s.std
             if self.method == "l2":
-                d["norm"] = math.sqrt(max(s.m2 + s.count * s.mean ** 2, 0.0))
+                norm, shift = s.norm()
+                try:
+                    d["norm"] = math.ldexp(norm, shift)
+                except OverflowError:
+                    d["norm"] = math.inf
         if self.method == "robust" and s.count:
             d["lower_value"] = s.percentile(self._opts["lower"])
             d["upper_value"] = s.percentile(self._opts["upper"])
