@@ -17,7 +17,7 @@ from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_backgroun
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
 from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
-from .normalize import NORMALIZE_METHODS, normalize, to_unit
+from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .pipeline import PipelineConfig, Result, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
@@ -42,6 +42,7 @@ __all__ = [
     "flatten_background",
     "GradientField",
     "NORMALIZE_METHODS",
+    "Normalizer",
     "OPERATORS",
     "OutputError",
     "ParameterError",
