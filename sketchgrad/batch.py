@@ -752,11 +752,21 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
 
         spent: dict[int, float] = {}
         normalizer = None
+        fitted: dict[int, object] = {}
         if normalize_scope == "batch" and jobs:
             if on_start:
                 on_start("statistics", len(jobs))
-            fitted: dict[int, object] = {}
-            for reply in runner.run(_fit_job, jobs):
+            measure = []
+            for job in jobs:  # statistics kept in up-to-date outputs need no second look
+                f, dests = shown[job.index]
+                kept = None if overwrite else _kept_statistics(f.path, dests, config)
+                if kept is None:
+                    measure.append(job)
+                else:
+                    fitted[job.index] = kept
+                    if on_measured:
+                        on_measured(str(f.path))
+            for reply in runner.run(_fit_job, measure):
                 spent[reply.index] = reply.seconds
                 if reply.ok:
                     fitted[reply.index] = reply.value
@@ -769,7 +779,6 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
                 normalizer = _merge([fitted[i] for i in sorted(fitted)])
         state = _normalizer_state(normalizer)
         expected = _expected_record(config, normalize_scope, state)
-        text = tuple(_provenance(config, normalize_scope, state).items())
         todo = []
         for job in jobs:
             f, dests = shown[job.index]
@@ -777,7 +786,8 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
                 finish(job.index, Outcome(str(f.path), "skipped", [str(d) for d in dests],
                                           seconds=round(spent.get(job.index, 0.0), 3)))
             else:
-                todo.append(replace(job, text=text, normalizer=normalizer))
+                text = _provenance(config, normalize_scope, state, fitted.get(job.index))
+                todo.append(replace(job, text=tuple(text.items()), normalizer=normalizer))
         if on_start:
             on_start("process", len(todo))
         for reply in runner.run(_produce_job, todo):
@@ -799,10 +809,44 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
     return [outcomes[i] for i in sorted(outcomes)]
 
 
-def _provenance(config: PipelineConfig, scope: str, state) -> dict[str, str]:
+#: Largest JSON of one input's own statistics kept in its outputs' provenance (minmax,
+#: zscore, ... take about 200 bytes; the histograms of robust / equalize are not kept).
+_KEEP_STATISTICS = 8192
+
+
+def _provenance(config: PipelineConfig, scope: str, state, own=None) -> dict[str, str]:
     from .config import provenance_text
 
-    return provenance_text(config, normalize_scope=scope, normalizer_state=state)
+    kept = None
+    if own is not None:
+        kept = json.loads(json.dumps(own.to_dict(), default=_jsonable))
+        if len(json.dumps(kept)) > _KEEP_STATISTICS:
+            kept = None
+    return provenance_text(config, normalize_scope=scope, normalizer_state=state,
+                           input_statistics=kept)
+
+
+def _kept_statistics(source: Path, dests: list[Path], config: PipelineConfig):
+    """The input's statistics as recorded in its up-to-date outputs, or None."""
+    from .config import read_provenance
+    from .normalize import Normalizer
+
+    try:
+        newest_input = source.stat().st_mtime_ns
+        if any(d.stat().st_mtime_ns < newest_input for d in dests):
+            return None
+    except OSError:
+        return None
+    record = read_provenance(dests[0])
+    if (record is None or record.get("normalize_scope") != "batch"
+            or record.get("config") != _expected_record(config, "batch", None)["config"]
+            or not isinstance(record.get("input_statistics"), dict)):
+        return None
+    try:
+        kept = Normalizer.from_dict(record["input_statistics"])
+    except (SketchgradError, TypeError, ValueError):
+        return None
+    return kept if kept.method == config.normalize else None
 
 
 def _failed(found: _Found, reply: _Reply) -> Outcome:

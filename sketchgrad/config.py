@@ -192,7 +192,8 @@ def merge_settings(*layers: dict) -> dict:
 
 
 def provenance_text(config, *, normalize_scope: str = "image",
-                    normalizer_state: object = None) -> dict[str, str]:
+                    normalizer_state: object = None,
+                    input_statistics: dict | None = None) -> dict[str, str]:
     """The PNG text chunks recording how an output was made.
 
     Parameters
@@ -203,6 +204,9 @@ def provenance_text(config, *, normalize_scope: str = "image",
         Whether the magnitude scale came from the image or the whole batch.
     normalizer_state : JSON-able, optional
         The batch's merged statistics (``normalize_scope="batch"``).
+    input_statistics : dict, optional
+        This input's own statistics (``Normalizer.to_dict()``), so that a
+        re-run need not measure an unchanged input again.
 
     Returns
     -------
@@ -222,6 +226,8 @@ def provenance_text(config, *, normalize_scope: str = "image",
               "normalize_scope": normalize_scope}
     if normalizer_state is not None:
         record["normalizer"] = normalizer_state
+    if input_statistics is not None:
+        record["input_statistics"] = input_statistics
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 

@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 from test_cli import pixels, pngs, provenance, temp_files, write_scan
 
+import sketchgrad.io
 from sketchgrad.batch import Outcome, find_inputs, looks_like_image, remove_leftovers, run_batch
 from sketchgrad.errors import OutputError, ParameterError
 from sketchgrad.pipeline import PipelineConfig
@@ -121,7 +122,7 @@ def _pages(folder: Path) -> tuple[np.ndarray, np.ndarray]:
     return strong, faint
 
 
-def test_batch_scope_keeps_a_faint_page_faint(tmp_path):
+def test_batch_scope_keeps_a_faint_page_faint(tmp_path, monkeypatch):
     _pages(tmp_path / "in")
     own = tmp_path / "own"
     shared = tmp_path / "shared"
@@ -151,14 +152,30 @@ def test_batch_scope_keeps_a_faint_page_faint(tmp_path):
     recorded = provenance(shared / "faint.magnitude.png")
     assert recorded["normalize_scope"] == "batch" and recorded.get("normalizer")
 
-    # a re-run skips; a new, stronger page changes the shared scale, so every page is redone
+    # A re-run skips, without loading a scan: each output keeps its input's own statistics.
+    loaded = []
+    real_load = sketchgrad.io.load_scan
+    monkeypatch.setattr(sketchgrad.io, "load_scan",
+                        lambda path, **kw: loaded.append(Path(path).name) or real_load(path, **kw))
     again = run_batch([tmp_path / "in"], shared, MAGNITUDE, normalize_scope="batch")
     assert [o.status for o in again] == ["skipped", "skipped"]
+    assert loaded == []
+    # A new, stronger page changes the shared scale, so every page is redone; only the new
+    # page is measured in the first pass.
     y, x = np.mgrid[0:40, 0:56]
     cv2.imwrite(str(tmp_path / "in" / "bold.png"), np.where(x < 28, 0, 65535).astype(np.uint16))
     third = run_batch([tmp_path / "in"], shared, MAGNITUDE, normalize_scope="batch")
     assert [(Path(o.input).name, o.status) for o in third] == [
         ("bold.png", "ok"), ("faint.png", "ok"), ("strong.png", "ok")]
+    assert sorted(loaded) == ["bold.png", "bold.png", "faint.png", "strong.png"]
+    # the kept statistics are the page's own: the same as measured afresh
+    fresh = tmp_path / "fresh"
+    run_batch([tmp_path / "in"], fresh, MAGNITUDE, normalize_scope="batch")
+    for name in ("bold", "faint", "strong"):
+        assert provenance(shared / f"{name}.magnitude.png") == \
+            provenance(fresh / f"{name}.magnitude.png")
+        np.testing.assert_array_equal(pixels(shared / f"{name}.magnitude.png"),
+                                      pixels(fresh / f"{name}.magnitude.png"))
     assert pixels(shared / "strong.magnitude.png").max() < 65535
     assert pngs(shared) == ["bold.magnitude.png", "faint.magnitude.png",
                             "strong.magnitude.png"]
