@@ -314,21 +314,40 @@ def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> bool:
 
 def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Combine per-channel gradients by Di Zenzo's structure tensor (channel mean)."""
-    n = np.float32(len(channels))
-    gxx = sum(gx * gx for gx, _ in channels) / n
-    gyy = sum(gy * gy for _, gy in channels) / n
-    gxy = sum(gx * gy for gx, gy in channels) / n
+    gxx, gyy, gxy = (np.zeros_like(channels[0][0]) for _ in range(3))
+    for gx, gy in channels:
+        gxx += gx * gx
+        gyy += gy * gy
+        gxy += gx * gy
+    inverse = np.float32(1 / len(channels))
+    for term in (gxx, gyy, gxy):
+        term *= inverse
     # Largest eigenvalue of [[gxx, gxy], [gxy, gyy]] and its eigenvector's angle.
-    strength = np.sqrt(np.maximum(
-        (gxx + gyy + np.sqrt((gxx - gyy) ** 2 + 4 * gxy * gxy)) / 2, 0))
-    theta = np.arctan2(2 * gxy, gxx - gyy) / 2
+    half_diff = gxx - gyy
+    half_diff *= np.float32(0.5)
+    strength = gxx + gyy
+    strength *= np.float32(0.5)
+    strength += np.sqrt(half_diff * half_diff + gxy * gxy)
+    np.sqrt(strength, out=strength)
+    theta = np.arctan2(gxy, half_diff)
+    theta *= np.float32(0.5)
     ux, uy = np.cos(theta), np.sin(theta)
     # The tensor fixes the direction up to sign: point where the channel that
     # changes most along it rises (ties go to the first channel).
-    proj = np.stack([gx * ux + gy * uy for gx, gy in channels])
-    pick = np.take_along_axis(proj, np.argmax(np.abs(proj), axis=0)[None], axis=0)[0]
-    sign = np.where(pick < 0, np.float32(-1), np.float32(1))
-    return (strength * ux * sign).astype(np.float32), (strength * uy * sign).astype(np.float32)
+    best = largest = None
+    for gx, gy in channels:
+        along = gx * ux
+        along += gy * uy
+        if best is None:
+            best, largest = along, np.abs(along)
+            continue
+        size = np.abs(along)
+        np.copyto(best, along, where=size > largest)
+        np.maximum(largest, size, out=largest)
+    np.negative(strength, out=strength, where=best < 0)
+    ux *= strength
+    uy *= strength
+    return ux, uy
 
 
 def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "reflect",
