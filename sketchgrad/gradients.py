@@ -392,6 +392,13 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
 
     Notes
     -----
+    Scale: on ``I = a*x + b*y`` every operator gives ``gx = a``, ``gy = b``.
+    Sobel is OpenCV's ``cv2.Sobel(ksize=3)`` / 8 and scikit-image's
+    ``sobel_v`` / 2 (``sobel_h`` / 2 for ``gy``); Scharr is ``cv2.Scharr`` / 32
+    and ``scharr_v`` / 2; Prewitt ``prewitt_v`` / 2; Farid ``farid_v`` /
+    ``FARID_GAIN``; central is ``np.gradient`` away from the border. OpenCV's
+    default border is ``mode="mirror"`` here.
+
     Colour: the derivatives of each channel are combined with Di Zenzo's
     structure tensor ``T = mean_c [[gx_c**2, gx_c*gy_c], [gx_c*gy_c, gy_c**2]]``:
     the magnitude is ``sqrt`` of its largest eigenvalue (the root-mean-square

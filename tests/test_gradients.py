@@ -253,6 +253,19 @@ def test_mask_zeroes_where_the_window_leaves_the_mask(rng):
     assert (wide.gx[[4, 13], 5:19] == 0).all() and (wide.gx[5:13, 6:18] != 0).all()
 
 
+def test_mask_on_a_colour_image(rng):
+    rgb = rng.random((12, 14, 3), dtype=np.float32)
+    mask = np.zeros((12, 14), bool)
+    mask[2:10, 3:12] = True
+    rgb[0, 0] = np.nan                      # outside the mask: allowed
+    f = gradient_field(rgb, mask=mask)
+    reference = gradient_field(np.nan_to_num(rgb))
+    inner = np.zeros_like(mask)
+    inner[3:9, 4:11] = True
+    assert_allclose(f.magnitude[inner], reference.magnitude[inner], rtol=1e-6)
+    assert (f.magnitude[~inner] == 0).all()
+
+
 def test_mask_of_everything_equals_no_mask(rng):
     image = rng.random((8, 9), dtype=np.float32)
     f = gradient_field(image, mask=np.ones(image.shape, bool))

@@ -158,6 +158,15 @@ def test_fit_in_worker_processes_merge_in_parent(magnitude):
     assert_array_equal(merged.transform(magnitude), whole.transform(magnitude))
 
 
+def test_dask_can_ship_a_fitted_normalizer(magnitude):
+    from distributed.protocol import deserialize, serialize
+
+    fitted = Normalizer("equalize").fit(magnitude)
+    header, frames = serialize(fitted)
+    shipped = deserialize(header, frames)
+    assert_array_equal(shipped.transform(magnitude), fitted.transform(magnitude))
+
+
 def test_l2_per_vector_needs_no_statistics(rng):
     vectors = rng.normal(size=(5, 6, 2)).astype(np.float32)
     fitted = Normalizer("l2", axis=-1).fit(rng.normal(size=(3, 2)))
