@@ -177,6 +177,7 @@ def test_gradient_field_stays_finite(operator, image, mode):
 @FAST
 @given(x=wide_arrays())
 @example(x=np.array([0.0, TINY32], np.float32))  # a spread of one subnormal step
+@example(x=np.array([0.0, float(F64.smallest_subnormal)]))
 @example(x=np.array([MAX32, -MAX32], np.float32))  # the whole float32 line
 @example(x=np.array([MAX32, MAX32], np.float32))
 @example(x=np.array([MAX64, -MAX64]))
