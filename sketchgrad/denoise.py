@@ -5,7 +5,8 @@
 in [0, 1], grey (H, W) or RGB (H, W, 3), of any size down to 1x1, and returns a
 new float32 array of the same shape in [0, 1]. ``strength=None`` means the
 strength is derived from the image's noise level (:func:`estimate_noise`);
-``strength=0`` returns the image unchanged. What ``strength`` measures is
+``strength=0`` returns the image unchanged, as do intensity strengths (bilateral,
+tv, nl_means, wavelet) under ``NEGLIGIBLE_STRENGTH`` = 1e-6. What ``strength`` measures is
 method-specific and stated in each function.
 
 Speed on an 8-megapixel grey scan (2 cores), fastest first: none, median,
@@ -53,6 +54,21 @@ def _as_image(image, name: str = "image") -> np.ndarray:
     if not np.isfinite(image).all():
         raise ParameterError(f"{name} contains NaN or infinite values; load scans with "
                              "load_scan (which replaces them) or fix them first")
+    return image
+
+
+#: Intensity strengths below this (far under one 16-bit step, 1.5e-5) change nothing.
+NEGLIGIBLE_STRENGTH = 1e-6
+
+
+def _flush_tiny(image: np.ndarray) -> np.ndarray:
+    """Set values under 1e-30 (subnormal floats, far below any grey level) to 0.
+
+    scikit-image's TV and wavelet code square such values into 0 and divide by them.
+    """
+    tiny = (image != 0) & (np.abs(image) < np.float32(1e-30))
+    if tiny.any():
+        image = np.where(tiny, np.float32(0), image)
     return image
 
 
@@ -246,7 +262,7 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
 
     image = _as_image(image)
     sigma_range = _auto(image, strength, "bilateral")
-    if sigma_range == 0:
+    if sigma_range < NEGLIGIBLE_STRENGTH:
         return _finish(image, image)
     out = cv2.bilateralFilter(image, -1, sigma_range, BILATERAL_SPACE_SIGMA,
                               borderType=cv2.BORDER_REFLECT_101)
@@ -277,10 +293,10 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
 
     image = _as_image(image)
     weight = _auto(image, strength, "tv")
-    if weight == 0 or image.size == 1:
+    if weight < NEGLIGIBLE_STRENGTH or image.size == 1:
         return _finish(image, image)
-    out = denoise_tv_chambolle(image, weight=weight, max_num_iter=TV_ITERATIONS, eps=0.0,
-                               channel_axis=-1 if image.ndim == 3 else None)
+    out = denoise_tv_chambolle(_flush_tiny(image), weight=weight, max_num_iter=TV_ITERATIONS,
+                               eps=0.0, channel_axis=-1 if image.ndim == 3 else None)
     return _finish(out, image)
 
 
@@ -309,7 +325,7 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
 
     image = _as_image(image)
     h = _auto(image, strength, "nl_means")
-    if h == 0:
+    if h < NEGLIGIBLE_STRENGTH:
         return _finish(image, image)
     samples = np.clip(image, 0.0, 1.0) * np.float32(65535)
     samples += np.float32(0.5)
@@ -356,7 +372,10 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
 
     image = _as_image(image)
     sigma = _auto(image, strength, "wavelet")
-    if sigma == 0 or min(image.shape[:2]) < 2:
+    if sigma < NEGLIGIBLE_STRENGTH or min(image.shape[:2]) < 2:
+        return _finish(image, image)
+    image = _flush_tiny(image)
+    if image.min() == image.max():  # no detail to shrink (and BayesShrink would divide by 0)
         return _finish(image, image)
     wavelet = WAVELET
     if pywt.dwt_max_level(min(image.shape[:2]), wavelet) < 1:
