@@ -158,6 +158,22 @@ def tiff_number_mutation(data: bytearray, draw) -> bytearray:
     return data
 
 
+def jpeg_segment_mutation(data: bytearray, draw) -> bytearray:
+    """Set a 16-bit field of one JPEG marker segment (lengths, SOF sizes) to an edge value."""
+    segments, pos = [], 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF and data[pos + 1] not in (0xD9, 0xDA):
+        (length,) = struct.unpack(">H", data[pos + 2:pos + 4])
+        segments.append((pos + 2, length))
+        pos += 2 + length
+    if not segments:
+        return data
+    start, length = draw(st.sampled_from(segments))
+    pos = start + draw(st.integers(0, max(0, length - 2)))
+    value = draw(st.sampled_from(EDGE_NUMBERS)) & 0xFFFF
+    data[pos:pos + 2] = struct.pack(">H", value)
+    return data
+
+
 PLAIN = [flip, overwrite, cut, insert, duplicate]
 
 
@@ -170,6 +186,8 @@ def mutated_files(draw):
         choices += [png_chunk_mutation] * 3
     if name.startswith("tiff"):
         choices += [tiff_number_mutation] * 3
+    if name.startswith("jpeg"):
+        choices += [jpeg_segment_mutation] * 3
     for _ in range(draw(st.integers(1, 3))):
         if not data:
             break
