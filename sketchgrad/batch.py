@@ -396,9 +396,14 @@ def _produce(job: _Job) -> list[str]:
                          text=dict(job.text), compression=job.compression)
         for kind, dest in job.outputs:
             os.replace(staged[kind], dest)
-    except BaseException:
+    except BaseException as exc:
         for stage in staged.values():
             stage.unlink(missing_ok=True)
+        if isinstance(exc, OutputError):  # name the output, not its temporary file
+            message = str(exc)
+            for kind, dest in job.outputs:
+                message = message.replace(str(staged.get(kind, dest)), dest)
+            raise OutputError(message) from None
         raise
     return [dest for _kind, dest in job.outputs]
 

@@ -152,6 +152,7 @@ def test_disk_full_fails_that_file_cleanly_and_the_run_goes_on(tmp_path, monkeyp
     assert victims  # the fault really happened
     assert [(Path(o.input).name, o.status) for o in outcomes] == [
         ("a.png", "ok"), ("b.png", "failed"), ("c.png", "ok")]
+    assert outcomes[1].error.startswith(f"{out / 'b.hsv.png'}: ")  # the output, not a temp
     assert "no space left" in outcomes[1].error.lower()
     # no partial output: b's earlier results are untouched, none of its new ones was put
     # in place, and no temporary file is left
