@@ -428,40 +428,47 @@ def _onto(t: np.ndarray, out_range: tuple[float, float], clip: bool) -> np.ndarr
     return t
 
 
-def _affine(x: np.ndarray, offset: float, half_div: float,
+def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
             own: tuple[float, float]) -> np.ndarray:
-    """``(x - offset) / (2 * half_div)`` as a new array of x's dtype, with no overflow.
+    """``(x - offset) / (ends[1] - ends[0])`` as a new array of x's dtype, without overflow.
 
-    ``offset`` lies within x's float range; the divisor > 0 may not (a span
-    across the whole float line, an L2 norm, a spread of subnormal numbers),
-    so it is given halved.
+    ``offset`` and ``own`` (x's range) lie within x's float range; the divisor
+    > 0 may not (a span across the whole float line, an L2 norm, a spread of
+    subnormal numbers), so it is given by its two ends.
     """
     kind = x.dtype.type
     info = np.finfo(x.dtype)
     reach = max(abs(own[0] - offset), abs(own[1] - offset))
-    div = 2 * half_div
+    div = ends[1] - ends[0]
     if reach <= float(info.max) and float(info.tiny) <= div <= float(info.max):
         out = np.subtract(x, kind(offset))
         out /= kind(div)
         return out
     out = np.empty_like(x)
     flat_in, flat_out = x.reshape(-1), out.reshape(-1)
-    if x.dtype == np.float64:
-        # halves keep |x - offset| in range; a power of two brings div near 1
-        exponent = math.frexp(half_div)[1]
-        scaled = math.ldexp(half_div, -exponent)
+    if x.dtype == np.float32:
+        # float64 holds every intermediate; work in chunks (no full-size copy)
         for start in range(0, flat_in.size, _CHUNK):
-            part = flat_in[start:start + _CHUNK] * 0.5
-            part -= offset / 2
-            part = np.ldexp(part, -exponent)
-            part /= scaled
+            part = flat_in[start:start + _CHUNK].astype(np.float64)
+            part -= offset
+            part /= div
             flat_out[start:start + _CHUNK] = part
         return out
-    # float32: float64 holds every intermediate; work in chunks (no full-size copy)
+    # float64: halve x - offset when it (or the divisor) overflows; a power of two
+    # brings the divisor near 1 and the quotient into range before dividing
+    halve = reach > float(info.max) or not math.isfinite(div)
+    if halve:
+        div = ends[1] / 2 - ends[0] / 2
+    if not div > 0:  # a spread below float64's resolution: no scale
+        return np.zeros_like(x)
+    exponent = math.frexp(div)[1]
+    scaled = math.ldexp(div, -exponent)
     for start in range(0, flat_in.size, _CHUNK):
-        part = flat_in[start:start + _CHUNK].astype(np.float64)
-        part -= offset
-        part /= div
+        chunk = flat_in[start:start + _CHUNK]
+        part = chunk * 0.5 if halve else chunk.copy()
+        part -= offset / 2 if halve else offset
+        part = np.ldexp(part, -exponent)
+        part /= scaled
         flat_out[start:start + _CHUNK] = part
     return out
 
@@ -479,7 +486,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             return np.zeros_like(x)
         if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
             return np.ldexp(x, -shift) / norm
-        return _affine(x, 0.0, norm / 2, own)
+        return _affine(x, 0.0, (0.0, norm), own)
     if method == "maxabs":
         peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
         return np.zeros_like(x) if peak == 0 else np.divide(x, kind(peak))
@@ -497,7 +504,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
                 part /= std
                 out.reshape(-1)[start:start + _CHUNK] = part
             return out
-        return _affine(x, s.true_mean, s.std / 2, own)
+        return _affine(x, s.true_mean, (0.0, s.std), own)
     if method == "minmax" or method == "gamma":
         low, high = kind(s.min), kind(s.max)
         with np.errstate(over="ignore"):
@@ -506,7 +513,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             out = np.subtract(x, low)
             out /= span
         else:
-            out = _affine(x, s.min, s.max / 2 - s.min / 2, own)
+            out = _affine(x, s.min, (s.min, s.max), own)
         if method == "gamma":
             sign = np.sign(out) if not inside else None
             np.abs(out, out=out)
@@ -531,7 +538,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             # the limit of the clipped ramp is a step at the window.
             out = np.greater(x, kind(p_hi)).astype(x.dtype)
         else:
-            out = _affine(x, p_lo, p_hi / 2 - p_lo / 2, own)
+            out = _affine(x, p_lo, (p_lo, p_hi), own)
             np.clip(out, kind(0), kind(1), out=out)
         return _onto(out, opts["out_range"], True)
     if method == "equalize":
