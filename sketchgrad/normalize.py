@@ -82,10 +82,10 @@ __all__ = [
 #: ``max - min <= RTOL * max(|min|, |max|)``; about 8 float32 rounding steps.
 RTOL = 1e-6
 
-_CHUNK = 1 << 18  # elements per chunk of the float64 / histogram reductions
+_CHUNK = 1 << 18  # elements per chunk of the float64 reductions
+_HIST_CHUNK = 1 << 21  # per histogram update: each one also adds the 2**20 bins
 _SHIFT = 12  # float32 key bits dropped per histogram bin: 2**20 bins
 _NBINS = 1 << (32 - _SHIFT)
-_TINY = np.finfo(np.float32).tiny
 _SAFE = 2.0 ** 400  # beyond 2**+-400, moments are taken of values scaled by a power of 2
 
 
@@ -122,9 +122,9 @@ def _raise_non_finite(count: int, name: str, masked: bool) -> None:
                          "remove them (e.g. np.nan_to_num) or exclude them with mask=")
 
 
-def _chunks(values: np.ndarray):
-    for start in range(0, values.size, _CHUNK):
-        yield values[start:start + _CHUNK]
+def _chunks(values: np.ndarray, size: int = _CHUNK):
+    for start in range(0, values.size, size):
+        yield values[start:start + size]
 
 
 def _no_scale(lo: float, hi: float) -> bool:
@@ -136,16 +136,32 @@ def _no_scale(lo: float, hi: float) -> bool:
 
 
 def _bins(values: np.ndarray) -> np.ndarray:
-    """Histogram bin of each value: the top bits of its order-preserving float32 key."""
-    with np.errstate(over="ignore"):  # float64 beyond float32's range lands in the end bins
-        f = values.astype(np.float32)
-    np.putmask(f, np.abs(f) < _TINY, np.float32(0))  # -0, +0 and subnormals are zero
-    bits = f.view(np.uint32)
+    """Histogram bin of each value: the top bits of its order-preserving float32 key.
+
+    -0, +0 and the subnormal numbers fall into the bins ``_ZERO_BINS``, which
+    :func:`_fold_zero` merges into one.
+    """
+    if values.dtype != np.float32 or not values.flags.c_contiguous:
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: the end bins
+            values = np.ascontiguousarray(values, dtype=np.float32)
+    bits = values.view(np.uint32)
     flip = (bits >> np.uint32(31)) * np.uint32(0x7FFFFFFF)
     flip |= np.uint32(0x80000000)
     flip ^= bits
     flip >>= np.uint32(_SHIFT)
     return flip
+
+
+# Bins of the keys from the largest negative subnormal to the largest positive one.
+_ZERO_BINS = slice(0x7F800000 >> _SHIFT, 0x80800000 >> _SHIFT)
+_ZERO_BIN = 0x80000000 >> _SHIFT
+
+
+def _fold_zero(per_bin: np.ndarray) -> None:
+    """Move the subnormal and -0 bins into the bin of +0, in place."""
+    total = per_bin[_ZERO_BINS].sum()
+    per_bin[_ZERO_BINS] = 0
+    per_bin[_ZERO_BIN] = total
 
 
 # ----------------------------------------------------------------------------------------
@@ -191,10 +207,12 @@ class _Stats:
         if self.histogram:
             part.hist = np.zeros(_NBINS, np.int64)
             part.sums = np.zeros(_NBINS, np.float64)
-            for chunk in _chunks(values):
+            for chunk in _chunks(values, _HIST_CHUNK):
                 bins = _bins(chunk)
                 part.hist += np.bincount(bins, minlength=_NBINS)
                 part.sums += np.bincount(bins, weights=chunk, minlength=_NBINS)
+            _fold_zero(part.hist)
+            _fold_zero(part.sums)
         self.merge(part)
 
     def merge(self, other: _Stats) -> None:
@@ -272,9 +290,10 @@ class _Stats:
         """Into ``out``: values below x's bin plus half of x's bin, per element of x."""
         cum = self._cumulative()
         mid = (cum - self.hist / 2.0).astype(np.float64)
+        mid[_ZERO_BINS] = mid[_ZERO_BIN]
         flat_in, flat_out = x.reshape(-1), out.reshape(-1)
-        for start in range(0, flat_in.size, _CHUNK):
-            flat_out[start:start + _CHUNK] = mid[_bins(flat_in[start:start + _CHUNK])]
+        for start in range(0, flat_in.size, _HIST_CHUNK):
+            flat_out[start:start + _HIST_CHUNK] = mid[_bins(flat_in[start:start + _HIST_CHUNK])]
 
     # -- serialization
 
