@@ -4,6 +4,9 @@ import cv2
 import numpy as np
 import pytest
 import skimage.filters
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from numpy.testing import assert_allclose
 from scipy import ndimage as ndi
 from skimage.color import rgb2gray
@@ -300,3 +303,25 @@ def test_errors_name_the_parameter():
         gradient_field(image, mask=np.ones((3, 4), bool))
     with pytest.raises(ParameterError, match="cval=nan must be a finite"):
         gradient_field(image, mode="constant", cval=float("nan"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(image=arrays(np.float32, st.tuples(st.integers(1, 12), st.integers(1, 12)),
+                    elements=st.floats(0, 1, width=32)),
+       operator=st.sampled_from(list(OPERATORS)), mode=st.sampled_from(BORDER_MODES),
+       offset=st.floats(-0.5, 0.5, width=32))
+def test_property_symmetries(image, operator, mode, offset):
+    f = gradient_field(image, operator, mode=mode)
+    assert np.isfinite(f.magnitude).all() and np.isfinite(f.orientation).all()
+    assert (f.orientation > -np.pi).all() and (f.orientation <= np.float32(np.pi)).all()
+    # Transposing swaps the axes, so gx and gy trade places.
+    t = gradient_field(image.T.copy(), operator, mode=mode)
+    assert_allclose(t.gx, f.gy.T, atol=1e-6)
+    assert_allclose(t.gy, f.gx.T, atol=1e-6)
+    # Inverting the tone (and the constant border 0 -> 1) reverses every gradient.
+    n = gradient_field(1 - image, operator, mode=mode, cval=1.0)
+    assert_allclose(n.gx, -f.gx, atol=1e-6)
+    # A brighter paper (tone + offset) has the same gradients, when the border moves too.
+    if mode != "constant":
+        b = gradient_field(image + np.float32(offset), operator, mode=mode)
+        assert_allclose(b.gx, f.gx, atol=1e-6)
