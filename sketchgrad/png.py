@@ -10,15 +10,19 @@ the way ``pigz`` does. The Adler-32 of the whole filtered data is combined from
 the strips' checksums. Any PNG decoder reads the result.
 
 Defaults, measured on our outputs (an HSV-coloured gradient field and 16-bit
-magnitudes of an 8.5 MP ink scan): zlib level 1 with PNG filter "none" is the
+magnitudes of an 8.5 MP ink scan): level 1 with PNG filter "none" is the
 fastest and, because the outputs are mostly black, as small as "sub" or "up"
-(6.6 MB vs 6.6 / 6.9 MB for RGB); level 6 makes the RGB file 20% smaller at
-4.5x the time. ``compression`` (``--png-compression``) lets users choose.
+(6.6 MB vs 6.6 / 6.9 MB for RGB with zlib); level 6 makes the RGB file 20%
+smaller at 4.5x the time. ``compression`` (``--png-compression``) lets users
+choose. Levels 1-3 use ISA-L's deflate (the ``isal`` package) when it is
+installed: on that image 33 ms instead of zlib's 177 ms per core, and smaller
+(6.15 MB); level 0 (stored) and 4-9 always use zlib.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import struct
 import tempfile
@@ -32,7 +36,7 @@ import numpy as np
 
 from .errors import OutputError, ParameterError
 
-__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS"]
+__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines"]
 
 #: zlib level used when the caller does not choose one (fast; see the module notes).
 DEFAULT_COMPRESSION = 1
@@ -44,6 +48,39 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Uncompressed bytes per strip handed to one deflate job (about 1 MB).
 _STRIP_BYTES = 1 << 20
 _ADLER_BASE = 65521
+
+
+@functools.cache
+def _isal():
+    try:
+        from isal import isal_zlib
+    except ImportError:
+        return None
+    return isal_zlib
+
+
+def deflate_engines() -> tuple[str, ...]:
+    """The deflate engines available here: ``"zlib"``, and ``"isal"`` when installed.
+
+    Examples
+    --------
+    >>> "zlib" in deflate_engines()
+    True
+    """
+    return ("zlib", "isal") if _isal() is not None else ("zlib",)
+
+
+def _engine(name: str | None, level: int):
+    """The compressor module for a level: ISA-L for 1-3 when available, else zlib."""
+    if name not in (None, "zlib", "isal"):
+        raise ParameterError(f"engine={name!r} is not known; choose one of: "
+                             + ", ".join(repr(e) for e in deflate_engines()))
+    if name == "isal" and _isal() is None:
+        raise ParameterError("engine='isal' needs the isal package; install it with "
+                             "`pip install isal`, or use engine='zlib'")
+    if name != "zlib" and 1 <= level <= 3 and _isal() is not None:
+        return _isal()
+    return zlib
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -149,6 +186,8 @@ class PngWriter:
         PNG filter applied to every row.
     threads : int, optional
         Compression threads (default: the number of CPUs).
+    engine : {None, "zlib", "isal"}
+        Deflate implementation; None picks ISA-L for levels 1-3 when installed.
 
     Examples
     --------
@@ -168,7 +207,7 @@ class PngWriter:
     def __init__(self, path: str | os.PathLike, width: int, height: int, *,
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, engine: str | None = None) -> None:
         if bit_depth not in (8, 16):
             raise ParameterError(f"bit_depth={bit_depth!r} is not supported; use 8 or 16")
         if channels not in (1, 3):
@@ -185,6 +224,7 @@ class PngWriter:
         self.width, self.height = int(width), int(height)
         self.channels, self.bit_depth = channels, bit_depth
         self.compression = int(compression)
+        self._zlib = _engine(engine, self.compression)
         self._filter = PNG_FILTERS[filter_type]
         self._bpp = channels * bit_depth // 8
         self._row_bytes = self.width * self._bpp
@@ -341,11 +381,15 @@ class PngWriter:
             above[0] = prev[0] if prev is not None else 0
             above[1:] = body[:-1]
             body -= above
-        comp = zlib.compressobj(self.compression, zlib.DEFLATED, -15, 9)
-        data = comp.compress(buf) + comp.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+        z = self._zlib
+        if z is zlib:
+            comp = zlib.compressobj(self.compression, zlib.DEFLATED, -15, 9)
+        else:
+            comp = z.compressobj(self.compression, z.DEFLATED, -15)
+        data = comp.compress(buf) + comp.flush(z.Z_FINISH if last else z.Z_SYNC_FLUSH)
         if first:
             data = _zlib_header(self.compression) + data
-        return data, zlib.adler32(buf), buf.size, last
+        return data, z.adler32(buf), buf.size, last
 
     def _drain_one(self) -> None:
         fut = self._futures.popleft()

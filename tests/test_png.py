@@ -10,7 +10,10 @@ from PIL import Image
 
 import sketchgrad.png as png_mod
 from sketchgrad.errors import OutputError, ParameterError
-from sketchgrad.png import PNG_FILTERS, PngWriter, _adler32_combine, save_png
+from sketchgrad.png import PNG_FILTERS, PngWriter, _adler32_combine, deflate_engines, save_png
+
+#: Every deflate engine installed here (zlib always; ISA-L when the isal package is present).
+ENGINES = deflate_engines()
 
 
 def _pillow(path):
@@ -27,10 +30,12 @@ def _opencv(path):
 SHAPES = [(1, 1), (1, 7), (7, 1), (37, 53), (300, 301)]
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("filter_type", list(PNG_FILTERS))
 @pytest.mark.parametrize("kind", ["grey8", "grey16", "rgb"])
-def test_round_trip_exact_with_pillow_and_opencv(tmp_path, rng, shape, filter_type, kind):
+def test_round_trip_exact_with_pillow_and_opencv(tmp_path, rng, shape, filter_type, kind,
+                                                 engine):
     if kind == "grey8":
         data, depth = rng.integers(0, 256, shape, dtype=np.uint8), 8
     elif kind == "grey16":
@@ -39,7 +44,7 @@ def test_round_trip_exact_with_pillow_and_opencv(tmp_path, rng, shape, filter_ty
         data, depth = rng.integers(0, 256, shape + (3,), dtype=np.uint8), 8
     path = tmp_path / "x.png"
     with PngWriter(path, shape[1], shape[0], channels=3 if data.ndim == 3 else 1,
-                   bit_depth=depth, filter_type=filter_type) as w:
+                   bit_depth=depth, filter_type=filter_type, engine=engine) as w:
         # uneven strips exercise the strip joins and the "up" filter's carried row
         for start in range(0, shape[0], 13):
             w.write(data[start:start + 13])
@@ -48,20 +53,26 @@ def test_round_trip_exact_with_pillow_and_opencv(tmp_path, rng, shape, filter_ty
     np.testing.assert_array_equal(_opencv(path), data)
 
 
-def test_many_strips_across_threads_decode_exactly(tmp_path, rng, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_many_strips_across_threads_decode_exactly(tmp_path, rng, monkeypatch, engine):
     monkeypatch.setattr(png_mod, "_STRIP_BYTES", 500)  # ~40 deflate strips joined
     data = rng.integers(0, 256, (200, 97, 3), dtype=np.uint8)
     data[50:120] = 0  # flat region: long matches inside strips
-    for level in (0, 1, 6, 9):
-        path = save_png(tmp_path / f"l{level}.png", data, compression=level)
+    for level in (0, 1, 2, 3, 6, 9):
+        path = tmp_path / f"l{level}.png"
+        with PngWriter(path, 97, 200, channels=3, compression=level, engine=engine) as w:
+            w.write(data)
         np.testing.assert_array_equal(_pillow(path)[0], data)
         np.testing.assert_array_equal(_opencv(path), data)
 
 
-def test_zlib_stream_is_one_valid_stream_with_checksum(tmp_path, rng, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zlib_stream_is_one_valid_stream_with_checksum(tmp_path, rng, monkeypatch, engine):
     monkeypatch.setattr(png_mod, "_STRIP_BYTES", 300)
     data = rng.integers(0, 256, (64, 40), dtype=np.uint8)
-    path = save_png(tmp_path / "z.png", data)
+    path = tmp_path / "z.png"
+    with PngWriter(path, 40, 64, engine=engine) as w:
+        w.write(data)
     raw = path.read_bytes()
     idat, pos = b"", 8
     while pos < len(raw):
@@ -161,6 +172,8 @@ def test_parameter_errors(tmp_path):
         save_png(tmp_path / "a.png", np.zeros((2, 2, 4)))
     with pytest.raises(ParameterError, match="non-finite"):
         save_png(tmp_path / "a.png", np.array([[np.nan, 0.5]], np.float32))
+    with pytest.raises(ParameterError, match="engine='brotli' is not known; choose one of"):
+        PngWriter(tmp_path / "a.png", 2, 2, engine="brotli")
     with pytest.raises(ParameterError, match="dtype int32"):
         save_png(tmp_path / "a.png", np.zeros((2, 2), np.int32))
     assert os.listdir(tmp_path) == []
@@ -172,3 +185,13 @@ def test_writer_needs_every_row(tmp_path):
     with pytest.raises(ParameterError, match="got 2 of 3 rows"):
         w.close()
     assert os.listdir(tmp_path) == []
+
+
+def test_without_isal_everything_uses_zlib(tmp_path, monkeypatch):
+    monkeypatch.setattr(png_mod, "_isal", lambda: None)
+    assert deflate_engines() == ("zlib",)
+    with pytest.raises(ParameterError, match="pip install isal"):
+        PngWriter(tmp_path / "a.png", 2, 2, engine="isal")
+    data = np.arange(60, dtype=np.uint8).reshape(6, 10)
+    path = save_png(tmp_path / "z.png", data)
+    np.testing.assert_array_equal(_pillow(path)[0], data)
