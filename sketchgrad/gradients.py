@@ -22,6 +22,7 @@ hot path of the pipeline (about 15 ms per derivative on an 8.5 MP scan).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -49,6 +50,7 @@ __all__ = [
 BORDER_MODES = ("reflect", "mirror", "nearest", "constant", "wrap")
 
 _PI = np.float32(np.pi)
+_SAFE = 2.0 ** 100  # images beyond this magnitude are filtered scaled down
 
 # Derivative taps of Farid & Simoncelli (2004), 5-tap, as in scikit-image.
 _FARID_SMOOTH = np.array([0.0376593171958126, 0.249153396177344, 0.426374573253687,
@@ -293,12 +295,18 @@ OPERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
 _FOOTPRINT = {"sobel": 3, "scharr": 3, "prewitt": 3, "farid": 5, "central": 3}
 
 
-def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> bool:
-    """Raise on non-finite values inside the mask; return whether any lie outside it."""
-    # A sum is one fast pass; only when it is not finite do we look closer (overflow
-    # of a finite image also lands here and then finds nothing).
-    if np.isfinite(np.sum(image, dtype=np.float64)):
-        return False
+def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, float]:
+    """Raise on non-finite values inside the mask.
+
+    Returns whether any lie outside it, and the largest finite absolute value.
+    """
+    # min and max are fast passes; NaN and inf show in them, so the full check runs
+    # only when there is something to find.
+    if image.size == 0:
+        return False, 0.0
+    low, high = float(np.min(image)), float(np.max(image))
+    if np.isfinite(low) and np.isfinite(high):
+        return False, max(-low, high)
     bad = ~np.isfinite(image)
     if image.ndim == 3:
         bad = bad.any(axis=2)
@@ -309,7 +317,8 @@ def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> bool:
         raise ParameterError(f"image has {count} pixels with non-finite values (NaN or inf)"
                              f"{where}; replace them (e.g. np.nan_to_num) or exclude them "
                              "with mask=")
-    return bool(bad.any())
+    finite = np.abs(np.where(np.isfinite(image), image, np.float32(0)))
+    return bool(bad.any()), float(finite.max())
 
 
 def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -429,15 +438,27 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
             raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
                                  f"{image.shape[:2]}; give a boolean (H, W) mask")
         inside = inside.astype(bool, copy=False)
-    if _check_finite(image, inside):
+    outside, peak = _check_finite(image, inside)
+    if outside:
         # Non-finite values outside the mask must not reach the filters.
         image = np.where(np.isfinite(image), image, np.float32(0))
+    # Far beyond [0, 1] the kernels' sums could overflow float32: filter a copy scaled
+    # by a power of two and scale back (saturating), so the result stays finite.
+    shift = math.frexp(max(peak, abs(cval)))[1] if max(peak, abs(cval)) > _SAFE else 0
+    if shift:
+        image = np.ldexp(image, -shift).astype(np.float32)
+        cval = math.ldexp(cval, -shift)
     if image.ndim == 2:
         gx, gy = func(image, mode=mode, cval=cval)
     else:
         channels = [func(np.ascontiguousarray(image[..., c]), mode=mode, cval=cval)
                     for c in range(image.shape[2])]
         gx, gy = channels[0] if len(channels) == 1 else _di_zenzo(channels)
+    if shift:
+        top = np.finfo(np.float32).max
+        with np.errstate(over="ignore"):
+            gx, gy = (np.clip(np.ldexp(g, shift), -top, top).astype(np.float32)
+                      for g in (gx, gy))
     if inside is not None:
         keep = _erode(inside, _FOOTPRINT[operator])
         gx[~keep] = 0

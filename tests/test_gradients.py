@@ -291,6 +291,17 @@ def test_non_finite_values():
     assert (f.magnitude == 0).all()
 
 
+def test_huge_values_do_not_overflow_the_kernels():
+    top = np.finfo(np.float32).max
+    page = np.full((6, 6), top, np.float32)
+    assert (gradient_field(page).magnitude == 0).all()
+    page[:, 3:] = -top          # a step of -2 * top: more than float32 holds
+    f = gradient_field(page, "scharr")
+    assert np.isfinite(f.gx).all() and np.isfinite(f.magnitude).all()
+    assert_allclose(f.gx[:, 2:4], -top, rtol=1e-6)   # saturated, not inf
+    assert_allclose(f.gx[:, [0, 1, 4, 5]], 0)
+
+
 def test_errors_name_the_parameter():
     image = np.zeros((4, 4), np.float32)
     with pytest.raises(ParameterError, match="operator='roberts' is not known; .*'farid'"):
