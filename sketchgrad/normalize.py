@@ -384,7 +384,6 @@ class _Method:
     params: dict  # name -> (default, checker)
     moments: bool = False
     histogram: bool = False
-    ranged: bool = True  # has an out_range; degenerate input gives out_range[0]
 
     def options(self, method: str, given: dict) -> dict:
         unknown = [k for k in given if k not in self.params]
@@ -402,12 +401,12 @@ class _Method:
 _OUT_RANGE = {"out_range": ((0.0, 1.0), _check_out_range)}
 _SPECS: dict[str, _Method] = {
     "minmax": _Method(dict(_OUT_RANGE)),
-    "zscore": _Method({}, moments=True, ranged=False),
-    "l2": _Method({"axis": (None, _check_axis)}, moments=True, ranged=False),
+    "zscore": _Method({}, moments=True),
+    "l2": _Method({"axis": (None, _check_axis)}, moments=True),
     "robust": _Method({"lower": (1.0, _check_percent("lower")),
                        "upper": (99.0, _check_percent("upper")), **_OUT_RANGE},
                       histogram=True),
-    "maxabs": _Method({}, ranged=False),
+    "maxabs": _Method({}),
     "log": _Method({"scale": (1.0, _check_positive("scale")), **_OUT_RANGE}),
     "gamma": _Method({"gamma": (0.5, _check_positive("gamma")), **_OUT_RANGE}),
     "equalize": _Method(dict(_OUT_RANGE), histogram=True),
@@ -577,13 +576,24 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
     if not -x.ndim <= axis < x.ndim:
         raise ParameterError(f"axis={axis} is out of range for an array of {x.ndim} "
                              "dimensions")
-    squares = np.square(x)
+    # Divide each vector by its largest |entry| first, so that squares can neither
+    # overflow nor vanish: x / |x| = (x / m) / |x / m|.
+    scaled = np.abs(x)
     if mask is not None:
-        squares[~mask] = 0
+        scaled[~mask] = 0
+    peak = np.max(scaled, axis=axis, keepdims=True)
+    peak[peak == 0] = 1  # zero vectors stay zero
+    np.divide(x, peak, out=scaled)
+    if mask is not None:
+        squares = np.where(mask, scaled, 0)
+        squares *= squares
+    else:
+        squares = np.square(scaled)
     norm = np.sqrt(np.add.reduce(squares, axis=axis, keepdims=True))
     del squares
-    norm[norm == 0] = 1  # zero vectors stay zero
-    return np.divide(x, norm)
+    norm[norm == 0] = 1
+    scaled /= norm
+    return scaled
 
 
 def _new_stats(method: str, opts: dict) -> _Stats:

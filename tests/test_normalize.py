@@ -399,3 +399,11 @@ def test_extreme_values_stay_finite_and_ordered(method, x):
     if method == "zscore":
         wide = x.astype(float) / np.abs(x).max()      # the formula, computed in range
         assert_allclose(out, (wide - wide.mean()) / wide.std(), rtol=1e-4, atol=1e-6)
+
+
+def test_l2_unit_vectors_at_any_magnitude():
+    vectors = np.array([[1e-30, 0], [3e30, 4e30], [0, 0], [F32_MAX, F32_MAX], [-3e-40, 4e-40]],
+                       np.float32)
+    out = normalize(vectors, "l2", axis=-1)
+    expected = [[1, 0], [0.6, 0.8], [0, 0], [np.sqrt(0.5), np.sqrt(0.5)], [-0.6, 0.8]]
+    assert_allclose(out, expected, rtol=2e-3)   # (the last pair is subnormal: 3 digits)
