@@ -188,6 +188,13 @@ def _tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: boo
     return 0
 
 
+def _stage_module(name: str):
+    """A stage's module (``sketchgrad.denoise`` the attribute is the function of that name)."""
+    import importlib
+
+    return importlib.import_module(f"{__package__}.{name}")
+
+
 def _denoise_radius(method: str, strength: float | None) -> int | None:
     """How far a denoised pixel depends on its neighbours (None: not local or not known)."""
     if method == "none":
@@ -199,8 +206,7 @@ def _denoise_radius(method: str, strength: float | None) -> int | None:
         return int(math.ceil(4.0 * float(strength))) + 1
     if method == "median":
         return int(round(float(strength)))
-    from . import denoise as stage
-
+    stage = _stage_module("denoise")
     if method == "bilateral" and hasattr(stage, "BILATERAL_SPACE_SIGMA"):
         # OpenCV's bilateral filter reaches round(1.5 * sigma_space)
         return int(math.ceil(1.5 * stage.BILATERAL_SPACE_SIGMA)) + 1
@@ -211,9 +217,7 @@ def _denoise_radius(method: str, strength: float | None) -> int | None:
 
 def _operator_radius(operator: str) -> int:
     """Reach of the gradient operator (at least 1: the relief's central differences)."""
-    from . import gradients
-
-    footprint = getattr(gradients, "_FOOTPRINT", {}).get(operator, 7)
+    footprint = getattr(_stage_module("gradients"), "_FOOTPRINT", {}).get(operator, 7)
     return max(1, footprint // 2)
 
 
@@ -221,9 +225,7 @@ def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None
     """The strength the denoiser would pick for the whole image, when it can be known."""
     if config.strength is not None or config.denoise == "none":
         return config.strength
-    from . import denoise as denoise_module
-
-    resolve = getattr(denoise_module, "resolve_strength", None)
+    resolve = getattr(_stage_module("denoise"), "resolve_strength", None)
     if resolve is None:
         return None
     return resolve(image, config.denoise)

@@ -188,3 +188,13 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "KEEP_BYTES", 0)
     again = process(img, cfg)
     compare(kept, again)  # NumPy's hypot may round an ulp differently run to run
+
+
+@pytest.mark.parametrize("method", sorted(DENOISE_METHODS))
+@pytest.mark.parametrize("strength", [None, 0.05])
+def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength):
+    img = scan((60, 70))
+    cfg = PipelineConfig(denoise=method, strength=strength, tile_size=16)
+    tiles = pipeline._Tiles(img, cfg, {"field"}, 16, None, pipeline._Timer())
+    local = method in ("none", "gaussian", "median", "bilateral", "nl_means")
+    assert (tiles.denoised_whole is None) == local
