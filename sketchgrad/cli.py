@@ -39,6 +39,7 @@ def _names(registry: dict) -> str:
 def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     from .denoise import DENOISE_METHODS
     from .gradients import OPERATORS
+    from .io import DEFAULT_MAX_PIXELS
     from .normalize import NORMALIZE_METHODS
     from .pipeline import OUTPUT_KINDS
 
@@ -67,7 +68,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="process in N x N tiles (0: never; default: tile large scans)")
     p.add_argument("--max-pixels", type=int, metavar="N",
                    help="refuse scans with more pixels than N, before decoding "
-                   "(0: no limit; default 300 million)")
+                   f"(0: no limit; default {DEFAULT_MAX_PIXELS:,})")
     p.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=None,
                    help="redo inputs whose outputs are up to date; replace files "
                    "sketchgrad did not write")
@@ -102,7 +103,7 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, metavar="N",
                      help=f"worker processes (default: the cores, {os.cpu_count()})")
     run.add_argument("--scheduler", metavar="ADDRESS",
-                     help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 "
+                     help="run on a Dask distributed cluster, e.g. tcp://scheduler-host:8786 "
                      "(needs sketchgrad[distributed] and paths the workers can reach)")
     run.add_argument("--png-compression", type=int, metavar="LEVEL",
                      help=f"zlib level 0-9 (default {DEFAULT_PNG_COMPRESSION}: fast; gradient "
