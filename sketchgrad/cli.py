@@ -178,6 +178,9 @@ class _Progress:
 
     def start(self, stage: str, total: int) -> None:
         self.close()
+        if stage == "statistics" and not self.quiet and not (self.tty and total > 1):
+            self._print(f"sketchgrad: measuring {total} input(s) for one shared scale "
+                        "(--normalize-scope batch)")
         if self.tty and not self.quiet and total > 1:
             from tqdm import tqdm
 
