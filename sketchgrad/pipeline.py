@@ -313,12 +313,15 @@ class _Tiles:
         side = side or max(self.height, self.width)
         self.side = side
         strength = _resolve_strength(image, config)
+        start = timer.add("estimate_noise", start) if config.strength is None else start
         radius = _denoise_radius(config.denoise, strength)
         self.strength = strength
         self.denoised_whole = None
         if radius is None:
             # Not a local filter (or its strength depends on the whole image): denoise once.
-            self.denoised_whole = denoise(image, config.denoise, strength=config.strength)
+            self.denoised_whole = denoise(image, config.denoise,
+                                          strength=config.strength if strength is None
+                                          else strength)  # estimated once, above
             timer.add("denoise", start)
             radius = 0
         self.halo = radius + _operator_radius(config.operator) + 1  # +1 to spare
