@@ -235,6 +235,20 @@ def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None
 # Display scale of a tile
 
 
+def _no_flicker(magnitude: np.ndarray) -> np.ndarray:
+    """Magnitudes at most ``color.ZERO_GRADIENT`` (1e-6) set to zero before normalizing.
+
+    Such gradients are rounding noise (an ulp of the denoised image gives 3e-8;
+    one 16-bit level is 1.5e-5) and have no direction. Without this a flat page
+    would stay black when computed whole but show its rounding noise at full
+    scale when computed in tiles, whose last bits can differ.
+    """
+    from .color import ZERO_GRADIENT
+
+    small = magnitude <= np.float32(ZERO_GRADIENT)
+    return np.where(small, np.float32(0.0), magnitude) if small.any() else magnitude
+
+
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
     """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
     if method != "l2" or peak is None:
@@ -374,9 +388,9 @@ class _Tiles:
         unit = None
         if field is not None and "normalized" in self.needs:
             if self.normalizer is not None:
-                normalized = self.normalizer.transform(field.magnitude)
+                normalized = self.normalizer.transform(_no_flicker(field.magnitude))
             else:
-                normalized = normalize(field.magnitude, self.config.normalize)
+                normalized = normalize(_no_flicker(field.magnitude), self.config.normalize)
             unit = _unit(normalized, self.config.normalize, self.peak)
             del normalized
             if dtype is np.float32:
@@ -442,7 +456,7 @@ class _Tiles:
                 first = self.compute if keep else self._magnitude
                 for parts in self._ordered(pool, first, sum(self.tiles, [])):
                     t = time.perf_counter()
-                    magnitude = parts["field"].magnitude
+                    magnitude = _no_flicker(parts["field"].magnitude)
                     if fitting:
                         self.normalizer.partial_fit(magnitude)
                     top = max(top, float(magnitude.max()))
@@ -544,9 +558,9 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         t = timer.add("gradients", t)
         if "normalized" in needs:
             if normalizer is not None:
-                normalized = normalizer.transform(res.field.magnitude)
+                normalized = normalizer.transform(_no_flicker(res.field.magnitude))
             else:
-                normalized = normalize(res.field.magnitude, config.normalize)
+                normalized = normalize(_no_flicker(res.field.magnitude), config.normalize)
             res.normalized = to_unit(normalized, config.normalize)
             t = timer.add("normalize", t)
     if "hsv" in needs:

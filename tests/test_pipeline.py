@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 import sketchgrad.pipeline as pipeline
-from sketchgrad.color import apply_color
+from sketchgrad.color import ZERO_GRADIENT, apply_color
 from sketchgrad.denoise import denoise
 from sketchgrad.errors import ParameterError
 from sketchgrad.gradients import gradient_field
@@ -33,13 +33,18 @@ def read(path):
         return np.asarray(im)
 
 
+def floored(magnitude):
+    """The pipeline's documented rule: magnitudes <= ZERO_GRADIENT are zero."""
+    return np.where(magnitude <= ZERO_GRADIENT, np.float32(0), magnitude)
+
+
 def test_process_equals_the_stage_functions_composed():
     img = drawing()
     cfg = PipelineConfig(denoise="gaussian", strength=1.0)
     res = process(img, cfg)
     den = denoise(img, "gaussian", strength=1.0)
     field = gradient_field(den, "sobel")
-    unit = to_unit(normalize(field.magnitude, "minmax"), "minmax")
+    unit = to_unit(normalize(floored(field.magnitude), "minmax"), "minmax")
     np.testing.assert_array_equal(res.denoised, den)
     np.testing.assert_array_equal(res.field.gx, field.gx)
     np.testing.assert_array_equal(res.field.gy, field.gy)
@@ -90,7 +95,7 @@ def test_files_hold_exactly_the_stage_results(tmp_path):
     assert set(written) == set(OUTPUT_KINDS)
     den = denoise(img, "gaussian", strength=1.5)
     field = gradient_field(den)
-    unit = to_unit(normalize(field.magnitude, "minmax"), "minmax")
+    unit = to_unit(normalize(floored(field.magnitude), "minmax"), "minmax")
     np.testing.assert_array_equal(read(paths["magnitude"]), np.floor(unit * 65535.0 + 0.5))
     np.testing.assert_array_equal(read(paths["sketch"]),
                                   np.floor(np.clip(sketch_effect(den), 0, 1) * 255.0 + 0.5))
@@ -193,3 +198,19 @@ def test_tone_ramp_needs_no_gradients(tmp_path, monkeypatch):
                                atol=1 / 255)
     out = process_to_files(img, cfg, {"hsv": tmp_path / "t.png"})
     assert np.abs(read(out["hsv"]).astype(int) - np.round(res.hsv * 255)).max() <= 1
+
+
+def test_constant_page_gives_black_outputs(tmp_path):
+    img = np.full((30, 40), 0.8, np.float32)
+    out = process_to_files(img, PipelineConfig(strength=1.0, tile_size=16),
+                           {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
+    assert not read(out["hsv"]).any() and not read(out["magnitude"]).any()
+
+
+def test_failure_leaves_no_files(tmp_path):
+    img = drawing()
+    img[5, 5] = np.nan
+    with pytest.raises(ParameterError, match="NaN"):
+        process_to_files(img, PipelineConfig(denoise="none", tile_size=16),
+                         {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
+    assert list(tmp_path.iterdir()) == []
