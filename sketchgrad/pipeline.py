@@ -367,8 +367,8 @@ class _Tiles:
             parts["denoised"] = np.ascontiguousarray(den[crop])
         if "field" in needs:
             full = gradient_field(den, self.config.operator)
-            parts["field"] = GradientField(np.ascontiguousarray(full.gx[crop]),
-                                           np.ascontiguousarray(full.gy[crop]))
+            # views into the padded tile: no copy (the halo is 5% more memory per tile)
+            parts["field"] = GradientField(full.gx[crop], full.gy[crop])
             del full
             if "normalized" in needs:
                 parts["field"].magnitude  # noqa: B018  (cached here, in the worker thread)
