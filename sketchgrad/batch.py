@@ -367,12 +367,18 @@ def _load(job: _Job):
 
 def _fit(job: _Job):
     """First pass of ``normalize_scope="batch"``: this input's magnitude statistics."""
+    import numpy as np
+
     from .normalize import Normalizer
 
     scan = _load(job)
-    result = process(scan, replace(job.config, outputs=("magnitude",)))
+    field = process(scan, replace(job.config, outputs=("magnitude",))).field
+    # np.hypot, not field.magnitude: cv2.magnitude can differ in the last bit between
+    # calls on the same input, and the statistics must not (their fingerprint decides
+    # whether a re-run skips).
+    magnitude = np.hypot(field.gx, field.gy, dtype=np.float32)
     normalizer = Normalizer(job.config.normalize)
-    normalizer.partial_fit(result.field.magnitude)
+    normalizer.partial_fit(magnitude)
     return normalizer
 
 
@@ -412,7 +418,9 @@ def _fit_job(job: _Job) -> _Reply:
     return _guard(job, _fit)
 
 
-def _produce_job(job: _Job) -> _Reply:
+def _produce_job(job: _Job, normalizer=None) -> _Reply:
+    if normalizer is not None:  # shared by every job: sent once, not inside each job
+        job = replace(job, normalizer=normalizer)
     return _guard(job, _produce)
 
 
@@ -439,18 +447,21 @@ class _Runner:
         if scheduler is not None:
             self.client, self.own_client = _connect(scheduler)
 
-    def run(self, func: Callable[[_Job], _Reply], jobs: list[_Job]) -> Iterator[_Reply]:
+    def run(self, func: Callable[..., _Reply], jobs: list[_Job],
+            shared: object = None) -> Iterator[_Reply]:
+        """``func(job)``, or ``func(job, shared)`` when an object is shared by all jobs."""
         if not jobs:
             return
+        extra = () if shared is None else (shared,)
         if self.client is not None:
-            yield from self._run_dask(func, jobs)
+            yield from self._run_dask(func, jobs, shared)
         elif self.workers == 1 or len(jobs) == 1:
             for job in jobs:
-                yield func(job)
+                yield func(job, *extra)
         else:
-            yield from self._run_pool(func, jobs)
+            yield from self._run_pool(func, jobs, extra)
 
-    def _run_pool(self, func, jobs):
+    def _run_pool(self, func, jobs, extra):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
@@ -459,7 +470,7 @@ class _Runner:
             self.pool = ProcessPoolExecutor(
                 max_workers=min(self.workers, len(jobs)),
                 mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
-        futures = {self.pool.submit(func, job): job for job in jobs}
+        futures = {self.pool.submit(func, job, *extra): job for job in jobs}
         broken = False
         for fut in as_completed(futures):
             job = futures[fut]
@@ -473,10 +484,14 @@ class _Runner:
             self.pool.shutdown(wait=True)
             self.pool = None
 
-    def _run_dask(self, func, jobs):
+    def _run_dask(self, func, jobs, shared):
         from distributed import as_completed
 
-        futures = self.client.map(func, jobs, pure=False)
+        if shared is None:
+            futures = self.client.map(func, jobs, pure=False)
+        else:  # one copy to every worker, not one per job
+            [handle] = self.client.scatter([shared], broadcast=True, hash=False)
+            futures = self.client.map(func, jobs, pure=False, normalizer=handle)
         index = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
         self._futures = futures
         for fut in as_completed(futures, loop=self.client.loop):
@@ -792,10 +807,10 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
                                           seconds=round(spent.get(job.index, 0.0), 3)))
             else:
                 text = _provenance(config, normalize_scope, state, fitted.get(job.index))
-                todo.append(replace(job, text=tuple(text.items()), normalizer=normalizer))
+                todo.append(replace(job, text=tuple(text.items())))
         if on_start:
             on_start("process", len(todo))
-        for reply in runner.run(_produce_job, todo):
+        for reply in runner.run(_produce_job, todo, normalizer):
             f, dests = shown[reply.index]
             seconds = round(reply.seconds + spent.get(reply.index, 0.0), 3)
             if reply.ok:

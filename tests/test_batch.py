@@ -179,3 +179,18 @@ def test_batch_scope_keeps_a_faint_page_faint(tmp_path, monkeypatch):
     assert pixels(shared / "strong.magnitude.png").max() < 65535
     assert pngs(shared) == ["bold.magnitude.png", "faint.magnitude.png",
                             "strong.magnitude.png"]
+
+
+def test_batch_scope_rerun_skips_with_histogram_statistics(tmp_path):
+    # robust keeps a histogram of every magnitude: the re-run skips only if the statistics
+    # measured again (here in this process, first in two worker processes) are identical
+    for i in range(6):
+        write_scan(tmp_path / "in" / f"p{i}.png", 100 + i, shape=(120, 160))
+    config = PipelineConfig(normalize="robust", outputs=("magnitude",))
+    first = run_batch([tmp_path / "in"], tmp_path / "out", config, normalize_scope="batch",
+                      workers=2)
+    assert [o.status for o in first] == ["ok"] * 6
+    for _ in range(3):
+        again = run_batch([tmp_path / "in"], tmp_path / "out", config,
+                          normalize_scope="batch")
+        assert [o.status for o in again] == ["skipped"] * 6
