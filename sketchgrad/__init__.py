@@ -18,7 +18,7 @@ from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
 from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
-from .pipeline import PipelineConfig, Result, process, process_to_files
+from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .sketch import sketch_effect
@@ -61,6 +61,7 @@ __all__ = [
     "normalize",
     "process",
     "process_to_files",
+    "fit_normalizer",
     "PngWriter",
     "render_preview",
     "save_png",

@@ -40,8 +40,8 @@ from .gradients import OPERATORS, GradientField, gradient_field
 from .io import Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 
-__all__ = ["PipelineConfig", "Result", "process", "process_to_files", "OUTPUT_KINDS",
-           "TILE_THRESHOLD", "DEFAULT_TILE"]
+__all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
+           "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE", "KEEP_BYTES"]
 
 #: The outputs the pipeline can produce, in the order they are written.
 OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
@@ -475,6 +475,50 @@ class _Tiles:
 
             for band in self.tiles:
                 yield list(self._ordered(pool, second, band))
+
+
+def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
+                   normalizer=None):
+    """Add one scan's gradient-magnitude statistics to a Normalizer, tile by tile.
+
+    The first pass of a shared scale (``--normalize-scope batch``): fit every
+    page, merge, then give the result to :func:`process_to_files` as
+    ``normalizer``. Memory stays at the image plus a few tiles; the statistics
+    are those of the magnitude :func:`process` normalizes (values at most
+    ``color.ZERO_GRADIENT`` counted as zero).
+
+    Parameters
+    ----------
+    scan : Scan or ndarray
+        A loaded scan, or an (H, W) float image in [0, 1].
+    config : PipelineConfig, optional
+        Denoise, operator and normalization settings.
+    normalizer : Normalizer, optional
+        Statistics to add to (default: a new ``Normalizer(config.normalize)``).
+
+    Returns
+    -------
+    Normalizer
+        ``normalizer`` (or the new one) with this scan's statistics added.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:20, 0:30].astype(np.float32)
+    >>> book = fit_normalizer(x / 29, PipelineConfig(denoise="none"))
+    >>> book.count
+    600
+    """
+    from .normalize import Normalizer
+
+    config = config or PipelineConfig()
+    image, _ = _image_of(scan)
+    normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
+    side = _tile_side(image.shape, config, streaming=True)
+    tiles = _Tiles(image, config, {"field", "normalized"}, side, None, _Timer())
+    with ThreadPoolExecutor(tiles.threads) as pool:
+        for parts in tiles._ordered(pool, tiles._magnitude, sum(tiles.tiles, [])):
+            normalizer.partial_fit(_no_flicker(parts["field"].magnitude))
+    return normalizer
 
 
 def _image_of(scan) -> tuple[np.ndarray, object]:

@@ -198,3 +198,22 @@ def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength)
     tiles = pipeline._Tiles(img, cfg, {"field"}, 16, None, pipeline._Timer())
     local = method in ("none", "gaussian", "median", "bilateral", "nl_means")
     assert (tiles.denoised_whole is None) == local
+
+
+def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
+    from sketchgrad.color import ZERO_GRADIENT
+    from sketchgrad.normalize import Normalizer
+
+    img = scan((80, 100), seed=12)
+    cfg = PipelineConfig(strength=1.0, tile_size=24, normalize="zscore")
+    fitted = pipeline.fit_normalizer(img, cfg)
+    magnitude = process(img, PipelineConfig(strength=1.0, tile_size=0)).field.magnitude
+    magnitude = np.where(magnitude <= ZERO_GRADIENT, 0, magnitude)
+    whole = Normalizer("zscore").fit(magnitude)
+    assert fitted.count == img.size
+    for key in ("min", "max", "mean", "std"):
+        assert fitted.statistics[key] == pytest.approx(whole.statistics[key], rel=1e-5)
+    # a page fitted alone and streamed with that normalizer equals the page on its own
+    alone = process(img, cfg)
+    given = process(img, cfg, normalizer=fitted)
+    np.testing.assert_allclose(given.normalized, alone.normalized, rtol=0, atol=FLOAT_TOL)
