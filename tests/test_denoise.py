@@ -184,8 +184,9 @@ def unevenly_lit(height=192, width=256):
     return drawing, (drawing * light).astype(np.float32)
 
 
-def test_flatten_background_recovers_even_paper():
-    drawing, lit = unevenly_lit()
+@pytest.mark.parametrize("size", [(192, 256), (480, 640)])  # estimated at full size / shrunk
+def test_flatten_background_recovers_even_paper(size):
+    drawing, lit = unevenly_lit(*size)
     flat = flatten_background(lit)
     expected = drawing / 0.85  # paper white, ink keeps its ratio to the paper
     paper = drawing > 0.849
