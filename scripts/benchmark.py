@@ -91,10 +91,17 @@ print(json.dumps(timings))
 """
 
 
+#: Children run as an installed package does: with compiled bytecode. (This workplace sets
+#: PYTHONDONTWRITEBYTECODE=1, which would recompile sketchgrad's modules on every start.)
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "sketchgrad-bench-pycache")
+
+
 def run_child(argv: list[str], env: dict | None = None) -> dict:
     """Run one whole process; wall seconds, peak RSS (MB) and its stdout."""
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=CHILD_ENV if env is None else env)
     out, err = b"", b""
     # wait4 gives this child's own rusage (getrusage(RUSAGE_CHILDREN) is the max of all)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -103,7 +110,8 @@ def run_child(argv: list[str], env: dict | None = None) -> dict:
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{err.decode()}")
-    return {"wall": wall, "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+            "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
 
 
 def make_scan(path: Path, source: Path | None) -> str:
@@ -151,6 +159,7 @@ def picture_difference(a_path: Path, b_path: Path) -> dict:
 
 def import_times(runs: int) -> dict:
     py = sys.executable
+    run_child([py, "-c", "import sketchgrad"])  # warm-up: bytecode written
     times = {"numpy": [], "sketchgrad": []}
     for _ in range(runs):
         for name in times:
@@ -177,9 +186,11 @@ def denoise_times(scan_path: Path) -> dict:
         start = time.perf_counter()
         denoise(image, name, strength=None)
         out[name] = round(time.perf_counter() - start, 3)
+    import importlib
+
     import cv2
 
-    from sketchgrad import denoise as stage
+    stage = importlib.import_module("sketchgrad.denoise")  # the module, not the function
 
     # OpenCV's own non-local means at the windows sketchgrad's nl_means uses (uint8, L2)
     patch = getattr(stage, "NL_MEANS_PATCH", 7)
@@ -255,28 +266,19 @@ def main(argv: list[str] | None = None) -> int:
     (work / "cli").mkdir()
     (work / "api").mkdir()
     results: dict[str, list[dict]] = {name: [] for name in commands}
+    for cmd in commands.values():  # warm-up, untimed: bytecode compiled, files in the cache
+        run_child(cmd)
     for _ in range(args.runs):
         for name, cmd in commands.items():  # alternate: drift hits every command alike
-            try:
-                results[name].append(run_child(cmd))
-            except RuntimeError as exc:
-                if "--overwrite" in cmd:  # an older CLI without --overwrite
-                    cmd.remove("--overwrite")
-                    for f in (work / "cli").iterdir():
-                        f.unlink()
-                    results[name].append(run_child(cmd))
-                else:
-                    raise exc
-            if name.startswith("sketchgrad run"):
-                for f in (work / "cli").iterdir():
-                    f.unlink()
+            results[name].append(run_child(cmd))
     table = {}
     base = None
     for name, runs in results.items():
         wall = statistics.median(r["wall"] for r in runs)
         rss = statistics.median(r["rss_mb"] for r in runs)
-        table[name] = {"wall_s": round(wall, 3), "peak_rss_mb": round(rss, 1),
-                       "runs": len(runs)}
+        cpu = statistics.median(r["cpu"] for r in runs)
+        table[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                       "peak_rss_mb": round(rss, 1), "runs": len(runs)}
         if base is None:
             base = (wall, rss)
         table[name]["time_ratio"] = round(wall / base[0], 2)
@@ -342,13 +344,16 @@ def table_markdown(report: dict) -> str:
     """The figures as Markdown (what docs/benchmark.md shows)."""
     lines = [f"Machine: {report['machine']}.", "",
              f"Scan: {report['scan']}, {report['scan_size']}.", "",
-             "| command | wall s (median) | peak RSS MB (median) | time / OpenCV | RSS / OpenCV |",
-             "|---|---:|---:|---:|---:|"]
+             "| command | wall s | CPU s (user+sys) | peak RSS MB | time / OpenCV "
+             "| RSS / OpenCV |",
+             "|---|---:|---:|---:|---:|---:|"]
     for name, row in report["whole_process"].items():
-        lines.append(f"| {name} | {row['wall_s']:.3f} | {row['peak_rss_mb']:.0f} | "
-                     f"{row['time_ratio']:.2f} | {row['rss_ratio']:.2f} |")
+        lines.append(f"| {name} | {row['wall_s']:.3f} | {row.get('cpu_s', float('nan')):.2f} "
+                     f"| {row['peak_rss_mb']:.0f} | {row['time_ratio']:.2f} "
+                     f"| {row['rss_ratio']:.2f} |")
     runs = {row["runs"] for row in report["whole_process"].values()}
-    lines += ["", f"Runs per command: {', '.join(map(str, sorted(runs)))}, alternating.", ""]
+    lines += ["", f"Medians of {', '.join(map(str, sorted(runs)))} runs per command, "
+                  "alternating; ratios are of the wall-time and RSS medians.", ""]
     stages = report["stages_hsv_s"]
     lines += ["sketchgrad in-process, outputs=hsv (seconds; stage times are summed over "
               "threads, so they can exceed the wall time):", "",
