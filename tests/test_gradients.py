@@ -336,3 +336,15 @@ def test_property_symmetries(image, operator, mode, offset):
     if mode != "constant":
         b = gradient_field(image + np.float32(offset), operator, mode=mode)
         assert_allclose(b.gx, f.gx, atol=1e-6)
+
+
+def test_magnitude_is_bitwise_repeatable_and_matches_hypot():
+    # --workers N must equal --workers 1 pixel for pixel, so the same input must give the
+    # same bits on every call (cv2.magnitude did not on small arrays).
+    rng = np.random.default_rng(7)
+    gx = rng.normal(0, 0.1, (120, 160)).astype(np.float32)
+    gy = rng.normal(0, 0.1, (120, 160)).astype(np.float32)
+    first = GradientField(gx, gy).magnitude
+    for _ in range(20):
+        np.testing.assert_array_equal(GradientField(gx.copy(), gy.copy()).magnitude, first)
+    np.testing.assert_allclose(first, np.hypot(gx.astype(np.float64), gy), rtol=1e-6)
