@@ -42,6 +42,11 @@ __all__ = [
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp",
                   ".gif")
 
+#: Endings of drawings in formats sketchgrad cannot read. A folder search takes them too,
+#: so each is named in a one-line error with a hint ("export the page as PNG or TIFF")
+#: rather than left out without a word.
+REPORTED_SUFFIXES = (".pdf", ".svg", ".svgz", ".heic", ".heif", ".avif", ".psd", ".jxl")
+
 #: Where the magnitude's normalization statistics come from.
 NORMALIZE_SCOPES = ("image", "batch")
 
@@ -96,6 +101,9 @@ class _Found:
 def looks_like_image(path: str | os.PathLike) -> bool:
     r"""Whether a file is taken as an image: by its ending, else by its first bytes.
 
+    Drawings in formats sketchgrad cannot read (``REPORTED_SUFFIXES``: PDF, SVG,
+    HEIC, ...) are taken too, so that they fail with a message naming them.
+
     Examples
     --------
     >>> import tempfile, pathlib
@@ -105,7 +113,7 @@ def looks_like_image(path: str | os.PathLike) -> bool:
     (True, False)
     """
     p = Path(path)
-    if p.suffix.lower() in IMAGE_SUFFIXES:
+    if p.suffix.lower() in IMAGE_SUFFIXES + REPORTED_SUFFIXES:
         return True
     try:
         with open(p, "rb") as fh:

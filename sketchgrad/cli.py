@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import traceback
+import warnings
 
 from .errors import SketchgradError
 
@@ -357,6 +358,11 @@ def main(argv: list[str] | None = None) -> int:
     ...
     0
     """
+    # The command reports each input on one line: Pillow's notes on odd metadata in a
+    # file that still decodes, and matplotlib's note that a title character (a file
+    # name in another script) has no glyph in the font, would only add noise.
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+    warnings.filterwarnings("ignore", message=r"Glyph .* missing from font", category=UserWarning)
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)

@@ -40,6 +40,19 @@ def test_find_inputs_by_ending_or_content(tmp_path):
     assert not looks_like_image(tmp_path / "readme.md")
 
 
+def test_a_pdf_or_svg_in_a_folder_is_named_not_dropped(tmp_path):
+    write_scan(tmp_path / "scans" / "page1.png", 1)
+    (tmp_path / "scans" / "page2.PDF").write_bytes(b"%PDF-1.7\n%\xe2\xe3\n1 0 obj\n")
+    (tmp_path / "scans" / "logo.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg"/>')
+    outcomes = run_batch([tmp_path / "scans"], tmp_path / "out", MAGNITUDE)
+    status = {Path(o.input).name: (o.status, o.error) for o in outcomes}
+    assert status["page1.png"][0] == "ok"
+    assert status["page2.PDF"][0] == "failed"
+    assert "PDF is not supported" in status["page2.PDF"][1]
+    assert status["logo.svg"][0] == "failed"
+    assert "SVG" in status["logo.svg"][1]
+
+
 def test_remove_leftovers_touches_only_temporary_outputs(tmp_path):
     ours = [tmp_path / ".page.hsv.png.1234-ab12cd34.tmp", tmp_path / "sub" / ".x.png.q1w2.tmp"]
     theirs = [tmp_path / "page.tmp", tmp_path / ".bashrc", tmp_path / "page.hsv.png",

@@ -460,3 +460,14 @@ def test_compare_sheet(tmp_path):
     assert not (tmp_path / "s2.png").exists()
     res = sketchgrad_cmd("compare", tmp_path / "a.png", "--what", "colour", "-o", sheet)
     assert res.returncode == 2 and "invalid choice: 'colour'" in res.stderr
+
+
+def test_unicode_name_preview_prints_only_the_progress_lines(tmp_path):
+    # The preview's title holds the file name; a CJK name has no glyph in matplotlib's
+    # default font, and that note must not reach the one-line-per-file report.
+    scan = write_scan(tmp_path / "skizze ü 日本.png", 3)
+    res = sketchgrad_cmd("run", scan, "-o", tmp_path / "out", "--outputs", "preview")
+    assert res.returncode == 0, res.stderr
+    assert "Glyph" not in res.stderr and "Warning" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 2, res.stderr  # one file line, one summary
+    assert pixels(tmp_path / "out" / "skizze ü 日本.preview.png").ndim == 3
