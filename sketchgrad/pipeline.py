@@ -235,7 +235,7 @@ def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None
 # Display scale of a tile
 
 
-def _no_flicker(magnitude: np.ndarray) -> np.ndarray:
+def _no_flicker(magnitude: np.ndarray, *, in_place: bool = False) -> np.ndarray:
     """Magnitudes at most ``color.ZERO_GRADIENT`` (1e-6) set to zero before normalizing.
 
     Such gradients are rounding noise (an ulp of the denoised image gives 3e-8;
@@ -246,7 +246,12 @@ def _no_flicker(magnitude: np.ndarray) -> np.ndarray:
     from .color import ZERO_GRADIENT
 
     small = magnitude <= np.float32(ZERO_GRADIENT)
-    return np.where(small, np.float32(0.0), magnitude) if small.any() else magnitude
+    if not small.any():
+        return magnitude
+    if in_place:
+        np.putmask(magnitude, small, np.float32(0.0))
+        return magnitude
+    return np.where(small, np.float32(0.0), magnitude)
 
 
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
@@ -370,8 +375,8 @@ class _Tiles:
             # views into the padded tile: no copy (the halo is 5% more memory per tile)
             parts["field"] = GradientField(full.gx[crop], full.gy[crop])
             del full
-            if "normalized" in needs:
-                parts["field"].magnitude  # noqa: B018  (cached here, in the worker thread)
+            if "normalized" in needs:  # computed (and cached) here, in the worker thread
+                _no_flicker(parts["field"].magnitude, in_place=True)
             t = self.timer.add("gradients", t)
         if "sketch" in needs:
             from .sketch import sketch_effect
@@ -388,9 +393,9 @@ class _Tiles:
         unit = None
         if field is not None and "normalized" in self.needs:
             if self.normalizer is not None:
-                normalized = self.normalizer.transform(_no_flicker(field.magnitude))
+                normalized = self.normalizer.transform(field.magnitude)  # floored in compute
             else:
-                normalized = normalize(_no_flicker(field.magnitude), self.config.normalize)
+                normalized = normalize(field.magnitude, self.config.normalize)
             unit = _unit(normalized, self.config.normalize, self.peak)
             del normalized
             if dtype is np.float32:
@@ -418,7 +423,7 @@ class _Tiles:
 
     def _kept_bytes(self) -> int:
         """Bytes the first pass's tiles would take if kept for the second."""
-        per_pixel = 8 + 4 * len(self.needs & {"denoised", "sketch"})
+        per_pixel = 12 + 4 * len(self.needs & {"denoised", "sketch"})  # gx, gy, magnitude
         return per_pixel * self.height * self.width
 
     # -- driving ----------------------------------------------------------------------
@@ -438,7 +443,7 @@ class _Tiles:
         With global statistics to gather, a first pass computes every tile's
         magnitude for ``Normalizer.partial_fit``. The second pass reuses the
         first pass's tiles when they fit in ``KEEP_BYTES`` (8.5 MP, outputs
-        hsv: 68 MB), and computes them again otherwise, so memory stays bounded.
+        hsv: 102 MB), and computes them again otherwise, so memory stays bounded.
         """
         method = self.config.normalize
         fit = "normalized" in self.needs and (self.normalizer is None or method == "l2")
@@ -456,13 +461,12 @@ class _Tiles:
                 first = self.compute if keep else self._magnitude
                 for parts in self._ordered(pool, first, sum(self.tiles, [])):
                     t = time.perf_counter()
-                    magnitude = _no_flicker(parts["field"].magnitude)
+                    magnitude = parts["field"].magnitude  # floored in compute
                     if fitting:
                         self.normalizer.partial_fit(magnitude)
                     top = max(top, float(magnitude.max()))
                     self.timer.add("normalize", t)
-                    if keep:  # without the magnitude (4 bytes/pixel; quick to redo)
-                        parts["field"] = GradientField(parts["field"].gx, parts["field"].gy)
+                    if keep:
                         kept[parts["box"]] = parts
                     del parts, magnitude
                 if method == "l2":
@@ -517,7 +521,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     tiles = _Tiles(image, config, {"field", "normalized"}, side, None, _Timer())
     with ThreadPoolExecutor(tiles.threads) as pool:
         for parts in tiles._ordered(pool, tiles._magnitude, sum(tiles.tiles, [])):
-            normalizer.partial_fit(_no_flicker(parts["field"].magnitude))
+            normalizer.partial_fit(parts["field"].magnitude)  # floored in compute
     return normalizer
 
 
@@ -724,20 +728,11 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
                 writers[kind] = PngWriter(paths[kind], width, height, channels=channels,
                                           bit_depth=depth, text=text, compression=compression)
         for band in tiles.run(np.uint8):
-            y0, y1 = band[0]["box"][:2]
             if thumbs:
                 thumbs.add(band)
             for kind, writer in writers.items():
-                plane = layout[kind][0]
-                if len(band) == 1:
-                    rows = band[0][plane]
-                else:
-                    first = band[0][plane]
-                    rows = np.empty((y1 - y0, width) + first.shape[2:], first.dtype)
-                    for out in band:
-                        rows[:, out["box"][2]:out["box"][3]] = out[plane]
                 t = time.perf_counter()
-                writer.write(rows)
+                writer.write([out[layout[kind][0]] for out in band])  # joined while compressed
                 timer.add("png", t)
             del band
         written = {}

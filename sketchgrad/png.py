@@ -306,29 +306,37 @@ class PngWriter:
             self.abort()
 
     # -- rows --------------------------------------------------------------------------
-    def write(self, rows: np.ndarray) -> None:
+    def write(self, rows: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...]) -> None:
         """Append rows: (h, W) grey or (h, W, 3) RGB, floats in [0, 1] or uint8/uint16.
 
+        ``rows`` may also be a list of blocks side by side (each (h, w_i[, 3]),
+        widths adding up to W), such as a band of tiles: they are joined while
+        being compressed, without an extra copy of the band.
         Floats are clipped to [0, 1], scaled and rounded (``x * (2**bits - 1) + 0.5``).
         """
         if self._closed:
             raise OutputError(f"{self.path}: the PNG writer is already closed")
-        rows = np.asarray(rows)
-        shape = (self.width,) if self.channels == 1 else (self.width, 3)
-        if rows.ndim != 1 + len(shape) or rows.shape[1:] != shape:
+        blocks = [np.asarray(b) for b in rows] if isinstance(rows, list | tuple) \
+            else [np.asarray(rows)]
+        pixel = () if self.channels == 1 else (3,)
+        height = blocks[0].shape[0] if blocks and blocks[0].ndim else -1
+        if not blocks or any(b.ndim != 2 + len(pixel) or b.shape[0] != height
+                             or b.shape[2:] != pixel for b in blocks) \
+                or sum(b.shape[1] for b in blocks) != self.width:
             self.abort()
             want = "(h, W)" if self.channels == 1 else "(h, W, 3)"
-            raise ParameterError(f"rows of shape {rows.shape} do not fit a {self.width}-pixel "
-                                 f"wide {'grey' if self.channels == 1 else 'RGB'} PNG; "
+            raise ParameterError(f"rows of shape {[b.shape for b in blocks]} do not fit a "
+                                 f"{self.width}-pixel wide "
+                                 f"{'grey' if self.channels == 1 else 'RGB'} PNG; "
                                  f"give {want} arrays")
-        if self._rows_done + self._pending_rows + len(rows) > self.height:
+        if self._rows_done + self._pending_rows + height > self.height:
             self.abort()
             raise ParameterError(f"{self.path}: more rows than the declared height "
                                  f"{self.height}")
         start = 0
-        while start < len(rows):
-            take = min(len(rows) - start, self._strip_rows - self._pending_rows)
-            self._pending.append(rows[start:start + take])
+        while start < height:
+            take = min(height - start, self._strip_rows - self._pending_rows)
+            self._pending.append([b[start:start + take] for b in blocks])
             self._pending_rows += take
             start += take
             if self._pending_rows == self._strip_rows:
@@ -342,11 +350,11 @@ class PngWriter:
         parts = self._pending
         self._pending, self._pending_rows = [], 0
         first = self._rows_done == 0
-        self._rows_done += sum(len(p) for p in parts)
+        self._rows_done += sum(len(p[0]) for p in parts)
         last = self._rows_done == self.height
         prev = self._prev_row
         if self._filter == 2:  # "up" needs the previous strip's last row, quantized
-            self._prev_row = self._raw(parts[-1][-1:])
+            self._prev_row = np.concatenate([self._raw(b[-1:]) for b in parts[-1]], axis=1)
         args = (parts, prev, first, last)
         if self._pool is None:
             fut: Future = Future()
@@ -359,19 +367,24 @@ class PngWriter:
             self._drain_one()
 
     def _raw(self, rows: np.ndarray) -> np.ndarray:
+        """Rows of one block as big-endian sample bytes, (h, w * bytes per pixel)."""
         data = _quantize(rows, self.bit_depth)
         if self.bit_depth == 16:
             data = data.astype(">u2", copy=False)
-        return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), self._row_bytes)
+        return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1)
 
     def _encode(self, parts, prev, first: bool, last: bool):
-        height = sum(len(p) for p in parts)
+        height = sum(len(p[0]) for p in parts)
         buf = np.empty((height, self._row_bytes + 1), np.uint8)
         buf[:, 0] = self._filter
         row = 0
-        for part in parts:
-            buf[row:row + len(part), 1:] = self._raw(part)
-            row += len(part)
+        for blocks in parts:
+            col = 1
+            for block in blocks:
+                raw = self._raw(block)
+                buf[row:row + len(raw), col:col + raw.shape[1]] = raw
+                col += raw.shape[1]
+            row += len(blocks[0])
         body = buf[:, 1:]
         if self._filter == 1:  # sub: byte minus the byte one pixel to the left (mod 256)
             if self._row_bytes > self._bpp:  # NumPy reads overlapping operands as copies

@@ -195,3 +195,18 @@ def test_without_isal_everything_uses_zlib(tmp_path, monkeypatch):
     data = np.arange(60, dtype=np.uint8).reshape(6, 10)
     path = save_png(tmp_path / "z.png", data)
     np.testing.assert_array_equal(_pillow(path)[0], data)
+
+
+@pytest.mark.parametrize("filter_type", list(PNG_FILTERS))
+def test_bands_of_side_by_side_blocks(tmp_path, rng, monkeypatch, filter_type):
+    monkeypatch.setattr(png_mod, "_STRIP_BYTES", 700)  # strips cut across the bands
+    data = rng.random((45, 31, 3), dtype=np.float32)
+    path = tmp_path / "b.png"
+    with PngWriter(path, 31, 45, channels=3, filter_type=filter_type) as w:
+        for y in range(0, 45, 16):
+            band = data[y:y + 16]
+            w.write([band[:, :7], band[:, 7:20], band[:, 20:]])
+    expected = np.floor(np.clip(data, 0, 1) * 255 + 0.5)
+    np.testing.assert_array_equal(_pillow(path)[0], expected)
+    with pytest.raises(ParameterError, match="do not fit a 31-pixel wide RGB PNG"):
+        PngWriter(tmp_path / "c.png", 31, 2, channels=3).write([data[:2, :7], data[:2, :7]])

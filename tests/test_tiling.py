@@ -140,11 +140,13 @@ def test_streaming_holds_no_full_size_output(tmp_path, monkeypatch):
     real = PngWriter.write
 
     def spy(self, rows):
-        heights.append(len(rows))
+        blocks = rows if isinstance(rows, list) else [rows]
+        heights.append(blocks[0].shape[0])
+        assert all(b.shape[1] <= 32 for b in blocks)  # tiles, never a full-width copy
         return real(self, rows)
 
     monkeypatch.setattr(PngWriter, "write", spy)
-    img = scan((100, 64))
+    img = scan((100, 70))
     process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
                      {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
     assert max(heights) <= 32 and sum(heights) == 2 * 100
