@@ -100,6 +100,9 @@ def test_files_hold_exactly_the_stage_results(tmp_path):
     np.testing.assert_array_equal(read(paths["sketch"]),
                                   np.floor(np.clip(sketch_effect(den), 0, 1) * 255.0 + 0.5))
     hsv = read(paths["hsv"]).astype(int)
+    # exactly the colour stage's own 8-bit output ...
+    np.testing.assert_array_equal(hsv, apply_color(field, unit, den, dtype=np.uint8))
+    # ... which rounds the float colours (save_png of process().hsv) to within one level
     reference = np.floor(apply_color(field, unit, den) * 255.0 + 0.5)
     assert np.abs(hsv - reference).max() <= 1
     assert (hsv == reference).mean() > 0.99
