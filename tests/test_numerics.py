@@ -53,6 +53,12 @@ unit_edges = st.sampled_from([0.0, TINY32, 2 * TINY32, float(F32.tiny), 1e-30, 1
 unit_any = st.floats(0.0, 1.0, width=32, allow_subnormal=True)
 
 
+def _step(side: int, lo: float, hi: float) -> np.ndarray:
+    img = np.full((side, side), lo, np.float32)
+    img[:, side // 2:] = hi
+    return img
+
+
 @st.composite
 def unit_images(draw, shape=shapes):
     """float32 images in [0, 1]: constant, random, near 0/1 with subnormals, or a step."""
@@ -130,6 +136,7 @@ COLOURS = ["hsv", *sorted(getattr(color_module, "RAMPS", {})), "viridis",
 @example(image=np.zeros((2, 5), np.float32), strength=None)
 @example(image=np.full((1, 2), TINY32, np.float32), strength=None)  # a subnormal page
 @example(image=np.full((2, 2), TINY32, np.float32), strength=None)
+@example(image=_step(14, 0.0, 1e-30), strength=1.0)  # coefficients near the float32 floor
 def test_denoise_stays_finite_and_in_unit_range(method, image, strength):
     before = image.copy()
     out = sketchgrad.denoise(image, method, strength=strength)
@@ -178,6 +185,7 @@ def test_gradient_field_stays_finite(operator, image, mode):
 @given(x=wide_arrays())
 @example(x=np.array([0.0, TINY32], np.float32))  # a spread of one subnormal step
 @example(x=np.array([0.0, float(F64.smallest_subnormal)]))
+@example(x=np.array([-MAX32, 0.0] + [float(F32.tiny)] * 99, np.float32))  # P1 near -max
 @example(x=np.array([MAX32, -MAX32], np.float32))  # the whole float32 line
 @example(x=np.array([MAX32, MAX32], np.float32))
 @example(x=np.array([MAX64, -MAX64]))
