@@ -10,7 +10,16 @@ Examples
 """
 
 from .batch import Outcome, run_batch
-from .color import COLOR_SPACES, RAMPS, ColorRamp, apply_color, color_wheel, hsv_remap, hsv_to_rgb
+from .color import (
+    COLOR_SPACE_NOTES,
+    COLOR_SPACES,
+    RAMPS,
+    ColorRamp,
+    apply_color,
+    color_wheel,
+    hsv_remap,
+    hsv_to_rgb,
+)
 from .compare import render_comparison
 from .config import read_provenance
 from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
@@ -33,6 +42,7 @@ __all__ = [
     "read_provenance",
     "apply_color",
     "COLOR_SPACES",
+    "COLOR_SPACE_NOTES",
     "RAMPS",
     "color_wheel",
     "render_comparison",

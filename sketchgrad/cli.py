@@ -243,63 +243,37 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _methods() -> int:
-    import importlib
+    from .color import COLOR_SPACE_NOTES, RAMPS
+    from .denoise import DENOISE_METHODS
+    from .gradients import OPERATORS
+    from .normalize import NORMALIZE_METHODS
 
-    sections = [("denoise methods (--denoise)", "sketchgrad.denoise", "DENOISE_METHODS"),
-                ("gradient operators (--operator)", "sketchgrad.gradients", "OPERATORS"),
-                ("normalization methods (--normalize)", "sketchgrad.normalize",
-                 "NORMALIZE_METHODS"),
-                ("colour spaces", "sketchgrad.color", "COLOR_SPACES"),
-                ("named ramps (--color)", "sketchgrad.color", "RAMPS")]
-    for title, module, name in sections:
-        try:
-            registry = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError):
-            continue  # this version has no such registry
+    def first_line(func) -> str:
+        return func.__doc__.strip().splitlines()[0].replace("``", "")
+
+    sections = [
+        ("denoise methods (--denoise)", {k: first_line(f) for k, f in DENOISE_METHODS.items()}),
+        ("gradient operators (--operator)", {k: first_line(f) for k, f in OPERATORS.items()}),
+        ("normalization methods (--normalize)",
+         {k: first_line(f) for k, f in NORMALIZE_METHODS.items()}),
+        ("ramp colour spaces (ColorRamp(space=...))", COLOR_SPACE_NOTES),
+        ("named ramps (--color NAME)",
+         {k: " -> ".join(_hex(c) for c in r.stops) + f" (in {r.space})"
+          for k, r in RAMPS.items()}),
+    ]
+    for title, entries in sections:
         print(f"{title}:")
-        width = max((len(str(k)) for k in registry), default=0)
-        items = registry.items() if isinstance(registry, dict) else ((k, "") for k in registry)
-        for key, value in items:
-            print(f"  {str(key):<{width}}  {_describe(value)}".rstrip())
+        width = max(map(len, entries))
+        for name, line in entries.items():
+            print(f"  {name:<{width}}  {line}")
         print()
-    print("colours (--color): hsv, a named ramp, \"ramp:#hex,#hex,...\", or any matplotlib "
+    print('colours (--color): hsv, a named ramp, "ramp:#hex,#hex,...", or any matplotlib '
           "colormap name")
     return 0
 
 
-def _describe(value) -> str:
-    """One line about a registry entry: its docstring's first line, or its stops."""
-    for obj in (value, getattr(value, "func", None)):
-        if obj is None or isinstance(obj, str | list | tuple | dict):
-            continue
-        doc = getattr(obj, "__doc__", None)
-        if callable(obj) and doc and (doc is not type(obj).__doc__ or isinstance(obj, type)):
-            return doc.strip().splitlines()[0]
-    for attr in ("description", "doc", "title"):
-        text = getattr(value, attr, None)
-        if isinstance(text, str) and text.strip():
-            return text.strip().splitlines()[0]
-    if isinstance(value, dict):
-        for key in ("description", "doc"):
-            if isinstance(value.get(key), str):
-                return value[key].strip().splitlines()[0]
-    stops = getattr(value, "stops", value)
-    if isinstance(stops, list | tuple):
-        space = getattr(value, "space", None)
-        return " -> ".join(_colour(c) for c in stops) + (f" (in {space})" if space else "")
-    if isinstance(value, str):
-        return value
-    doc = getattr(value, "__doc__", None)
-    return doc.strip().splitlines()[0] if doc else ""
-
-
-def _colour(c) -> str:
-    if isinstance(c, str):
-        return c
-    try:
-        return "#" + "".join(f"{round(float(v) * 255):02x}" for v in c)
-    except (TypeError, ValueError):
-        return str(c)
+def _hex(rgb) -> str:
+    return "#" + "".join(f"{round(float(v) * 255):02x}" for v in rgb)
 
 
 def _compare(args: argparse.Namespace) -> int:

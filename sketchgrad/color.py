@@ -29,6 +29,7 @@ from .normalize import to_unit
 
 __all__ = [
     "COLOR_SPACES",
+    "COLOR_SPACE_NOTES",
     "HUE_PATHS",
     "RAMPS",
     "ZERO_GRADIENT",
@@ -48,8 +49,15 @@ __all__ = [
     "srgb_to_oklab",
 ]
 
-#: Interpolation spaces of :class:`ColorRamp`.
-COLOR_SPACES = ("hsv", "hsl", "oklab", "oklch", "rgb")
+#: Interpolation spaces of :class:`ColorRamp`, with what each is good for.
+COLOR_SPACE_NOTES = {
+    "hsv": "hue, saturation, value: vivid transitions; the hue goes round the colour wheel",
+    "hsl": "hue, saturation, lightness: like hsv, white and black at the lightness ends",
+    "oklab": "perceptual lightness and opponent colours: smooth, even steps, no hue swings",
+    "oklch": "oklab in polar form: even lightness while the hue turns round the wheel",
+    "rgb": "straight lines between sRGB values: what most editors do; midpoints can go dull",
+}
+COLOR_SPACES = tuple(COLOR_SPACE_NOTES)
 #: Ways round the hue circle between two stops (hue spaces only).
 HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
 #: Gradient magnitude (intensity per pixel) at or below which a pixel has no

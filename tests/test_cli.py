@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 import sketchgrad
+from sketchgrad.color import COLOR_SPACES
 from sketchgrad.denoise import DENOISE_METHODS
 from sketchgrad.gradients import OPERATORS
 from sketchgrad.normalize import NORMALIZE_METHODS
@@ -351,9 +352,15 @@ def test_methods_and_version():
     lines = res.stdout.splitlines()
     for registry in (DENOISE_METHODS, OPERATORS, NORMALIZE_METHODS):
         for name, func in registry.items():
-            first = func.__doc__.strip().splitlines()[0]
+            first = func.__doc__.strip().splitlines()[0].replace("``", "")
+            assert f"  {name} " in res.stdout
             assert any(line.split() and line.split()[0] == name and line.endswith(first)
                        for line in lines), name
+    assert "``" not in res.stdout
+    for space in COLOR_SPACES:
+        assert any(line.split() and line.split()[0] == space and len(line.split()) > 3
+                   for line in lines), space
+    assert "  sepia     #24160c -> #7a4e26 -> #d4b07a -> #fbf5e6 (in oklab)" in lines
 
 
 def test_progress_bar_on_a_terminal(tmp_path):
