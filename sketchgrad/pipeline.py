@@ -143,7 +143,10 @@ class Result:
 
     ``full_shape`` is set when the arrays are a reduced copy (block means) of a
     larger scan, as :func:`process_to_files` hands to the preview: it is the
-    scan's (H, W).
+    scan's (H, W); ``details`` then holds full-resolution crops of the
+    busiest strokes for the preview's 1:1 panels (see
+    :func:`sketchgrad.preview.render_preview`). In Jupyter a Result shows as
+    its preview.
     """
 
     image: np.ndarray
@@ -155,6 +158,13 @@ class Result:
     sketch: np.ndarray | None = None
     meta: object = None
     full_shape: tuple[int, int] | None = None
+    details: dict | None = None
+
+    def _repr_png_(self) -> bytes:
+        """The preview sheet as PNG bytes (how Jupyter displays a Result)."""
+        from .preview import preview_png_bytes
+
+        return preview_png_bytes(self)
 
 
 # ----------------------------------------------------------------------------------------
@@ -785,6 +795,9 @@ class _Thumbs:
 
     KINDS = ("denoised", "normalized", "hsv", "sketch", "gx", "gy")
 
+    #: Full-resolution crops for the preview's detail panels: crop name -> tile part.
+    CROPS = {"hsv": "hsv", "relief": "sketch"}
+
     def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
         self.step = step
         self.full_shape = image.shape
@@ -793,6 +806,26 @@ class _Thumbs:
         have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
         self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
                        for kind in self.KINDS if kind in have}
+        self.details = self._plan_details(image) if step > 1 else None
+
+    def _plan_details(self, image: np.ndarray) -> dict:
+        """Choose the 1:1 detail window before the tiles stream, and crop the scan.
+
+        A cheap first look: the gradient magnitude of the block-mean scan says
+        where the busiest strokes are (the full-resolution magnitude does not
+        exist yet). The window's crops of each stage are then copied out of
+        the tiles as they pass (``add``): a panel-sized crop each, whatever
+        the scan's size.
+        """
+        import cv2
+
+        from .preview import detail_window
+
+        small = np.ascontiguousarray(self.image, np.float32)
+        busy = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT),
+                             cv2.Sobel(small, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT))
+        r, c, ch, cw = window = detail_window(busy, self.full_shape)
+        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy()}
 
     def add(self, band: list[dict]) -> None:
         s = self.step
@@ -807,12 +840,31 @@ class _Thumbs:
                     continue
                 small = _block_mean(part, s)
                 plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
+            if self.details is not None:
+                self._crop(out)
+
+    def _crop(self, out: dict) -> None:
+        """Copy the part of a finished tile that falls in the detail window."""
+        r, c, ch, cw = self.details["window"]
+        y0, y1, x0, x1 = out["box"]
+        top, bottom, left, right = max(y0, r), min(y1, r + ch), max(x0, c), min(x1, c + cw)
+        if top >= bottom or left >= right:
+            return
+        for name, kind in self.CROPS.items():
+            part = out.get(kind)
+            if part is None:
+                continue
+            if name not in self.details:
+                self.details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+            self.details[name][top - r:bottom - r, left - c:right - c] = \
+                part[top - y0:bottom - y0, left - x0:right - x0]
 
     def result(self, config: PipelineConfig, meta) -> Result:
         planes = dict(self.planes)
         field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
         return Result(image=self.image, config=config, meta=meta, field=field,
-                      full_shape=self.full_shape if self.step > 1 else None, **planes)
+                      full_shape=self.full_shape if self.step > 1 else None,
+                      details=self.details, **planes)
 
 
 def _write_preview(result: Result, dest: Path, text: dict, compression: int) -> Path:

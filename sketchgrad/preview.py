@@ -17,7 +17,8 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "render_preview", "preview_png_bytes"]
+__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "render_preview",
+           "preview_png_bytes", "detail_window"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
 PREVIEW_SIDE = 720
@@ -80,10 +81,15 @@ def _fmt(x) -> str:
     return "auto" if x is None else f"{x:g}"
 
 
+def _full_shape(result) -> tuple[int, int]:
+    """(H, W) of the scan itself (the arrays may be a reduced copy)."""
+    return tuple(getattr(result, "full_shape", None) or result.image.shape[:2])
+
+
 def _titles(result) -> dict[str, str]:
     cfg = result.config
     meta = result.meta
-    h, w = result.image.shape[:2]
+    h, w = _full_shape(result)
     scan = f"scan · {w}×{h} px"
     if meta is not None:
         scan += f", {meta.bit_depth}-bit"
@@ -109,7 +115,11 @@ def _titles(result) -> dict[str, str]:
     }
 
 
-def _available(result) -> dict[str, bool]:
+def _available(result, details=None) -> dict[str, bool]:
+    if details is not None:
+        return {**_available(result), "detail_scan": "scan" in details,
+                "detail_hsv": "hsv" in details, "detail_relief": "relief" in details}
+    reduced = getattr(result, "full_shape", None) is not None
     return {
         "scan": True,
         "denoised": result.denoised is not None,
@@ -120,16 +130,17 @@ def _available(result) -> dict[str, bool]:
         "magnitude": result.normalized is not None,
         "hsv": result.hsv is not None,
         "legend": result.hsv is not None,
-        "detail_scan": True,
-        "detail_hsv": result.hsv is not None,
-        "detail_relief": result.sketch is not None,
+        # a reduced copy has no full-resolution pixels to crop (unless given as details)
+        "detail_scan": not reduced,
+        "detail_hsv": result.hsv is not None and not reduced,
+        "detail_relief": result.sketch is not None and not reduced,
     }
 
 
-def _choose_panels(result, panels) -> list[str]:
-    have = _available(result)
+def _choose_panels(result, panels, details=None) -> list[str]:
+    have = _available(result, details)
     if panels is None:
-        big = max(result.image.shape[:2]) > 1.25 * PREVIEW_SIDE
+        big = max(_full_shape(result)) > 1.25 * PREVIEW_SIDE
         return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)]
     panels = [panels] if isinstance(panels, str) else list(panels)
     unknown = [p for p in panels if p not in PREVIEW_PANELS]
@@ -139,7 +150,8 @@ def _choose_panels(result, panels) -> list[str]:
     missing = [p for p in panels if not have[p]]
     if missing:
         raise ParameterError(f"panels {', '.join(missing)} were not computed for this result; "
-                             "run process() with outputs including 'preview'")
+                             "run process() with outputs including 'preview' (detail panels "
+                             "of a reduced result need details=)")
     return panels
 
 
@@ -178,9 +190,11 @@ def _draw_histogram(spec, result, fig) -> list:
     after = _strided(result.normalized)
     sub = spec.subgridspec(2, 1, hspace=0.1)
     axes = []
+    # a reduced result holds block means: say so, their range is narrower than the pixels'
+    of = " · of block means" if getattr(result, "full_shape", None) is not None else ""
     for i, (data, colour, label) in enumerate((
-            (before, "0.35", "before: |∇I| (intensity / px)"),
-            (after, "#c2410c", f"after: {result.config.normalize}, shown on [0, 1]"))):
+            (before, "0.35", f"before: |∇I| (intensity / px){of}"),
+            (after, "#c2410c", f"after: {result.config.normalize}, shown on [0, 1]{of}"))):
         ax = fig.add_subplot(sub[i])
         finite = data[np.isfinite(data)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
@@ -197,26 +211,63 @@ def _draw_histogram(spec, result, fig) -> list:
     return axes
 
 
-def _detail_window(result, shape_shown) -> tuple[int, int, int, int]:
-    """(row, col, height, width) of a full-resolution crop around the busiest strokes."""
+def detail_window(busy: np.ndarray, full_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where the 1:1 detail panels look: the busiest panel-sized window of a scan.
+
+    Parameters
+    ----------
+    busy : ndarray
+        A map of how busy each part of the scan is (e.g. the normalized
+        gradient magnitude), at full size or any reduced size covering the
+        whole scan; it is shrunk to at most ``PREVIEW_SIDE`` pixels first, so
+        the cost does not grow with the scan.
+    full_shape : (int, int)
+        The scan's (H, W).
+
+    Returns
+    -------
+    tuple of int
+        (row, col, height, width) of the window in full-resolution pixels: as
+        wide as a panel (``PANEL_INCHES`` at 100 dpi) and of the scan's aspect,
+        centred on the highest mean of ``busy**2`` (crisp strokes win over a
+        wide, faint texture).
+
+    Examples
+    --------
+    >>> busy = np.zeros((100, 150), np.float32); busy[80:90, 120:130] = 1  # rows 1600-1800
+    >>> row, col, height, width = detail_window(busy, (2000, 3000))
+    >>> (height, width), row <= 1600 < 1800 <= row + height, col <= 2400 < 2600 <= col + width
+    ((307, 460), True, True)
+    """
     import cv2
 
-    h, w = result.image.shape[:2]
-    ch = min(h, round(PANEL_INCHES * _DPI * shape_shown[0] / max(shape_shown[1], 1)))
+    h, w = int(full_shape[0]), int(full_shape[1])
     cw = min(w, round(PANEL_INCHES * _DPI))
-    busy = result.normalized if result.normalized is not None else result.image
+    ch = min(h, round(PANEL_INCHES * _DPI * h / max(w, 1)))
     small = downsample(busy)
-    if busy is result.image:
-        small = 1.0 - small
     small = small * small  # favour crisp strokes over a wide, faint texture
     fy, fx = small.shape[0] / h, small.shape[1] / w
     kh, kw = max(1, round(ch * fy)), max(1, round(cw * fx))
     energy = cv2.boxFilter(np.ascontiguousarray(small, np.float32), -1, (kw, kh),
                            normalize=True, borderType=cv2.BORDER_CONSTANT)
     r, c = np.unravel_index(int(np.argmax(energy)), energy.shape)
-    row = int(np.clip(round(r / fy) - ch // 2, 0, h - ch))
-    col = int(np.clip(round(c / fx) - cw // 2, 0, w - cw))
+    row = int(np.clip(round((r + 0.5) / fy) - ch // 2, 0, h - ch))
+    col = int(np.clip(round((c + 0.5) / fx) - cw // 2, 0, w - cw))
     return row, col, ch, cw
+
+
+def _details_of(result) -> dict:
+    """The window and its full-resolution crops, from a full-size result."""
+    busy = result.normalized if result.normalized is not None \
+        else 1.0 - downsample(result.image)
+    r, c, ch, cw = window = detail_window(busy, result.image.shape[:2])
+    where = (slice(r, r + ch), slice(c, c + cw))
+    crops = {"window": window, "scan": result.image[where]}
+    if result.hsv is not None:
+        crops["hsv"] = result.hsv[where]
+    if result.sketch is not None:
+        crops["relief"] = result.sketch[where]
+    return crops
 
 
 def _image_axes(fig, spec, title):
@@ -237,26 +288,42 @@ def _colorbar(fig, im, ax, *, visible=True, **kw):
     return bar
 
 
-def _figure(result, panels):
+def _figure(result, panels, details=None) -> np.ndarray:
+    """The preview sheet as an (H, W, 3) uint8 array."""
+    fig = _build_figure(result, panels, details)
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    return rgba[..., :3].copy()
+
+
+def _build_figure(result, panels, details=None):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
 
-    names = _choose_panels(result, panels)
+    if details is None:
+        details = getattr(result, "details", None)
+    names = _choose_panels(result, panels, details)
     titles = _titles(result)
     image = downsample(result.image)
     h, w = image.shape[:2]
+    full_h, full_w = _full_shape(result)
     aspect = min(max(h / max(w, 1), 0.35), 1.6)
     ncols = min(3, len(names))
     nrows = -(-len(names) // ncols)
     cell_h = PANEL_INCHES * aspect + 0.75
     fig = Figure(figsize=(PANEL_INCHES * ncols + 0.6 * ncols, cell_h * nrows + 0.6), dpi=_DPI,
                  layout="constrained")
+    # room between rows: a panel's title never touches the axis label above it
+    fig.get_layout_engine().set(h_pad=0.12, hspace=0.02)
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(nrows, ncols)
-    window = _detail_window(result, (h, w)) if any(n in DETAIL_PANELS for n in names) else None
-    shrunk = max(result.image.shape[:2]) > PREVIEW_SIDE
-    scale = w / result.image.shape[1] if result.image.shape[1] else 1.0
+    window = None
+    if any(n in DETAIL_PANELS for n in names):
+        details = details if details is not None else _details_of(result)
+        window = details["window"]
+    shrunk = max(full_h, full_w) > max(h, w)
+    scale = w / full_w if full_w else 1.0
     for i, name in enumerate(names):
         spec = grid[i // ncols, i % ncols]
         if name == "histogram":
@@ -281,9 +348,7 @@ def _figure(result, panels):
             _colorbar(fig, im, ax)
         elif name in DETAIL_PANELS:
             r, c, ch, cw = window
-            data = {"detail_scan": result.image, "detail_hsv": result.hsv,
-                    "detail_relief": result.sketch}[name]
-            crop = downsample(data[r:r + ch, c:c + cw], side=max(ch, cw))
+            crop = downsample(details[name.removeprefix("detail_")], side=max(ch, cw))
             im = ax.imshow(np.clip(crop, 0, 1), cmap="gray" if crop.ndim == 2 else None,
                            vmin=0, vmax=1, interpolation="nearest")
             ax.set_xlabel(f"x {c}–{c + cw}, y {r}–{r + ch}", fontsize=8)
@@ -307,13 +372,11 @@ def _figure(result, panels):
     if result.meta is not None:
         note = f"{Path(str(result.meta.source)).name}\n{note}"
     fig.suptitle(note, fontsize=11)
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    return rgba[..., :3].copy()
+    return fig
 
 
 def render_preview(result, path: str | os.PathLike, *, panels=None,
-                   text: dict[str, str] | None = None) -> Path:
+                   text: dict[str, str] | None = None, details: dict | None = None) -> Path:
     """Render a result's stages side by side into a PNG.
 
     Panels (see ``PREVIEW_PANELS``): the scan; the denoised image; the relief;
@@ -321,7 +384,9 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     percentile of their size, with colorbars); the histogram of the gradient
     magnitude before and after normalization (log counts); the normalized
     magnitude (colorbar); the colouring and its legend (the colour wheel, or
-    the ramp). Titles name the methods and parameters.
+    the ramp). Titles name the methods and parameters. Scans larger than a
+    panel also get 1:1 crops of their busiest strokes (scan, colour, relief),
+    with the crop's box drawn on the scan panel.
 
     Parameters
     ----------
@@ -334,6 +399,13 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
         the result has.
     text : dict, optional
         PNG text chunks (provenance) written with the image.
+    details : dict, optional
+        The 1:1 detail panels' window and crops, for a ``result`` whose arrays
+        are a reduced copy of a larger scan (``result.full_shape`` set): keys
+        ``"window"`` (row, col, height, width in scan pixels, see
+        :func:`detail_window`), ``"scan"``, ``"hsv"``, ``"relief"`` (the
+        crops; float in [0, 1] or uint8). Default: ``result.details`` if
+        present, else cropped from ``result`` itself.
 
     Returns
     -------
@@ -349,11 +421,14 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     """
     from .png import save_png
 
-    return save_png(path, _figure(result, panels), bit_depth=8, compression=6, text=text)
+    return save_png(path, _figure(result, panels, details), bit_depth=8, compression=6,
+                    text=text)
 
 
-def preview_png_bytes(result, *, panels=None) -> bytes:
+def preview_png_bytes(result, *, panels=None, details: dict | None = None) -> bytes:
     """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
+
+    ``panels`` and ``details`` as for :func:`render_preview`.
 
     Examples
     --------
@@ -365,5 +440,5 @@ def preview_png_bytes(result, *, panels=None) -> bytes:
     from PIL import Image
 
     buffer = io.BytesIO()
-    Image.fromarray(_figure(result, panels)).save(buffer, format="PNG", compress_level=6)
+    Image.fromarray(_figure(result, panels, details)).save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()

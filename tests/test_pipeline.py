@@ -1,4 +1,5 @@
 import colorsys
+import io
 import json
 
 import numpy as np
@@ -217,3 +218,42 @@ def test_failure_leaves_no_files(tmp_path):
         process_to_files(img, PipelineConfig(denoise="none", tile_size=16),
                          {"hsv": tmp_path / "h.png", "magnitude": tmp_path / "m.png"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_streamed_preview_names_the_scan_size_and_zooms_on_the_strokes(tmp_path, monkeypatch):
+    seen = {}
+    real = pipeline._write_preview
+
+    def spy(result, dest, text, compression):
+        seen["result"] = result
+        return real(result, dest, text, compression)
+
+    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    page = np.full((1500, 2000), 0.93, np.float32)  # blank paper ...
+    page[1000:1300, 1400:1900] = np.tile(drawing((100, 100)), (3, 5))  # ... with one drawing
+    process_to_files(page, PipelineConfig(strength=1.0), {"preview": tmp_path / "p.png"})
+    got = seen["result"]
+    assert got.full_shape == (1500, 2000) and max(got.image.shape) <= 720
+    r, c, ch, cw = got.details["window"]
+    # the 1:1 window lies on the drawing, not on the blank paper
+    assert r < 1300 and r + ch > 1000 and c < 1900 and c + cw > 1400
+    overlap = (min(r + ch, 1300) - max(r, 1000)) * (min(c + cw, 1900) - max(c, 1400))
+    assert overlap > 0.5 * 300 * 460
+    with Image.open(tmp_path / "p.png") as im:
+        assert im.width == round(3 * (4.6 + 0.6) * 100)
+        assert im.height > 1400  # four rows: the detail panels are there
+    from sketchgrad.preview import _build_figure
+
+    titles = [ax.get_title() for ax in _build_figure(got, None).axes]
+    assert "scan · 2000×1500 px" in titles
+
+
+def test_result_shows_as_its_preview_in_jupyter():
+    res = process(drawing(), PipelineConfig(strength=1.0))
+    png = res._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(io.BytesIO(png)) as im:
+        im.load()
+        assert im.format == "PNG" and im.width == round(3 * (4.6 + 0.6) * 100)
+        rgb = np.asarray(im.convert("RGB"))
+    assert len(np.unique(rgb.reshape(-1, 3)[::5], axis=0)) > 100  # a picture, not a blank

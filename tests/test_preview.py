@@ -104,3 +104,63 @@ def test_no_pyplot_global_state():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def _boxes_overlap(a, b):
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_legend_title_clear_of_the_histogram_above(rng):
+    from sketchgrad.preview import _build_figure
+
+    res = process(sketchy((120, 160), rng))
+    fig = _build_figure(res, None)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    by_title = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
+    legend = next(ax for t, ax in by_title.items() if t.startswith("legend"))
+    histograms = [ax for ax in fig.axes if ax.get_xlabel().startswith(("before", "after"))]
+    assert len(histograms) == 2
+    title = legend.title.get_window_extent(renderer)
+    lower = histograms[1].get_tightbbox(renderer)  # ticks and x label included
+    assert not _boxes_overlap(title, lower)
+    assert title.y1 < lower.y0 - 5  # at least 5 px of air between them
+
+
+def test_reduced_result_reports_the_scan_size_and_shows_given_details(rng):
+    from sketchgrad.preview import _build_figure
+
+    full = process(sketchy((1050, 1400), rng))
+    small = process(downsample(full.image, 350), full.config)
+    small.full_shape = full.image.shape
+    # without crops a reduced result has no detail panels (it has no 1:1 pixels)
+    fig = _build_figure(small, None)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "scan · 1400×1050 px" in titles
+    assert not any(t.startswith("detail") for t in titles)
+    r, c, ch, cw = 500, 600, 300, 460
+    marked = full.hsv[r:r + ch, c:c + cw].copy()
+    marked[:] = (0.0, 1.0, 0.0)  # pure green: visible on the sheet only through the crop
+    details = {"window": (r, c, ch, cw), "scan": full.image[r:r + ch, c:c + cw],
+               "hsv": (marked * 255).astype(np.uint8), "relief": full.sketch[r:r + ch, c:c + cw]}
+    fig = _build_figure(small, None, details)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert [t for t in titles if t.startswith("detail")] == [
+        "detail at 1:1 · scan (box on the scan panel)", "detail at 1:1 · colour",
+        "detail at 1:1 · relief"]
+    assert f"x {c}–{c + cw}, y {r}–{r + ch}" in [ax.get_xlabel() for ax in fig.axes]
+    rgb, _ = load_png(preview_png_bytes(small, details=details))
+    green = (rgb[..., 1] > 240) & (rgb[..., 0] < 15) & (rgb[..., 2] < 15)
+    # the crop is drawn at about 1:1 (the panel is a little narrower than 4.6 in)
+    assert 0.8 * ch * cw < green.sum() <= ch * cw
+
+
+def test_detail_window_finds_the_busy_corner():
+    from sketchgrad.preview import detail_window
+
+    busy = np.zeros((300, 400), np.float32)
+    busy[250:280, 20:60] = 1.0                      # a dense knot of strokes
+    busy[:, 200:] = 0.15                            # a wide, faint texture
+    r, c, ch, cw = detail_window(busy, (3000, 4000))
+    assert (ch, cw) == (round(PANEL_INCHES * 100 * 3000 / 4000), round(PANEL_INCHES * 100))
+    assert r <= 2500 and 2800 <= r + ch and c <= 200 and 600 <= c + cw

@@ -219,3 +219,31 @@ def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
     alone = process(img, cfg)
     given = process(img, cfg, normalizer=fitted)
     np.testing.assert_allclose(given.normalized, alone.normalized, rtol=0, atol=FLOAT_TOL)
+
+
+def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(tmp_path, monkeypatch):
+    seen = {}
+
+    def capture(result, dest, text, compression):
+        seen["result"] = result
+        return dest
+
+    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 100)
+    img = np.tile(scan((90, 121), seed=4), (7, 8))  # 630 x 968: step 10, window 460 x 299
+    cfg = PipelineConfig(strength=1.0, tile_size=64)
+    process_to_files(img, cfg, {"preview": tmp_path / "p.png"})
+    details = seen["result"].details
+    r, c, ch, cw = details["window"]
+    assert (ch, cw) == (round(460 * 630 / 968), 460)
+    assert 0 <= r <= 630 - ch and 0 <= c <= 968 - cw
+    assert r % 64 + ch > 64 and c % 64 + cw > 64  # the window crosses tile seams
+    whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
+    where = (slice(r, r + ch), slice(c, c + cw))
+    np.testing.assert_array_equal(details["scan"], img[where])
+    for name, full in (("hsv", whole.hsv), ("relief", whole.sketch)):
+        want = np.floor(np.clip(full[where], 0, 1) * 255 + 0.5)
+        got = details[name].astype(np.float64)
+        assert got.shape == want.shape, name
+        assert np.abs(got - want).max() <= 1, name
+        assert (got == want).mean() > 0.99, name
