@@ -386,10 +386,13 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     # scikit-image's default (deepest - 3) leaves small scans with 1 or 2 levels,
     # too few to separate strokes from noise; use at least 4 where the size allows.
     levels = max(1, min(deepest, max(4, deepest - 3)))
-    out = shrink(image, sigma=sigma, wavelet=wavelet, mode="soft", method="BayesShrink",
-                 wavelet_levels=levels,
-                 rescale_sigma=True, channel_axis=-1 if image.ndim == 3 else None,
-                 convert2ycbcr=False)
+    # pywt's soft threshold computes 1 - t/|c|: for coefficients near the float32 floor
+    # t/|c| overflows to inf, which the threshold then clips to 0, as intended.
+    with np.errstate(over="ignore"):
+        out = shrink(image, sigma=sigma, wavelet=wavelet, mode="soft", method="BayesShrink",
+                     wavelet_levels=levels,
+                     rescale_sigma=True, channel_axis=-1 if image.ndim == 3 else None,
+                     convert2ycbcr=False)
     return _finish(out, image)
 
 

@@ -556,7 +556,11 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             # the limit of the clipped ramp is a step at the window.
             out = np.greater(x, kind(p_hi)).astype(x.dtype)
         else:
-            out = _affine(x, p_lo, (p_lo, p_hi), own)
+            # Clip to the window first: far outliers (the reason for this method) divided
+            # by a small window would overflow before the clip brought them back.
+            window = np.clip(x, kind(p_lo), kind(p_hi))
+            out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi))
+            del window
             np.clip(out, kind(0), kind(1), out=out)
         return _onto(out, opts["out_range"], True)
     if method == "equalize":
