@@ -268,9 +268,7 @@ def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray
     """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
     if method != "l2" or peak is None:
         # the tile's normalized values are ours alone: let to_unit work in place
-        if _accepts(to_unit, "copy"):
-            return to_unit(normalized, method, copy=False)
-        return to_unit(normalized, method)
+        return to_unit(normalized, method, copy=False)
     # to_unit's l2 rule divides by the largest |value|: give it the whole image's.
     flat = np.append(normalized.ravel(), np.float32(peak))
     return to_unit(flat, method)[:-1].reshape(normalized.shape)
@@ -619,7 +617,9 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
                 normalized = normalizer.transform(_no_flicker(res.field.magnitude))
             else:
                 normalized = normalize(_no_flicker(res.field.magnitude), config.normalize)
-            res.normalized = to_unit(normalized, config.normalize)
+            # normalize() always returns a new array (never the magnitude): scale it in place
+            res.normalized = to_unit(normalized, config.normalize, copy=False)
+            del normalized
             t = timer.add("normalize", t)
     if "hsv" in needs:
         res.hsv = _color(res.field, res.normalized, res.denoised, config, np.float32)
