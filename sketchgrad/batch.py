@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import OutputError, ParameterError, SketchgradError
-from .pipeline import PipelineConfig, process
+from .pipeline import PipelineConfig
 
 __all__ = [
     "Outcome",
@@ -374,20 +374,15 @@ def _load(job: _Job):
 
 
 def _fit(job: _Job):
-    """First pass of ``normalize_scope="batch"``: this input's magnitude statistics."""
-    import numpy as np
+    """First pass of ``normalize_scope="batch"``: this input's magnitude statistics.
 
-    from .normalize import Normalizer
+    ``fit_normalizer`` goes tile by tile (memory: the image plus a few tiles)
+    and measures exactly the magnitude the pipeline normalizes (floored at
+    ``color.ZERO_GRADIENT``, bitwise repeatable).
+    """
+    from .pipeline import fit_normalizer
 
-    scan = _load(job)
-    field = process(scan, replace(job.config, outputs=("magnitude",))).field
-    # np.hypot, not field.magnitude: cv2.magnitude can differ in the last bit between
-    # calls on the same input, and the statistics must not (their fingerprint decides
-    # whether a re-run skips).
-    magnitude = np.hypot(field.gx, field.gy, dtype=np.float32)
-    normalizer = Normalizer(job.config.normalize)
-    normalizer.partial_fit(magnitude)
-    return normalizer
+    return fit_normalizer(_load(job), job.config)
 
 
 def _produce(job: _Job) -> list[str]:
