@@ -207,3 +207,20 @@ def test_batch_scope_rerun_skips_with_histogram_statistics(tmp_path):
         again = run_batch([tmp_path / "in"], tmp_path / "out", config,
                           normalize_scope="batch")
         assert [o.status for o in again] == ["skipped"] * 6
+
+
+@pytest.mark.parametrize("method", ["minmax", "zscore", "robust"])
+def test_one_page_in_batch_scope_equals_image_scope(tmp_path, method):
+    # the batch's first pass measures exactly the magnitude each page's own pass would
+    # (tile by tile, floored): one page scaled "with the batch" is scaled on its own
+    write_scan(tmp_path / "in" / "page.png", 9, shape=(150, 700))
+    config = PipelineConfig(strength=1.0, normalize=method, tile_size=64,
+                            outputs=("magnitude", "hsv"))
+    own = run_batch([tmp_path / "in"], tmp_path / "own", config)
+    shared = run_batch([tmp_path / "in"], tmp_path / "shared", config, normalize_scope="batch")
+    assert [o.status for o in own + shared] == ["ok", "ok"]
+    for kind in ("magnitude", "hsv"):
+        a = pixels(tmp_path / "own" / f"page.{kind}.png")
+        b = pixels(tmp_path / "shared" / f"page.{kind}.png")
+        assert a.std() > 0
+        np.testing.assert_array_equal(a, b, err_msg=kind)
