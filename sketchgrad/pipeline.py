@@ -825,7 +825,12 @@ class _Thumbs:
         busy = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT),
                              cv2.Sobel(small, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT))
         r, c, ch, cw = window = detail_window(busy, self.full_shape)
-        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy()}
+        shape = self.image.shape
+        # overview pictures that keep thin strokes visible (preview.block_peak)
+        peaks = {f"{name}_peaks": np.zeros(shape + ((3,) if name == "hsv" else ()), np.float32)
+                 for name, kind in (("magnitude", "normalized"), ("hsv", "hsv"))
+                 if kind in self.planes}
+        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy(), **peaks}
 
     def add(self, band: list[dict]) -> None:
         s = self.step
@@ -842,6 +847,20 @@ class _Thumbs:
                 plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
             if self.details is not None:
                 self._crop(out)
+                self._peaks(out)
+
+    def _peaks(self, out: dict) -> None:
+        """Each block's strongest pixel of the tile's magnitude and colour."""
+        from .preview import block_peak
+
+        s = self.step
+        y0, _, x0, _ = out["box"]
+        for name, kind in (("magnitude", "unit"), ("hsv", "hsv")):
+            plane, part = self.details.get(f"{name}_peaks"), out.get(kind)
+            if plane is None or part is None:
+                continue
+            small = block_peak(part, s)
+            plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
 
     def _crop(self, out: dict) -> None:
         """Copy the part of a finished tile that falls in the detail window."""

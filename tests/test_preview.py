@@ -164,3 +164,27 @@ def test_detail_window_finds_the_busy_corner():
     r, c, ch, cw = detail_window(busy, (3000, 4000))
     assert (ch, cw) == (round(PANEL_INCHES * 100 * 3000 / 4000), round(PANEL_INCHES * 100))
     assert r <= 2500 and 2800 <= r + ch and c <= 200 and 600 <= c + cw
+
+
+def test_block_peak_keeps_each_blocks_strongest_pixel(rng):
+    from sketchgrad.preview import block_peak, shrink_step
+
+    grey = rng.random((23, 31), dtype=np.float32)
+    rgb = rng.random((23, 31, 3), dtype=np.float32)
+    step = 4
+    got_grey, got_rgb = block_peak(grey, step), block_peak(rgb, step)
+    assert got_grey.shape == (6, 8) and got_rgb.shape == (6, 8, 3)
+    for r in range(6):  # independent: loop over blocks (partial ones at the ends)
+        for c in range(8):
+            block = grey[r * step:(r + 1) * step, c * step:(c + 1) * step]
+            assert got_grey[r, c] == block.max()
+            pixels = rgb[r * step:(r + 1) * step, c * step:(c + 1) * step].reshape(-1, 3)
+            np.testing.assert_array_equal(got_rgb[r, c], pixels[pixels.max(axis=1).argmax()])
+    as_bytes = block_peak((rgb * 255).astype(np.uint8), step)
+    assert as_bytes.dtype == np.float32 and as_bytes.max() <= 1.0
+    # a one-pixel line keeps its strength; area averaging divides it by the step
+    line = np.zeros((60, 60), np.float32)
+    line[:, 31] = 0.9
+    assert block_peak(line, 6).max() == np.float32(0.9)
+    assert downsample(line, 10).max() < 0.2
+    assert shrink_step((1441, 10)) == 3 and shrink_step((720, 720)) == 1

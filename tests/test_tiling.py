@@ -247,3 +247,26 @@ def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(tmp_path
         assert got.shape == want.shape, name
         assert np.abs(got - want).max() <= 1, name
         assert (got == want).mean() > 0.99, name
+
+
+def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(tmp_path, monkeypatch):
+    from sketchgrad.preview import block_peak
+
+    seen = {}
+
+    def capture(result, dest, text, compression):
+        seen["result"] = result
+        return dest
+
+    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
+    img = scan((120, 161), seed=6)  # step 5, partial blocks at the right
+    process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
+                     {"preview": tmp_path / "p.png"})
+    details = seen["result"].details
+    whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
+    np.testing.assert_allclose(details["magnitude_peaks"], block_peak(whole.normalized, 5),
+                               atol=1e-5)
+    want = block_peak(np.floor(whole.hsv * 255 + 0.5).astype(np.uint8), 5)
+    close = np.abs(details["hsv_peaks"] - want).max(axis=2) <= 1 / 255 + 1e-6
+    assert details["hsv_peaks"].shape == (24, 33, 3) and close.mean() > 0.99
