@@ -10,7 +10,7 @@ strength is derived from the image's noise level (:func:`estimate_noise`);
 ``strength`` measures is method-specific and stated in each function.
 
 Speed on an 8-megapixel grey scan (2 cores, automatic strength, which includes
-a 0.2 s noise estimate): none 0.01 s, median 0.2 s, gaussian 0.25 s, bilateral
+a 0.1 s noise estimate): none 0.01 s, median 0.2 s, gaussian 0.25 s, bilateral
 0.5 s, wavelet 0.9 s, nl_means 3.6 s (scikit-image's ``denoise_nl_means`` with
 ``fast_mode`` and the same windows: 9.4 s), tv 5.4 s. ``scripts/benchmark.py``
 measures them again.
