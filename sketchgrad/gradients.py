@@ -152,9 +152,7 @@ def _as_image(image: np.ndarray) -> np.ndarray:
 
 
 def _check_mode(mode: str, cval: float) -> None:
-    if mode not in BORDER_MODES:
-        raise ParameterError(f"mode={mode!r} is not known; choose one of: "
-                             + ", ".join(repr(m) for m in BORDER_MODES))
+    choose(dict.fromkeys(BORDER_MODES), mode, "mode")
     if not np.isfinite(cval):
         raise ParameterError(f"cval={cval!r} must be a finite number")
 

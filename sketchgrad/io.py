@@ -26,7 +26,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .errors import ParameterError, ScanError
+from .errors import ParameterError, ScanError, choose
 
 __all__ = ["Scan", "ScanMeta", "load_scan", "DEFAULT_MAX_PIXELS", "LUMA_BT601", "SUPPORTED_FORMATS"]
 
@@ -188,8 +188,7 @@ def load_scan(
     >>> scan.meta.format, scan.meta.bit_depth
     ('PNG', 8)
     """
-    if mode not in ("gray", "rgb"):
-        raise ParameterError(f"mode={mode!r} is not known; choose one of: 'gray', 'rgb'")
+    choose(dict.fromkeys(("gray", "rgb")), mode, "mode")
     if max_pixels is not None and (isinstance(max_pixels, bool)
                                    or not isinstance(max_pixels, int | np.integer)
                                    or max_pixels < 1):
