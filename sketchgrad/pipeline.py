@@ -21,7 +21,6 @@ within one level.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 import threading
@@ -198,15 +197,10 @@ def _tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: boo
     return 0
 
 
-def _stage_module(name: str):
-    """A stage's module (``sketchgrad.denoise`` the attribute is the function of that name)."""
-    import importlib
-
-    return importlib.import_module(f"{__package__}.{name}")
-
-
 def _denoise_radius(method: str, strength: float | None) -> int | None:
     """How far a denoised pixel depends on its neighbours (None: not local or not known)."""
+    from .denoise import BILATERAL_SPACE_SIGMA, NL_MEANS_PATCH, NL_MEANS_SEARCH
+
     if method == "none":
         return 0
     if strength is None:
@@ -216,29 +210,28 @@ def _denoise_radius(method: str, strength: float | None) -> int | None:
         return int(math.ceil(4.0 * float(strength))) + 1
     if method == "median":
         return int(round(float(strength)))
-    stage = _stage_module("denoise")
-    if method == "bilateral" and hasattr(stage, "BILATERAL_SPACE_SIGMA"):
+    if method == "bilateral":
         # OpenCV's bilateral filter reaches round(1.5 * sigma_space)
-        return int(math.ceil(1.5 * stage.BILATERAL_SPACE_SIGMA)) + 1
-    if method == "nl_means" and hasattr(stage, "NL_MEANS_SEARCH"):
-        return stage.NL_MEANS_SEARCH // 2 + stage.NL_MEANS_PATCH // 2 + 1
+        return int(math.ceil(1.5 * BILATERAL_SPACE_SIGMA)) + 1
+    if method == "nl_means":
+        return NL_MEANS_SEARCH // 2 + NL_MEANS_PATCH // 2 + 1
     return None  # global methods (tv, wavelet, ...) are run on the whole image
 
 
 def _operator_radius(operator: str) -> int:
     """Reach of the gradient operator (at least 1: the relief's central differences)."""
-    footprint = getattr(_stage_module("gradients"), "_FOOTPRINT", {}).get(operator, 7)
-    return max(1, footprint // 2)
+    from .gradients import _FOOTPRINT
+
+    return max(1, _FOOTPRINT[operator] // 2)
 
 
 def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None:
     """The strength the denoiser would pick for the whole image, when it can be known."""
+    from .denoise import resolve_strength
+
     if config.strength is not None or config.denoise == "none":
         return config.strength
-    resolve = getattr(_stage_module("denoise"), "resolve_strength", None)
-    if resolve is None:
-        return None
-    return resolve(image, config.denoise)
+    return resolve_strength(image, config.denoise)
 
 
 # ----------------------------------------------------------------------------------------
@@ -279,23 +272,11 @@ def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray
 
 
 def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> np.ndarray:
-    """``apply_color``; for PNG bytes its own uint8 output when it has one (no float copy)."""
+    """``apply_color``; ``dtype`` uint8 gives PNG bytes without a float copy."""
     from .color import apply_color
 
-    options = {"color": config.color, "target": config.color_target}
-    if dtype is np.float32:
-        return apply_color(field, unit, tone, **options)
-    if _accepts(apply_color, "dtype"):
-        return apply_color(field, unit, tone, dtype=np.uint8, **options)
-    return _png_bytes(apply_color(field, unit, tone, **options), 8)
-
-
-@functools.cache
-def _accepts(func, keyword: str) -> bool:
-    """Whether a stage function takes this keyword (stages gain options over time)."""
-    import inspect
-
-    return keyword in inspect.signature(func).parameters
+    return apply_color(field, unit, tone, color=config.color, target=config.color_target,
+                       dtype=dtype)
 
 
 def _png_bytes(x: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -347,8 +328,7 @@ class _Tiles:
         if radius is None:
             # Not a local filter (or its strength depends on the whole image): denoise once.
             self.denoised_whole = denoise(image, config.denoise,
-                                          strength=config.strength if strength is None
-                                          else strength)  # estimated once, above
+                                          strength=strength)  # estimated once, above
             timer.add("denoise", start)
             radius = 0
         self.halo = radius + _operator_radius(config.operator) + 1  # +1 to spare
@@ -757,7 +737,7 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     if thumbs:
         t = time.perf_counter()
         written["preview"] = _write_preview(thumbs.result(config, meta), Path(paths["preview"]),
-                                            text, compression)
+                                            text)
         timer.add("preview", t)
     if timings is not None:
         timings.update(timer.seconds)
@@ -886,26 +866,7 @@ class _Thumbs:
                       details=self.details, **planes)
 
 
-def _write_preview(result: Result, dest: Path, text: dict, compression: int) -> Path:
-    import inspect
-
+def _write_preview(result: Result, dest: Path, text: dict) -> Path:
     from .preview import render_preview
 
-    if not text or "text" in inspect.signature(render_preview).parameters:
-        return render_preview(result, dest, **({"text": text} if text else {}))
-    # this render_preview cannot add text chunks: render to a hidden name, re-save with them
-    import tempfile
-
-    from PIL import Image
-
-    from .png import save_png
-
-    fd, draft = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
-        render_preview(result, draft)
-        with Image.open(draft) as im:
-            pixels = np.asarray(im.convert("RGB"))
-        return save_png(dest, pixels, text=text, compression=compression)
-    finally:
-        Path(draft).unlink(missing_ok=True)
+    return render_preview(result, dest, text=text)

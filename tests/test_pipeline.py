@@ -127,9 +127,9 @@ def test_preview_cost_does_not_grow_with_the_scan(tmp_path, monkeypatch):
     seen = []
     real = pipeline._write_preview
 
-    def spy(result, dest, text, compression):
+    def spy(result, dest, text):
         seen.append(result.image.shape)
-        return real(result, dest, text, compression)
+        return real(result, dest, text)
 
     monkeypatch.setattr(pipeline, "_write_preview", spy)
     big = np.tile(drawing((100, 100)), (20, 18))  # 2000 x 1800
@@ -224,9 +224,9 @@ def test_streamed_preview_names_the_scan_size_and_zooms_on_the_strokes(tmp_path,
     seen = {}
     real = pipeline._write_preview
 
-    def spy(result, dest, text, compression):
+    def spy(result, dest, text):
         seen["result"] = result
-        return real(result, dest, text, compression)
+        return real(result, dest, text)
 
     monkeypatch.setattr(pipeline, "_write_preview", spy)
     page = np.full((1500, 2000), 0.93, np.float32)  # blank paper ...

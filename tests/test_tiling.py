@@ -155,7 +155,7 @@ def test_streaming_holds_no_full_size_output(tmp_path, monkeypatch):
 def test_preview_gets_block_means_of_the_whole_image_stages(tmp_path, monkeypatch):
     seen = {}
 
-    def capture(result, dest, text, compression):
+    def capture(result, dest, text):
         seen["result"] = result
         return dest
 
@@ -224,7 +224,7 @@ def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
 def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(tmp_path, monkeypatch):
     seen = {}
 
-    def capture(result, dest, text, compression):
+    def capture(result, dest, text):
         seen["result"] = result
         return dest
 
@@ -254,7 +254,7 @@ def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(tmp_path,
 
     seen = {}
 
-    def capture(result, dest, text, compression):
+    def capture(result, dest, text):
         seen["result"] = result
         return dest
 
