@@ -146,7 +146,7 @@ def _fmt(x) -> str:
 
 def _full_shape(result) -> tuple[int, int]:
     """(H, W) of the scan itself (the arrays may be a reduced copy)."""
-    return tuple(getattr(result, "full_shape", None) or result.image.shape[:2])
+    return tuple(result.full_shape or result.image.shape[:2])
 
 
 def _titles(result) -> dict[str, str]:
@@ -182,7 +182,7 @@ def _available(result, details=None) -> dict[str, bool]:
     if details is not None:
         return {**_available(result), "detail_scan": "scan" in details,
                 "detail_hsv": "hsv" in details, "detail_relief": "relief" in details}
-    reduced = getattr(result, "full_shape", None) is not None
+    reduced = result.full_shape is not None
     return {
         "scan": True,
         "denoised": result.denoised is not None,
@@ -254,7 +254,7 @@ def _draw_histogram(spec, result, fig) -> list:
     sub = spec.subgridspec(2, 1, hspace=0.1)
     axes = []
     # a reduced result holds block means: say so, their range is narrower than the pixels'
-    of = " · of block means" if getattr(result, "full_shape", None) is not None else ""
+    of = " · of block means" if result.full_shape is not None else ""
     for i, (data, colour, label) in enumerate((
             (before, "0.35", f"before: |∇I| (intensity / px){of}"),
             (after, "#c2410c", f"after: {result.config.normalize}, shown on [0, 1]{of}"))):
@@ -374,7 +374,7 @@ def _build_figure(result, panels, details=None):
     from matplotlib.patches import Rectangle
 
     if details is None:
-        details = getattr(result, "details", None)
+        details = result.details
     names = _choose_panels(result, panels, details)
     titles = _titles(result)
     image = downsample(result.image)
