@@ -749,9 +749,9 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
 
 
 def _preview_step(shape: tuple[int, int]) -> int:
-    from .preview import PREVIEW_SIDE
+    from . import preview
 
-    return max(1, int(np.ceil(max(shape) / PREVIEW_SIDE)))
+    return preview.shrink_step(shape, preview.PREVIEW_SIDE)  # the side as set now
 
 
 def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
