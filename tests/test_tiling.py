@@ -32,6 +32,19 @@ def scan(shape=(90, 121), seed=11):
     return np.clip(img, 0, 1).astype(np.float32)
 
 
+@pytest.fixture
+def previewed(monkeypatch):
+    """What process_to_files hands to the preview (``["result"]``); nothing is rendered."""
+    seen = {}
+
+    def capture(result, dest, text):
+        seen["result"] = result
+        return dest
+
+    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    return seen
+
+
 def compare(a, b, tol=FLOAT_TOL):
     for name in ("denoised", "normalized", "hsv", "sketch"):
         wa, wb = getattr(a, name), getattr(b, name)
@@ -152,19 +165,12 @@ def test_streaming_holds_no_full_size_output(tmp_path, monkeypatch):
     assert max(heights) <= 32 and sum(heights) == 2 * 100
 
 
-def test_preview_gets_block_means_of_the_whole_image_stages(tmp_path, monkeypatch):
-    seen = {}
-
-    def capture(result, dest, text):
-        seen["result"] = result
-        return dest
-
-    monkeypatch.setattr(pipeline, "_write_preview", capture)
+def test_preview_gets_block_means_of_the_whole_image_stages(tmp_path, monkeypatch, previewed):
     monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
     img = scan((120, 161), seed=5)  # step ceil(161 / 40) = 5; partial blocks at the edges
     cfg = PipelineConfig(strength=1.0, tile_size=32)  # not a multiple of 5: realigned
     process_to_files(img, cfg, {"preview": tmp_path / "p.png"})
-    got = seen["result"]
+    got = previewed["result"]
     whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
 
     def blocks(a, s=5):  # independent: pad with NaN, reshape, nanmean
@@ -221,19 +227,13 @@ def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
     np.testing.assert_allclose(given.normalized, alone.normalized, rtol=0, atol=FLOAT_TOL)
 
 
-def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(tmp_path, monkeypatch):
-    seen = {}
-
-    def capture(result, dest, text):
-        seen["result"] = result
-        return dest
-
-    monkeypatch.setattr(pipeline, "_write_preview", capture)
+def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(
+        tmp_path, monkeypatch, previewed):
     monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 100)
     img = np.tile(scan((90, 121), seed=4), (7, 8))  # 630 x 968: step 10, window 460 x 299
     cfg = PipelineConfig(strength=1.0, tile_size=64)
     process_to_files(img, cfg, {"preview": tmp_path / "p.png"})
-    details = seen["result"].details
+    details = previewed["result"].details
     r, c, ch, cw = details["window"]
     assert (ch, cw) == (round(460 * 630 / 968), 460)
     assert 0 <= r <= 630 - ch and 0 <= c <= 968 - cw
@@ -249,21 +249,15 @@ def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(tmp_path
         assert (got == want).mean() > 0.99, name
 
 
-def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(tmp_path, monkeypatch):
+def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(
+        tmp_path, monkeypatch, previewed):
     from sketchgrad.preview import block_peak
 
-    seen = {}
-
-    def capture(result, dest, text):
-        seen["result"] = result
-        return dest
-
-    monkeypatch.setattr(pipeline, "_write_preview", capture)
     monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
     img = scan((120, 161), seed=6)  # step 5, partial blocks at the right
     process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
                      {"preview": tmp_path / "p.png"})
-    details = seen["result"].details
+    details = previewed["result"].details
     whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
     np.testing.assert_allclose(details["magnitude_peaks"], block_peak(whole.normalized, 5),
                                atol=1e-5)
