@@ -199,14 +199,19 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
 def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
     if strength is None:
         return float(_AUTO_STRENGTH[method](estimate_noise(image)))
+    return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
+                         "from the image)")
+
+
+def _non_negative(value, name: str, rule: str) -> float:
+    """``value`` as a float if it is a finite number >= 0, else a ParameterError."""
     try:
-        value = float(strength)
+        number = float(value)
     except (TypeError, ValueError):
-        value = float("nan")
-    if not np.isfinite(value) or value < 0:
-        raise ParameterError(f"strength={strength!r} must be a finite number >= 0 "
-                             "(or None to estimate it from the image)")
-    return value
+        raise ParameterError(f"{name}={value!r} must be {rule}") from None
+    if not (np.isfinite(number) and number >= 0):
+        raise ParameterError(f"{name}={number!r} must be {rule}")
+    return number
 
 
 def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
@@ -506,9 +511,7 @@ def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.n
     image = _as_image(image)
     if scale is None:
         scale = max(image.shape[:2]) / 20.0
-    scale = float(scale)
-    if not np.isfinite(scale) or scale < 0:
-        raise ParameterError(f"scale={scale!r} must be a finite number of pixels >= 0")
+    scale = _non_negative(scale, "scale", "a finite number of pixels >= 0")
     if scale == 0 or min(image.shape[:2]) < 2:
         return _finish(image, image)
     height, width = image.shape[:2]
