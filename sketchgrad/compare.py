@@ -156,16 +156,14 @@ COMPARE_WHAT = {
 
 
 def _as_image(image) -> tuple[np.ndarray, str | None]:
+    from .gradients import _as_image as as_float32
     from .io import Scan
 
     source = None
     if isinstance(image, Scan):
         source = Path(str(image.meta.source)).name if image.meta is not None else None
         image = image.image
-    image = np.asarray(image)
-    if image.dtype.kind in "ui":
-        image = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
-    image = np.asarray(image, dtype=np.float32)
+    image = as_float32(image)
     if image.ndim != 2 or min(image.shape) < 1:
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
                              "load the scan with mode='gray'")

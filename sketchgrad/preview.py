@@ -58,17 +58,16 @@ def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     """
     import cv2
 
-    a = np.asarray(image)
-    if a.dtype.kind in "ui":
-        a = a.astype(np.float32) / np.float32(np.iinfo(a.dtype).max)
-    a = a.astype(np.float32, copy=False)
+    from .gradients import _as_image
+
+    a = _as_image(image)
     h, w = a.shape[:2]
     longest = max(h, w)
     if longest <= side or min(h, w) == 0:
         return a
     factor = side / longest
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return cv2.resize(np.ascontiguousarray(a), size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
 
 
 def shrink_step(shape: tuple[int, ...], side: int = PREVIEW_SIDE) -> int:
