@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ParameterError, choose
+from .preview import _fmt
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
 
@@ -140,10 +141,6 @@ def _colorbar(fig, im, ax, *, visible: bool) -> None:
     bar.ax.tick_params(labelsize=7)
     if not visible:  # keeps every tile the same width
         bar.ax.set_visible(False)
-
-
-def _fmt(x) -> str:
-    return "auto" if x is None else f"{x:g}"
 
 
 #: What a sheet can compare -> the stage's tile builder.
