@@ -615,32 +615,36 @@ def _expected_record(config: PipelineConfig, scope: str, state) -> dict:
     return json.loads(text["sketchgrad"])
 
 
-def _up_to_date(source: Path, dests: list[Path], expected: dict) -> bool:
-    from .config import read_provenance
-
+def _newer_than_input(source: Path, dests: list[Path]) -> bool:
+    """Whether every output exists and was written after the input last changed."""
     try:
         newest_input = source.stat().st_mtime_ns
-        for dest in dests:
-            if dest.stat().st_mtime_ns < newest_input:
-                return False
+        return all(dest.stat().st_mtime_ns >= newest_input for dest in dests)
     except OSError:
         return False
-    for dest in dests:
-        record = read_provenance(dest)
-        if record is None:
-            return False
-        if any(record.get(k) != expected.get(k) for k in ("config", "normalize_scope",
-                                                           "normalizer")):
-            return False
-    return True
 
 
-def _foreign(dests: list[Path]) -> Path | None:
-    """The first existing output that sketchgrad did not write, if any."""
+def _records(dests: list[Path]) -> list[dict | None]:
+    """Each output's provenance record (None: missing, not a file, or not ours), read once."""
     from .config import read_provenance
 
-    for dest in dests:
-        if dest.exists() and (not dest.is_file() or read_provenance(dest) is None):
+    return [read_provenance(dest) if dest.is_file() else None for dest in dests]
+
+
+def _up_to_date(source: Path, dests: list[Path], records: list[dict | None],
+                expected: dict) -> bool:
+    if not _newer_than_input(source, dests):
+        return False
+    return all(record is not None
+               and all(record.get(k) == expected.get(k)
+                       for k in ("config", "normalize_scope", "normalizer"))
+               for record in records)
+
+
+def _foreign(dests: list[Path], records: list[dict | None]) -> Path | None:
+    """The first existing output that sketchgrad did not write, if any."""
+    for dest, record in zip(dests, records, strict=True):
+        if record is None and dest.exists():
             return dest
     return None
 
@@ -761,11 +765,13 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
                      config, limit, int(compression))
                 for f, dests in planned]
         shown = {order[str(f.path)]: (f, dests) for f, dests in planned}
+        # what the outputs already there record, for the checks below (--overwrite: unused)
+        records = {} if overwrite else {i: _records(dests) for i, (_, dests) in shown.items()}
         if not overwrite:
             foreign = []
             for job in jobs:
                 f, dests = shown[job.index]
-                clash = _foreign(dests)
+                clash = _foreign(dests, records[job.index])
                 if clash is not None:
                     finish(job.index, Outcome(str(f.path), "failed", error=(
                         f"{clash} exists and was not written by sketchgrad; move it away "
@@ -782,7 +788,8 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
             measure = []
             for job in jobs:  # statistics kept in up-to-date outputs need no second look
                 f, dests = shown[job.index]
-                kept = None if overwrite else _kept_statistics(f.path, dests, config)
+                kept = None if overwrite else _kept_statistics(
+                    f.path, dests, records[job.index][0], config)
                 if kept is None:
                     measure.append(job)
                 else:
@@ -805,7 +812,7 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
         todo = []
         for job in jobs:
             f, dests = shown[job.index]
-            if not overwrite and _up_to_date(f.path, dests, expected):
+            if not overwrite and _up_to_date(f.path, dests, records[job.index], expected):
                 finish(job.index, Outcome(str(f.path), "skipped", [str(d) for d in dests],
                                           seconds=round(spent.get(job.index, 0.0), 3)))
             else:
@@ -849,18 +856,13 @@ def _provenance(config: PipelineConfig, scope: str, state, own=None) -> dict[str
                            input_statistics=kept)
 
 
-def _kept_statistics(source: Path, dests: list[Path], config: PipelineConfig):
-    """The input's statistics as recorded in its up-to-date outputs, or None."""
-    from .config import read_provenance
+def _kept_statistics(source: Path, dests: list[Path], record: dict | None,
+                     config: PipelineConfig):
+    """The input's statistics as recorded (``record``: its first output's), or None."""
     from .normalize import Normalizer
 
-    try:
-        newest_input = source.stat().st_mtime_ns
-        if any(d.stat().st_mtime_ns < newest_input for d in dests):
-            return None
-    except OSError:
+    if not _newer_than_input(source, dests):
         return None
-    record = read_provenance(dests[0])
     if (record is None or record.get("normalize_scope") != "batch"
             or record.get("config") != _expected_record(config, "batch", None)["config"]
             or not isinstance(record.get("input_statistics"), dict)):
