@@ -294,7 +294,10 @@ OPERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "central": central,
 }
 
-_FOOTPRINT = {"sobel": 3, "scharr": 3, "prewitt": 3, "farid": 5, "central": 3}
+# Side of each operator's square window (mask= erodes by it; tiles need half of it as halo).
+_FOOTPRINT = {name: max(len(d), len(s)) for name, (d, s) in (
+    ("sobel", _SOBEL), ("scharr", _SCHARR), ("prewitt", _PREWITT), ("farid", _FARID),
+    ("central", _CENTRAL))}
 
 
 def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, float]:
