@@ -447,6 +447,7 @@ class _Runner:
         self.client = None
         self.own_client = False
         self.pool = None
+        self._futures: list = []  # the Dask futures of the current pass (cancelled by abort)
         if scheduler is not None:
             self.client, self.own_client = _connect(scheduler)
 
@@ -516,9 +517,8 @@ class _Runner:
                 p.join(5)
             self.pool = None
         if self.client is not None:
-            futures = getattr(self, "_futures", None)
-            if futures:
-                self.client.cancel(futures)
+            if self._futures:
+                self.client.cancel(self._futures)
 
     def close(self) -> None:
         if self.pool is not None:
@@ -583,7 +583,7 @@ def _normalizer_state(normalizer) -> dict | None:
         return None
     full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
     record = {"method": normalizer.method,
-              "statistics": getattr(normalizer, "statistics", None),
+              "statistics": normalizer.statistics,
               "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
     return json.loads(json.dumps(record, default=_jsonable))
 
