@@ -798,9 +798,7 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     ...             dtype=np.uint8)[0, 4].tolist()
     [255, 255, 255]
     """
-    if target not in ("magnitude", "tone"):
-        raise ParameterError(f"color_target={target!r} is not known; choose one of: "
-                             "'magnitude', 'tone'")
+    choose(dict.fromkeys(("magnitude", "tone")), target, "color_target")
     if not isinstance(color, str):
         raise ParameterError(f"color={color!r} must be a string such as 'hsv' or 'viridis'")
     if color == "hsv":
