@@ -347,12 +347,17 @@ def _check_out_range(value) -> tuple[float, float]:
     return lo, hi
 
 
+def _as_number(value) -> float:
+    """``float(value)``, or NaN (which every range check rejects) for a non-number."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def _check_positive(name: str):
     def check(value) -> float:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            v = math.nan
+        v = _as_number(value)
         if not (math.isfinite(v) and v > 0):
             raise ParameterError(f"{name}={value!r} must be a finite number > 0")
         return v
@@ -361,10 +366,7 @@ def _check_positive(name: str):
 
 def _check_percent(name: str):
     def check(value) -> float:
-        try:
-            v = float(value)
-        except (TypeError, ValueError):
-            v = math.nan
+        v = _as_number(value)
         if not 0.0 <= v <= 100.0:
             raise ParameterError(f"{name}={value!r} must be a percentage in [0, 100]")
         return v
