@@ -286,11 +286,19 @@ class _Stats:
             self.__dict__["_cum"] = cache
         return cache[1]
 
+    def _mid_table(self) -> np.ndarray:
+        """Per bin, the values below it plus half of those in it (kept while count holds)."""
+        cache = self.__dict__.get("_mid")
+        if cache is None or cache[0] != self.count:
+            mid = self._cumulative() - self.hist / 2.0
+            mid[_ZERO_BINS] = mid[_ZERO_BIN]
+            cache = (self.count, mid)
+            self.__dict__["_mid"] = cache
+        return cache[1]
+
     def mid_ranks(self, x: np.ndarray, out: np.ndarray) -> None:
         """Into ``out``: values below x's bin plus half of x's bin, per element of x."""
-        cum = self._cumulative()
-        mid = (cum - self.hist / 2.0).astype(np.float64)
-        mid[_ZERO_BINS] = mid[_ZERO_BIN]
+        mid = self._mid_table()
         flat_in, flat_out = x.reshape(-1), out.reshape(-1)
         for start in range(0, flat_in.size, _HIST_CHUNK):
             flat_out[start:start + _HIST_CHUNK] = mid[_bins(flat_in[start:start + _HIST_CHUNK])]
