@@ -120,7 +120,7 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
         scale *= 0.5
     else:
         field = gradient_field(image, operator)
-        d_row, d_col = field.gy.copy(), field.gx.copy()
+        d_row, d_col = field.gy, field.gx  # new arrays of this call: scaled in place below
     k = np.float32(scale)
     d_row *= k
     d_col *= k
