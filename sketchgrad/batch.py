@@ -27,6 +27,7 @@ from pathlib import Path
 
 from .errors import OutputError, ParameterError, SketchgradError
 from .pipeline import PipelineConfig
+from .png import DEFAULT_COMPRESSION
 
 __all__ = [
     "Outcome",
@@ -325,7 +326,7 @@ class _Job:
     outputs: tuple[tuple[str, str], ...]  # (kind, destination)
     config: PipelineConfig
     max_pixels: int | None
-    compression: int = 1
+    compression: int = DEFAULT_COMPRESSION
     text: tuple[tuple[str, str], ...] = ()
     normalizer: object = None
 
@@ -650,7 +651,7 @@ def _foreign(dests: list[Path], records: list[dict | None]) -> Path | None:
 
 
 def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
-              config: PipelineConfig | None = None, *, compression: int = 1,
+              config: PipelineConfig | None = None, *, compression: int = DEFAULT_COMPRESSION,
               workers: int | None = 1, overwrite: bool = False,
               normalize_scope: str = "image", scheduler=None,
               max_pixels: int | None = None,

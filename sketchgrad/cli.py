@@ -19,19 +19,6 @@ from .errors import SketchgradError
 
 __all__ = ["main"]
 
-#: Default zlib level of the PNGs. Gradient images are noisy and barely shrink at
-#: higher levels, while level 1 encodes several times faster than 6 (see README).
-DEFAULT_PNG_COMPRESSION = 1
-
-
-
-def _compare_what() -> tuple[str, ...]:
-    try:
-        from .compare import COMPARE_WHAT
-    except ImportError:
-        return ("normalize", "denoise", "operator", "ramp")
-    return tuple(COMPARE_WHAT)
-
 
 def _names(registry: dict) -> str:
     return ", ".join(registry)
@@ -80,7 +67,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
 
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .compare import COMPARE_WHAT
     from .pipeline import OUTPUT_KINDS
+    from .png import DEFAULT_COMPRESSION
 
     parser = argparse.ArgumentParser(
         prog="sketchgrad",
@@ -107,7 +96,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="run on a Dask distributed cluster, e.g. tcp://scheduler-host:8786 "
                      "(needs sketchgrad[distributed] and paths the workers can reach)")
     run.add_argument("--png-compression", type=int, metavar="LEVEL",
-                     help=f"zlib level 0-9 (default {DEFAULT_PNG_COMPRESSION}: fast; gradient "
+                     help=f"zlib level 0-9 (default {DEFAULT_COMPRESSION}: fast; gradient "
                      "images gain little from higher levels)")
     run.add_argument("--json", action=argparse.BooleanOptionalAction, default=None,
                      help="print a JSON list of {input, outputs, status, error, seconds}")
@@ -119,7 +108,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     cmp_ = sub.add_parser("compare", help="a contact sheet comparing methods on one scan")
     cmp_.add_argument("input", metavar="INPUT", help="a scan")
-    cmp_.add_argument("--what", required=True, choices=_compare_what(),
+    cmp_.add_argument("--what", required=True, choices=tuple(COMPARE_WHAT),
                       help="the stage whose methods are shown side by side")
     cmp_.add_argument("-o", "--output", required=True, metavar="SHEET.png",
                       help="the PNG to write")
@@ -212,6 +201,7 @@ class _Progress:
 
 def _run(args: argparse.Namespace) -> int:
     from .batch import run_batch
+    from .png import DEFAULT_COMPRESSION
 
     settings = _settings(args)
     config = _pipeline_config(settings)
@@ -224,7 +214,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         outcomes = run_batch(
             args.inputs, outdir, config,
-            compression=settings.get("png_compression", DEFAULT_PNG_COMPRESSION),
+            compression=settings.get("png_compression", DEFAULT_COMPRESSION),
             workers=settings.get("workers"), overwrite=bool(settings.get("overwrite")),
             normalize_scope=settings.get("normalize_scope", "image"),
             scheduler=settings.get("scheduler"), max_pixels=settings.get("max_pixels"),
@@ -279,13 +269,10 @@ def _hex(rgb) -> str:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .compare import render_comparison
     from .config import provenance_text
     from .io import DEFAULT_MAX_PIXELS, load_scan
 
-    try:
-        from .compare import render_comparison
-    except ImportError:
-        raise _Usage("`sketchgrad compare` is not available in this version") from None
     settings = _settings(args)
     config = _pipeline_config(settings)
     dest = Path(args.output)
