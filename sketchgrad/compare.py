@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError, choose
+from .errors import choose
 from .preview import _fmt
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
@@ -155,17 +155,14 @@ COMPARE_WHAT = {
 def _as_image(image) -> tuple[np.ndarray, str | None]:
     from .gradients import _as_image as as_float32
     from .io import Scan
+    from .sketch import _check_grey
 
     source = None
     if isinstance(image, Scan):
         source = Path(str(image.meta.source)).name if image.meta is not None else None
         image = image.image
     image = as_float32(image)
-    if image.ndim != 2 or min(image.shape) < 1:
-        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
-    if not np.isfinite(image.min() + image.max()):
-        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+    _check_grey(image, empty=False)
     return image, source
 
 

@@ -48,6 +48,15 @@ def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d_row, d_col
 
 
+def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
+    """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
+    if image.ndim != 2 or (not empty and image.size == 0):
+        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
+                             "load the scan with mode='gray'")
+    if image.size and not np.isfinite(image.min() + image.max()):
+        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+
+
 def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
                   azimuth: float = np.pi / 4, operator: str = "central",
                   denoise: str | None = None, strength: float | None = None,
@@ -103,11 +112,7 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
         if not np.isfinite(v):
             raise ParameterError(f"{name}={v!r} must be a finite number")
     image = np.asarray(image, dtype=np.float32)
-    if image.ndim != 2:
-        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
-    if image.size and not np.isfinite(image.min() + image.max()):
-        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+    _check_grey(image)
     if denoise is not None:
         from .denoise import denoise as _denoise
 
