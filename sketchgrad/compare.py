@@ -36,23 +36,14 @@ def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[i
     """Full-resolution window with the most strong strokes, and its (row, col)."""
     import cv2
 
-    from .preview import downsample
+    from .preview import detail_window, downsample
 
     h, w = image.shape
-    ch, cw = min(h, side), min(w, side)
-    if (ch, cw) == (h, w):
+    if h <= side and w <= side:
         return image, (0, 0)
     small = downsample(image, 400)
-    fy, fx = small.shape[0] / h, small.shape[1] / w
-    gx = cv2.Sobel(small, cv2.CV_32F, 1, 0)
-    gy = cv2.Sobel(small, cv2.CV_32F, 0, 1)
-    energy = cv2.magnitude(gx, gy)
-    energy *= energy
-    k = (max(1, round(cw * fx)), max(1, round(ch * fy)))
-    energy = cv2.boxFilter(energy, -1, k, borderType=cv2.BORDER_CONSTANT)
-    r, c = np.unravel_index(int(np.argmax(energy)), energy.shape)
-    row = int(np.clip(round(r / fy) - ch // 2, 0, h - ch))
-    col = int(np.clip(round(c / fx) - cw // 2, 0, w - cw))
+    busy = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0), cv2.Sobel(small, cv2.CV_32F, 0, 1))
+    row, col, ch, cw = detail_window(busy, (h, w), size=(side, side))
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 

@@ -273,7 +273,8 @@ def _draw_histogram(spec, result, fig) -> list:
     return axes
 
 
-def detail_window(busy: np.ndarray, full_shape: tuple[int, int]) -> tuple[int, int, int, int]:
+def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
+                  size: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
     """Where the 1:1 detail panels look: the busiest panel-sized window of a scan.
 
     Parameters
@@ -285,12 +286,15 @@ def detail_window(busy: np.ndarray, full_shape: tuple[int, int]) -> tuple[int, i
         the cost does not grow with the scan.
     full_shape : (int, int)
         The scan's (H, W).
+    size : (int, int), optional
+        The window's (height, width) in scan pixels (at most the scan's); by
+        default as wide as a panel (``PANEL_INCHES`` at 100 dpi) and of the
+        scan's aspect.
 
     Returns
     -------
     tuple of int
-        (row, col, height, width) of the window in full-resolution pixels: as
-        wide as a panel (``PANEL_INCHES`` at 100 dpi) and of the scan's aspect,
+        (row, col, height, width) of the window in full-resolution pixels,
         centred on the highest mean of ``busy**2`` (crisp strokes win over a
         wide, faint texture).
 
@@ -304,8 +308,9 @@ def detail_window(busy: np.ndarray, full_shape: tuple[int, int]) -> tuple[int, i
     import cv2
 
     h, w = int(full_shape[0]), int(full_shape[1])
-    cw = min(w, round(PANEL_INCHES * _DPI))
-    ch = min(h, round(PANEL_INCHES * _DPI * h / max(w, 1)))
+    if size is None:
+        size = (round(PANEL_INCHES * _DPI * h / max(w, 1)), round(PANEL_INCHES * _DPI))
+    ch, cw = min(h, int(size[0])), min(w, int(size[1]))
     small = downsample(busy)
     small = small * small  # favour crisp strokes over a wide, faint texture
     fy, fx = small.shape[0] / h, small.shape[1] / w
