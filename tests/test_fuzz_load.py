@@ -16,7 +16,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 import tifffile
-from corpus import line_drawing, png_bytes, png_chunks
+from corpus import _save, line_drawing, png_bytes, png_chunks
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -28,12 +28,6 @@ from sketchgrad.io import load_scan
 FUZZ_MAX_PIXELS = 1 << 18
 #: Seconds one load may take before it counts as a hang.
 HANG_SECONDS = 20
-
-
-def _save(image, fmt, **options):
-    buf = io.BytesIO()
-    image.save(buf, format=fmt, **options)
-    return buf.getvalue()
 
 
 def seed_files() -> dict[str, bytes]:
