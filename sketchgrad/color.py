@@ -400,7 +400,7 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     shape = field.gx.shape
     magnitude = field.magnitude
     if strength is None:
-        strength = to_unit(_normalize(magnitude, normalize), normalize)
+        strength = to_unit(_normalize(magnitude, normalize), normalize, copy=False)  # new array
     else:
         strength = np.asarray(strength, dtype=np.float32)
         if strength.shape != shape:
