@@ -117,17 +117,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _flag_settings(args: argparse.Namespace) -> dict:
-    from .config import PIPELINE_KEYS, RUN_KEYS
+    from .config import PIPELINE_KEYS, RUN_KEYS, check_settings
 
-    settings = {}
-    for key in (*PIPELINE_KEYS, *RUN_KEYS):
-        value = getattr(args, key, None)
-        if value is not None:
-            settings[key] = value
-    if isinstance(settings.get("outputs"), str):
-        settings["outputs"] = tuple(o.strip() for o in settings["outputs"].split(",")
-                                    if o.strip())
-    return settings
+    given = {key: getattr(args, key, None) for key in (*PIPELINE_KEYS, *RUN_KEYS)}
+    # checked as a config file's settings: the same comma-list rule for --outputs
+    return check_settings({k: v for k, v in given.items() if v is not None}, "command line")
 
 
 def _settings(args: argparse.Namespace) -> dict:
