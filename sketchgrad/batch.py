@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import OutputError, ParameterError, SketchgradError
+from .errors import OutputError, ParameterError, SketchgradError, choose
 from .pipeline import PipelineConfig
 from .png import DEFAULT_COMPRESSION
 
@@ -724,9 +724,7 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
     from .io import DEFAULT_MAX_PIXELS
 
     config = config or PipelineConfig()
-    if normalize_scope not in NORMALIZE_SCOPES:
-        raise ParameterError(f"normalize_scope={normalize_scope!r} is not known; choose one "
-                             f"of: {', '.join(map(repr, NORMALIZE_SCOPES))}")
+    choose(dict.fromkeys(NORMALIZE_SCOPES), normalize_scope, "normalize_scope")
     if not 0 <= int(compression) <= 9:
         raise ParameterError(f"compression={compression!r} must be a zlib level from 0 to 9")
     if workers is None:

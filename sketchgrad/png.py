@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import OutputError, ParameterError
+from .errors import OutputError, ParameterError, choose
 
 __all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines"]
 
@@ -215,9 +215,7 @@ class PngWriter:
         if isinstance(compression, bool) or not isinstance(compression, int | np.integer) \
                 or not 0 <= compression <= 9:
             raise ParameterError(f"compression={compression!r} must be a zlib level from 0 to 9")
-        if filter_type not in PNG_FILTERS:
-            raise ParameterError(f"filter_type={filter_type!r} is not known; choose one of: "
-                                 + ", ".join(repr(k) for k in PNG_FILTERS))
+        self._filter = choose(PNG_FILTERS, filter_type, "filter_type")
         if int(width) < 1 or int(height) < 1:
             raise ParameterError(f"image size {width}x{height}: a PNG needs at least 1x1 pixel")
         self.path = Path(path)
@@ -225,7 +223,6 @@ class PngWriter:
         self.channels, self.bit_depth = channels, bit_depth
         self.compression = int(compression)
         self._zlib = _engine(engine, self.compression)
-        self._filter = PNG_FILTERS[filter_type]
         self._bpp = channels * bit_depth // 8
         self._row_bytes = self.width * self._bpp
         self._strip_rows = max(1, _STRIP_BYTES // (self._row_bytes + 1))
