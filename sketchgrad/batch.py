@@ -877,20 +877,3 @@ def _failed(found: _Found, reply: _Reply) -> Outcome:
     return Outcome(str(found.path), "failed", error=reply.error,
                    seconds=round(reply.seconds, 3), traceback=reply.traceback)
 
-
-def process_file(path: str | os.PathLike, outdir: str | os.PathLike, config: PipelineConfig,
-                 *, compression: int = 1) -> list[str]:
-    """Load one scan, run the pipeline and write its outputs into ``outdir``.
-
-    Returns
-    -------
-    list of str
-        The written paths, ``<stem>.<kind>.png`` in ``outdir``.
-    """
-    path, outdir = Path(path), Path(outdir)
-    outputs = tuple((kind, str(outdir / f"{path.stem}.{kind}.png")) for kind in config.outputs)
-    from .io import DEFAULT_MAX_PIXELS
-
-    job = _Job(0, str(path), outputs, config, DEFAULT_MAX_PIXELS, compression,
-               tuple(_provenance(config, "image", None).items()))
-    return _produce(job)
