@@ -53,7 +53,8 @@ def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
     if image.ndim != 2 or (not empty and image.size == 0):
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
                              "load the scan with mode='gray'")
-    if image.size and not np.isfinite(image.min() + image.max()):
+    # min and max each propagate NaN; their sum could overflow for finite values
+    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 

@@ -142,3 +142,15 @@ def test_small_images_and_errors():
         sketch_effect(np.full((4, 4), np.nan, np.float32))
     with pytest.raises(ParameterError, match="depth=inf"):
         sketch_effect(np.zeros((4, 4), np.float32), depth=np.inf)
+
+
+def test_grey_check_tells_large_finite_values_from_non_finite():
+    from sketchgrad.sketch import _check_grey
+
+    big = np.full((2, 3), np.finfo(np.float32).max, np.float32)
+    _check_grey(big)  # finite: no error, no overflow warning (warnings are errors here)
+    for bad in (np.nan, np.inf, -np.inf):
+        image = big.copy()
+        image[1, 2] = bad
+        with pytest.raises(ParameterError, match="NaN or infinite"):
+            _check_grey(image)
