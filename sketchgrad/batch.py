@@ -721,8 +721,6 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
     >>> [o.status for o in run_batch([d / "in"], d / "out", PipelineConfig(outputs=("hsv",)))]
     ['skipped']
     """
-    from .io import DEFAULT_MAX_PIXELS
-
     config = config or PipelineConfig()
     choose(dict.fromkeys(NORMALIZE_SCOPES), normalize_scope, "normalize_scope")
     if not 0 <= int(compression) <= 9:
@@ -731,11 +729,7 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
         workers = os.cpu_count() or 1
     if int(workers) < 1:
         raise ParameterError(f"workers={workers!r} must be 1 or more")
-    if max_pixels is None:
-        max_pixels = DEFAULT_MAX_PIXELS
-    elif int(max_pixels) < 0:
-        raise ParameterError(f"max_pixels={max_pixels!r} must be 0 (no limit) or more")
-    limit = int(max_pixels) or None
+    limit = _pixel_limit(max_pixels)
     outdir = Path(outdir)
     _check_outdir(outdir)
     outdir_abs = outdir.resolve()
@@ -836,6 +830,17 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
     finally:
         runner.close()
     return [outcomes[i] for i in sorted(outcomes)]
+
+
+def _pixel_limit(max_pixels: int | None) -> int | None:
+    """``load_scan``'s max_pixels for the command's: None -> the default, 0 -> no limit."""
+    from .io import DEFAULT_MAX_PIXELS
+
+    if max_pixels is None:
+        return DEFAULT_MAX_PIXELS
+    if int(max_pixels) < 0:
+        raise ParameterError(f"max_pixels={max_pixels!r} must be 0 (no limit) or more")
+    return int(max_pixels) or None
 
 
 #: Largest JSON of one input's own statistics kept in its outputs' provenance (minmax,

@@ -263,23 +263,21 @@ def _hex(rgb) -> str:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from .batch import _pixel_limit, _reason
     from .compare import render_comparison
     from .config import provenance_text
-    from .io import DEFAULT_MAX_PIXELS, load_scan
+    from .io import load_scan
 
     settings = _settings(args)
     config = _pipeline_config(settings)
     dest = Path(args.output)
     if dest.exists() and not settings.get("overwrite"):
         raise _Usage(f"{dest}: exists; choose another -o or use --overwrite")
-    max_pixels = settings.get("max_pixels")
-    max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None)
     try:
-        scan = load_scan(args.input, mode="gray", max_pixels=max_pixels)
+        scan = load_scan(args.input, mode="gray",
+                         max_pixels=_pixel_limit(settings.get("max_pixels")))
         render_comparison(scan, args.what, dest, config=config, text=provenance_text(config))
     except SketchgradError as exc:
-        from .batch import _reason
-
         _error(f"{args.input}: {_reason(exc, args.input)}")
         if settings.get("debug"):
             traceback.print_exc()
