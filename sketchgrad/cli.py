@@ -29,7 +29,6 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
     from .gradients import OPERATORS
     from .io import DEFAULT_MAX_PIXELS
     from .normalize import NORMALIZE_METHODS
-    from .pipeline import OUTPUT_KINDS
 
     p.add_argument("--config", metavar="FILE.toml",
                    help="read settings from a TOML file (keys as the long options, e.g. "
@@ -62,7 +61,6 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    "sketchgrad did not write")
     p.add_argument("--debug", action=argparse.BooleanOptionalAction, default=None,
                    help="show tracebacks")
-    p.set_defaults(output_kinds=OUTPUT_KINDS)
 
 
 def _build_parser() -> argparse.ArgumentParser:
