@@ -34,15 +34,13 @@ EXTRA_COLOURS = ("hsv", "viridis")
 
 def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
     """Full-resolution window with the most strong strokes, and its (row, col)."""
-    import cv2
-
+    from .gradients import gradient_field
     from .preview import detail_window, downsample
 
     h, w = image.shape
     if h <= side and w <= side:
         return image, (0, 0)
-    small = downsample(image, 400)
-    busy = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0), cv2.Sobel(small, cv2.CV_32F, 0, 1))
+    busy = gradient_field(downsample(image, 400), "sobel").magnitude
     row, col, ch, cw = detail_window(busy, (h, w), size=(side, side))
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 

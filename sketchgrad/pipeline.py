@@ -797,13 +797,10 @@ class _Thumbs:
         the tiles as they pass (``add``): a panel-sized crop each, whatever
         the scan's size.
         """
-        import cv2
-
+        from .gradients import gradient_field
         from .preview import detail_window
 
-        small = np.ascontiguousarray(self.image, np.float32)
-        busy = cv2.magnitude(cv2.Sobel(small, cv2.CV_32F, 1, 0, borderType=cv2.BORDER_REFLECT),
-                             cv2.Sobel(small, cv2.CV_32F, 0, 1, borderType=cv2.BORDER_REFLECT))
+        busy = gradient_field(self.image, "sobel").magnitude
         r, c, ch, cw = window = detail_window(busy, self.full_shape)
         shape = self.image.shape
         # overview pictures that keep thin strokes visible (preview.block_peak)
