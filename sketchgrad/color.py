@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from .errors import ParameterError, choose
-from .gradients import GradientField
+from .gradients import ZERO_GRADIENT, GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
@@ -60,9 +60,6 @@ COLOR_SPACE_NOTES = {
 COLOR_SPACES = tuple(COLOR_SPACE_NOTES)
 #: Ways round the hue circle between two stops (hue spaces only).
 HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
-#: Gradient magnitude (intensity per pixel) at or below which a pixel has no
-#: direction: ``hsv_remap`` and ``apply_color`` show it black, never a random hue.
-ZERO_GRADIENT = 1e-6
 
 _TWO_PI = np.float32(2 * np.pi)
 # Below this saturation (hsv, hsl) or OKLCh chroma a stop counts as grey (no hue).

@@ -36,7 +36,8 @@ import numpy as np
 
 from .errors import OutputError, ParameterError, choose
 
-__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines"]
+__all__ = ["save_png", "PngWriter", "quantize", "DEFAULT_COMPRESSION", "PNG_FILTERS",
+           "deflate_engines"]
 
 #: zlib level used when the caller does not choose one (fast; see the module notes).
 DEFAULT_COMPRESSION = 1
@@ -142,7 +143,7 @@ def _output_error(dest: Path, exc: OSError) -> OutputError:
                        "check free space and permissions")
 
 
-def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     """Floats in [0, 1] -> uint8/uint16 by clip, scale and round half up."""
     image = np.asarray(image)
     target = np.uint16 if bit_depth == 16 else np.uint8
@@ -188,6 +189,11 @@ class PngWriter:
         Compression threads (default: the number of CPUs).
     engine : {None, "zlib", "isal"}
         Deflate implementation; None picks ISA-L for levels 1-3 when installed.
+    atomic : bool
+        Write under a temporary name and rename into place on :meth:`close`
+        (default). ``False`` writes ``path`` itself, for a caller that stages
+        several files under its own temporary names and renames them together
+        (:func:`sketchgrad.streaming.process_to_files`); :meth:`abort` removes it.
 
     Examples
     --------
@@ -207,7 +213,8 @@ class PngWriter:
     def __init__(self, path: str | os.PathLike, width: int, height: int, *,
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
-                 threads: int | None = None, engine: str | None = None) -> None:
+                 threads: int | None = None, engine: str | None = None,
+                 atomic: bool = True) -> None:
         if bit_depth not in (8, 16):
             raise ParameterError(f"bit_depth={bit_depth!r} is not supported; use 8 or 16")
         if channels not in (1, 3):
@@ -237,6 +244,7 @@ class PngWriter:
         self._closed = False
         self._fh = None
         self._tmp: str | None = None
+        self.atomic = bool(atomic)
         self._open(text or {})
 
     # -- file handling -------------------------------------------------------------------
@@ -251,8 +259,12 @@ class PngWriter:
         if dest.is_dir():
             raise OutputError(f"{dest}: is a folder; give a file name ending in .png")
         try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
-                                             dir=dest.parent)
+            if self.atomic:
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
+                                                 dir=dest.parent)
+            else:  # the caller stages the file under its own temporary name
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                self._tmp = str(dest)
         except OSError as exc:
             self._shutdown()
             raise OutputError(f"{dest.parent}: cannot write here ({exc.strerror}); "
@@ -365,7 +377,7 @@ class PngWriter:
 
     def _raw(self, rows: np.ndarray) -> np.ndarray:
         """Rows of one block as big-endian sample bytes, (h, w * bytes per pixel)."""
-        data = _quantize(rows, self.bit_depth)
+        data = quantize(rows, self.bit_depth)
         if self.bit_depth == 16:
             data = data.astype(">u2", copy=False)
         return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1)
@@ -431,7 +443,8 @@ class PngWriter:
         try:
             self._fh.close()
             self._fh = None
-            os.replace(self._tmp, self.path)
+            if self.atomic:
+                os.replace(self._tmp, self.path)
             self._tmp = None
         except OSError as exc:
             self.abort()
@@ -447,6 +460,7 @@ def save_png(
     text: dict[str, str] | None = None,
     compression: int = DEFAULT_COMPRESSION,
     shape: tuple[int, ...] | None = None,
+    atomic: bool = True,
 ) -> Path:
     """Write a float image in [0, 1] (or uint8/uint16) as a PNG, atomically.
 
@@ -471,6 +485,8 @@ def save_png(
         zlib level 0-9 (default 1: fast, see :mod:`sketchgrad.png`).
     shape : tuple, optional
         ``(H, W)`` or ``(H, W, 3)`` when ``image`` is an iterable of strips.
+    atomic : bool
+        ``False`` writes ``path`` itself (the caller stages it; see :class:`PngWriter`).
 
     Returns
     -------
@@ -508,7 +524,7 @@ def save_png(
     if channels == 3 and bit_depth == 16:
         raise ParameterError("bit_depth=16 is only supported for grey images; use 8 for RGB")
     with PngWriter(path, shape[1], shape[0], channels=channels, bit_depth=bit_depth, text=text,
-                   compression=compression) as png:
+                   compression=compression, atomic=atomic) as png:
         for strip in strips:
             png.write(strip)
     return png.path
