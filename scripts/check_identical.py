@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--manifest", required=True, type=Path, help="JSON file to write")
     parser.add_argument("--against", type=Path, help="an earlier manifest to compare with")
     parser.add_argument("--pythonpath", default=str(ROOT), help="PYTHONPATH for the commands")
+    parser.add_argument("--keep-runs", action="store_true",
+                        help="reuse the `run` outputs already in --out (only redo the sheets)")
     parser.add_argument("inputs", nargs="*", type=Path, default=DEFAULT_INPUTS)
     args = parser.parse_args(argv)
     args.out = args.out.resolve()
@@ -78,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, PYTHONPATH=str(Path(args.pythonpath).resolve()))
     args.out.mkdir(parents=True, exist_ok=True)
     for name, flags in RUNS:
+        if args.keep_runs and (args.out / name).is_dir():
+            continue
         print(f"run {name} {' '.join(flags)}", flush=True)
         sketchgrad(["run", *map(str, args.inputs), "-o", str(args.out / name), "--workers", "1",
                     "--quiet", "--overwrite", *flags], env, args.out)
@@ -88,8 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         for scan in scans:
             sheet = args.out / "compare" / what / f"{scan.name}.png"
             sheet.parent.mkdir(parents=True, exist_ok=True)
-            sketchgrad(["compare", str(scan), "--what", what, "-o", str(sheet), "--overwrite",
-                        "--quiet"], env, args.out)
+            sketchgrad(["compare", str(scan), "--what", what, "-o", str(sheet), "--overwrite"],
+                       env, args.out)
 
     manifest = {str(p.relative_to(args.out)): pixel_digest(p)
                 for p in sorted(args.out.rglob("*.png"))}

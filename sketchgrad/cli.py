@@ -230,14 +230,11 @@ def _methods() -> int:
     from .gradients import OPERATORS
     from .normalize import NORMALIZE_METHODS
 
-    def first_line(func) -> str:
-        return func.__doc__.strip().splitlines()[0].replace("``", "")
-
     sections = [
-        ("denoise methods (--denoise)", {k: first_line(f) for k, f in DENOISE_METHODS.items()}),
-        ("gradient operators (--operator)", {k: first_line(f) for k, f in OPERATORS.items()}),
+        ("denoise methods (--denoise)", {k: e.doc for k, e in DENOISE_METHODS.items()}),
+        ("gradient operators (--operator)", {k: e.doc for k, e in OPERATORS.items()}),
         ("normalization methods (--normalize)",
-         {k: first_line(f) for k, f in NORMALIZE_METHODS.items()}),
+         {k: e.doc for k, e in NORMALIZE_METHODS.items()}),
         ("ramp colour spaces (ColorRamp(space=...))", COLOR_SPACE_NOTES),
         ("named ramps (--color NAME)",
          {k: " -> ".join(_hex(c) for c in r.stops) + f" (in {r.space})"
@@ -261,10 +258,11 @@ def _hex(rgb) -> str:
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .batch import _pixel_limit, _reason
+    from .batch import pixel_limit
     from .compare import render_comparison
-    from .config import provenance_text
     from .io import load_scan
+    from .provenance import provenance_text
+    from .runners import one_line_reason
 
     settings = _settings(args)
     config = _pipeline_config(settings)
@@ -273,10 +271,10 @@ def _compare(args: argparse.Namespace) -> int:
         raise _Usage(f"{dest}: exists; choose another -o or use --overwrite")
     try:
         scan = load_scan(args.input, mode="gray",
-                         max_pixels=_pixel_limit(settings.get("max_pixels")))
+                         max_pixels=pixel_limit(settings.get("max_pixels")))
         render_comparison(scan, args.what, dest, config=config, text=provenance_text(config))
     except SketchgradError as exc:
-        _error(f"{args.input}: {_reason(exc, args.input)}")
+        _error(f"{args.input}: {one_line_reason(exc, args.input)}")
         if settings.get("debug"):
             traceback.print_exc()
         return 1

@@ -35,6 +35,8 @@ __all__ = [
     "ZERO_GRADIENT",
     "ColorRamp",
     "apply_color",
+    "ramp_from_spec",
+    "hsv_color",
     "color_wheel",
     "hsl_to_rgb",
     "hsv_remap",
@@ -342,11 +344,11 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
               saturation: str | float = 1.0, value: str | float = "magnitude",
               normalize: str = "minmax", axial: bool = False,
               strength: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
-    """Colour a gradient field: by default hue from direction, value from strength.
+    """Normalize a field's magnitude, then colour it: a convenience over :func:`hsv_color`.
 
     The strength is the gradient magnitude normalized with ``normalize`` and
-    brought to [0, 1] by :func:`sketchgrad.to_unit`. Pixels whose magnitude is
-    at most ``ZERO_GRADIENT`` have no direction and are black. On the same
+    brought to [0, 1] by :func:`sketchgrad.to_unit` (the normalize stage), then
+    :func:`hsv_color` colours the field with it (the colour stage). On the same
     gradients this matches the OpenCV recipe (``cartToPolar`` angle as hue,
     ``NORM_MINMAX`` magnitude as value, ``COLOR_HSV2BGR``) to within 2 levels
     of 255, without that recipe's 2-degree hue steps.
@@ -355,20 +357,12 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     ----------
     field : GradientField
         The gradients.
-    hue : "orientation" or float
-        Hue from the gradient direction (0 = right = red, a quarter turn =
-        down), or a fixed hue in turns, [0, 1].
-    saturation, value : "magnitude" or float
-        Each channel takes the strength (``"magnitude"``) or a fixed value in [0, 1].
+    hue, saturation, value, axial, dtype
+        As for :func:`hsv_color`.
     normalize : str
         A key of ``NORMALIZE_METHODS`` for the strength.
-    axial : bool
-        Hue from the orientation modulo pi, spread over the whole wheel, so the
-        two sides of a stroke (opposite gradients) get one colour.
     strength : ndarray, optional
         An already-normalized magnitude in [0, 1] to use instead of ``normalize``.
-    dtype : {np.float32, np.uint8, np.uint16}
-        Output type; uint8 is rounded directly from the float result.
 
     Returns
     -------
@@ -377,6 +371,7 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
 
     See Also
     --------
+    hsv_color : the colour stage alone.
     color_wheel : the legend of this colouring.
 
     Examples
@@ -389,26 +384,72 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     >>> hsv_remap(gradient_field(0.1 * (x + y)), dtype=np.uint8)[2, 2].tolist()  # down-right
     [255, 191, 0]
     """
+    if strength is None:
+        _check_channels(hue, saturation, value)
+        strength = to_unit(_normalize(field.magnitude, normalize), normalize,
+                           copy=False)  # new array
+    return hsv_color(field, strength, hue=hue, saturation=saturation, value=value, axial=axial,
+                     dtype=dtype)
+
+
+def _check_channels(hue, saturation, value) -> None:
     if not (hue == "orientation" or not isinstance(hue, str)):
         raise ParameterError(f"hue={hue!r}: use 'orientation' or a fixed hue in [0, 1]")
     for name, channel in (("saturation", saturation), ("value", value)):
         if isinstance(channel, str) and channel != "magnitude":
             raise ParameterError(f"{name}={channel!r}: use 'magnitude' or a number in [0, 1]")
+
+
+def hsv_color(field: GradientField, strength: np.ndarray, *, hue: str | float = "orientation",
+              saturation: str | float = 1.0, value: str | float = "magnitude",
+              axial: bool = False, dtype=np.float32) -> np.ndarray:
+    """Colour a gradient field: by default hue from direction, value from a given strength.
+
+    The colour stage alone: ``strength`` is already in [0, 1] (the normalize
+    stage's output brought there by :func:`sketchgrad.to_unit`). Pixels whose
+    magnitude is at most ``ZERO_GRADIENT`` have no direction and are black.
+
+    Parameters
+    ----------
+    field : GradientField
+        The gradients.
+    strength : ndarray
+        (H, W) normalized magnitude in [0, 1].
+    hue : "orientation" or float
+        Hue from the gradient direction (0 = right = red, a quarter turn =
+        down), or a fixed hue in turns, [0, 1].
+    saturation, value : "magnitude" or float
+        Each channel takes the strength (``"magnitude"``) or a fixed value in [0, 1].
+    axial : bool
+        Hue from the orientation modulo pi, spread over the whole wheel, so the
+        two sides of a stroke (opposite gradients) get one colour.
+    dtype : {np.float32, np.uint8, np.uint16}
+        Output type; uint8 is rounded directly from the float result.
+
+    Returns
+    -------
+    ndarray
+        RGB (H, W, 3): float32 in [0, 1], or uint8 / uint16.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> from sketchgrad.gradients import gradient_field
+    >>> hsv_color(gradient_field(0.1 * y), np.ones((5, 5), np.float32))[2, 2].round(3).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    _check_channels(hue, saturation, value)
     shape = field.gx.shape
-    magnitude = field.magnitude
-    if strength is None:
-        strength = to_unit(_normalize(magnitude, normalize), normalize, copy=False)  # new array
-    else:
-        strength = np.asarray(strength, dtype=np.float32)
-        if strength.shape != shape:
-            raise ParameterError(f"strength of shape {strength.shape} does not match the "
-                                 f"field's {shape}")
+    strength = np.asarray(strength, dtype=np.float32)
+    if strength.shape != shape:
+        raise ParameterError(f"strength of shape {strength.shape} does not match the "
+                             f"field's {shape}")
     strength = _no_nan(strength, "strength")
     hue_plane = (_hue_degrees(field, axial) if hue == "orientation"
                  else np.float32(_check_unit("hue", hue) * 360.0))
     planes = [strength if c == "magnitude" else np.float32(_check_unit(n, c))
               for n, c in (("saturation", saturation), ("value", value))]
-    zero = magnitude <= np.float32(ZERO_GRADIENT)
+    zero = field.magnitude <= np.float32(ZERO_GRADIENT)
     return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
 
 
@@ -736,7 +777,14 @@ RAMPS: dict[str, ColorRamp] = {
 
 
 @lru_cache(maxsize=32)
-def _ramp_from_spec(color: str) -> ColorRamp:
+def ramp_from_spec(color: str) -> ColorRamp:
+    """The ColorRamp a ``color`` setting names: a named ramp, ``"ramp:#hex,..."`` or a colormap.
+
+    Examples
+    --------
+    >>> ramp_from_spec("ramp:#000000,#ffffff")(np.array([0.5], np.float32)).round(2).tolist()
+    [[0.5, 0.5, 0.5]]
+    """
     if color in RAMPS:
         return RAMPS[color]
     if color.startswith("ramp:"):
@@ -799,6 +847,6 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     if not isinstance(color, str):
         raise ParameterError(f"color={color!r} must be a string such as 'hsv' or 'viridis'")
     if color == "hsv":
-        return hsv_remap(field, strength=value, dtype=dtype)
-    ramp = _ramp_from_spec(color)
+        return hsv_color(field, value, dtype=dtype)
+    ramp = ramp_from_spec(color)
     return ramp(value if target == "magnitude" else tone, dtype=dtype)

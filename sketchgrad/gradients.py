@@ -29,6 +29,7 @@ from functools import cached_property, partial
 
 import numpy as np
 
+from .arrays import float32_image as _as_image
 from .errors import ParameterError, choose
 from .registry import add_entry, check_reach, first_doc_line, registered_doc
 
@@ -146,19 +147,6 @@ class GradientField:
         theta = np.arctan2(self.gy, self.gx, dtype=np.float32)
         np.putmask(theta, theta <= -_PI, _PI)
         return theta
-
-
-def _as_image(image: np.ndarray) -> np.ndarray:
-    """float32 copy-free view of an image; integers are scaled by their dtype's maximum."""
-    arr = np.asarray(image)
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype.kind in "ui":
-        return arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    if arr.dtype.kind != "f":
-        raise ParameterError(f"image of dtype {arr.dtype} is not numeric; give a float image "
-                             "in [0, 1] (or an integer image, scaled by its dtype's maximum)")
-    return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _check_mode(mode: str, cval: float) -> None:

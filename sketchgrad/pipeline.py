@@ -310,9 +310,9 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
                               target=config.color_target, dtype=np.float32)
         t = timer.add("color", t)
     if "sketch" in needs:
-        from .sketch import sketch_effect
+        from .sketch import relief
 
-        res.sketch = sketch_effect(res.denoised)
+        res.sketch = relief(res.denoised)
         timer.add("sketch", t)
 
 

@@ -59,9 +59,9 @@ def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     """
     import cv2
 
-    from .gradients import _as_image
+    from .arrays import float32_image
 
-    a = _as_image(image)
+    a = float32_image(image)
     h, w = a.shape[:2]
     longest = max(h, w)
     if longest <= side or min(h, w) == 0:
@@ -140,7 +140,8 @@ def _strided(a: np.ndarray) -> np.ndarray:
     return a[::step, ::step]
 
 
-def _fmt(x) -> str:
+def format_number(x) -> str:
+    """A setting's number for a title: ``"auto"`` for None, else ``%g``."""
     return "auto" if x is None else f"{x:g}"
 
 
@@ -162,7 +163,7 @@ def _titles(result) -> dict[str, str]:
         colour = f"colour · {cfg.color} on {cfg.color_target}"
     return {
         "scan": scan,
-        "denoised": f"denoised · {cfg.denoise}, strength {_fmt(cfg.strength)}"
+        "denoised": f"denoised · {cfg.denoise}, strength {format_number(cfg.strength)}"
                     + (" · background flattened" if cfg.flatten_background else ""),
         "relief": "relief · depth 10, light elevation 82°, azimuth 45°",
         "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
@@ -221,9 +222,9 @@ def _choose_panels(result, panels, details=None) -> list[str]:
 def _draw_legend(ax, result, fig) -> None:
     cfg = result.config
     if cfg.color != "hsv":
-        from .color import _ramp_from_spec
+        from .color import ramp_from_spec
 
-        strip = _ramp_from_spec(cfg.color).strip(512, 48)
+        strip = ramp_from_spec(cfg.color).strip(512, 48)
         ax.imshow(strip, extent=(0, 1, 0, 0.12), aspect="auto")
         ax.set_ylim(0, 0.12)
         ax.set_yticks([])

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arrays import check_grey as _check_grey
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
 
-__all__ = ["sketch_effect"]
+__all__ = ["relief", "sketch_effect"]
 
 
 def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,26 +49,15 @@ def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d_row, d_col
 
 
-def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
-    """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
-    if image.ndim != 2 or (not empty and image.size == 0):
-        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
-    # min and max each propagate NaN; their sum could overflow for finite values
-    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
-        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+           azimuth: float = np.pi / 4, operator: str = "central") -> np.ndarray:
+    """Light a grey drawing as a relief: gradients become unit surface normals.
 
-
-def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
-                  azimuth: float = np.pi / 4, operator: str = "central",
-                  denoise: str | None = None, strength: float | None = None,
-                  color=None) -> np.ndarray:
-    """Light the drawing as a relief: gradients become unit surface normals.
-
-    With the defaults, on a grey image, this reproduces the classic script
-    (``np.gradient``, depth 10, light at elevation pi/2.2, azimuth pi/4) to
-    within one grey level on every pixel (the script truncates to uint8, this
-    returns floats). See the module docstring for the axis pairing.
+    The relief stage alone (no denoising, no colour; :func:`sketch_effect` adds
+    both). With the defaults this reproduces the classic script (``np.gradient``,
+    depth 10, light at elevation pi/2.2, azimuth pi/4) to within one grey level
+    on every pixel (the script truncates to uint8, this returns floats). See the
+    module docstring for the axis pairing.
 
     Parameters
     ----------
@@ -83,28 +73,17 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     operator : str
         A key of ``OPERATORS``; "central" is ``np.gradient`` as in the classic
         script, "sobel"/"scharr" smooth across the stroke and show less grain.
-    denoise : str, optional
-        A key of ``DENOISE_METHODS`` applied first (paper grain otherwise
-        shows as relief noise); ``None`` applies nothing.
-    strength : float, optional
-        Denoise strength (``None`` estimates it).
-    color : str or ColorRamp, optional
-        Colour mode: the (denoised) tone coloured by this ramp (anything
-        ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
-        multiplied by the relief shading.
 
     Returns
     -------
     ndarray
-        float32 (H, W) in [0, 1], or RGB (H, W, 3) in colour mode.
+        float32 (H, W) in [0, 1].
 
     Examples
     --------
-    >>> out = sketch_effect(np.full((4, 4), 0.5, np.float32))
+    >>> out = relief(np.full((4, 4), 0.5, np.float32))
     >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
     True
-    >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
-    (4, 4, 3)
     """
     import cv2
 
@@ -114,10 +93,6 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
             raise ParameterError(f"{name}={v!r} must be a finite number")
     image = np.asarray(image, dtype=np.float32)
     _check_grey(image)
-    if denoise is not None:
-        from .denoise import denoise as _denoise
-
-        image = _denoise(image, denoise, strength=strength)
     image = np.ascontiguousarray(image, dtype=np.float32)
     # Slopes on the 0-255 scale times depth/100, as the classic script.
     scale = 255.0 * float(depth) / 100.0
@@ -143,14 +118,63 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     else:
         lit = np.zeros_like(image)
     np.clip(lit, 0.0, 1.0, out=lit)
+    return lit
+
+
+def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+                  azimuth: float = np.pi / 4, operator: str = "central",
+                  denoise: str | None = None, strength: float | None = None,
+                  color=None) -> np.ndarray:
+    """The relief with optional denoising first and colour after: a convenience over stages.
+
+    ``denoise`` (:func:`sketchgrad.denoise`), then :func:`relief`, then, with
+    ``color``, the (denoised) tone coloured by a ramp and multiplied by the
+    relief shading. Each step is its stage's own function; this only chains them.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W) float image in [0, 1].
+    depth, elevation, azimuth, operator
+        As for :func:`relief`.
+    denoise : str, optional
+        A key of ``DENOISE_METHODS`` applied first (paper grain otherwise
+        shows as relief noise); ``None`` applies nothing.
+    strength : float, optional
+        Denoise strength (``None`` estimates it).
+    color : str or ColorRamp, optional
+        Colour mode: the (denoised) tone coloured by this ramp (anything
+        ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
+        multiplied by the relief shading.
+
+    Returns
+    -------
+    ndarray
+        float32 (H, W) in [0, 1], or RGB (H, W, 3) in colour mode.
+
+    Examples
+    --------
+    >>> out = sketch_effect(np.full((4, 4), 0.5, np.float32))
+    >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
+    True
+    >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
+    (4, 4, 3)
+    """
+    if denoise is not None:
+        from .denoise import denoise as denoise_stage
+
+        image = np.asarray(image, dtype=np.float32)
+        _check_grey(image)
+        image = denoise_stage(image, denoise, strength=strength)
+    lit = relief(image, depth=depth, elevation=elevation, azimuth=azimuth, operator=operator)
     if color is None:
         return lit
-    from .color import ColorRamp, _ramp_from_spec
+    from .color import ColorRamp, ramp_from_spec
 
     if isinstance(color, str) and color == "hsv":
         raise ParameterError("color='hsv' has no meaning for the relief; use a ramp such as "
                              "'sepia', 'ramp:#hex,#hex' or a colormap name")
-    ramp = color if isinstance(color, ColorRamp) else _ramp_from_spec(color)
-    rgb = ramp(image)
+    ramp = color if isinstance(color, ColorRamp) else ramp_from_spec(color)
+    rgb = ramp(np.ascontiguousarray(image, dtype=np.float32))
     rgb *= lit[..., None]
     return rgb

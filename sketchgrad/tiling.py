@@ -233,7 +233,7 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     The magnitude is floored at ``ZERO_GRADIENT`` here, in the worker thread,
     when it will be normalized.
     """
-    from .sketch import sketch_effect
+    from .sketch import relief
 
     needs = plan.needs if needs is None else needs
     height, width = plan.image.shape
@@ -260,7 +260,7 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
             floor_zero_gradients(tile.field.magnitude, in_place=True)
         t = timer.add("gradients", t)
     if "sketch" in needs:
-        tile.sketch = np.ascontiguousarray(sketch_effect(den)[crop])
+        tile.sketch = np.ascontiguousarray(relief(den)[crop])
         timer.add("sketch", t)
     return tile
 

@@ -79,7 +79,7 @@ def test_only_requested_stages_are_computed(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("not needed for these outputs")
 
-    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    monkeypatch.setattr("sketchgrad.sketch.relief", boom)
     res = process(img, PipelineConfig(outputs=("hsv",), strength=1.0))
     assert res.sketch is None and res.hsv is not None
     res = process(img, PipelineConfig(outputs=("magnitude",), strength=1.0))
@@ -120,7 +120,7 @@ def test_files_only_for_requested_kinds(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("relief is not needed for hsv")
 
-    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    monkeypatch.setattr("sketchgrad.sketch.relief", boom)
     out = process_to_files(drawing(), PipelineConfig(strength=1.0), {"hsv": tmp_path / "h.png"})
     assert list(out) == ["hsv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.png"]
