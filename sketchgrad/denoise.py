@@ -1,7 +1,9 @@
 """Cleaning scans before gradients are measured.
 
-``DENOISE_METHODS`` maps a name to a public function ``f(image, *, strength=None)``;
-``denoise`` validates the name and dispatches. Every method takes a float image
+``DENOISE_METHODS`` maps a name to a :class:`DenoiseMethod` entry (the public
+function ``f(image, *, strength=None)``, its one-line doc, its reach in pixels
+and its automatic strength); ``denoise`` validates the name and dispatches, and
+:func:`register_denoiser` adds a method. Every method takes a float image
 in [0, 1], grey (H, W) or RGB (H, W, 3), of any size down to 1x1, and returns a
 new float32 array of the same shape in [0, 1]. ``strength=None`` means the
 strength is derived from the image's noise level (:func:`estimate_noise`);

@@ -1,4 +1,4 @@
-"""Gradient fields of a drawing's tone.
+"""Gradient fields of a drawing's tone: the operators, their registry and the zero-gradient floor.
 
 Unit: intensity per pixel on the [0, 1] scale. On a ramp ``I = a*x + b*y``
 every operator gives ``gx = a`` and ``gy = b`` away from the border; x runs
@@ -18,6 +18,10 @@ doubled derivatives, i.e. ``sqrt(2)`` times our ``magnitude``.
 
 The kernels run through OpenCV's separable filter in float32: this is the
 hot path of the pipeline (about 15 ms per derivative on an 8.5 MP scan).
+
+``OPERATORS`` maps a name to an :class:`Operator` entry (the function, its
+one-line doc and its reach in pixels); :func:`register_operator` adds one.
+``ZERO_GRADIENT`` is the magnitude at or below which a pixel has no direction.
 """
 
 from __future__ import annotations

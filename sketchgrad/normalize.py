@@ -1,8 +1,11 @@
 """Normalization methods for gradient magnitudes (and any NumPy array).
 
-``NORMALIZE_METHODS`` maps a name to a public function ``f(x, *, mask=None,
-**params)``; :func:`normalize` validates the name and the parameters and
-dispatches; :func:`to_unit` brings each method's output to [0, 1] for display;
+``NORMALIZE_METHODS`` maps a name to a :class:`NormalizeMethod` entry (the
+public function ``f(x, *, mask=None, **params)``, its one-line doc, its
+parameters, how it scales with fitted statistics and its display rule);
+:func:`normalize` validates the name and the parameters and dispatches;
+:func:`register_normalization` adds a method; :func:`to_unit` brings each
+method's output to [0, 1] for display;
 :class:`Normalizer` keeps mergeable statistics so that many arrays (the pages
 of a sketchbook, the tiles of a huge scan, files in worker processes) share
 one scale.
