@@ -55,6 +55,7 @@ __all__ = [
     "MIN_PAGE_SHARE",
     "ColourMeasure",
     "colourfulness",
+    "luma",
     "resolve_channels",
 ]
 
@@ -103,6 +104,42 @@ class ColourMeasure:
     def is_colour(self) -> bool:
         """Whether the rule of the module docstring calls the scan colour."""
         return self.colour_share >= COLOUR_SHARE and self.coloured >= MIN_PAGE_SHARE
+
+
+def luma(image: np.ndarray) -> np.ndarray:
+    """The BT.601 luma of an RGB image, the grey image ``load_scan(mode="gray")`` gives.
+
+    Computed as ``R + 0.587 (G - R) + 0.114 (B - R)``, which equals ``0.299 R +
+    0.587 G + 0.114 B`` and is bit-exact on grey pixels (R = G = B gives R), so
+    every colour stage that works on the luma gives exactly the grey stage's
+    result on a grey scan stored as RGB.
+
+    Parameters
+    ----------
+    image : ndarray
+        float32 (..., 3) RGB.
+
+    Returns
+    -------
+    ndarray
+        float32 (...), a new array.
+
+    Examples
+    --------
+    >>> luma(np.float32([[[1, 0, 0], [0.3, 0.3, 0.3]]])).round(4).tolist()
+    [[0.299, 0.3]]
+    """
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim < 1 or image.shape[-1] != 3:
+        raise ParameterError(f"image of shape {image.shape} is not an (..., 3) RGB image")
+    red = image[..., 0]
+    grey = image[..., 1] - red
+    grey *= np.float32(0.587)
+    blue = image[..., 2] - red
+    blue *= np.float32(0.114)
+    grey += blue
+    grey += red
+    return grey
 
 
 def _as_rgb(image) -> np.ndarray:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .channels import luma
 from .errors import ParameterError, choose
 
 __all__ = [
@@ -186,23 +187,6 @@ def _median_in_place(values: np.ndarray) -> float:
 _LUMA_STRENGTH = ("nl_means",)
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
-    """BT.601 luma of an RGB image, written so that R = G = B gives exactly R.
-
-    ``R + 0.587 (G - R) + 0.114 (B - R)`` equals ``0.299 R + 0.587 G + 0.114 B``
-    and is bit-exact on grey pixels (the differences are 0), so a grey scan
-    stored as RGB is denoised exactly as the grey scan.
-    """
-    red = image[..., 0]
-    luma = image[..., 1] - red
-    luma *= np.float32(0.587)
-    blue = image[..., 2] - red
-    blue *= np.float32(0.114)
-    luma += blue
-    luma += red
-    return luma
-
-
 #: How each method turns the estimated noise sigma into its automatic strength.
 _AUTO_STRENGTH: dict[str, Callable[[float], float]] = {
     "none": lambda noise: 0.0,
@@ -238,7 +222,7 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
 def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
     if strength is None:
         if image.ndim == 3 and method in _LUMA_STRENGTH:
-            image = _luma(image)
+            image = luma(image)
         return float(_AUTO_STRENGTH[method](estimate_noise(image)))
     return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
                          "from the image)")
@@ -427,17 +411,17 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
         return _finish(image, image)
     if image.ndim == 2:
         return _finish(_nl_means_plane(image, h, 0.0, 65535.0), image)
-    luma = _luma(image)
-    chroma = np.stack([image[..., 2] - luma, image[..., 0] - luma], axis=-1)
-    luma = _nl_means_plane(luma, h, 0.0, 65535.0)
+    tone = luma(image)
+    chroma = np.stack([image[..., 2] - tone, image[..., 0] - tone], axis=-1)
+    tone = _nl_means_plane(tone, h, 0.0, 65535.0)
     # Chroma lies in (-0.89, 0.89): centred on the middle sample, so 0 stays exactly 0.
     chroma = _nl_means_plane(chroma, h * NL_MEANS_CHROMA, 32768.0, 32767.0)
     out = np.empty(image.shape, np.float32)
-    np.add(luma, chroma[..., 1], out=out[..., 0])
-    np.add(luma, chroma[..., 0], out=out[..., 2])
+    np.add(tone, chroma[..., 1], out=out[..., 0])
+    np.add(tone, chroma[..., 0], out=out[..., 2])
     green = chroma[..., 1] * np.float32(0.299 / 0.587)
     green += chroma[..., 0] * np.float32(0.114 / 0.587)
-    np.subtract(luma, green, out=out[..., 1])
+    np.subtract(tone, green, out=out[..., 1])
     return _finish(out, image)
 
 
