@@ -381,7 +381,7 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     sign = np.zeros_like(strength)  # 0: not decided yet
     for weights in _sign_axes(len(channels)):
         along = np.zeros_like(strength)
-        for w, (gx, gy) in zip(weights, channels):
+        for w, (gx, gy) in zip(weights, channels, strict=True):
             if w:
                 along += np.float32(w) * (gx * ux + gy * uy)
         decide = (sign == 0) & (np.abs(along) > floor)
