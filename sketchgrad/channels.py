@@ -126,8 +126,8 @@ def luma(image: np.ndarray) -> np.ndarray:
 
     Examples
     --------
-    >>> luma(np.float32([[[1, 0, 0], [0.3, 0.3, 0.3]]])).round(4).tolist()
-    [[0.299, 0.3]]
+    >>> [round(float(v), 4) for v in luma(np.float32([[1, 0, 0], [0.3, 0.3, 0.3]]))]
+    [0.299, 0.3]
     """
     image = np.asarray(image, dtype=np.float32)
     if image.ndim < 1 or image.shape[-1] != 3:
@@ -142,8 +142,8 @@ def luma(image: np.ndarray) -> np.ndarray:
     return grey
 
 
-def _as_rgb(image) -> np.ndarray:
-    """(H, W, 3) float32 in [0, 1] from an image of the library's input dtypes."""
+def _as_float(image) -> np.ndarray:
+    """(H, W) or (H, W, 3) float32 from an image of the library's input dtypes."""
     arr = np.asarray(image)
     if arr.dtype == np.bool_:
         arr = arr.astype(np.float32)
@@ -153,9 +153,9 @@ def _as_rgb(image) -> np.ndarray:
         raise ParameterError(f"image of dtype {arr.dtype} is not an image; give floats in "
                              "[0, 1] or 8-/16-bit integers")
     arr = arr.astype(np.float32, copy=False)
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1):
-        return np.repeat(arr.reshape(arr.shape[:2] + (1,)), 3, axis=2)
-    if arr.ndim != 3 or arr.shape[2] != 3:
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        return arr[..., 0]
+    if arr.ndim != 2 and (arr.ndim != 3 or arr.shape[2] != 3):
         raise ParameterError(f"image of shape {arr.shape} is not an (H, W) grey or (H, W, 3) "
                              "RGB image")
     return arr
@@ -194,7 +194,7 @@ def colourfulness(image: np.ndarray) -> ColourMeasure:
 
     from .color import srgb_image_to_oklab
 
-    rgb = _as_rgb(image)
+    rgb = _as_float(image)
     if rgb.size == 0:
         return ColourMeasure((1.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0)
     if not (np.isfinite(rgb.min()) and np.isfinite(rgb.max())):
@@ -204,7 +204,10 @@ def colourfulness(image: np.ndarray) -> ColourMeasure:
     factor = MEASURE_SIDE / max(height, width)
     if factor < 1:
         size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).reshape(size[::-1] + (3,))
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).reshape(
+            size[::-1] + rgb.shape[2:])
+    if rgb.ndim == 2:  # grey: measured as R = G = B (no colour, but the ink share is real)
+        rgb = np.repeat(rgb[..., None], 3, axis=2)
     lab = srgb_image_to_oklab(rgb).reshape(-1, 3).astype(np.float64)  # <= 1 MP
     lightness = lab[:, 0]
     bright = lightness >= np.percentile(lightness, 75)
@@ -214,6 +217,7 @@ def colourfulness(image: np.ndarray) -> ColourMeasure:
     coloured = chroma > CHROMA_THRESHOLD
     marked = coloured | (paper[0] - lightness > INK_STEP)
     n_coloured, n_marked = int(np.count_nonzero(coloured)), int(np.count_nonzero(marked))
+    # A whole-scan measure: take it once per scan, never per tile.
     return ColourMeasure(
         paper=tuple(float(v) for v in paper),
         coloured=n_coloured / chroma.size,

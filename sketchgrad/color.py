@@ -891,7 +891,9 @@ def stroke_color(field: GradientField, image: np.ndarray, value: np.ndarray, *,
     black or dark-grey ink, whose channel ratios are mostly noise, stays grey.
     A grey scan (an (H, W) image, or R = G = B) gives grey strokes: every
     channel equals ``value``. Pixels whose magnitude is at most
-    ``ZERO_GRADIENT`` are black.
+    ``ZERO_GRADIENT`` are black. Reach: a pixel reads the scan up to
+    ``max(STROKE_SAMPLES) + 1`` = 4 pixels away (bilinear), so a tile needs that
+    halo on top of the gradient operator's.
 
     Parameters
     ----------
@@ -940,8 +942,7 @@ def stroke_color(field: GradientField, image: np.ndarray, value: np.ndarray, *,
         sample = cv2.remap(image, cols - step * ux, rows - step * uy, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE).reshape(image.shape)
         tone = luma(sample)
-        darker = tone < darkest
-        ink[darker] = sample[darker]
+        np.copyto(ink, sample, where=(tone < darkest)[..., None])
         np.minimum(darkest, tone, out=darkest)
     del rows, cols, ux, uy, darkest
     hsv = cv2.cvtColor(ink, cv2.COLOR_RGB2HSV).reshape(image.shape)
