@@ -458,7 +458,7 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
        way yellow minus blue (``(R + G) / 2 - B``) rises.
 
     The three axes are independent (the smallest singular value of their matrix
-    is 0.55, so on any colour change one projection is at least 32 % of the
+    is 0.55, so on any colour change one projection is at least 55 % of the
     magnitude): every edge is signed by one of them, the same edge always gets
     the same hue, and the magnitude is never reduced. A zero gradient stays 0.
     Other channel counts use the channel mean as tone, then each channel in
