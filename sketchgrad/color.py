@@ -403,6 +403,8 @@ def _compose(hue, saturation, value, zero: np.ndarray | None, shape, dtype) -> n
     """HSV planes (hue in degrees, array or float; s, v arrays or floats) -> RGB."""
     import cv2
 
+    if not int(np.prod(shape)):  # cv2.merge refuses empty planes
+        return np.zeros(tuple(shape) + (3,), np.dtype(dtype))
     if zero is not None and zero.any():
         value = np.where(zero, np.float32(0.0), value) if isinstance(value, np.ndarray) \
             else np.where(zero, np.float32(0.0), np.float32(value))

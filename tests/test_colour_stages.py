@@ -12,6 +12,7 @@ from sketchgrad.color import (
     RAMPS,
     apply_color,
     gradient_map,
+    hsv_remap,
     srgb_to_oklab,
     stroke_color,
 )
@@ -272,6 +273,18 @@ def test_stroke_colour_keeps_black_ink_grey():
     rgb = stroke_color(field, page, np.ones((20, 20), np.float32))
     spread = rgb[:, 9].max(axis=1) - rgb[:, 9].min(axis=1)
     assert spread.max() < 0.3                     # the raw ink's HSV saturation is 0.43
+
+
+def test_empty_images_give_empty_colourings():
+    for shape in ((0, 4), (3, 0)):
+        rgb = np.zeros(shape + (3,), np.float32)
+        field = gradient_field(rgb)
+        value = np.zeros(shape, np.float32)
+        for out in (stroke_color(field, rgb, value), hsv_remap(field, strength=value),
+                    stroke_color(field, rgb, value, dtype=np.uint8)):
+            assert out.shape == shape + (3,)
+        assert gradient_map(rgb, "sepia", keep_hue=True).shape == shape + (3,)
+        assert colour_relief(rgb).shape == shape + (3,)
 
 
 def test_stroke_colour_errors():
