@@ -10,6 +10,7 @@ Examples
 """
 
 from .batch import Outcome, run_batch
+from .channels import CHANNELS, ColourMeasure, colourfulness, luma, resolve_channels
 from .color import (
     COLOR_SPACE_NOTES,
     COLOR_SPACES,
@@ -17,9 +18,11 @@ from .color import (
     ColorRamp,
     apply_color,
     color_wheel,
+    gradient_map,
     hsv_color,
     hsv_remap,
     hsv_to_rgb,
+    stroke_color,
 )
 from .compare import render_comparison
 from .denoise import (
@@ -43,7 +46,7 @@ from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_t
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .provenance import read_provenance
-from .sketch import relief, sketch_effect
+from .sketch import colour_relief, relief, sketch_effect
 
 __version__ = "0.1.0"
 
@@ -54,6 +57,14 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "CHANNELS",
+    "ColourMeasure",
+    "colourfulness",
+    "colour_relief",
+    "gradient_map",
+    "luma",
+    "resolve_channels",
+    "stroke_color",
     "COLOR_SPACES",
     "COLOR_SPACE_NOTES",
     "RAMPS",

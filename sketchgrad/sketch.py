@@ -7,22 +7,36 @@ lights them from ``(cos el cos az, cos el sin az, sin el)``.
 
 Axis pairing: that script names ``np.gradient``'s first output (the row
 derivative, d/dy) ``grad_x`` and pairs it with the light's first component.
-``sketch_effect`` keeps that pairing for every operator, so the light does
+``relief`` keeps that pairing for every operator, so the light does
 not move when the operator changes: ``cos(el) cos(az)`` multiplies d/dy
 (rows, downwards) and ``cos(el) sin(az)`` multiplies d/dx (columns, right).
 The azimuth is therefore measured from the downward axis towards the right;
 the default pi/4 lights every stroke from the same side as the classic script.
+
+Colour (``color="scan"`` on an (H, W, 3) scan): the relief is lit from the
+scan's BT.601 luma (:func:`sketchgrad.channels.luma`, the grey image
+``load_scan`` makes), and its shading ``s`` is applied to the scan's colour
+``c`` taken at unit tone: ``out = s (c + e) / (Y + e)`` with ``Y`` the luma and
+``e`` = ``RELIEF_DARK_FLOOR`` = 0.2; a pixel whose largest channel then
+exceeds 1 is divided by it. Adding ``e`` to every channel and scaling keep a
+pixel's hue, so a flat coloured region keeps its hue; ``e`` keeps the
+near-black of ink (whose channel ratios are mostly noise) near grey; a grey
+pixel (R = G = B) has ``(c + e) / (Y + e)`` = 1 exactly, so on a grey scan the
+colour relief is the grey relief in every channel.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .arrays import check_grey as _check_grey
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
 
-__all__ = ["relief", "sketch_effect"]
+__all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "relief", "sketch_effect"]
+
+#: Added to the colour and its luma before the colour is taken at unit tone
+#: (``colour_relief``), so dark ink's noisy channel ratios do not become vivid.
+RELIEF_DARK_FLOOR = 0.2
 
 
 def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -47,6 +61,17 @@ def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         d_col[:, 0] *= np.float32(2.0)
         d_col[:, -1] *= np.float32(2.0)
     return d_row, d_col
+
+
+def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
+    """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
+    if image.ndim != 2 or (not empty and image.size == 0):
+        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
+                             "load the scan with mode='gray', or pass color='scan' for "
+                             "the relief in an (H, W, 3) scan's own colours")
+    # min and max each propagate NaN; their sum could overflow for finite values
+    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
+        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 
 def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
@@ -87,10 +112,7 @@ def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi /
     """
     import cv2
 
-    choose(OPERATORS, operator, "operator")
-    for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
-        if not np.isfinite(v):
-            raise ParameterError(f"{name}={v!r} must be a finite number")
+    _check_light(operator, depth, elevation, azimuth)
     image = np.asarray(image, dtype=np.float32)
     _check_grey(image)
     image = np.ascontiguousarray(image, dtype=np.float32)
@@ -121,6 +143,13 @@ def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi /
     return lit
 
 
+def _check_light(operator: str, depth: float, elevation: float, azimuth: float) -> None:
+    choose(OPERATORS, operator, "operator")
+    for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
+        if not np.isfinite(v):
+            raise ParameterError(f"{name}={v!r} must be a finite number")
+
+
 def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
                   azimuth: float = np.pi / 4, operator: str = "central",
                   denoise: str | None = None, strength: float | None = None,
@@ -129,12 +158,13 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
 
     ``denoise`` (:func:`sketchgrad.denoise`), then :func:`relief`, then, with
     ``color``, the (denoised) tone coloured by a ramp and multiplied by the
-    relief shading. Each step is its stage's own function; this only chains them.
+    relief shading, or (``color="scan"``) :func:`colour_relief`. Each step is
+    its stage's own function; this only chains them.
 
     Parameters
     ----------
     image : ndarray
-        (H, W) float image in [0, 1].
+        (H, W) float image in [0, 1] ((H, W, 3) with ``color="scan"``).
     depth, elevation, azimuth, operator
         As for :func:`relief`.
     denoise : str, optional
@@ -145,7 +175,8 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     color : str or ColorRamp, optional
         Colour mode: the (denoised) tone coloured by this ramp (anything
         ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
-        multiplied by the relief shading.
+        multiplied by the relief shading; or ``"scan"`` for an (H, W, 3)
+        scan: the relief lit in the scan's own colours (:func:`colour_relief`).
 
     Returns
     -------
@@ -160,12 +191,17 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
     (4, 4, 3)
     """
+    _check_light(operator, depth, elevation, azimuth)
+    image = np.asarray(image, dtype=np.float32)
+    if isinstance(color, str) and color == "scan":
+        return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
+                             operator=operator, denoise=denoise, strength=strength)
+    _check_grey(image)
     if denoise is not None:
         from .denoise import denoise as denoise_stage
 
-        image = np.asarray(image, dtype=np.float32)
-        _check_grey(image)
         image = denoise_stage(image, denoise, strength=strength)
+    image = np.ascontiguousarray(image, dtype=np.float32)
     lit = relief(image, depth=depth, elevation=elevation, azimuth=azimuth, operator=operator)
     if color is None:
         return lit
@@ -175,6 +211,67 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
         raise ParameterError("color='hsv' has no meaning for the relief; use a ramp such as "
                              "'sepia', 'ramp:#hex,#hex' or a colormap name")
     ramp = color if isinstance(color, ColorRamp) else ramp_from_spec(color)
-    rgb = ramp(np.ascontiguousarray(image, dtype=np.float32))
+    rgb = ramp(image)
     rgb *= lit[..., None]
     return rgb
+
+
+def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+                  azimuth: float = np.pi / 4, operator: str = "central",
+                  denoise: str | None = None, strength: float | None = None) -> np.ndarray:
+    """The relief lit in the scan's own colours.
+
+    The grey relief (:func:`relief`, same parameters) of the scan's
+    BT.601 luma ``Y`` gives the shading ``s``; each pixel's colour ``c`` is
+    taken at unit tone and shaded: ``out = s (c + e) / (Y + e)``, ``e`` =
+    ``RELIEF_DARK_FLOOR``, divided by its largest channel where that exceeds 1.
+    Hue is kept (adding a constant to the channels and scaling them do not
+    move it); a grey pixel gives exactly the grey relief's value.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W, 3) RGB float in [0, 1], or (H, W) grey (then the result is the
+        grey relief repeated in three channels).
+    depth, elevation, azimuth, operator, denoise, strength
+        As :func:`sketch_effect`; ``denoise`` is applied to the colour scan.
+        (A convenience: denoise, :func:`relief` of the luma, then the colour.)
+
+    Returns
+    -------
+    ndarray
+        float32 (H, W, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> pink = np.ones((6, 6, 3), np.float32) * np.float32([0.9, 0.4, 0.6])
+    >>> out = colour_relief(pink)
+    >>> [round(float(v), 3) for v in out[3, 3]]
+    [1.0, 0.545, 0.727]
+    """
+    from .channels import luma
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ParameterError(f"image of shape {image.shape} is not an (H, W, 3) RGB image; "
+                             "load the scan with mode='rgb'")
+    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
+        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+    if denoise is not None:
+        from .denoise import denoise as _denoise
+
+        image = _denoise(image, denoise, strength=strength)
+    tone = luma(image)
+    shading = relief(tone, depth=depth, elevation=elevation, azimuth=azimuth,
+                     operator=operator)
+    floor = np.float32(RELIEF_DARK_FLOOR)
+    tone += floor
+    out = image + floor
+    out /= tone[..., None]        # exactly 1 on grey pixels, so grey gives the grey relief
+    out *= shading[..., None]
+    peak = out.max(axis=2, initial=0.0) if out.size else np.zeros(out.shape[:2], np.float32)
+    np.maximum(peak, np.float32(1.0), out=peak)
+    out /= peak[..., None]
+    return np.clip(out, 0.0, 1.0, out=out)
