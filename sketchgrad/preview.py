@@ -1,5 +1,6 @@
-"""PNG previews of a pipeline result: one labelled sheet of matplotlib panels.
+"""PNG previews of a pipeline result, and the thumbnails a streamed run gathers for one.
 
+A preview is one labelled sheet of matplotlib panels.
 matplotlib is imported only inside the functions and used through the
 object-oriented API on the Agg canvas (no pyplot, no window, no global
 state). Every array is first shrunk by area averaging (OpenCV ``INTER_AREA``)
@@ -546,7 +547,7 @@ def block_mean(a: np.ndarray, step: int) -> np.ndarray:
     Examples
     --------
     >>> block_mean(np.arange(6, dtype=np.float32).reshape(2, 3), 2).tolist()
-    [[2.0, 4.5]]
+    [[2.0, 3.5]]
     """
     a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
     rows = np.arange(0, a.shape[0], step)

@@ -34,12 +34,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .color import apply_color
 from .denoise import DENOISE_METHODS, denoise, flatten_background, resolve_strength
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
+from .png import quantize
 
 __all__ = ["KEEP_BYTES", "Timer", "TileBox", "TilePlan", "ComputedTile", "FinishedTile",
-           "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
+           "Scale", "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
 
 #: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
 KEEP_BYTES = 128 * 2**20
@@ -278,9 +280,6 @@ def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray
 def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
                 timer: Timer) -> FinishedTile:
     """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready samples."""
-    from .color import apply_color
-    from .png import quantize
-
     config = plan.config
     t = time.perf_counter()
     field = tile.field
