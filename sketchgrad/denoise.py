@@ -44,19 +44,10 @@ _MAD_TO_SIGMA = 0.6744897501960817
 
 
 def _as_image(image, name: str = "image") -> np.ndarray:
-    """Validate an (H, W) or (H, W, 3) finite image; return it as float32 (no copy if it is)."""
-    image = np.asarray(image)
-    if image.dtype.kind not in "fiub":
-        raise ParameterError(f"{name} of dtype {image.dtype} is not an image; give floats "
-                             "in [0, 1]")
-    image = image.astype(np.float32, copy=False)
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or image.size == 0:
-        raise ParameterError(f"{name} of shape {image.shape} is not an (H, W) grey or "
-                             "(H, W, 3) RGB image with at least one pixel")
-    if not np.isfinite(image).all():
-        raise ParameterError(f"{name} contains NaN or infinite values; load scans with "
-                             "load_scan (which replaces them) or fix them first")
-    return image
+    """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
+    from .io import as_image
+
+    return as_image(image, name=name)
 
 
 #: Intensity strengths below this (far under one 16-bit step, 1.5e-5) change nothing.

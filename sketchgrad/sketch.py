@@ -112,7 +112,9 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
         if not np.isfinite(v):
             raise ParameterError(f"{name}={v!r} must be a finite number")
-    image = np.asarray(image, dtype=np.float32)
+    from .io import as_image
+
+    image = as_image(image)
     _check_grey(image)
     if denoise is not None:
         from .denoise import denoise as _denoise
