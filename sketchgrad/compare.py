@@ -164,7 +164,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     Parameters
     ----------
     image : ndarray or Scan
-        The scan: (H, W) float in [0, 1] (or a loaded :class:`Scan`).
+        The scan: an (H, W) grey array read by :func:`sketchgrad.as_image`
+        (uint8, uint16, bool or floats in [0, 1]), or a loaded :class:`Scan`.
     what : {"normalize", "denoise", "operator", "ramp"}
         The stage to compare (a key of ``COMPARE_WHAT``). ``normalize`` shows
         each method's normalized magnitude with its histogram (log counts);

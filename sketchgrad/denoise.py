@@ -85,7 +85,8 @@ def estimate_noise(image: np.ndarray) -> float:
     Parameters
     ----------
     image : ndarray
-        (H, W) or (H, W, 3) float image in [0, 1].
+        (H, W) or (H, W, 3) image, read by :func:`sketchgrad.as_image` (uint8,
+        uint16, bool or floats in [0, 1]).
 
     Returns
     -------
@@ -206,11 +207,13 @@ def _non_negative(value, name: str, rule: str) -> float:
 
 
 def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
-    """Return a float32 copy of the image, clipped to [0, 1]; ``strength`` is ignored.
+    """Return the image as a new float32 array in [0, 1]; ``strength`` is ignored.
 
     Examples
     --------
-    >>> denoise_none(np.array([[0.2, 1.5]])).tolist()
+    >>> denoise_none(np.array([[0.2, 1.0]])).tolist()
+    [[0.20000000298023224, 1.0]]
+    >>> denoise_none(np.array([[51, 255]], np.uint8)).tolist()  # the input rule: /255
     [[0.20000000298023224, 1.0]]
     """
     image = _as_image(image)
@@ -448,7 +451,8 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     Parameters
     ----------
     image : ndarray
-        (H, W) or (H, W, 3) finite float image in [0, 1].
+        (H, W) or (H, W, 3) image, read by :func:`sketchgrad.as_image` (uint8,
+        uint16, bool or floats in [0, 1]; (H, W, 4) is composited over white).
     method : str
         A key of ``DENOISE_METHODS``: none, gaussian, median, bilateral, tv,
         nl_means, wavelet.

@@ -365,9 +365,9 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     Parameters
     ----------
     image : ndarray
-        (H, W) grey image, or (H, W, C) colour image (channels last, e.g. RGB),
-        float in [0, 1]. Integer images are divided by their dtype's maximum
-        (255 for uint8, 65535 for uint16); the result is float32.
+        (H, W) grey or (H, W, 3) RGB image, read by the input rule
+        (:func:`sketchgrad.as_image`: uint8 /255, uint16 /65535, bool, floats
+        in [0, 1]; (H, W, 4) is composited over white paper).
     operator : str
         A key of ``OPERATORS``: ``"sobel"`` (default), ``"scharr"``,
         ``"prewitt"``, ``"farid"`` or ``"central"``.

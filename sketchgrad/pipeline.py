@@ -528,7 +528,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image in [0, 1].
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
     config : PipelineConfig, optional
         Denoise, operator and normalization settings.
     normalizer : Normalizer, optional
@@ -645,7 +645,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image.
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`
+        (uint8 /255, uint16 /65535, bool, floats in [0, 1]); colour is an error for now.
     config : PipelineConfig, optional
         Settings; the defaults compute every output.
     normalizer : Normalizer, optional
@@ -758,7 +759,7 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image in [0, 1].
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
     config : PipelineConfig or None
         Settings (``tile_size=0`` computes the whole image at once, then writes).
     paths : mapping

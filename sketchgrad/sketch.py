@@ -72,7 +72,8 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     Parameters
     ----------
     image : ndarray
-        (H, W) float image in [0, 1].
+        (H, W) grey image, read by :func:`sketchgrad.as_image` (uint8, uint16,
+        bool or floats in [0, 1]).
     depth : float
         Relief depth (the classic script's 10). The image is always read on
         the 0-255 scale from its [0, 1] values, so a 16-bit scan of a drawing
