@@ -233,3 +233,22 @@ def test_io_bytes_round_trip_uses_the_same_scale(tmp_path):
     Image.fromarray(samples).save(buffer, format="PNG")
     np.testing.assert_array_equal(sg.load_scan(buffer).image, as_image(samples))
     assert as_image(samples).max() == np.float32(samples.max() / 65535)
+
+
+@pytest.mark.parametrize("function", ["denoise", "estimate_noise", "flatten_background",
+                                      "gradient_field"])
+def test_colour_arrays_follow_the_same_rule(function):
+    grey = drawing_u8()
+    rgb = np.dstack([grey, np.roll(grey, 3, axis=1), 255 - grey // 2])
+    call = {
+        "denoise": lambda im: [sg.denoise(im, "bilateral", strength=0.1)],
+        "estimate_noise": lambda im: [np.array([sg.estimate_noise(im)])],
+        "flatten_background": lambda im: [sg.flatten_background(im, scale=8)],
+        "gradient_field": lambda im: [sg.gradient_field(im).gx, sg.gradient_field(im).gy],
+    }[function]
+    reference = call((rgb / 255).astype(np.float32))
+    assert reference[0].shape[:2] == (grey.shape if function != "estimate_noise" else (1,))
+    opaque = np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])  # alpha 1: the RGB itself
+    for image in (rgb, rgb.astype(np.uint16) * np.uint16(257), rgb / 255, opaque):
+        for want, got in zip(reference, call(image), strict=True):
+            np.testing.assert_allclose(got, want, atol=TOL, rtol=0, err_msg=str(image.dtype))
