@@ -35,6 +35,16 @@ def png_pixels(path):
         return np.asarray(im).astype(np.int64)
 
 
+def _measure(image):
+    m = sg.colourfulness(image)
+    return np.array([*m.paper, m.coloured, m.marked, m.colour_share, m.peak_chroma])
+
+
+def _stroke(image):
+    field = sg.gradient_field(image)
+    return sg.stroke_color(field, image, np.ones(field.gx.shape, np.float32))
+
+
 def _process(image):
     res = sg.process(image, sg.PipelineConfig())
     return [res.denoised, res.normalized, res.hsv, res.sketch, res.field.gx, res.field.gy]
@@ -72,6 +82,10 @@ FUNCTIONS = {
     "sketch_effect": lambda im, _: [sg.sketch_effect(im)],
     "sketch_effect denoised, ramp": lambda im, _: [sg.sketch_effect(im, denoise="gaussian",
                                                                     color="sepia")],
+    "colour_relief": lambda im, _: [sg.colour_relief(im)],
+    "colourfulness": lambda im, _: [_measure(im)],
+    "gradient_map": lambda im, _: [sg.gradient_map(im, "sepia", keep_hue=True)],
+    "stroke_color": lambda im, _: [_stroke(im)],
     "process": lambda im, _: _process(im),
     "process tiled": lambda im, _: _process_tiled(im),
     "process_to_files": _process_to_files,
@@ -236,7 +250,8 @@ def test_io_bytes_round_trip_uses_the_same_scale(tmp_path):
 
 
 @pytest.mark.parametrize("function", ["denoise", "estimate_noise", "flatten_background",
-                                      "gradient_field"])
+                                      "gradient_field", "colour_relief", "colourfulness",
+                                      "gradient_map", "stroke_color"])
 def test_colour_arrays_follow_the_same_rule(function):
     grey = drawing_u8()
     rgb = np.dstack([grey, np.roll(grey, 3, axis=1), 255 - grey // 2])
@@ -245,9 +260,14 @@ def test_colour_arrays_follow_the_same_rule(function):
         "estimate_noise": lambda im: [np.array([sg.estimate_noise(im)])],
         "flatten_background": lambda im: [sg.flatten_background(im, scale=8)],
         "gradient_field": lambda im: [sg.gradient_field(im).gx, sg.gradient_field(im).gy],
+        "colour_relief": lambda im: [sg.colour_relief(im)],
+        "colourfulness": lambda im: [_measure(im)],
+        "gradient_map": lambda im: [sg.gradient_map(im, "sepia", keep_hue=True)],
+        "stroke_color": lambda im: [_stroke(im)],
     }[function]
     reference = call((rgb / 255).astype(np.float32))
-    assert reference[0].shape[:2] == (grey.shape if function != "estimate_noise" else (1,))
+    if function not in ("estimate_noise", "colourfulness"):
+        assert reference[0].shape[:2] == grey.shape
     opaque = np.dstack([rgb, np.full(grey.shape, 255, np.uint8)])  # alpha 1: the RGB itself
     for image in (rgb, rgb.astype(np.uint16) * np.uint16(257), rgb / 255, opaque):
         for want, got in zip(reference, call(image), strict=True):
