@@ -52,6 +52,15 @@ must hold enough independent gradients for "no direction" to read as low
 coherence. A larger sigma blurs where strokes bend and merges the two
 directions of cross-hatching finer than about sigma; wider hatching or a
 noisier scan wants a larger one. ``reach(sigma)`` is the halo a tile needs.
+
+Derivative operator
+-------------------
+The default is Scharr, not the pipeline's Sobel: Sobel's 3x3 window is not
+rotation invariant and pulls stroke angles towards the axes. Measured on
+sinusoidal hatching at 10 to 80 degrees, Sobel is off by up to 2.8 degrees at a
+4-pixel period (1.4 at 6 pixels), Scharr by at most 0.3 (Farid 0.2, with a
+5x5 window); on an antialiased 2-pixel line at atan(1/2) = 26.57 degrees
+Sobel reads 25.4 and Scharr 26.5. Both have a one-pixel reach.
 """
 
 from __future__ import annotations
@@ -159,7 +168,7 @@ def _gaussian_radius(sigma: float) -> int:
     return max(1, math.ceil(_TRUNCATE * sigma))
 
 
-def reach(sigma: float | None = None, operator: str = "sobel") -> int:
+def reach(sigma: float | None = None, operator: str = "scharr") -> int:
     """Halo in pixels a tile needs so that its stroke directions equal the whole image's.
 
     The Gaussian window's radius (``ceil(4 * sigma)``) plus the derivative
@@ -170,7 +179,7 @@ def reach(sigma: float | None = None, operator: str = "sobel") -> int:
     sigma : float, optional
         Integration scale in pixels (default ``DEFAULT_SIGMA``).
     operator : str
-        A key of ``OPERATORS``.
+        A key of ``OPERATORS`` (default ``"scharr"``, as ``stroke_directions``).
 
     Returns
     -------
@@ -526,7 +535,7 @@ class StrokeDirections:
         --------
         >>> y, x = np.mgrid[0:64, 0:64].astype(np.float32)
         >>> stroke_directions(0.5 + 0.5 * np.sin(y)).summary()
-        {'dominant': [{'angle': 0.0, 'share': 1.0}], 'overall_coherence': 1.0, 'sigma': 3.0, 'operator': 'sobel'}
+        {'dominant': [{'angle': 0.0, 'share': 1.0}], 'overall_coherence': 1.0, 'sigma': 3.0, 'operator': 'scharr'}
         """  # noqa: E501
         return {
             "dominant": [{"angle": round(angle, 1) % 180, "share": round(share, 3)}
@@ -539,7 +548,7 @@ class StrokeDirections:
 
 def stroke_directions(image: Any, *, sigma: float | None = None,
                       mask: np.ndarray | None = None, bins: int = 180,
-                      operator: str = "sobel", smoothing: float = 3.0,
+                      operator: str = "scharr", smoothing: float = 3.0,
                       prominence: float = 0.1, min_share: float = 0.02) -> StrokeDirections:
     """Measure which way the strokes of a drawing run.
 
@@ -559,7 +568,8 @@ def stroke_directions(image: Any, *, sigma: float | None = None,
     bins : int
         Histogram bins over [0, 180) degrees (default 180: one degree each).
     operator : str
-        Derivative operator, a key of ``OPERATORS`` (default ``"sobel"``).
+        Derivative operator, a key of ``OPERATORS`` (default ``"scharr"``:
+        see the module docstring).
     smoothing : float
         Standard deviation in degrees of the circular Gaussian that smooths the
         histogram before its peaks are found.
@@ -702,7 +712,7 @@ def _lattice_noise(rows: np.ndarray, cols: np.ndarray, seed: int) -> np.ndarray:
 def flow_picture(directions: StrokeDirections | Any, *, length: float | None = None,
                  grain: int | None = None, seed: int = 0, origin: tuple[int, int] = (0, 0),
                  reference: float | None = None, sigma: float | None = None,
-                 operator: str = "sobel") -> np.ndarray:
+                 operator: str = "scharr") -> np.ndarray:
     """Draw the stroke direction field: noise smeared along the strokes, coloured by angle.
 
     A line-integral convolution: each pixel averages a white-noise texture
