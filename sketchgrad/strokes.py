@@ -758,7 +758,7 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
 
     Streaks: the noise is sampled at ``2n + 1`` points ``p + k * step * u``,
     ``k = -n .. n``, on the straight line through ``p`` along its unit stroke
-    direction ``u`` (``step = 0.75 * grain``, ``n = round(length / 2 / step)``),
+    direction ``u`` (``step = grain``, ``n = round(length / 2 / step)``),
     weighted by a triangle, bilinearly interpolated (``cv2.remap``). The
     noise is a hash of the whole image's lattice position and ``seed``, so it
     extends past the picture's border and needs no halo: a tile's flow picture
@@ -810,7 +810,7 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
         raise ParameterError(f"reference={reference!r} must be a positive RMS gradient "
                              "(intensity per pixel) drawn at full brightness")
 
-    step = 0.75 * grain
+    step = float(grain)  # one noise cell per sample: finer steps cost time, show nothing
     n = round(length / 2 / step)
     # Noise lattice covering every sample: lattice point (i, j) sits at pixel
     # ((i + 0.5) * grain - 0.5, (j + 0.5) * grain - 0.5) of the whole image.
@@ -833,13 +833,17 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
     np.multiply(np.sin(radians), -scale, out=along[..., 1])  # y down in the array
     del radians
     texture = np.zeros((height, width), np.float32)
+    # Buffers reused by every step (OpenCV writes into them): memory stays at a few
+    # full-size planes whatever the streak length.
+    where = np.empty_like(base)
+    sample = np.empty((height, width), np.float32)
     weights = [1.0 - abs(k) / (n + 1) for k in range(-n, n + 1)]
     for k, weight in zip(range(-n, n + 1), weights, strict=True):
-        where = cv2.scaleAdd(along, float(k), base) if k else base
-        sample = cv2.remap(lattice, where, None, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE).reshape(height, width)
+        cv2.scaleAdd(along, float(k), base, dst=where)
+        cv2.remap(lattice, where, None, cv2.INTER_LINEAR, dst=sample,
+                  borderMode=cv2.BORDER_REPLICATE)
         cv2.scaleAdd(sample, weight, texture, dst=texture)
-    del base, along
+    del base, along, where, sample
     total = sum(weights)
     # Stretch the average around 0.5 by its expected spread (uniform noise, sd 0.29,
     # two thirds of it left after bilinear interpolation), so t fills [0, 1].
@@ -856,9 +860,8 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
     del texture, strength
     # Hue by table look-up (half-degree steps): a full-size HSV conversion costs
     # several times the whole convolution. rgb = value * (1 - s + s * hue colour).
-    index = (directions.angle * np.float32(2)).astype(np.intp)
-    np.clip(index, 0, 359, out=index)
-    picture = _HUES[index]
+    index = (directions.angle * np.float32(2)).astype(np.uint16)  # angle < 180: index < 360
+    picture = np.take(_HUES, index, axis=0)
     del index
     picture -= np.float32(1)
     picture *= directions.coherence[..., None]
@@ -946,8 +949,10 @@ def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
             ax.plot([theta + math.pi, theta + math.pi], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.annotate(f"{angle:.0f}\N{DEGREE SIGN} {share:.0%}", (theta, 1.1),
-                        ha="center", va="center", fontsize=8)
+            ax.annotate(f"{angle:.0f}\N{DEGREE SIGN} {share:.0%}", (theta, 0.8),
+                        ha="center", va="center", fontsize=8,
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
+                              "edgecolor": "none", "alpha": 0.8})
     if title is not None:
         ax.set_title(title)
     return ax

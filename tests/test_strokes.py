@@ -445,3 +445,25 @@ def test_import_does_not_load_matplotlib():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 2), (3, 3, 3)])
+def test_tiny_images_give_finite_results(shape):
+    image = np.random.default_rng(0).random(shape).astype(np.float32)
+    d = stroke_directions(image)
+    picture = flow_picture(d)
+    assert d.angle.shape == shape[:2] and picture.shape == shape[:2] + (3,)
+    assert np.isfinite(picture).all() and np.isfinite(d.coherence).all()
+    assert 0 <= d.overall_coherence <= 1
+
+
+def test_a_loaded_scan_is_accepted(tmp_path):
+    from sketchgrad import load_scan
+
+    image = np.round(scan_like(np.random.default_rng(8), (60, 70)) * 255).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "scan.png"), image)
+    scan = load_scan(tmp_path / "scan.png")
+    a, b = stroke_directions(scan), stroke_directions(image)
+    np.testing.assert_allclose(a.energy, b.energy, rtol=1e-5, atol=1e-10)
+    np.testing.assert_allclose(np.array(a.dominant), np.array(b.dominant), atol=1e-6)
+    assert len(a.dominant) >= 1
