@@ -952,7 +952,7 @@ def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
             ax.plot([theta + math.pi, theta + math.pi], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.annotate(f"{angle:.0f}\N{DEGREE SIGN} {share:.0%}", (theta, 0.8),
+            ax.annotate(f"{round(angle) % 180}\N{DEGREE SIGN} {share:.0%}", (theta, 0.8),
                         ha="center", va="center", fontsize=8,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
                               "edgecolor": "none", "alpha": 0.8})

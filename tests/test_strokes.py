@@ -419,6 +419,11 @@ def test_rose_is_mirrored_counter_clockwise_from_the_right():
     assert heights[:90][circular_difference(angles[:90], 75) < 20].max() < 0.05
     assert len(ax.lines) == 3 * len(d.dominant)
     assert ax.get_title() == "two"
+    labels = sorted(text.get_text() for text in ax.texts)
+    assert labels == sorted(f"{round(a) % 180}\N{DEGREE SIGN} {s:.0%}" for a, s in d.dominant)
+    # An angle just under 180 is labelled 0, as the page convention reads it.
+    almost_flat = stroke_directions(hatching((64, 64), 179.8))
+    assert plot_rose(None, almost_flat).texts[0].get_text().startswith("0\N{DEGREE SIGN}")
     with pytest.raises(ParameterError, match="not a polar Axes"):
         plot_rose(Figure().add_subplot(), d)
     with pytest.raises(ParameterError, match="directions of type ndarray"):
