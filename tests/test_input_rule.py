@@ -45,6 +45,11 @@ def _stroke(image):
     return sg.stroke_color(field, image, np.ones(field.gx.shape, np.float32))
 
 
+def _strokes(image):
+    d = sg.stroke_directions(image)
+    return np.stack([d.angle, d.coherence], axis=-1)
+
+
 def _process(image):
     res = sg.process(image, sg.PipelineConfig())
     return [res.denoised, res.normalized, res.hsv, res.sketch, res.field.gx, res.field.gy]
@@ -86,6 +91,7 @@ FUNCTIONS = {
     "colourfulness": lambda im, _: [_measure(im)],
     "gradient_map": lambda im, _: [sg.gradient_map(im, "sepia", keep_hue=True)],
     "stroke_color": lambda im, _: [_stroke(im)],
+    "stroke_directions": lambda im, _: [_strokes(im)],
     "process": lambda im, _: _process(im),
     "process tiled": lambda im, _: _process_tiled(im),
     "process_to_files": _process_to_files,
@@ -251,7 +257,7 @@ def test_io_bytes_round_trip_uses_the_same_scale(tmp_path):
 
 @pytest.mark.parametrize("function", ["denoise", "estimate_noise", "flatten_background",
                                       "gradient_field", "colour_relief", "colourfulness",
-                                      "gradient_map", "stroke_color"])
+                                      "gradient_map", "stroke_color", "stroke_directions"])
 def test_colour_arrays_follow_the_same_rule(function):
     grey = drawing_u8()
     rgb = np.dstack([grey, np.roll(grey, 3, axis=1), 255 - grey // 2])
@@ -264,6 +270,7 @@ def test_colour_arrays_follow_the_same_rule(function):
         "colourfulness": lambda im: [_measure(im)],
         "gradient_map": lambda im: [sg.gradient_map(im, "sepia", keep_hue=True)],
         "stroke_color": lambda im: [_stroke(im)],
+        "stroke_directions": lambda im: [_strokes(im)],
     }[function]
     reference = call((rgb / 255).astype(np.float32))
     if function not in ("estimate_noise", "colourfulness"):
