@@ -34,7 +34,7 @@ from .denoise import (
 )
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field, register_operator
-from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
+from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, as_image, load_scan
 from .normalize import (
     NORMALIZE_METHODS,
     Normalizer,
@@ -47,6 +47,7 @@ from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .provenance import read_provenance
 from .sketch import colour_relief, relief, sketch_effect
+from .strokes import StrokeDirections, flow_picture, plot_rose, stroke_directions
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "as_image",
     "CHANNELS",
     "ColourMeasure",
     "colourfulness",
@@ -105,5 +107,9 @@ __all__ = [
     "register_operator",
     "register_normalization",
     "sketch_effect",
+    "StrokeDirections",
+    "stroke_directions",
+    "flow_picture",
+    "plot_rose",
     "to_unit",
 ]

@@ -1,7 +1,6 @@
-"""Small array helpers several stages share: an image as float32, and the grey-image check.
+"""Small array checks several stages share: the grey-image check of the comparison sheets.
 
-(The package-wide input rule for images is :mod:`sketchgrad.io`'s; these are
-the lenient conversions the gradient, preview and comparison code use.)
+(The package-wide input rule for images is :func:`sketchgrad.io.as_image`.)
 """
 
 from __future__ import annotations
@@ -10,26 +9,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["float32_image", "check_grey"]
-
-
-def float32_image(image: np.ndarray) -> np.ndarray:
-    """float32 copy-free view of an image; integers are scaled by their dtype's maximum.
-
-    Examples
-    --------
-    >>> float32_image(np.array([[0, 255]], np.uint8)).tolist()
-    [[0.0, 1.0]]
-    """
-    arr = np.asarray(image)
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype.kind in "ui":
-        return arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    if arr.dtype.kind != "f":
-        raise ParameterError(f"image of dtype {arr.dtype} is not numeric; give a float image "
-                             "in [0, 1] (or an integer image, scaled by its dtype's maximum)")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+__all__ = ["check_grey"]
 
 
 def check_grey(image: np.ndarray, *, empty: bool = True) -> None:

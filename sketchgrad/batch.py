@@ -30,7 +30,7 @@ from .provenance import (
     expected_record,
     foreign_output,
     kept_statistics,
-    normalizer_state,
+    normalizer_record,
     output_provenance,
     output_records,
     up_to_date,
@@ -181,19 +181,19 @@ def _check_outdir(outdir: Path) -> None:
     import tempfile
 
     if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (-o)")
+        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (outdir=)")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot create the output folder "
-                          f"({exc.strerror or exc}); choose another (-o)") from None
+                          f"({exc.strerror or exc}); choose another (outdir=)") from None
     try:
         fd, probe = tempfile.mkstemp(prefix=".sketchgrad-probe.", suffix=".tmp", dir=outdir)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write in the output folder "
-                          f"({exc.strerror or exc}); choose another (-o)") from None
+                          f"({exc.strerror or exc}); choose another (outdir=)") from None
 
 
 def pixel_limit(max_pixels: int | None) -> int | None:
@@ -265,7 +265,7 @@ def _refuse_foreign(batch: _Batch, jobs: list[Job]) -> list[Job]:
             batch.finish(job.index, Outcome(
                 str(batch.planned[job.index].found.path), "failed",
                 error=f"{clash} exists and was not written by sketchgrad; move it away or "
-                "use --overwrite"))
+                "use overwrite=True"))
     return kept
 
 
@@ -306,7 +306,7 @@ def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measur
 def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str, normalizer,
                      fitted: dict[int, object]) -> list[Job]:
     """Phase: skip inputs whose outputs are up to date; give the rest their provenance."""
-    state = normalizer_state(normalizer)
+    state = normalizer_record(normalizer)
     expected = expected_record(batch.config, scope, state)
     todo = []
     for job in jobs:

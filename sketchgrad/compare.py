@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import choose
+from .errors import ParameterError, choose
 from .preview import format_number
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
@@ -96,19 +96,21 @@ def _tiles_operator(image, config):
 
 
 def _tiles_ramp(image, config):
-    from .color import RAMPS, hsv_to_rgb, ramp_from_spec
+    from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
     tiles = []
     for name in names:
         rgb = _variant(image, config, ("hsv",), color=name).hsv
         if name == "hsv":  # its "ramp" is the hue circle: the direction the tone rises
-            strip = hsv_to_rgb(np.linspace(0.0, 1.0, 512), 1.0, 1.0)[None]
+            hues = np.linspace(0.0, 1.0, 512)
+            strip = hsv_to_rgb(np.stack([hues, np.ones(512), np.ones(512)], axis=-1))[None]
             ticks = ["right", "down", "left", "up", "right"]
         else:
-            strip = ramp_from_spec(name).strip(512, 1)
+            ramp = name if isinstance(name, ColorRamp) else ramp_from_spec(name)
+            strip = ramp.strip(512, 1)
             ticks = (["ink", "paper"] if config.color_target == "tone" else ["0", "1"])
-        tiles.append(dict(label=name, data=rgb, strip=strip, ticks=ticks))
+        tiles.append(dict(label=color_label(name), data=rgb, strip=strip, ticks=ticks))
     return tiles
 
 
@@ -139,14 +141,14 @@ COMPARE_WHAT = {
 
 
 def _as_image(image) -> tuple[np.ndarray, str | None]:
-    from .arrays import check_grey, float32_image
-    from .io import Scan
+    from .arrays import check_grey
+    from .io import Scan, as_image
 
     source = None
     if isinstance(image, Scan):
         source = Path(str(image.meta.source)).name if image.meta is not None else None
         image = image.image
-    image = float32_image(image)
+    image = as_image(image)
     check_grey(image, empty=False)
     return image, source
 
@@ -158,7 +160,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     Parameters
     ----------
     image : ndarray or Scan
-        The scan: (H, W) float in [0, 1] (or a loaded :class:`Scan`).
+        The scan: an (H, W) grey array read by :func:`sketchgrad.as_image`
+        (uint8, uint16, bool or floats in [0, 1]), or a loaded :class:`Scan`.
     what : {"normalize", "denoise", "operator", "ramp"}
         The stage to compare (a key of ``COMPARE_WHAT``). ``normalize`` shows
         each method's normalized magnitude with its histogram (log counts);
@@ -191,11 +194,15 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     from matplotlib.figure import Figure
 
     from .pipeline import PipelineConfig
-    from .png import save_png
+    from .png import output_format, save_png
     from .preview import downsample
 
     build = choose(COMPARE_WHAT, what, "what")
     config = config or PipelineConfig()
+    if not isinstance(config, PipelineConfig):
+        raise ParameterError(f"config is a {type(config).__name__}, not a PipelineConfig; "
+                             "give PipelineConfig(...)")
+    output_format(path)  # refuse an unwritable format before drawing
     image, source = _as_image(image)
     full_h, full_w = image.shape
     if what in ("denoise", "operator"):
@@ -278,4 +285,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     fig.suptitle(title, fontsize=12)
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    if text is None:  # the command's provenance chunk
+        from .provenance import provenance_text
+
+        text = provenance_text(config)
     return save_png(path, rgb, bit_depth=8, compression=6, text=text)

@@ -14,7 +14,12 @@ from dataclasses import fields
 from pathlib import Path
 
 from .errors import ParameterError, ScanError
-from .provenance import PROVENANCE_KEY, provenance_text, read_provenance  # re-exported
+from .provenance import (  # re-exported: they lived here
+    PROVENANCE_KEY,
+    normalizer_record,
+    provenance_text,
+    read_provenance,
+)
 
 __all__ = [
     "PIPELINE_KEYS",
@@ -26,6 +31,7 @@ __all__ = [
     "read_provenance",
     "settings_from_png",
     "provenance_text",
+    "normalizer_record",
 ]
 
 def _pipeline_keys() -> tuple[str, ...]:
@@ -56,17 +62,18 @@ _PIPELINE_TYPES: dict[str, tuple[type, ...]] = {
     "strength": (int, float),
     "operator": (str,),
     "normalize": (str,),
-    "color": (str,),
+    "color": (str, dict),
     "color_target": (str,),
     "flatten_background": (bool,),
     "tile_size": (int,),
     "outputs": (list, str),
+    "axial": (bool,),
 }
 
 
 def _type_names(types: tuple[type, ...]) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-             list: "a list of strings"}
+             list: "a list of strings", dict: "a table (a ramp: stops = [...], space = ...)"}
     return " or ".join(names[t] for t in types)
 
 

@@ -33,7 +33,6 @@ from functools import cached_property, partial
 
 import numpy as np
 
-from .arrays import float32_image as _as_image
 from .errors import ParameterError, choose
 from .io import LUMA_BT601
 from .registry import add_entry, check_reach, first_doc_line, registered_doc
@@ -155,6 +154,13 @@ class GradientField:
         theta = np.arctan2(self.gy, self.gx, dtype=np.float32)
         np.putmask(theta, theta <= -_PI, _PI)
         return theta
+
+
+def _as_image(image: np.ndarray, finite: bool = True) -> np.ndarray:
+    """The input rule (:func:`sketchgrad.io.as_image`), C-contiguous for OpenCV."""
+    from .io import as_image
+
+    return np.ascontiguousarray(as_image(image, finite=finite))
 
 
 def _check_mode(mode: str, cval: float) -> None:
@@ -478,9 +484,9 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     Parameters
     ----------
     image : ndarray
-        (H, W) grey image, or (H, W, C) colour image (channels last, e.g. RGB),
-        float in [0, 1]. Integer images are divided by their dtype's maximum
-        (255 for uint8, 65535 for uint16); the result is float32.
+        (H, W) grey or (H, W, 3) RGB image, read by the input rule
+        (:func:`sketchgrad.as_image`: uint8 /255, uint16 /65535, bool, floats
+        in [0, 1]; (H, W, 4) is composited over white paper).
     operator : str
         A key of ``OPERATORS``: ``"sobel"`` (default), ``"scharr"``,
         ``"prewitt"``, ``"farid"`` or ``"central"``.
@@ -558,11 +564,7 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     if not entry.border_modes and (mode, cval) != ("reflect", 0.0):
         raise ParameterError(f"operator {operator!r} takes no border mode (it was registered "
                              "without one); leave mode='reflect' and cval=0")
-    func = entry.func if not entry.border_modes else partial(entry.func, mode=mode, cval=cval)
-    image = _as_image(image)
-    if image.ndim not in (2, 3):
-        raise ParameterError(f"image of shape {image.shape} is neither a grey (H, W) nor a "
-                             "colour (H, W, C) image")
+    image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
     inside = None
     if mask is not None:
         inside = np.asarray(mask)
@@ -580,6 +582,8 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     if shift:
         image = np.ldexp(image, -shift).astype(np.float32)
         cval = math.ldexp(cval, -shift)
+    # the border value as scaled above
+    func = entry.func if not entry.border_modes else partial(entry.func, mode=mode, cval=cval)
     if image.ndim == 2:
         gx, gy = func(image)
     else:

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 __all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "read_provenance",
-           "normalizer_state", "expected_record", "output_records", "up_to_date",
+           "normalizer_record", "expected_record", "output_records", "up_to_date",
            "foreign_output", "kept_statistics", "output_provenance"]
 
 #: Name of the PNG text chunk that holds the provenance JSON.
@@ -126,12 +126,21 @@ def _jsonable(value):
     return repr(value)
 
 
-def normalizer_state(normalizer) -> dict | None:
-    """A small JSON record of fitted statistics, for provenance and skip checks.
+def normalizer_record(normalizer) -> dict | None:
+    """A small JSON record of a shared scale's fitted statistics, for provenance.
 
     The statistics are readable (``count``, ``min``, ``max``, ...); the
     fingerprint (SHA-256 of the full state, histograms included) tells
-    whether two batches' scales are the same. ``None`` for no normalizer.
+    whether two batches' scales are the same (the skip rule compares it).
+    ``None`` for no normalizer.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sketchgrad.normalize import Normalizer
+    >>> record = normalizer_record(Normalizer("minmax").fit(np.array([0.0, 2.0])))
+    >>> record["method"], record["statistics"]["max"], len(record["fingerprint"])
+    ('minmax', 2.0, 64)
     """
     if normalizer is None:
         return None

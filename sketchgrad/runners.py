@@ -94,12 +94,12 @@ def guard(job: Job, work: Callable[[Job], object]) -> Reply:
         reply = Reply(job.index, False, error=one_line_reason(exc, job.source),
                       traceback=traceback.format_exc())
     except MemoryError:
-        reply = Reply(job.index, False, error="out of memory; use fewer --workers or a "
-                      "smaller --tile-size", traceback=traceback.format_exc())
+        reply = Reply(job.index, False, error="out of memory; use fewer workers= or a "
+                      "smaller tile_size=", traceback=traceback.format_exc())
     except Exception as exc:  # a bug must not stop the other inputs
         reply = Reply(job.index, False,
                       error=f"internal error ({type(exc).__name__}: {exc}); please report "
-                      "it with --debug output", traceback=traceback.format_exc())
+                      "it with the debug=True output", traceback=traceback.format_exc())
     reply.seconds = time.perf_counter() - start
     return reply
 
@@ -119,13 +119,13 @@ def _connect(scheduler):
         from distributed import Client
     except ImportError:
         raise ParameterError(
-            "--scheduler needs Dask distributed, which is not installed; install it with: "
+            "scheduler= needs Dask distributed, which is not installed; install it with: "
             "pip install \"sketchgrad[distributed]\"") from None
     try:
         return Client(scheduler, timeout="10s", set_as_default=False), True
     except (OSError, TimeoutError, ValueError) as exc:
         raise ParameterError(
-            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
+            f"scheduler={scheduler}: cannot connect to a Dask scheduler there ({exc}); "
             "start one with `dask scheduler` and give the address it prints") from None
 
 
@@ -169,8 +169,8 @@ class Runner:
         if self.client is not None:  # the worker process was lost, or cannot import us
             return f"the Dask cluster failed this input ({type(exc).__name__}: {exc})"
         if isinstance(exc, BrokenProcessPool):
-            return ("a worker process died (killed, or out of memory); use fewer --workers "
-                    "or a smaller --tile-size")
+            return ("a worker process died (killed, or out of memory); use fewer workers= "
+                    "or a smaller tile_size=")
         return None
 
     def run(self, func: Callable[..., Reply], jobs: list[Job],

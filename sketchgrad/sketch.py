@@ -87,7 +87,8 @@ def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi /
     Parameters
     ----------
     image : ndarray
-        (H, W) float image in [0, 1].
+        (H, W) grey image, read by :func:`sketchgrad.as_image` (uint8, uint16,
+        bool or floats in [0, 1]).
     depth : float
         Relief depth (the classic script's 10). The image is always read on
         the 0-255 scale from its [0, 1] values, so a 16-bit scan of a drawing
@@ -112,8 +113,10 @@ def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi /
     """
     import cv2
 
+    from .io import as_image
+
     _check_light(operator, depth, elevation, azimuth)
-    image = np.asarray(image, dtype=np.float32)
+    image = as_image(image)
     _check_grey(image)
     image = np.ascontiguousarray(image, dtype=np.float32)
     # Slopes on the 0-255 scale times depth/100, as the classic script.
@@ -191,8 +194,10 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
     (4, 4, 3)
     """
+    from .io import as_image
+
     _check_light(operator, depth, elevation, azimuth)
-    image = np.asarray(image, dtype=np.float32)
+    image = as_image(image)
     if isinstance(color, str) and color == "scan":
         return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
                              operator=operator, denoise=denoise, strength=strength)
@@ -250,8 +255,9 @@ def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     [1.0, 0.545, 0.727]
     """
     from .channels import luma
+    from .io import as_image
 
-    image = np.asarray(image, dtype=np.float32)
+    image = as_image(image)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] != 3:

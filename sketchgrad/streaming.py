@@ -25,7 +25,15 @@ import numpy as np
 
 from .errors import OutputError, ParameterError
 from .io import Scan
-from .pipeline import OUTPUT_KINDS, PipelineConfig, Result, image_of, tile_side
+from .pipeline import (
+    OUTPUT_KINDS,
+    PipelineConfig,
+    Result,
+    check_normalizer,
+    config_of,
+    image_of,
+    tile_side,
+)
 from .tiling import TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["process_to_files", "staged_name"]
@@ -37,12 +45,43 @@ _LAYOUT = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": (
 def staged_name(dest: Path, token: str) -> Path:
     """The hidden temporary name an output is written under before it is renamed into place.
 
+    A PNG's is ``.<name>.<token>.tmp`` (what ``batch.remove_leftovers`` clears);
+    another format's keeps its ending, which decides the format written.
+
     Examples
     --------
     >>> staged_name(Path("out/page.hsv.png"), "123-ab").as_posix()
     'out/.page.hsv.png.123-ab.tmp'
+    >>> staged_name(Path("out/page.preview.jpg"), "123-ab").as_posix()
+    'out/.page.preview.jpg.123-ab.tmp.jpg'
     """
-    return dest.with_name(f".{dest.name}.{token}.tmp")
+    from .png import output_format
+
+    ending = "" if output_format(dest) == "PNG" else dest.suffix
+    return dest.with_name(f".{dest.name}.{token}.tmp{ending}")
+
+
+def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
+    """Streamed outputs are PNGs: refuse a name that asks for another format."""
+    from .png import output_format
+
+    for kind in kinds:
+        fmt = output_format(paths[kind], name=f"paths[{kind!r}]")
+        if fmt != "PNG" and kind != "preview":  # the preview is drawn whole: any format
+            raise ParameterError(
+                f"paths[{kind!r}]={os.fspath(paths[kind])!r}: process_to_files streams "
+                f"{kind} as PNG and cannot write {fmt}; name it .png, or write process()'s "
+                "array with save_png, which writes JPEG, TIFF and WebP")
+
+
+def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
+    """The command's provenance chunk for outputs written through the API."""
+    from .provenance import normalizer_record, provenance_text
+
+    if normalizer is None:
+        return provenance_text(config)
+    return provenance_text(config, normalize_scope="batch",
+                           normalizer_state=normalizer_record(normalizer))
 
 
 def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
@@ -61,18 +100,23 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image in [0, 1].
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
     config : PipelineConfig or None
         Settings (``tile_size=0`` computes the whole image at once, then writes).
     paths : mapping
         Output kind (``"magnitude"``, ``"hsv"``, ``"sketch"``, ``"preview"``)
         -> destination PNG; only these kinds are computed. All of them are
         written under temporary names and renamed into place together at the
-        end; on failure none is changed.
+        end; on failure none is changed. A name ending in ``.jpg``, ``.tif`` or
+        ``.webp`` is refused for the streamed kinds (the preview is written in
+        that format).
     normalizer : Normalizer, optional
         Already-fitted magnitude statistics (a batch's shared scale).
     text : mapping, optional
-        PNG text chunks for every file (provenance).
+        PNG text chunks for every file; by default the provenance chunk the
+        command writes (:func:`sketchgrad.provenance.provenance_text` of
+        ``config``, with the normalizer's statistics when one is given). Every
+        PNG also records the scan's resolution (``pHYs``) when its file had one.
     compression : int, optional
         zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
     timings : dict, optional
@@ -95,20 +139,23 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     ...     print(im.size, im.mode)
     (50, 40) RGB
     """
-    config = config or PipelineConfig()
+    config = config_of(config)
     unknown = sorted(set(paths) - set(OUTPUT_KINDS))
     if unknown or not paths:
         raise ParameterError(f"paths: kinds {unknown or '(none)'} are not outputs; use some of "
                              f"{', '.join(OUTPUT_KINDS)}")
     kinds = [k for k in OUTPUT_KINDS if k in paths]
     config = replace(config, outputs=tuple(kinds))
+    image, meta = image_of(scan)
+    check_normalizer(normalizer, config)
+    _check_destinations(paths, kinds)
+    text = dict(text) if text is not None else _provenance(config, normalizer)
     dests = {kind: Path(paths[kind]) for kind in kinds}
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
     timer = Timer()
     try:
-        _write_staged(scan, config, kinds, staged, normalizer, dict(text or {}), compression,
-                      timer)
+        _write_staged(image, meta, config, kinds, staged, normalizer, text, compression, timer)
         for kind in kinds:
             os.replace(staged[kind], dests[kind])
     except BaseException as exc:
@@ -125,15 +172,16 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     return dests
 
 
-def _write_staged(scan, config: PipelineConfig, kinds: list[str], staged: dict[str, Path],
-                  normalizer, text: dict, compression: int | None, timer: Timer) -> None:
+def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[str],
+                  staged: dict[str, Path], normalizer, text: dict, compression: int | None,
+                  timer: Timer) -> None:
     """Compute the tiles and write every kind to its staged (temporary) path."""
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
-    image, meta = image_of(scan)
     height, width = image.shape
+    dpi = getattr(meta, "dpi", None)
     needs = stages_needed(kinds, config, keep_denoised=False)
     side = tile_side(image.shape, config, streaming=True)
     step = shrink_step(image.shape, PREVIEW_SIDE) if "preview" in kinds else 0
@@ -148,7 +196,7 @@ def _write_staged(scan, config: PipelineConfig, kinds: list[str], staged: dict[s
                 _, channels, depth = _LAYOUT[kind]
                 writers[kind] = PngWriter(staged[kind], width, height, channels=channels,
                                           bit_depth=depth, text=text, compression=compression,
-                                          atomic=False)
+                                          dpi=dpi, atomic=False)
         for band in engine.run(np.uint8):
             if thumbs:
                 thumbs.add(band)

@@ -302,7 +302,7 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
         t = timer.add("normalize", t)
     if "hsv" in plan.needs:
         out.hsv = apply_color(field, unit, tile.denoised, color=config.color,
-                              target=config.color_target, dtype=dtype)
+                              target=config.color_target, axial=config.axial, dtype=dtype)
         t = timer.add("color", t)
     if tile.sketch is not None:
         out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
