@@ -106,25 +106,95 @@ def test_no_pyplot_global_state():
     assert out.stdout.strip() == "False"
 
 
-def _boxes_overlap(a, b):
-    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
-
-
-def test_legend_title_clear_of_the_histogram_above(rng):
-    from sketchgrad.preview import _build_figure
-
-    res = process(sketchy((120, 160), rng))
-    fig = _build_figure(res, None)
+def sheet_boxes(sheet):
+    """Every drawn thing's extent in display pixels (x0, y0, x1, y1; y up), with a label."""
+    fig = sheet.fig
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    by_title = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
-    legend = next(ax for t, ax in by_title.items() if t.startswith("legend"))
-    histograms = [ax for ax in fig.axes if ax.get_xlabel().startswith(("before", "after"))]
-    assert len(histograms) == 2
-    title = legend.title.get_window_extent(renderer)
-    lower = histograms[1].get_tightbbox(renderer)  # ticks and x label included
-    assert not _boxes_overlap(title, lower)
-    assert title.y1 < lower.y0 - 5  # at least 5 px of air between them
+    boxes = []
+    for name, x, y, rgb in sheet.pictures:
+        bottom = sheet.height - y - rgb.shape[0]
+        boxes.append((f"picture {name}", (x, bottom, x + rgb.shape[1], bottom + rgb.shape[0])))
+    for text in fig.texts:
+        if text.get_text():
+            b = text.get_window_extent(renderer)
+            boxes.append((f"text {text.get_gid()} {text.get_text()!r}", (b.x0, b.y0, b.x1, b.y1)))
+    for ax in fig.axes:  # ticks, tick labels and axis labels included
+        b = ax.get_tightbbox(renderer)
+        boxes.append((f"axes {ax.get_gid()}", (b.x0, b.y0, b.x1, b.y1)))
+    for artist in fig.artists:  # the colorbars' end triangles
+        b = artist.get_window_extent(renderer)
+        boxes.append((f"patch {artist.get_gid()}", (b.x0, b.y0, b.x1, b.y1)))
+    return boxes
+
+
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def allowed(label_a, label_b):
+    """Pairs drawn over each other on purpose."""
+    kinds = {label_a.split()[0], label_b.split()[0]}
+    same = label_a.split()[1] == label_b.split()[1]
+    # a colorbar's end triangles sit on its bar; a ramp's axis lies over its strip
+    return (same and kinds in ({"patch", "picture"}, {"patch"})) or \
+        {label_a, label_b} == {"picture legend", "axes legend:axis"}
+
+
+def check_geometry(sheet):
+    boxes = sheet_boxes(sheet)
+    for label, (x0, y0, x1, y1) in boxes:
+        assert 0 <= x0 and x1 <= sheet.width and 0 <= y0 and y1 <= sheet.height, label
+    clashes = [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+               if overlap(ba, bb) and not allowed(a, b)]
+    assert not clashes
+    return boxes
+
+
+def faint(shape, rng):
+    """A drawing of very low contrast: gradients of about 1e-3 per pixel."""
+    return (0.5 + 0.02 * (sketchy(shape, rng) - 0.5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("make, config", [
+    (lambda rng: sketchy((120, 160), rng), PipelineConfig()),
+    (lambda rng: sketchy((1050, 1400), rng), PipelineConfig()),   # with the 1:1 details
+    (lambda rng: sketchy((400, 100), rng), PipelineConfig()),     # tall: aspect limited
+    (lambda rng: sketchy((60, 400), rng), PipelineConfig()),      # wide: aspect limited
+    (lambda rng: sketchy((120, 160), rng), PipelineConfig(color="ink")),  # a ramp legend
+    (lambda rng: faint((120, 160), rng), PipelineConfig(denoise="none")),  # tiny colorbars
+])
+def test_layout_has_no_overlaps_and_stays_inside_the_sheet(rng, make, config):
+    from sketchgrad.preview import _build_figure
+
+    res = process(make(rng), config)
+    sheet = _build_figure(res, None)
+    boxes = check_geometry(sheet)
+    labels = [label for label, _ in boxes]
+    # every panel is there: a picture or axes, and its title
+    for name in ("scan", "denoised", "relief", "gx", "gy", "magnitude", "hsv", "legend"):
+        assert f"picture {name}" in labels
+        assert any(label.startswith(f"text title:{name} ") for label in labels)
+    assert "axes histogram:before" in labels and "axes histogram:after" in labels
+    for name in ("gx", "gy", "magnitude"):
+        assert f"picture colorbar:{name}" in labels
+
+
+def test_title_air_and_panels_at_their_pixel_size(rng):
+    from sketchgrad.preview import _build_figure
+
+    res = process(sketchy((1050, 1400), rng))
+    sheet = _build_figure(res, None)
+    boxes = dict(sheet_boxes(sheet))
+    legend_title = next(b for label, b in boxes.items() if label.startswith("text title:legend"))
+    lower = boxes["axes histogram:after"]  # ticks and x label included
+    assert lower[1] > legend_title[3] + 5  # at least 5 px of air between them (y up)
+    pictures = {name: rgb for name, _, _, rgb in sheet.pictures}
+    # the detail crops are shown 1:1 (plus a one-pixel frame); the rest at one size
+    ch, cw = round(PANEL_INCHES * 100 * 1050 / 1400), round(PANEL_INCHES * 100)
+    for name in ("detail_scan", "detail_hsv", "detail_relief"):
+        assert pictures[name].shape == (ch + 2, cw + 2, 3)
+    assert pictures["scan"].shape == pictures["hsv"].shape == pictures["relief"].shape
 
 
 def test_reduced_result_reports_the_scan_size_and_shows_given_details(rng):
@@ -133,26 +203,30 @@ def test_reduced_result_reports_the_scan_size_and_shows_given_details(rng):
     full = process(sketchy((1050, 1400), rng))
     small = process(downsample(full.image, 350), full.config)
     small.full_shape = full.image.shape
+
+    def titles(sheet):
+        return {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+
     # without crops a reduced result has no detail panels (it has no 1:1 pixels)
-    fig = _build_figure(small, None)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert "scan · 1400×1050 px" in titles
-    assert not any(t.startswith("detail") for t in titles)
+    got = titles(_build_figure(small, None))
+    assert got["title:scan"] == "scan · 1400×1050 px"
+    assert not any(gid.startswith("title:detail") for gid in got)
     r, c, ch, cw = 500, 600, 300, 460
     marked = full.hsv[r:r + ch, c:c + cw].copy()
     marked[:] = (0.0, 1.0, 0.0)  # pure green: visible on the sheet only through the crop
     details = {"window": (r, c, ch, cw), "scan": full.image[r:r + ch, c:c + cw],
                "hsv": (marked * 255).astype(np.uint8), "relief": full.sketch[r:r + ch, c:c + cw]}
-    fig = _build_figure(small, None, details)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert [t for t in titles if t.startswith("detail")] == [
+    sheet = _build_figure(small, None, details)
+    got = titles(sheet)
+    assert [got[f"title:{n}"] for n in ("detail_scan", "detail_hsv", "detail_relief")] == [
         "detail at 1:1 · scan (box on the scan panel)", "detail at 1:1 · colour",
         "detail at 1:1 · relief"]
-    assert f"x {c}–{c + cw}, y {r}–{r + ch}" in [ax.get_xlabel() for ax in fig.axes]
+    assert got["detail:detail_hsv"] == f"x {c}–{c + cw}, y {r}–{r + ch}"
     rgb, _ = load_png(preview_png_bytes(small, details=details))
     green = (rgb[..., 1] > 240) & (rgb[..., 0] < 15) & (rgb[..., 2] < 15)
-    # the crop is drawn at about 1:1 (the panel is a little narrower than 4.6 in)
-    assert 0.8 * ch * cw < green.sum() <= ch * cw
+    assert ch * cw <= green.sum() < 1.01 * ch * cw  # the crop, drawn 1:1 (and a few hsv pixels)
+    _, x, y, _ = next(p for p in sheet.pictures if p[0] == "detail_hsv")
+    assert green[y + 1:y + 1 + ch, x + 1:x + 1 + cw].all()  # inside its one-pixel frame
 
 
 def test_detail_window_finds_the_busy_corner():
