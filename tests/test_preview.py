@@ -262,3 +262,74 @@ def test_block_peak_keeps_each_blocks_strongest_pixel(rng):
     assert block_peak(line, 6).max() == np.float32(0.9)
     assert downsample(line, 10).max() < 0.2
     assert shrink_step((1441, 10)) == 3 and shrink_step((720, 720)) == 1
+
+
+def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path, monkeypatch):
+    """A small default run (all four outputs, tiles streamed) against the stages composed.
+
+    Speed-ups of the tile engine or the preview must not change results
+    unnoticed: the PNGs decode to ``process``'s arrays and to the stage
+    functions' by the documented quantisation (16-bit magnitude, 8-bit sketch
+    and colour: floor(x * (2**bits - 1) + 0.5), within one level where OpenCV's
+    last bit differs between tiles and the whole image), and the preview shows
+    the very pixels of the outputs in its 1:1 panels.
+    """
+    import sketchgrad.pipeline as pipeline
+    from sketchgrad.color import ZERO_GRADIENT, apply_color
+    from sketchgrad.denoise import denoise, resolve_strength
+    from sketchgrad.gradients import gradient_field
+    from sketchgrad.normalize import normalize, to_unit
+    from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
+    from sketchgrad.preview import _build_figure
+    from sketchgrad.sketch import sketch_effect
+
+    image = sketchy((900, 1200), np.random.default_rng(11))  # > 1.25 panels: details shown
+    seen = {}
+    real = pipeline._write_preview
+
+    def spy(result, dest, text):
+        seen["result"] = result
+        return real(result, dest, text)
+
+    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    paths = {kind: tmp_path / f"page.{kind}.png" for kind in OUTPUT_KINDS}
+    process_to_files(image, PipelineConfig(), paths)
+
+    # the stages composed by hand, with the strength the default resolves to
+    strength = resolve_strength(image, "gaussian")
+    denoised = denoise(image, "gaussian", strength=strength)
+    field = gradient_field(denoised, "sobel")
+    magnitude = np.where(field.magnitude <= ZERO_GRADIENT, np.float32(0), field.magnitude)
+    unit = to_unit(normalize(magnitude, "minmax"), "minmax")
+    whole = process(image)
+    np.testing.assert_allclose(whole.normalized, unit, atol=1e-6)
+    np.testing.assert_allclose(whole.sketch, sketch_effect(denoised), atol=1e-6)
+    np.testing.assert_allclose(whole.hsv, apply_color(field, unit, denoised), atol=1e-6)
+
+    def decoded(kind):
+        with Image.open(paths[kind]) as im:
+            return np.asarray(im).astype(np.int64)
+
+    for kind, array, top in (("magnitude", whole.normalized, 65535),
+                             ("sketch", np.clip(whole.sketch, 0, 1), 255),
+                             ("hsv", whole.hsv, 255)):
+        got, want = decoded(kind), np.floor(array.astype(np.float64) * top + 0.5)
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1, kind
+        assert (got == want).mean() > 0.99, kind
+
+    # the preview: the sheet's size, every picture at its place, the 1:1 panels = the files
+    sheet = _build_figure(seen["result"], None)
+    preview, _ = load_png(paths["preview"])
+    assert preview.shape == (sheet.height, sheet.width, 3)
+    for name, x, y, rgb in sheet.pictures:
+        np.testing.assert_array_equal(preview[y:y + rgb.shape[0], x:x + rgb.shape[1]], rgb,
+                                      err_msg=name)
+    r, c, ch, cw = seen["result"].details["window"]
+    where = {name: (x, y) for name, x, y, _ in sheet.pictures}
+    x, y = where["detail_hsv"]
+    np.testing.assert_array_equal(preview[y + 1:y + 1 + ch, x + 1:x + 1 + cw],
+                                  decoded("hsv")[r:r + ch, c:c + cw])
+    x, y = where["detail_relief"]
+    np.testing.assert_array_equal(preview[y + 1:y + 1 + ch, x + 1:x + 1 + cw, 0],
+                                  decoded("sketch")[r:r + ch, c:c + cw])
