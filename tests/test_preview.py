@@ -106,6 +106,20 @@ def test_no_pyplot_global_state():
     assert out.stdout.strip() == "False"
 
 
+def test_prepare_imports_matplotlib_in_the_background_without_pyplot():
+    code = ("import sys, threading, numpy as np, sketchgrad;"
+            "from sketchgrad import preview;"
+            "before = 'matplotlib.figure' in sys.modules;"
+            "preview.prepare(); first = preview._PREPARING; preview.prepare();"
+            "same = preview._PREPARING is first; first.join();"
+            "after = 'matplotlib.figure' in sys.modules;"
+            "png = preview.preview_png_bytes(sketchgrad.process(np.eye(24, dtype=np.float32)));"
+            "print(before, same, after, 'matplotlib.pyplot' in sys.modules, png[1:4] == b'PNG')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True", "True", "False", "True"]
+
+
 def sheet_boxes(sheet):
     """Every drawn thing's extent in display pixels (x0, y0, x1, y1; y up), with a label."""
     fig = sheet.fig
