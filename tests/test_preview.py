@@ -189,7 +189,9 @@ def test_layout_has_no_overlaps_and_stays_inside_the_sheet(rng, make, config):
     for name in ("scan", "denoised", "relief", "gx", "gy", "magnitude", "hsv", "legend"):
         assert f"picture {name}" in labels
         assert any(label.startswith(f"text title:{name} ") for label in labels)
-    assert "axes histogram:before" in labels and "axes histogram:after" in labels
+    for which in ("before", "after"):  # bars and ticks, tick labels, axis labels
+        assert f"picture histogram:{which}" in labels
+        assert sum(label.startswith(f"text histogram:{which} ") for label in labels) >= 5
     for name in ("gx", "gy", "magnitude"):
         assert f"picture colorbar:{name}" in labels
 
@@ -199,9 +201,11 @@ def test_title_air_and_panels_at_their_pixel_size(rng):
 
     res = process(sketchy((1050, 1400), rng))
     sheet = _build_figure(res, None)
-    boxes = dict(sheet_boxes(sheet))
-    legend_title = next(b for label, b in boxes.items() if label.startswith("text title:legend"))
-    lower = boxes["axes histogram:after"]  # ticks and x label included
+    boxes = sheet_boxes(sheet)
+    legend_title = next(b for label, b in boxes if label.startswith("text title:legend"))
+    # the lower histogram with its tick labels and x label
+    lower = np.array([b for label, b in boxes if "histogram:after" in label])
+    lower = (lower[:, 0].min(), lower[:, 1].min(), lower[:, 2].max(), lower[:, 3].max())
     assert lower[1] > legend_title[3] + 5  # at least 5 px of air between them (y up)
     pictures = {name: rgb for name, _, _, rgb in sheet.pictures}
     # the detail crops are shown 1:1 (plus a one-pixel frame); the rest at one size
