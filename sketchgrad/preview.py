@@ -1,10 +1,13 @@
-"""PNG previews of a pipeline result: one labelled sheet of matplotlib panels.
+"""PNG previews of a pipeline result: one labelled sheet of panels.
 
-matplotlib is imported only inside the functions and used through the
-object-oriented API on the Agg canvas (no pyplot, no window, no global
-state). Every array is first shrunk by area averaging (OpenCV ``INTER_AREA``)
-to at most ``PREVIEW_SIDE`` pixels on its longest side, so the cost of a
-preview does not grow with the scan.
+matplotlib is imported only inside the functions (or in the background by
+:func:`prepare`) and used through the object-oriented API on the Agg canvas
+(no pyplot, no window, no global state), for the texts only: the sheet is
+laid out in pixels by a fixed rule (no layout engine), and every picture
+(panels, colorbars, histograms) is made at its final pixel size with NumPy
+and pasted into the drawn canvas. Every array is first shrunk by area
+averaging (OpenCV ``INTER_AREA``) to at most ``PREVIEW_SIDE`` pixels on its
+longest side, so the cost of a preview does not grow with the scan.
 """
 
 from __future__ import annotations
