@@ -737,8 +737,9 @@ def _build_figure(result, panels, details=None):
     note = (f"denoise {cfg.denoise} · operator {cfg.operator} · normalize {cfg.normalize} · "
             f"colour {cfg.color}" + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
     if max(full_h, full_w) > max(h, w):
-        note += (f" · panels shown at {w}×{h}: area-averaged, |∇I| and colour keep each "
-                 "block's strongest pixel")
+        shown_h, shown_w = _fit((h, w), (box_h, _PANEL_PX))
+        note += (f" · panels shown at {shown_w}×{shown_h}: area-averaged, |∇I| and colour "
+                 "keep each block's strongest pixel")
     if result.meta is not None:
         note = f"{Path(str(result.meta.source)).name}\n{note}"
 
