@@ -413,6 +413,11 @@ def _tiff_needs_tifffile(im, rawmode: str) -> bool:
 def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     mode = im.mode
     transparency = im.info.get("transparency")
+    # Pillow < 10.3 opens 16-bit grey PNGs as 32-bit "I" (rawmode "I;16B"); the samples
+    # are still 16-bit, so they are kept as uint16 and described as later Pillows do.
+    wide_grey = mode == "I" and rawmode.startswith("I;16")
+    if wide_grey:
+        mode = "I;16"
     if mode == "P" or mode == "PA":
         has_alpha = mode == "PA" or transparency is not None
         im = im.convert("RGBA" if has_alpha else "RGB")
@@ -422,6 +427,8 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
         raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
                         "as 8- or 16-bit RGB or greyscale")
     samples = np.asarray(im)
+    if wide_grey:
+        samples = samples.astype(np.uint16)
     layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
               "CMYK": "CMYK"}.get(im.mode, "L")
     if transparency is not None and mode in ("L", "RGB") or (
