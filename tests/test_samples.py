@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
 SCRIPT = ROOT / "scripts" / "make_sample_images.py"
 MAX_BYTES = 2 * 1024 * 1024
+#: The drawings are computed in floating point, and another CPU's vector units may round a
+#: pixel the other way (seen: 12 of 786,432 pixels of the 16-bit TIFF, one level of 65535).
+#: A fresh drawing may differ from the committed one by at most this many levels ...
+MAX_LEVELS = 1
+#: ... on at most this fraction of its samples (0.1 %); a real change moves far more.
+MAX_DIFFERING = 1e-3
 
 
 def committed():
@@ -61,7 +67,9 @@ def test_script_reproduces_the_committed_drawings(regenerated):
         if path.suffix.lower() in (".jpg", ".jpeg"):
             assert np.mean(np.abs(fresh - kept)) < 0.5, hint  # decoder rounding at most
         else:
-            assert np.array_equal(fresh, kept), hint
+            assert np.abs(fresh - kept).max() <= MAX_LEVELS, hint
+            assert np.mean(fresh != kept) <= MAX_DIFFERING, hint
+
 
 
 def test_two_runs_give_byte_identical_files(regenerated, tmp_path):
