@@ -391,7 +391,9 @@ def _n_frames(im) -> int:
 
 def _rawmode(im) -> str:
     try:
-        args = im.tile[0].args if im.tile else None
+        tile = im.tile[0] if im.tile else None
+        # Pillow >= 11 names the fields of a tile; before, it is a plain 4-tuple
+        args = tile.args if hasattr(tile, "args") else tile[3] if tile else None
     except Exception:  # noqa: BLE001
         return ""
     if isinstance(args, tuple):
@@ -437,7 +439,9 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     return _Decoded(samples=samples, layout=layout, mode=mode,
                     bit_depth=_bit_depth(mode, rawmode, samples.dtype),
                     size=im.size, format=fmt, dpi=_dpi(im.info.get("dpi")),
-                    orientation=_orientation(im))
+                    # Pillow turns a TIFF upright as it loads it (some versions still
+                    # report the tag afterwards): applying it again would turn it twice
+                    orientation=1 if fmt == "TIFF" else _orientation(im))
 
 
 def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:
