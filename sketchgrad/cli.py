@@ -602,7 +602,8 @@ def main(argv: list[str] | None = None) -> int:
     # file that still decodes, and matplotlib's note that a title character (a file
     # name in another script) has no glyph in the font, would only add noise.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-    warnings.filterwarnings("ignore", message=r"Glyph .* missing from font", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"Glyph .* missing from (current )?font",
+                            category=UserWarning)  # matplotlib 3.8 says "current font"
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
