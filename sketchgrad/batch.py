@@ -44,6 +44,7 @@ __all__ = [
     "looks_like_image",
     "remove_leftovers",
     "pixel_limit",
+    "merge_normalizers",
     "IMAGE_SUFFIXES",
     "REPORTED_SUFFIXES",
     "NORMALIZE_SCOPES",
@@ -211,7 +212,7 @@ def pixel_limit(max_pixels: int | None) -> int | None:
     return int(max_pixels) or None
 
 
-def _merge(normalizers: list) -> object:
+def merge_normalizers(normalizers: list) -> object:
     """Merge per-input statistics in input order (the same result on any runner)."""
     from .normalize import Normalizer
 
@@ -299,7 +300,7 @@ def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measur
         else:
             batch.failed(reply)
     jobs = [j for j in jobs if j.index in fitted]
-    normalizer = _merge([fitted[i] for i in sorted(fitted)]) if fitted else None
+    normalizer = merge_normalizers([fitted[i] for i in sorted(fitted)]) if fitted else None
     return jobs, fitted, normalizer
 
 

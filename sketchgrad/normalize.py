@@ -542,6 +542,11 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     return out
 
 
+# _FALSE_OVERFLOW: NumPy 1.26's vector division sets the overflow flag when it divides
+# subnormal numbers, even when the quotient is at most 1 (5e-324 / 5e-324 warns there,
+# not in NumPy 2). Where the quotient cannot exceed 1 in size, that flag is ignored.
+
+
 def _constant(x: np.ndarray, s: _Stats, opts: dict) -> np.ndarray | None:
     """The result when the statistics have no scale (a constant array), else None."""
     if s.count == 0 or _no_scale(s.min, s.max):
@@ -568,7 +573,10 @@ def _scale_l2(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
 def _scale_maxabs(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
                   own: tuple[float, float]) -> np.ndarray:
     peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
-    return np.zeros_like(x) if peak == 0 else np.divide(x, x.dtype.type(peak))
+    if peak == 0:
+        return np.zeros_like(x)
+    with np.errstate(over="ignore"):  # |x| <= peak: see _FALSE_OVERFLOW
+        return np.divide(x, x.dtype.type(peak))
 
 
 def _scale_zscore(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
@@ -598,7 +606,8 @@ def _minmax_ratio(x: np.ndarray, s: _Stats, own: tuple[float, float]) -> np.ndar
         span = high - low   # rounded as x's own max - min: max -> exactly 1
     if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
         out = np.subtract(x, low)
-        out /= span
+        with np.errstate(over="ignore"):  # |x - low| <= span: see _FALSE_OVERFLOW
+            out /= span
         return out
     return _affine(x, s.min, (s.min, s.max), own)
 
@@ -638,7 +647,8 @@ def _scale_log(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
         return np.full(x.shape, opts["out_range"][0], x.dtype)
     out = _signed_log(x, opts["scale"])
     out -= ends[0]
-    out /= ends[1] - ends[0]
+    with np.errstate(over="ignore"):  # |out| <= the span: see _FALSE_OVERFLOW
+        out /= ends[1] - ends[0]
     return _onto(out, opts["out_range"], inside)
 
 
