@@ -102,7 +102,7 @@ t1 = time.perf_counter()
 src, outdir, kinds = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 strength = None if sys.argv[4] == "auto" else float(sys.argv[4])
 import resource
-scan = load_scan(src)
+scan = load_scan(src, dtype="native")  # as `sketchgrad run` loads: the file's dtype
 t2 = time.perf_counter()
 load_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 config = PipelineConfig(denoise="gaussian", strength=strength, normalize="minmax",

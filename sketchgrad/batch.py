@@ -132,7 +132,8 @@ def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
 def _load(job: Job):
     from .io import load_scan
 
-    return load_scan(job.source, mode="gray", max_pixels=job.max_pixels)
+    # 8/16-bit grey samples stay in their dtype: the tile engine converts tile by tile
+    return load_scan(job.source, mode="gray", max_pixels=job.max_pixels, dtype="native")
 
 
 def _fit(job: Job):

@@ -69,10 +69,16 @@ __all__ = [
 _MAD_TO_SIGMA = 0.6744897501960817
 
 
-def _as_image(image, name: str = "image") -> np.ndarray:
-    """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
-    from .io import as_image
+def _as_image(image, name: str = "image", *, strips: bool = False) -> np.ndarray:
+    """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1].
 
+    With ``strips``, a grey ``io.NativeImage`` (a scan kept in its file's dtype)
+    is returned as it is, for a caller that reads it a strip of rows at a time.
+    """
+    from .io import NativeImage, as_image
+
+    if strips and isinstance(image, NativeImage) and image.ndim == 2:
+        return image
     return as_image(image, name=name)
 
 
@@ -126,7 +132,7 @@ def estimate_noise(image: np.ndarray) -> float:
     >>> round(estimate_noise(noisy.astype(np.float32)), 2)
     0.05
     """
-    image = _as_image(image)
+    image = _as_image(image, strips=True)  # a native scan is read strip by strip
     if image.ndim == 3:
         return float(np.mean([_noise_plane(image[..., c]) for c in range(3)]))
     return _noise_plane(image)
@@ -142,7 +148,7 @@ def _noise_plane(plane: np.ndarray) -> float:
     if plane.size < 2:
         return 0.0
     if min(plane.shape) == 1:
-        detail = np.abs(pywt.dwt(plane.ravel(), "db2", mode="symmetric")[1])
+        detail = np.abs(pywt.dwt(np.asarray(plane).ravel(), "db2", mode="symmetric")[1])
     else:
         detail = _abs_diagonal_detail(plane)
     return _median_in_place(detail) / _MAD_TO_SIGMA
@@ -199,7 +205,7 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     choose(DENOISE_METHODS, method, "method")
     if method == "none":
         return 0.0
-    return _auto(_as_image(image), strength, method)
+    return _auto(_as_image(image, strips=True), strength, method)
 
 
 def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
@@ -606,7 +612,9 @@ DENOISE_METHODS.update({
     "bilateral": DenoiseMethod(denoise_bilateral, "",
                                int(math.ceil(1.5 * BILATERAL_SPACE_SIGMA)) + 1,
                                lambda noise: 2.0 * noise),
-    "tv": DenoiseMethod(denoise_tv, "", None, lambda noise: 0.75 * noise),
+    # each Chambolle iteration reaches one pixel further (a forward and a backward
+    # difference); with a halo this wide a tile's result is the whole image's
+    "tv": DenoiseMethod(denoise_tv, "", TV_ITERATIONS + 1, lambda noise: 0.75 * noise),
     "nl_means": DenoiseMethod(denoise_nl_means, "",
                               NL_MEANS_SEARCH // 2 + NL_MEANS_PATCH // 2 + 1,
                               lambda noise: 1.2 * noise, noise_from_luma=True),

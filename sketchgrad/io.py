@@ -29,7 +29,8 @@ import numpy as np
 
 from .errors import ParameterError, ScanError, choose
 
-__all__ = ["Scan", "ScanMeta", "load_scan", "as_image", "DEFAULT_MAX_PIXELS", "LUMA_BT601",
+__all__ = ["Scan", "ScanMeta", "NativeImage", "load_scan", "as_image", "as_native",
+           "DEFAULT_MAX_PIXELS", "LUMA_BT601",
            "SUPPORTED_FORMATS", "RANGE_SLACK", "IMAGE_SUFFIXES", "REPORTED_SUFFIXES",
            "looks_like_image"]
 
@@ -90,19 +91,125 @@ class ScanMeta:
     nonfinite: int = 0
 
 
+class NativeImage:
+    """A scan's samples as its file stores them, read as float32 in [0, 1] a region at a time.
+
+    Holding a 278-megapixel 8-bit scan as float32 takes 1.1 GB; its samples take
+    278 MB. The streaming pipeline keeps a ``NativeImage`` and converts each
+    tile (with its halo) as it is cut, by the code :func:`load_scan` uses for
+    the whole image, so every float value is the one ``load_scan`` would have
+    given (uint8 ``v`` -> ``float32(v / 255)``, uint16 -> ``float32(v / 65535)``,
+    bool -> 0 and 1).
+
+    Parameters
+    ----------
+    samples : ndarray
+        (H, W) grey samples (uint8, uint16 or bool), or (H, W, 3) RGB samples
+        with ``mode="rgb"``; a view (a rotated page) is read where it is.
+    mode : {"gray", "rgb"}
+        What a region reads as: (h, w) grey or (h, w, 3) RGB.
+
+    Attributes
+    ----------
+    samples : ndarray
+        The stored samples.
+    shape : tuple of int
+        The float image's shape, (H, W) or (H, W, 3).
+
+    Notes
+    -----
+    Only conversions that are exact per pixel are deferred: integer grey, and
+    integer RGB read as RGB. A colour file read as grey (BT.601 luma, a
+    matrix product whose last bit depends on how many pixels are multiplied at
+    once), a transparent one (composited over paper), CMYK and float or 32-bit
+    samples are converted whole by :func:`load_scan` as before.
+
+    Examples
+    --------
+    >>> lazy = NativeImage(np.array([[0, 51], [255, 102]], np.uint8))
+    >>> lazy.shape, lazy[1:, :].tolist()
+    ((2, 2), [[1.0, 0.4000000059604645]])
+    >>> np.asarray(lazy).dtype
+    dtype('float32')
+    """
+
+    def __init__(self, samples: np.ndarray, mode: str = "gray") -> None:
+        choose(dict.fromkeys(("gray", "rgb")), mode, "mode")
+        if samples.dtype not in _NATIVE_DTYPES:
+            raise ParameterError(f"samples of dtype {samples.dtype} are not kept native; give "
+                                 "uint8, uint16 or bool samples (or use as_image for floats)")
+        colour = samples.ndim == 3 and samples.shape[2] == 3
+        if not (samples.ndim == 2 or (colour and mode == "rgb")):
+            raise ParameterError(f"samples of shape {samples.shape} with mode={mode!r}: give "
+                                 "(H, W) grey samples, or (H, W, 3) with mode='rgb'")
+        self.samples = samples
+        self.layout = "RGB" if colour else "L"
+        self.mode = mode
+        self.shape = samples.shape[:2] + ((3,) if mode == "rgb" else ())
+
+    @property
+    def ndim(self) -> int:
+        """Dimensions of the float image (2 grey, 3 RGB)."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Values in the float image."""
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the stored samples take."""
+        return int(self.samples.nbytes)
+
+    def __repr__(self) -> str:
+        """Shape and stored dtype; never the samples."""
+        return f"NativeImage(shape={self.shape}, samples={self.samples.dtype})"
+
+    def __getitem__(self, key) -> np.ndarray:
+        """float32 of the region ``key`` (slices or integers of rows, columns, channel)."""
+        key = key if isinstance(key, tuple) else (key,)
+        spatial, rest = list(key[:2]), key[2:]
+        drop = []
+        for axis, index in enumerate(spatial):
+            if isinstance(index, int | np.integer):  # keep the axis, drop it after converting
+                index = int(index) + (self.shape[axis] if index < 0 else 0)
+                spatial[axis] = slice(index, index + 1)
+                drop.append(axis)
+        region, _ = _to_float(self.samples[tuple(spatial)], self.layout, self.mode)
+        if drop:
+            region = region[tuple(0 if axis in drop else slice(None)
+                                  for axis in range(len(spatial)))]
+        return region[(slice(None),) * (2 - len(drop)) + rest] if rest else region
+
+    def to_float(self) -> np.ndarray:
+        """The whole image as float32 in [0, 1] (a new array)."""
+        return _to_float(self.samples, self.layout, self.mode)[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The whole image, so NumPy functions read it as float32 in [0, 1]."""
+        image = self.to_float()
+        return image if dtype is None else image.astype(dtype, copy=False)
+
+
+_NATIVE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(bool))
+
+
 @dataclass
 class Scan:
     """A loaded scan: a float32 image in [0, 1] and its metadata.
 
     Attributes
     ----------
-    image : ndarray
-        float32, shape (H, W) for ``mode="gray"`` or (H, W, 3) for ``mode="rgb"``.
+    image : ndarray or NativeImage
+        float32, shape (H, W) for ``mode="gray"`` or (H, W, 3) for ``mode="rgb"``;
+        with ``load_scan(dtype="native")`` possibly a :class:`NativeImage` (the
+        file's samples, read as that float32 a region at a time).
     meta : ScanMeta
         Where the image came from.
     """
 
-    image: np.ndarray
+    image: np.ndarray | NativeImage
     meta: ScanMeta = field(repr=False)
 
 
@@ -126,6 +233,7 @@ def load_scan(
     mode: str = "gray",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     page: int = 0,
+    dtype: str = "float32",
 ) -> Scan:
     """Load a scanned drawing as a float32 image in [0, 1].
 
@@ -148,6 +256,14 @@ def load_scan(
         replaced by this one.
     page : int
         Page (frame) of a multi-page TIFF or an animated GIF/WebP, from 0.
+    dtype : {"float32", "native"}
+        ``"native"`` keeps 8-bit, 16-bit and 1-bit grey samples (and RGB
+        samples with ``mode="rgb"``) as the file stores them, in a
+        :class:`NativeImage` that the streaming pipeline converts tile by tile
+        to exactly the float32 values ``"float32"`` gives (1 or 2 bytes per
+        pixel held instead of 4). Other files (colour read as grey,
+        transparency, CMYK, float or 32-bit samples) are converted whole, as
+        with ``"float32"``.
 
     Returns
     -------
@@ -192,6 +308,7 @@ def load_scan(
     ('PNG', 8)
     """
     choose(dict.fromkeys(("gray", "rgb")), mode, "mode")
+    choose(dict.fromkeys(("float32", "native")), dtype, "dtype")
     if max_pixels is not None and (isinstance(max_pixels, bool)
                                    or not isinstance(max_pixels, int | np.integer)
                                    or max_pixels < 1):
@@ -203,7 +320,12 @@ def load_scan(
     with _open_source(path) as (fp, name):
         decoded = _decode(fp, name, max_pixels, page)
     samples = _ORIENT[decoded.orientation](decoded.samples)
-    image, nonfinite = _to_float(samples, decoded.layout, mode)
+    nonfinite = 0
+    if dtype == "native" and samples.dtype in _NATIVE_DTYPES and (
+            decoded.layout == "L" or (decoded.layout == "RGB" and mode == "rgb")):
+        image = NativeImage(samples, mode)
+    else:
+        image, nonfinite = _to_float(samples, decoded.layout, mode)
     meta = ScanMeta(source=name, size=decoded.size, mode=decoded.mode,
                     bit_depth=decoded.bit_depth, dpi=decoded.dpi,
                     orientation=decoded.orientation, page=page, format=decoded.format,
@@ -282,6 +404,8 @@ def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
     """
     if isinstance(image, Scan):
         image = image.image
+    if isinstance(image, NativeImage):
+        return image.to_float()
     if isinstance(image, str | bytes | os.PathLike):
         raise ParameterError(f"{name}={image!r} is a path, not an image array; load it "
                              "first: load_scan(path)")
@@ -320,6 +444,31 @@ def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
             out = np.clip(out, 0.0, 1.0, out=None if out is arr else out)
         return out
     return _scale(arr)
+
+
+def as_native(image, *, name: str = "image") -> np.ndarray | NativeImage:
+    """The input rule, with grey integer samples kept as they are for tile-by-tile reading.
+
+    A :class:`NativeImage` (or a Scan holding one) is returned as it is; a uint8,
+    uint16 or bool (H, W) or (H, W, 1) array becomes a :class:`NativeImage` of it
+    (no copy); anything else is :func:`as_image`'s float32 result. A region of
+    the result reads as the same float32 values :func:`as_image` gives.
+
+    Examples
+    --------
+    >>> as_native(np.zeros((2, 3), np.uint16))
+    NativeImage(shape=(2, 3), samples=uint16)
+    >>> as_native(np.zeros((2, 3), np.float32)).dtype
+    dtype('float32')
+    """
+    if isinstance(image, Scan):
+        image = image.image
+    if isinstance(image, NativeImage):
+        return image
+    if isinstance(image, np.ndarray) and image.dtype in _NATIVE_DTYPES and image.size and (
+            image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1)):
+        return NativeImage(image[..., 0] if image.ndim == 3 else image)
+    return as_image(image, name=name)
 
 
 def _check_range(arr: np.ndarray, name: str, finite: bool) -> bool:

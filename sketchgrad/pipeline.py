@@ -249,7 +249,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     from .normalize import Normalizer
 
     config = config_of(config)
-    image, _ = image_of(scan)
+    image, _ = image_of(scan, native=True)
     check_normalizer(normalizer, config, fitted=False)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
     side = tile_side(image.shape, config, streaming=True)
@@ -295,12 +295,17 @@ def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True)
                              "leave normalizer=None to scale each image on its own")
 
 
-def image_of(scan: Scan | np.ndarray, name: str = "scan") -> tuple[np.ndarray, object]:
-    """The (H, W) float32 image (the input rule, ``io.as_image``; grey only for now) and meta."""
-    from .io import as_image
+def image_of(scan: Scan | np.ndarray, name: str = "scan", *,
+             native: bool = False) -> tuple[np.ndarray, object]:
+    """The (H, W) float32 image (the input rule, ``io.as_image``; grey only for now) and meta.
+
+    With ``native``, integer grey samples stay as they are (``io.as_native``: a
+    ``NativeImage`` the tile engine converts tile by tile).
+    """
+    from .io import as_image, as_native
 
     meta = scan.meta if isinstance(scan, Scan) else None
-    image = as_image(scan, name=name)
+    image = as_native(scan, name=name) if native else as_image(scan, name=name)
     if image.ndim != 2:
         raise ParameterError(f"{name} of shape {image.shape} is not a grey (H, W) image; "
                              "load the scan with mode='gray' (or convert the array to grey)")

@@ -36,11 +36,14 @@ import numpy as np
 
 from .color import apply_color
 from .denoise import DENOISE_METHODS, denoise, flatten_background, resolve_strength
+from .errors import ParameterError
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
+from .io import NativeImage
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
 
-__all__ = ["KEEP_BYTES", "Timer", "TileBox", "TilePlan", "ComputedTile", "FinishedTile",
+__all__ = ["KEEP_BYTES", "WHOLE_DENOISE_MAX_PIXELS", "Timer", "TileBox", "TilePlan",
+           "ComputedTile", "FinishedTile",
            "Scale", "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
 
 #: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
@@ -48,6 +51,12 @@ KEEP_BYTES = 128 * 2**20
 
 #: Reach of the relief's central differences, which every tile may compute.
 RELIEF_REACH = 1
+
+#: Largest image (pixels) a denoiser that is not local (reach None: wavelet) is run on
+#: whole by the tile engine: it holds the image and its result as float32 plus the
+#: method's own full-size work (about 20 bytes per pixel for wavelet), so memory
+#: would grow with the scan. Larger scans are refused with the fix.
+WHOLE_DENOISE_MAX_PIXELS = 50_000_000
 
 
 class Timer:
@@ -107,8 +116,10 @@ class TilePlan:
 
     Attributes
     ----------
-    image : ndarray
-        The (H, W) float32 image the tiles are cut from (after background flattening).
+    image : ndarray or NativeImage
+        The (H, W) float32 image the tiles are cut from (after background
+        flattening), or the scan's samples in their file's dtype
+        (:class:`sketchgrad.io.NativeImage`), each tile converted as it is cut.
     config : PipelineConfig
         The run's settings.
     needs : set of str
@@ -125,7 +136,7 @@ class TilePlan:
         Worker threads.
     """
 
-    image: np.ndarray
+    image: np.ndarray | NativeImage
     config: object
     needs: set[str]
     bands: list[list[TileBox]]
@@ -191,11 +202,13 @@ class Scale:
 # Planning
 
 
-def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
+def plan_tiles(image: np.ndarray | NativeImage, config, needs: set[str], side: int,
                timer: Timer) -> TilePlan:
     """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
 
-    ``side`` 0 makes the whole image one tile.
+    ``side`` 0 makes the whole image one tile. A :class:`~sketchgrad.io.NativeImage`
+    stays in its dtype (the noise estimate reads it strip by strip) unless the
+    background is flattened, which makes a float32 image.
     """
     start = time.perf_counter()
     if config.flatten_background:
@@ -210,6 +223,15 @@ def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
         start = timer.add("estimate_noise", start)
     reach = DENOISE_METHODS[config.denoise].reach_for(strength)
     denoised_whole = None
+    pixels = height * width
+    if reach is None and pixels > WHOLE_DENOISE_MAX_PIXELS:
+        local = [name for name, entry in DENOISE_METHODS.items()
+                 if entry.reach is not None and name != "none"]
+        raise ParameterError(
+            f"denoise={config.denoise!r} is not a local filter: it runs on the whole image, "
+            f"and this one has {pixels / 1e6:.0f} million pixels (more than "
+            f"{WHOLE_DENOISE_MAX_PIXELS // 1_000_000} million, where its memory would grow "
+            f"with the scan); choose a denoiser that works tile by tile ({', '.join(local)})")
     if reach is None:
         # Not a local filter: denoise once, with the strength estimated above.
         denoised_whole = denoise(image, config.denoise, strength=strength)

@@ -207,7 +207,7 @@ def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength)
     img = scan((60, 70))
     cfg = PipelineConfig(denoise=method, strength=strength, tile_size=16)
     plan = tiling.plan_tiles(img, cfg, {"field"}, 16, tiling.Timer())
-    local = method in ("none", "gaussian", "median", "bilateral", "nl_means")
+    local = method in ("none", "gaussian", "median", "bilateral", "nl_means", "tv")
     assert (plan.denoised_whole is None) == local
 
 
