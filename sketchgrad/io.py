@@ -721,7 +721,7 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     elif mode not in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "F") and not mode.startswith("I;16"):
         raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
                         "as 8- or 16-bit RGB or greyscale")
-    samples = np.asarray(im)
+    samples = _pillow_samples(im)
     if wide_grey:
         samples = samples.astype(np.uint16)
     layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
@@ -735,6 +735,25 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
                     # Pillow turns a TIFF upright as it loads it (some versions still
                     # report the tag afterwards): applying it again would turn it twice
                     orientation=1 if fmt == "TIFF" else _orientation(im))
+
+
+def _pillow_samples(im) -> np.ndarray:
+    """``np.asarray(im)``, copied a strip of rows at a time.
+
+    ``np.asarray`` goes through one ``tobytes()`` of the whole image (joined
+    from chunks), so a large scan would be held two or three times over while
+    it is copied; strips keep the extra to ``_BLOCK_SAMPLES`` samples.
+    """
+    width, height = im.size
+    rows = max(1, _BLOCK_SAMPLES // max(1, width * len(im.getbands())))
+    if rows >= height:
+        return np.asarray(im)
+    first = np.asarray(im.crop((0, 0, width, rows)))
+    samples = np.empty((height,) + first.shape[1:], first.dtype)
+    samples[:rows] = first
+    for top in range(rows, height, rows):
+        samples[top:top + rows] = np.asarray(im.crop((0, top, width, min(height, top + rows))))
+    return samples
 
 
 def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:

@@ -201,7 +201,10 @@ def _write_staged(image: np.ndarray | NativeImage, meta, config: PipelineConfig,
                 writers[kind] = PngWriter(staged[kind], width, height, channels=channels,
                                           bit_depth=depth, text=text, compression=compression,
                                           dpi=dpi, atomic=False)
-        for band in engine.run(np.uint8):
+        keep = {_LAYOUT[kind][0] for kind in writers}
+        if thumbs:
+            keep |= {"denoised", "field", "unit", "hsv", "sketch"}  # what Thumbnails reads
+        for band in engine.run(np.uint8, keep):
             if thumbs:
                 thumbs.add(band)
             for kind, writer in writers.items():

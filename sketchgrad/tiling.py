@@ -336,6 +336,10 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
 # Driving
 
 
+#: FinishedTile stages a caller of ``TileEngine.run`` may decline (``keep``).
+_DROPPABLE = frozenset(("denoised", "field", "normalized", "unit", "hsv", "sketch"))
+
+
 class TileEngine:
     """Runs a :class:`TilePlan` in a thread pool; yields finished tiles band by band."""
 
@@ -405,13 +409,16 @@ class TileEngine:
         self.timer.add("normalize", t)
         return kept
 
-    def run(self, dtype) -> Iterator[list[FinishedTile]]:
+    def run(self, dtype, keep: set[str] | None = None) -> Iterator[list[FinishedTile]]:
         """Yield each band of finished tiles, top to bottom.
 
         With a global scale to fit, a first pass computes every tile's magnitude;
         the second pass reuses the first pass's tiles when they fit in
         ``KEEP_BYTES`` (8.5 MP, outputs hsv: 102 MB), and computes them again
-        otherwise, so memory stays bounded.
+        otherwise, so memory stays bounded. ``keep`` names the
+        :class:`FinishedTile` stages the caller reads (``"field"``,
+        ``"normalized"``, ``"unit"``, ...); the others are dropped as each tile
+        is finished, so a band holds only what is written (None keeps all).
         """
         plan = self.plan
         entry = NORMALIZE_METHODS[plan.config.normalize]
@@ -424,7 +431,10 @@ class TileEngine:
 
             def second(box: TileBox) -> FinishedTile:
                 tile = kept.pop(box, None) or self.compute(box)
-                return finish_tile(plan, self.scale, tile, dtype, self.timer)
+                done = finish_tile(plan, self.scale, tile, dtype, self.timer)
+                for stage in _DROPPABLE - (_DROPPABLE if keep is None else keep):
+                    setattr(done, stage, None)  # a padded gx/gy or a float plane: let it go
+                return done
 
             for band in plan.bands:
                 yield list(self.ordered(pool, second, band))
