@@ -176,7 +176,11 @@ class NativeImage:
                 index = int(index) + (self.shape[axis] if index < 0 else 0)
                 spatial[axis] = slice(index, index + 1)
                 drop.append(axis)
-        region, _ = _to_float(self.samples[tuple(spatial)], self.layout, self.mode)
+        samples = self.samples[tuple(spatial)]
+        if samples.size == 0:  # OpenCV's look-up table refuses an empty array
+            region = np.empty(samples.shape[:2] + self.shape[2:], np.float32)
+        else:
+            region, _ = _to_float(samples, self.layout, self.mode)
         if drop:
             region = region[tuple(0 if axis in drop else slice(None)
                                   for axis in range(len(spatial)))]
