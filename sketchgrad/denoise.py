@@ -39,7 +39,7 @@ measures them again.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -149,33 +149,82 @@ def _noise_plane(plane: np.ndarray) -> float:
         return 0.0
     if min(plane.shape) == 1:
         detail = np.abs(pywt.dwt(np.asarray(plane).ravel(), "db2", mode="symmetric")[1])
+    elif plane.shape[0] * plane.shape[1] > NOISE_HELD_PIXELS:
+        return _median_of_strips(plane) / _MAD_TO_SIGMA
     else:
         detail = _abs_diagonal_detail(plane)
     return _median_in_place(detail) / _MAD_TO_SIGMA
 
 
-def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
-    """|HH| of pywt's level-1 ``dwt2(plane, "db2", mode="symmetric")``, flattened, float32.
+#: Images with more pixels than this have the median of their noise estimate found
+#: from two histograms of the wavelet detail (computed twice) instead of holding the
+#: detail (1 byte per pixel of the image): the same value, bit for bit.
+NOISE_HELD_PIXELS = 1 << 25
 
-    Computed in strips of ``NOISE_STRIP`` rows, each with 4 rows of the image
-    above and below (the db2 filters span 4 samples), so only the diagonal
-    band (a quarter of the pixels, 1 byte per pixel of the image) is held
-    rather than all four subbands: the same values, bit for bit.
+
+def _diagonal_strips(plane: np.ndarray) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(first, last, |HH| rows first:last) of pywt's level-1 db2 ``dwt2``, strip by strip.
+
+    Strips of ``NOISE_STRIP`` rows, each with 4 rows of the image above and
+    below (the db2 filters span 4 samples): the values of the whole
+    transform, bit for bit. ``plane`` may be a ``NativeImage`` (read a strip
+    at a time).
     """
     import pywt
 
-    height, width = plane.shape
-    rows, cols = (height + 3) // 2, (width + 3) // 2  # pywt's length for db2: (n + 3) // 2
-    out = np.empty((rows, cols), np.float32)
+    height = plane.shape[0]
+    rows = (height + 3) // 2  # pywt's length for db2: (n + 3) // 2
     halo = 4
     for start in range(0, height, NOISE_STRIP):
         stop = min(height, start + NOISE_STRIP)
         low = max(0, start - halo)
         diagonal = pywt.dwt2(plane[low:min(height, stop + halo)], "db2", mode="symmetric")[1][2]
         first, last = start // 2, rows if stop == height else stop // 2
-        np.abs(diagonal[first - low // 2:last - low // 2], out=out[first:last])
+        yield first, last, np.abs(diagonal[first - low // 2:last - low // 2])
         del diagonal
+
+
+def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
+    """|HH| of pywt's level-1 ``dwt2(plane, "db2", mode="symmetric")``, flattened, float32.
+
+    Only the diagonal band (a quarter of the pixels, 1 byte per pixel of the
+    image) is held rather than all four subbands.
+    """
+    height, width = plane.shape
+    out = np.empty(((height + 3) // 2, (width + 3) // 2), np.float32)
+    for first, last, strip in _diagonal_strips(plane):
+        out[first:last] = strip
     return out.reshape(-1)
+
+
+def _median_of_strips(plane: np.ndarray) -> float:
+    """``np.median`` of the |HH| detail without holding it: select by bit pattern.
+
+    Non-negative float32 values order as their bit patterns (uint32), so the
+    middle value is found by a histogram of the upper 16 bits (which bin holds
+    it) and one of the lower 16 bits within that bin: two passes over the
+    strips, 2 x 65536 counters held.
+    """
+    height, width = plane.shape
+    count = ((height + 3) // 2) * ((width + 3) // 2)
+    half = count // 2
+    ranks = [half] if count % 2 else [half - 1, half]
+    high = np.zeros(1 << 16, np.int64)
+    for _, _, strip in _diagonal_strips(plane):
+        high += np.bincount((strip.view(np.uint32) >> 16).ravel(), minlength=1 << 16)
+    upto = np.cumsum(high)
+    bins = [int(np.searchsorted(upto, r, side="right")) for r in ranks]
+    low = {b: np.zeros(1 << 16, np.int64) for b in bins}
+    for _, _, strip in _diagonal_strips(plane):
+        bits = strip.view(np.uint32).ravel()
+        for b, counts in low.items():
+            counts += np.bincount(bits[(bits >> 16) == b] & 0xFFFF, minlength=1 << 16)
+    values = []
+    for r, b in zip(ranks, bins, strict=True):
+        within = r - int(upto[b] - high[b])
+        bottom = int(np.searchsorted(np.cumsum(low[b]), within, side="right"))
+        values.append(np.array([(b << 16) | bottom], np.uint32).view(np.float32)[0])
+    return float(np.mean(np.array(values, np.float32)))  # as _median_in_place, in float32
 
 
 def _median_in_place(values: np.ndarray) -> float:

@@ -112,6 +112,39 @@ def test_estimate_noise_thin_and_single_pixel():
     assert estimate_noise(np.full((20, 30), 0.7, np.float32)) == 0.0
 
 
+@pytest.mark.parametrize("shape", [(64, 77), (65, 77), (1030, 41)])  # odd, even, 3 strips
+def test_noise_median_by_histogram_equals_np_median(monkeypatch, shape):
+    """Large images select the median by bit pattern, strip by strip: the same value."""
+    import pywt
+
+    rng = np.random.default_rng(sum(shape))
+    image = np.clip(0.6 + rng.normal(0, 0.05, shape), 0, 1).astype(np.float32)
+    image[:, : shape[1] // 3] = 0.9  # many equal detail values (zeros) too
+    detail = np.abs(pywt.dwt2(image, "db2", mode="symmetric")[1][2])
+    expected = float(np.median(detail)) / module._MAD_TO_SIGMA
+    assert estimate_noise(image) == pytest.approx(expected, rel=1e-6)
+    held = estimate_noise(image)
+    monkeypatch.setattr(module, "NOISE_HELD_PIXELS", 0)
+    assert estimate_noise(image) == held  # bit for bit
+
+
+def test_noise_of_a_native_scan_is_read_strip_by_strip(monkeypatch):
+    from sketchgrad.io import NativeImage, as_image
+
+    samples = np.round(line_drawing(300, 200) * 65535).astype(np.uint16)
+    lazy = NativeImage(samples)
+    expected = estimate_noise(as_image(samples))
+
+    def whole(self):
+        raise AssertionError("the native scan was converted whole")
+
+    monkeypatch.setattr(NativeImage, "to_float", whole)
+    monkeypatch.setattr(NativeImage, "__array__", whole)
+    monkeypatch.setattr(module, "NOISE_HELD_PIXELS", 0)
+    assert estimate_noise(lazy) == expected
+    assert module.resolve_strength(lazy, "gaussian") == float(np.clip(10 * expected, 0.5, 2))
+
+
 def test_gaussian_strength_is_sigma_in_pixels():
     rng = np.random.default_rng(3)
     image = rng.random((40, 50), dtype=np.float32)
