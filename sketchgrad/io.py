@@ -591,9 +591,10 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
             rawmode = _rawmode(im)
             if fmt == "TIFF" and _tiff_needs_tifffile(im, rawmode):
                 return _decode_tifffile(fp, name, max_pixels, page, "")
+            direct = _decode_into_numpy(im, fmt) if not page else None
             with _allow_pillow_pixels(im.size[0] * im.size[1]):
                 im.load()  # decodes; a truncated or corrupt file fails here
-            decoded = _from_pillow(im, fmt, rawmode, name)
+            decoded = _from_pillow(im, fmt, rawmode, name, direct)
             transparency = im.info.get("transparency")
         except ScanError:
             raise
@@ -709,7 +710,32 @@ def _tiff_needs_tifffile(im, rawmode: str) -> bool:
         bits is not None and int(bits) > 8)
 
 
-def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
+def _decode_into_numpy(im, fmt: str) -> tuple[np.ndarray, object] | None:
+    """Let Pillow decode an 8- or 16-bit grey image straight into a NumPy array.
+
+    Pillow decodes into its own image memory, which ``np.asarray`` then copies:
+    a large scan would be held twice. For grey modes Pillow can map onto a
+    buffer, its image memory is made a view of a new array before decoding;
+    returns (array, Pillow's core image), or None to decode as usual. The
+    array holds the samples only if the core image is still the image's after
+    ``load()`` (:func:`_pillow_samples` checks).
+    """
+    from PIL import Image
+
+    if im.mode not in ("L", "I;16") or fmt not in ("PNG", "TIFF", "JPEG", "BMP") \
+            or not im.tile or getattr(im, "_im", True) is not None:
+        return None
+    if fmt == "TIFF" and getattr(im, "tag_v2", {}).get(0x0112, 1) != 1:
+        return None  # Pillow turns such a TIFF upright as it loads it: other memory
+    width, height = im.size
+    target = np.empty((height, width), np.uint8 if im.mode == "L" else np.uint16)
+    core = Image.frombuffer(im.mode, im.size, target, "raw", im.mode, 0, 1).im
+    im.im = core
+    return target, core
+
+
+def _from_pillow(im, fmt: str, rawmode: str, name: str,
+                 direct: tuple[np.ndarray, object] | None = None) -> _Decoded:
     mode = im.mode
     transparency = im.info.get("transparency")
     # Pillow < 10.3 opens 16-bit grey PNGs as 32-bit "I" (rawmode "I;16B"); the samples
@@ -725,7 +751,7 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     elif mode not in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "F") and not mode.startswith("I;16"):
         raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
                         "as 8- or 16-bit RGB or greyscale")
-    samples = _pillow_samples(im)
+    samples = _pillow_samples(im, direct)
     if wide_grey:
         samples = samples.astype(np.uint16)
     layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
@@ -741,13 +767,15 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
                     orientation=1 if fmt == "TIFF" else _orientation(im))
 
 
-def _pillow_samples(im) -> np.ndarray:
-    """``np.asarray(im)``, copied a strip of rows at a time.
+def _pillow_samples(im, direct: tuple[np.ndarray, object] | None = None) -> np.ndarray:
+    """``np.asarray(im)``: the array Pillow decoded into, or a copy a strip of rows at a time.
 
     ``np.asarray`` goes through one ``tobytes()`` of the whole image (joined
     from chunks), so a large scan would be held two or three times over while
     it is copied; strips keep the extra to ``_BLOCK_SAMPLES`` samples.
     """
+    if direct is not None and getattr(im, "_im", None) is direct[1]:
+        return direct[0]  # decoded in place (_decode_into_numpy)
     width, height = im.size
     rows = max(1, _BLOCK_SAMPLES // max(1, width * len(im.getbands())))
     if rows >= height:

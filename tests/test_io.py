@@ -583,3 +583,24 @@ def test_native_dtype_is_checked():
         NativeImage(np.zeros((2, 2), np.float32))
     with pytest.raises(ParameterError, match=r"shape \(2, 2, 3\) with mode='gray'"):
         NativeImage(np.zeros((2, 2, 3), np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "JPEG"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_grey_scan_is_decoded_once_not_copied(tmp_path, monkeypatch, fmt, bits):
+    """8/16-bit grey is decoded straight into the array (a scan is held once, not twice)."""
+    if fmt == "JPEG" and bits == 16:
+        pytest.skip("JPEG has no 16-bit grey")
+    stored = (asymmetric(40, 53).astype(np.uint16) * (257 if bits == 16 else 1))
+    stored = stored.astype(np.uint8 if bits == 8 else np.uint16)
+    path = save(tmp_path / f"g.{fmt.lower()}", Image.fromarray(stored), fmt)
+    expected = np.asarray(Image.open(path))
+
+    def copied(self, *args, **kwargs):
+        raise AssertionError("the decoded image was copied")
+
+    monkeypatch.setattr(Image.Image, "tobytes", copied)
+    monkeypatch.setattr(Image.Image, "crop", copied)
+    scan = load_scan(path, dtype="native")
+    assert_array_equal(scan.image.samples, expected)
+    assert_array_equal(load_scan(path).image, (expected / float(2 ** bits - 1)).astype(np.float32))
