@@ -61,21 +61,30 @@ def _first_line(module: types.ModuleType) -> str:
     return doc.strip().splitlines()[0].rstrip(".")
 
 
-def _constant_text(package: types.ModuleType, module: str, name: str) -> str:
-    """The ``#:`` comment above the constant in its module, else a description of its value."""
-    obj = getattr(package, name)
-    comment = ""
-    if module:
-        from sphinx.pycode import ModuleAnalyzer
+def _comment_above(module: types.ModuleType, name: str) -> str:
+    """The ``#:`` comment lines right above ``name = ...`` (or ``name: ...``) in the module."""
+    try:
+        lines = inspect.getsource(module).splitlines()
+    except (OSError, TypeError):  # no source (a compiled install): no comment
+        return ""
+    for i, line in enumerate(lines):
+        if line.startswith((f"{name} =", f"{name}:")):
+            comment = []
+            j = i - 1
+            while j >= 0 and lines[j].startswith("#:"):
+                comment.insert(0, lines[j][2:].strip())
+                j -= 1
+            return " ".join(comment)
+    return ""
 
-        try:
-            docs = ModuleAnalyzer.for_module(f"{package.__name__}.{module}").find_attr_docs()
-            comment = " ".join(docs.get(("", name), [])).strip()
-        except Exception:  # no source (a compiled install): fall back on the value
-            comment = ""
+
+def _constant_text(package: types.ModuleType, module: str, name: str) -> str:
+    """The ``#:`` comment above the constant in its module, then a description of its value."""
+    obj = getattr(package, name)
+    source = importlib.import_module(f"{package.__name__}.{module}") if module else package
+    comment = _comment_above(source, name)
     if isinstance(obj, dict):
-        keys = ", ".join(f"``{k!r}``" for k in obj)
-        extra = f"A registry: its names are {keys}."
+        extra = "A registry: its names are " + ", ".join(f"``{k!r}``" for k in obj) + "."
     elif isinstance(obj, tuple | list | frozenset | set):
         extra = "Value: " + ", ".join(f"``{v!r}``" for v in obj) + "."
     else:
@@ -84,8 +93,8 @@ def _constant_text(package: types.ModuleType, module: str, name: str) -> str:
 
 
 def api_names(package: types.ModuleType) -> list[str]:
-    """Public names the page documents: ``package.__all__`` without dunders like __version__."""
-    return [n for n in package.__all__ if not (n.startswith("__") and n.endswith("__"))]
+    """Public names the page documents: ``package.__all__``, in its order."""
+    return list(package.__all__)
 
 
 def api_page(package: types.ModuleType) -> str:
@@ -110,9 +119,11 @@ def api_page(package: types.ModuleType) -> str:
     ]
     for module in ordered:
         names = groups[module]
-        title = (_first_line(importlib.import_module(f"{package.__name__}.{module}"))
-                 if module else package.__name__)
-        out.append(_heading(f"{title} (``{module or package.__name__}``)", "-"))
+        if module:
+            title = _first_line(importlib.import_module(f"{package.__name__}.{module}"))
+            out.append(_heading(f"{title} (``{module}``)", "-"))
+        else:
+            out.append(_heading("The package", "-"))
         documented = [n for n in names if inspect.isclass(getattr(package, n))
                       or callable(getattr(package, n))]
         constants = [n for n in names if n not in documented]

@@ -510,7 +510,17 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
 def preview_png_bytes(result, *, panels=None, details: dict | None = None) -> bytes:
     """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
 
-    ``panels`` and ``details`` as for :func:`render_preview`.
+    Parameters
+    ----------
+    result : Result
+        What :func:`~sketchgrad.process` returned.
+    panels, details
+        As for :func:`render_preview`.
+
+    Returns
+    -------
+    bytes
+        The preview sheet, a PNG file's content.
 
     Examples
     --------
