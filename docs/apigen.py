@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+import re
 import types
 from pathlib import Path
 
@@ -59,6 +60,11 @@ def _heading(text: str, char: str) -> str:
 def _first_line(module: types.ModuleType) -> str:
     doc = inspect.getdoc(module) or module.__name__
     return doc.strip().splitlines()[0].rstrip(".")
+
+
+def _short(line: str) -> str:
+    """A heading from a module's first docstring line: up to its first colon, comma or dash."""
+    return re.split(r":|,| \(| - | -> |;", line, maxsplit=1)[0].strip()
 
 
 def _comment_above(module: types.ModuleType, name: str) -> str:
@@ -120,8 +126,9 @@ def api_page(package: types.ModuleType) -> str:
     for module in ordered:
         names = groups[module]
         if module:
-            title = _first_line(importlib.import_module(f"{package.__name__}.{module}"))
-            out.append(_heading(f"{title} (``{module}``)", "-"))
+            line = _first_line(importlib.import_module(f"{package.__name__}.{module}"))
+            out.append(_heading(f"{_short(line)} (``{module}``)", "-"))
+            out.append(f"{line}.\n")
         else:
             out.append(_heading("The package", "-"))
         documented = [n for n in names if inspect.isclass(getattr(package, n))
@@ -135,7 +142,7 @@ def api_page(package: types.ModuleType) -> str:
             out.append(f".. data:: {n}\n\n   {_constant_text(package, module, n)}\n")
     for name in modules:
         sub = getattr(package, name)
-        out.append(_heading(f"{_first_line(sub)} (``{sub.__name__}``)", "-"))
+        out.append(_heading(f"{_short(_first_line(sub))} (``{sub.__name__}``)", "-"))
         out.append(f".. automodule:: {sub.__name__}\n   :no-members:\n")
         out.append(f".. currentmodule:: {sub.__name__}\n")
         out.append(".. autosummary::\n   :toctree: generated/\n")

@@ -74,11 +74,14 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "show_memory": False,
     "reset_modules": ("matplotlib",),
+    # the timing pages load jQuery and DataTables from a CDN: no offline site, no pages
+    "write_computation_times": False,
 }
 
 html_theme = "pydata_sphinx_theme"
 html_title = "sketchgrad"
-html_static_path = []
+html_static_path = ["_static"]
+html_favicon = "_static/favicon.png"  # sketchgrad's colour wheel, 64 px
 html_show_sourcelink = False
 html_theme_options = {
     "navigation_with_keys": False,

@@ -60,6 +60,7 @@ def test_names_are_grouped_under_the_module_that_defines_them(apigen):
     page = apigen.api_page(sketchgrad)
     denoise_section = re.search(r"\(``denoise``\)\n-+\n(.*?)(?=\n[^\n]+\n-{3,}\n)", page,
                                 re.S).group(1)
+    assert "Cleaning scans before gradients are measured (``denoise``)\n---" in page
     assert "   denoise\n" in denoise_section and "   estimate_noise\n" in denoise_section
     assert ".. data:: DENOISE_METHODS" in denoise_section
     # a constant's #: comment is its description
@@ -86,7 +87,7 @@ def test_a_name_added_to_all_later_appears_without_editing_the_docs(apigen, tmp_
     finally:
         for name in [m for m in sys.modules if m.startswith("fakepkg")]:
             del sys.modules[name]
-    assert "A stage nobody has documented in the docs yet (``newstage``)" in page
+    assert "A stage nobody has documented in the docs yet (``newstage``)\n---" in page
     assert "   brand_new\n" in page
     table = (".. data:: NEW_TABLE\n\n   What the table holds.\n\n"
              "   A registry: its names are ``'a'``")
