@@ -15,6 +15,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 import apigen  # noqa: E402
+import pages  # noqa: E402
 
 import sketchgrad  # noqa: E402
 
@@ -93,17 +94,24 @@ html_theme_options = {
 html_context = {"default_mode": "light"}
 
 
-def _add_optional_pages(app, docname, source):
-    """Append the design page and the changelog to the landing page's toctree when they exist.
+def _read_in_pages(app, docname, source):
+    """Show the repository's markdown pages with links that work on the site.
 
-    The toctree is the last thing in index.rst, so an entry appended to the source joins it.
+    The landing page's toctree (the last thing in index.rst) gets the design page and the
+    changelog when they exist; the changelog page's text is CHANGELOG.md; both have their
+    repository links rewritten by docs/pages.py.
     """
-    if docname != root_doc:
-        return
-    extra = [name for name, present in (("design", HAS_DESIGN), ("changelog", HAS_CHANGELOG))
-             if present]
-    source[0] = source[0].rstrip("\n") + "\n" + "".join(f"   {name}\n" for name in extra)
+    if docname == root_doc:
+        extra = [name for name, present in (("design", HAS_DESIGN), ("changelog", HAS_CHANGELOG))
+                 if present]
+        source[0] = source[0].rstrip("\n") + "\n" + "".join(f"   {name}\n" for name in extra)
+    elif docname == "changelog":
+        app.env.note_dependency(str(ROOT / "CHANGELOG.md"))  # an edit rebuilds the page
+        text = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+        source[0] = pages.site_links(text, ROOT, HERE)
+    elif docname == "design":
+        source[0] = pages.site_links(source[0], HERE, HERE)
 
 
 def setup(app):
-    app.connect("source-read", _add_optional_pages)
+    app.connect("source-read", _read_in_pages)

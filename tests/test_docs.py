@@ -145,3 +145,33 @@ def test_section_detector_is_not_fooled():
     assert section("Do it.\n\nParameters\n----------\nx : int\n", "Parameters")
     assert not section("Do it. Parameters are below.\n", "Parameters")
     assert not section("Parameters\n-----\n", "Parameters")
+
+
+@pytest.fixture(scope="module")
+def pages():
+    spec = importlib.util.spec_from_file_location("sketchgrad_docs_pages", DOCS / "pages.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_changelog_links_are_rewritten_for_the_site(pages, tmp_path):
+    root = tmp_path
+    docs = root / "docs"
+    docs.mkdir()
+    (docs / "benchmark.md").write_text("# B\n")
+    (docs / "shot.png").write_bytes(b"png")
+    text = ("See [the table](docs/benchmark.md#speed), [the README](README.md#the-command), "
+            "[io](sketchgrad/io.py), [gone](docs/design.md), [web](https://example.org/x.md), "
+            "[here](#added), ![shot](docs/shot.png \"title\") and ![lost](docs/lost.png).")
+    assert pages.site_links(text, root, docs) == (
+        "See [the table](benchmark.md), the README, io, gone, [web](https://example.org/x.md), "
+        "[here](#added), ![shot](shot.png \"title\") and lost.")
+
+
+def test_design_page_links_stay_relative_to_docs(pages, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# G\n")
+    text = "[guide](guide.md) and [code](../sketchgrad/io.py)"
+    assert pages.site_links(text, docs, docs) == "[guide](guide.md) and code"
