@@ -11,6 +11,7 @@ Examples
 
 from . import data
 from .batch import Outcome, run_batch
+from .channels import CHANNELS, ColourMeasure, colourfulness, luma, resolve_channels
 from .color import (
     COLOR_SPACE_NOTES,
     COLOR_SPACES,
@@ -18,8 +19,10 @@ from .color import (
     ColorRamp,
     apply_color,
     color_wheel,
+    gradient_map,
     hsv_remap,
     hsv_to_rgb,
+    stroke_color,
 )
 from .compare import render_comparison
 from .config import read_provenance
@@ -31,7 +34,7 @@ from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
-from .sketch import sketch_effect
+from .sketch import colour_relief, sketch_effect
 
 __version__ = "0.1.0"
 
@@ -43,6 +46,14 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "CHANNELS",
+    "ColourMeasure",
+    "colourfulness",
+    "colour_relief",
+    "gradient_map",
+    "luma",
+    "resolve_channels",
+    "stroke_color",
     "COLOR_SPACES",
     "COLOR_SPACE_NOTES",
     "RAMPS",
