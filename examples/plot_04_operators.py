@@ -3,9 +3,9 @@ Gradient operators compared
 ===========================
 
 Every operator in :data:`sketchgrad.OPERATORS` reports gradients in intensity per pixel, so on
-the same edge they agree on the height of the response and differ in its width and in how
-they treat diagonals. The profile across one stroke shows the trade: central differences are
-the sharpest, Farid and Scharr the most isotropic.
+a smooth ramp they all give the same numbers. On a pen stroke only a few pixels wide they
+differ: the profile across one stroke shows central differences, Sobel, Scharr and Prewitt
+agreeing on its height, and Farid's wider smoothing spreading and lowering it.
 """
 
 import matplotlib.pyplot as plt
