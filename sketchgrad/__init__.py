@@ -35,6 +35,7 @@ from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_t
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .sketch import colour_relief, sketch_effect
+from .strokes import StrokeDirections, flow_picture, plot_rose, stroke_directions
 
 __version__ = "0.1.0"
 
@@ -89,5 +90,9 @@ __all__ = [
     "render_preview",
     "save_png",
     "sketch_effect",
+    "StrokeDirections",
+    "stroke_directions",
+    "flow_picture",
+    "plot_rose",
     "to_unit",
 ]
