@@ -3,6 +3,7 @@
 These tests read the page docs/apigen.py writes at every build, without building the site.
 """
 
+import ast
 import importlib.util
 import inspect
 import re
@@ -175,3 +176,21 @@ def test_design_page_links_stay_relative_to_docs(pages, tmp_path):
     (docs / "guide.md").write_text("# G\n")
     text = "[guide](guide.md) and [code](../sketchgrad/io.py)"
     assert pages.site_links(text, docs, docs) == "[guide](guide.md) and code"
+
+
+EXAMPLES = sorted((DOCS.parent / "examples").glob("plot_*.py"))
+
+
+def test_gallery_has_at_least_eight_examples_on_the_bundled_data():
+    assert len(EXAMPLES) >= 8
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_each_example_has_a_title_a_why_and_uses_the_sample_data(path):
+    source = path.read_text(encoding="utf-8")
+    docstring = ast.get_docstring(ast.parse(source))
+    lines = docstring.splitlines()
+    assert lines[1] == "=" * len(lines[0]), "a title underlined with ="
+    assert len(" ".join(lines[2:]).strip()) > 80, "sentences saying why"
+    assert "sg.data." in source
+    assert "plt.show()" in source
