@@ -58,9 +58,12 @@ def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
     """
     import cv2
 
-    from .gradients import _as_image
-
-    a = _as_image(image)
+    a = np.asarray(image)
+    # any stage, signed gradients included: integers by their dtype's maximum, floats as given
+    if a.dtype == np.bool_ or a.dtype.kind in "ui":
+        top = 1 if a.dtype == np.bool_ else np.iinfo(a.dtype).max
+        a = np.divide(a, np.float32(top), dtype=np.float32)
+    a = np.ascontiguousarray(a, dtype=np.float32)
     h, w = a.shape[:2]
     longest = max(h, w)
     if longest <= side or min(h, w) == 0:
@@ -155,10 +158,15 @@ def _titles(result) -> dict[str, str]:
     scan = f"scan · {w}×{h} px"
     if meta is not None:
         scan += f", {meta.bit_depth}-bit"
+    from .color import color_label
+
+    label = color_label(cfg.color)
+    axial = getattr(cfg, "axial", False)
     if cfg.color == "hsv":
-        colour = "colour · hsv: hue = direction, brightness = strength"
+        colour = ("colour · hsv (axial): hue = stroke direction, brightness = strength"
+                  if axial else "colour · hsv: hue = direction, brightness = strength")
     else:
-        colour = f"colour · {cfg.color} on {cfg.color_target}"
+        colour = f"colour · {label} on {cfg.color_target}"
     return {
         "scan": scan,
         "denoised": f"denoised · {cfg.denoise}, strength {_fmt(cfg.strength)}"
@@ -170,7 +178,7 @@ def _titles(result) -> dict[str, str]:
         "magnitude": f"|∇I| normalized · {cfg.normalize}",
         "hsv": colour,
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
-                   else f"legend · ramp {cfg.color}"),
+                   else f"legend · ramp {label}"),
         "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
         "detail_hsv": "detail at 1:1 · colour",
         "detail_relief": "detail at 1:1 · relief",
@@ -220,9 +228,10 @@ def _choose_panels(result, panels, details=None) -> list[str]:
 def _draw_legend(ax, result, fig) -> None:
     cfg = result.config
     if cfg.color != "hsv":
-        from .color import _ramp_from_spec
+        from .color import ColorRamp, _ramp_from_spec
 
-        strip = _ramp_from_spec(cfg.color).strip(512, 48)
+        ramp = cfg.color if isinstance(cfg.color, ColorRamp) else _ramp_from_spec(cfg.color)
+        strip = ramp.strip(512, 48)
         ax.imshow(strip, extent=(0, 1, 0, 0.12), aspect="auto")
         ax.set_ylim(0, 0.12)
         ax.set_yticks([])
@@ -233,7 +242,7 @@ def _draw_legend(ax, result, fig) -> None:
         return
     from .color import color_wheel
 
-    ax.imshow(color_wheel(301), extent=(-1, 1, 1, -1))
+    ax.imshow(color_wheel(301, axial=getattr(cfg, "axial", False)), extent=(-1, 1, 1, -1))
     ax.set_xlim(-1.55, 1.55)
     ax.set_ylim(1.45, -1.45)
     ax.set_aspect("equal")
@@ -444,8 +453,11 @@ def _build_figure(result, panels, details=None):
                                        ch * scale, fill=False, edgecolor="#e11d48", lw=1.5))
             _colorbar(fig, im, ax, visible=False)
     cfg = result.config
+    from .color import color_label
+
     note = (f"denoise {cfg.denoise} · operator {cfg.operator} · normalize {cfg.normalize} · "
-            f"colour {cfg.color}" + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
+            f"colour {color_label(cfg.color)}"
+            + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
     if shrunk:
         note += (f" · panels shown at {w}×{h}: area-averaged, |∇I| and colour keep each "
                  "block's strongest pixel")
@@ -478,7 +490,8 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
         A subset of ``PREVIEW_PANELS`` in the order to show; by default all
         the result has.
     text : dict, optional
-        PNG text chunks (provenance) written with the image.
+        PNG text chunks written with the image; by default the provenance
+        chunk the command writes (``provenance_text(result.config)``).
     details : dict, optional
         The 1:1 detail panels' window and crops, for a ``result`` whose arrays
         are a reduced copy of a larger scan (``result.full_shape`` set): keys
@@ -492,7 +505,8 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     Returns
     -------
     Path
-        The written path.
+        The written path. A name ending in ``.jpg``, ``.tif`` or ``.webp`` is
+        written in that format (see :func:`sketchgrad.save_png`).
 
     Examples
     --------
@@ -501,13 +515,27 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     >>> render_preview(res, tempfile.mkdtemp() + "/p.png").stat().st_size > 1000
     True
     """
-    from .png import save_png
+    from .config import provenance_text
+    from .png import output_format, save_png
 
+    _check_result(result)
+    output_format(path)  # refuse an unwritable format before drawing
+    if text is None:
+        text = provenance_text(result.config)
     return save_png(path, _figure(result, panels, details), bit_depth=8, compression=6,
                     text=text)
 
 
-def preview_png_bytes(result, *, panels=None, details: dict | None = None) -> bytes:
+def _check_result(result) -> None:
+    from .pipeline import Result
+
+    if not isinstance(result, Result):
+        raise ParameterError(f"result is a {type(result).__name__}, not a Result; give what "
+                             "process(scan) returned (render_preview(process(image), path))")
+
+
+def preview_png_bytes(result, *, panels=None, details: dict | None = None,
+                      max_side: int | None = None) -> bytes:
     """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
 
     Parameters
@@ -516,6 +544,8 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None) -> by
         What :func:`~sketchgrad.process` returned.
     panels, details
         As for :func:`render_preview`.
+    max_side : int, optional
+        Shrink the sheet (area averaging) to at most this many pixels on its long side.
 
     Returns
     -------
@@ -531,6 +561,14 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None) -> by
     """
     from PIL import Image
 
+    _check_result(result)
+    sheet = _figure(result, panels, details)
+    if max_side is not None and max(sheet.shape[:2]) > int(max_side):
+        import cv2
+
+        factor = int(max_side) / max(sheet.shape[:2])
+        size = (max(1, int(sheet.shape[1] * factor)), max(1, int(sheet.shape[0] * factor)))
+        sheet = cv2.resize(sheet, size, interpolation=cv2.INTER_AREA)
     buffer = io.BytesIO()
-    Image.fromarray(_figure(result, panels, details)).save(buffer, format="PNG", compress_level=6)
+    Image.fromarray(sheet).save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
