@@ -21,8 +21,8 @@ from pathlib import Path
 # The data flow, so the reference reads in the order a scan is processed.
 MODULE_ORDER = (
     "io", "denoise", "gradients", "channels", "normalize", "color", "sketch", "strokes",
-    "pipeline", "tiling", "streaming", "preview", "compare", "batch", "config", "png",
-    "errors",
+    "pipeline", "tiling", "streaming", "preview", "compare", "batch", "inputs", "provenance",
+    "runners", "config", "png", "errors",
 )
 
 TITLE = "API reference"
@@ -113,7 +113,8 @@ def api_page(package: types.ModuleType) -> str:
         else:
             groups.setdefault(defining_module(package, name), []).append(name)
     order = {m: i for i, m in enumerate(MODULE_ORDER)}
-    ordered = sorted(groups, key=lambda m: (m not in order, order.get(m, 0), m))
+    # known modules in data-flow order, then new ones alphabetically, the package's own last
+    ordered = sorted(groups, key=lambda m: (2 if not m else m not in order, order.get(m, 0), m))
 
     out = [
         ".. This file is written by docs/apigen.py at every build; edit that, not this.\n",
