@@ -102,7 +102,8 @@ def _read_in_pages(app, docname, source):
     repository links rewritten by docs/pages.py.
     """
     if docname == root_doc:
-        extra = [name for name, present in (("design", HAS_DESIGN), ("changelog", HAS_CHANGELOG))
+        extra = [entry for entry, present in (("Design <design>", HAS_DESIGN),
+                                              ("Changelog <changelog>", HAS_CHANGELOG))
                  if present]
         source[0] = source[0].rstrip("\n") + "\n" + "".join(f"   {name}\n" for name in extra)
     elif docname == "changelog":
