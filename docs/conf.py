@@ -102,6 +102,9 @@ def _read_in_pages(app, docname, source):
     repository links rewritten by docs/pages.py.
     """
     if docname == root_doc:
+        # the toctree depends on whether these exist: re-read the landing page when they change
+        for optional in (ROOT / "CHANGELOG.md", HERE / "design.md"):
+            app.env.note_dependency(str(optional))
         extra = [entry for entry, present in (("Design <design>", HAS_DESIGN),
                                               ("Changelog <changelog>", HAS_CHANGELOG))
                  if present]
