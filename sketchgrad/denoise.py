@@ -398,7 +398,12 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
     ``TV_ITERATIONS`` = 30 iterations; larger weights flatten more. With
     ``strength=None`` the weight is 0.75 times the estimated noise. RGB channels
     are denoised each on its own (scikit-image's ``channel_axis``) with the same
-    weight. The slowest method: about 5 s at 8 MP.
+    weight. The slowest method: about 5 s at 8 MP. Local: each iteration reaches
+    one pixel further, so its registry reach is ``TV_ITERATIONS + 1`` and the
+    tile engine runs it tile by tile in bounded memory, with the whole image's
+    result (on a 1200 x 1200 crop of a real ink drawing, tiles of 256 differ
+    from the whole by 0.02 with no halo, 8e-5 with 8 pixels, 1.2e-7 with 16,
+    and not at all from 24).
 
     Examples
     --------
@@ -509,7 +514,10 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     to remove, on the [0, 1] scale; ``strength=None`` uses
     :func:`estimate_noise`. Levels: scikit-image's default (maximum - 3) but at
     least 4 where the image is large enough. RGB channels are treated separately
-    (no YCbCr conversion), with the same sigma. Images under
+    (no YCbCr conversion), with the same sigma. Not local (its thresholds
+    and depth come from the whole image): the tile engine runs it on the whole
+    image, and refuses scans over ``tiling.WHOLE_DENOISE_MAX_PIXELS`` (50
+    million pixels) rather than let memory grow with the scan. Images under
     14 pixels a side use the Haar wavelet; 1xN and Nx1 images are returned
     unchanged (too thin to transform in 2-D).
 
