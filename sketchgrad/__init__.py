@@ -28,12 +28,13 @@ from .config import read_provenance
 from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
-from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
+from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, as_image, load_scan
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
 from .sketch import colour_relief, sketch_effect
+from .strokes import StrokeDirections, flow_picture, plot_rose, stroke_directions
 
 __version__ = "0.1.0"
 
@@ -44,6 +45,7 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "as_image",
     "CHANNELS",
     "ColourMeasure",
     "colourfulness",
@@ -87,5 +89,9 @@ __all__ = [
     "render_preview",
     "save_png",
     "sketch_effect",
+    "StrokeDirections",
+    "stroke_directions",
+    "flow_picture",
+    "plot_rose",
     "to_unit",
 ]
