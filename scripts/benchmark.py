@@ -422,7 +422,7 @@ def default_rows(args, work: Path, scan: Path) -> list[dict]:
             runs[c.name].append(run_child(c.argv(scan, outs[c.name])))
     base_c = next((c for c in chosen if c.baseline), None)
     base = _row(base_c.name, runs[base_c.name], None) if base_c else None
-    base_picture = base_c.picture(outs[base_c.name]) if base_c else None
+    base_picture = base_c.picture(outs[base_c.name]) if base_c and base_c.picture else None
     rows = []
     for c in chosen:
         extra = {}
