@@ -427,7 +427,7 @@ def test_dask_cluster_equals_a_local_run_in_colour(tmp_path, scope):
     local = sketchgrad_cmd(*common, "-o", tmp_path / "local", "--workers", 1)
     assert local.returncode == 0, local.stderr
     with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
+                      dashboard_address=":0") as cluster:  # 8787 may be taken
         remote = sketchgrad_cmd(*common, "-o", tmp_path / "remote", "--scheduler",
                                 cluster.scheduler_address)
     assert remote.returncode == 0, remote.stderr
