@@ -65,7 +65,7 @@ _PIPELINE_TYPES: dict[str, tuple[type, ...]] = {
     "normalize": (str,),
     "color": (str,),
     "color_target": (str,),
-    "flatten_background": (bool,),
+    "flatten_background": (bool, str),
     "tile_size": (int,),
     "outputs": (list, str),
 }

@@ -79,8 +79,11 @@ class PipelineConfig:
     color_target : {"magnitude", "tone"}
         What a ramp colours: the normalized gradient magnitude, or the drawing's
         tone (a gradient map: ink -> first stop, paper -> last stop).
-    flatten_background : bool
-        Divide out a large-scale background estimate (uneven lighting) before denoising.
+    flatten_background : bool or "auto"
+        Divide out a large-scale background estimate (uneven lighting) before
+        denoising: always (True), never (False), or when
+        :func:`~sketchgrad.denoise.background_unevenness` of the scan exceeds
+        ``UNEVEN_BACKGROUND`` ("auto", the default: phone photos, not flatbed scans).
     tile_size : int or None
         Side of the square tiles the image is processed in: 0 never tiles;
         None tiles images over ``TILE_THRESHOLD`` pixels (4096 x 4096) with
@@ -93,10 +96,10 @@ class PipelineConfig:
     denoise: str = "gaussian"
     strength: float | None = None
     operator: str = "sobel"
-    normalize: str = "minmax"
+    normalize: str = "exposure"
     color: str = "hsv"
     color_target: str = "magnitude"
-    flatten_background: bool = False
+    flatten_background: bool | str = "auto"
     tile_size: int | None = None
     outputs: tuple[str, ...] = OUTPUT_KINDS
 
@@ -104,6 +107,9 @@ class PipelineConfig:
         choose(DENOISE_METHODS, self.denoise, "denoise")
         choose(OPERATORS, self.operator, "operator")
         choose(NORMALIZE_METHODS, self.normalize, "normalize")
+        if self.flatten_background not in (True, False, "auto"):
+            raise ParameterError(f"flatten_background={self.flatten_background!r}: use True, "
+                                 "False or 'auto' (flatten when the lighting is uneven)")
         outputs = tuple(self.outputs)
         unknown = [o for o in outputs if o not in OUTPUT_KINDS]
         if unknown or not outputs:
@@ -225,6 +231,15 @@ def _operator_radius(operator: str) -> int:
     return max(1, _FOOTPRINT[operator] // 2)
 
 
+def _flattens(image: np.ndarray, setting: bool | str) -> bool:
+    """Whether ``flatten_background=setting`` flattens this (whole) image."""
+    if setting == "auto":
+        from .denoise import UNEVEN_BACKGROUND, background_unevenness
+
+        return background_unevenness(image) > UNEVEN_BACKGROUND
+    return bool(setting)
+
+
 def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None:
     """The strength the denoiser would pick for the whole image, when it can be known."""
     from .denoise import resolve_strength
@@ -311,7 +326,7 @@ class _Tiles:
                  side: int, normalizer, timer: _Timer) -> None:
         self.config, self.needs, self.timer = config, needs, timer
         start = time.perf_counter()
-        if config.flatten_background:
+        if _flattens(image, config.flatten_background):
             from .denoise import flatten_background
 
             image = flatten_background(image)
@@ -582,7 +597,7 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
                    normalizer, timer: _Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
-    if config.flatten_background:
+    if _flattens(image, config.flatten_background):
         from .denoise import flatten_background
 
         image = flatten_background(image)

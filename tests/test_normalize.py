@@ -17,6 +17,7 @@ from sketchgrad.normalize import (
     NORMALIZE_METHODS,
     RTOL,
     equalize,
+    exposure,
     gamma,
     l2,
     log,
@@ -42,7 +43,7 @@ def column(x):
 def test_registry_holds_the_public_functions():
     assert NORMALIZE_METHODS == {"minmax": minmax, "zscore": zscore, "l2": l2, "robust": robust,
                                  "maxabs": maxabs, "log": log, "gamma": gamma,
-                                 "equalize": equalize}
+                                 "equalize": equalize, "exposure": exposure}
 
 
 # --- each method against its formula and scikit-learn -------------------------------------
