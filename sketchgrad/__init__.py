@@ -10,6 +10,7 @@ Examples
 """
 
 from .batch import Outcome, run_batch
+from .channels import CHANNELS, ColourMeasure, colourfulness, luma, resolve_channels
 from .color import (
     COLOR_SPACE_NOTES,
     COLOR_SPACES,
@@ -17,8 +18,10 @@ from .color import (
     ColorRamp,
     apply_color,
     color_wheel,
+    gradient_map,
     hsv_remap,
     hsv_to_rgb,
+    stroke_color,
 )
 from .compare import render_comparison
 from .config import read_provenance
@@ -30,7 +33,8 @@ from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
-from .sketch import sketch_effect
+from .sketch import colour_relief, sketch_effect
+from .strokes import StrokeDirections, flow_picture, plot_rose, stroke_directions
 
 __version__ = "0.1.0"
 
@@ -41,6 +45,14 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "CHANNELS",
+    "ColourMeasure",
+    "colourfulness",
+    "colour_relief",
+    "gradient_map",
+    "luma",
+    "resolve_channels",
+    "stroke_color",
     "COLOR_SPACES",
     "COLOR_SPACE_NOTES",
     "RAMPS",
@@ -76,5 +88,9 @@ __all__ = [
     "render_preview",
     "save_png",
     "sketch_effect",
+    "StrokeDirections",
+    "stroke_directions",
+    "flow_picture",
+    "plot_rose",
     "to_unit",
 ]

@@ -9,6 +9,24 @@ strength is derived from the image's noise level (:func:`estimate_noise`);
 (bilateral, tv, nl_means, wavelet) under ``NEGLIGIBLE_STRENGTH`` = 1e-6. What
 ``strength`` measures is method-specific and stated in each function.
 
+Colour (H, W, 3), so that colours do not shift and a grey scan stored as RGB
+(three equal channels) gives the grey result in every channel:
+
+- gaussian, median, tv, wavelet: each channel on its own, with the same
+  strength (a weighted mean or the median of a channel's own neighbours);
+- bilateral: one weight per neighbour for all three channels, from the mean
+  absolute channel difference, so every output colour is a weighted mean of
+  input colours;
+- nl_means: as OpenCV's coloured NL-means, split into luma and chroma: the
+  BT.601 luma ``Y`` is denoised with h = ``strength``, the two colour
+  differences ``B - Y`` and ``R - Y`` together with h =
+  ``NL_MEANS_CHROMA`` x ``strength`` (chroma noise of scans and JPEGs is
+  stronger than luma noise, and the eye forgives chroma smoothing more).
+
+The automatic strength of a colour image is derived from
+:func:`estimate_noise` of the image (the mean of its channels' estimates),
+except nl_means, whose h is derived from the noise of the luma it denoises.
+
 Speed on an 8-megapixel grey scan (2 cores, automatic strength, which includes
 a 0.1 s noise estimate): none 0.01 s, median 0.2 s, gaussian 0.25 s, bilateral
 0.5 s, wavelet 0.9 s, nl_means 3.6 s (scikit-image's ``denoise_nl_means`` with
@@ -22,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .channels import luma
 from .errors import ParameterError, choose
 
 __all__ = [
@@ -298,6 +317,10 @@ def _median_in_place(values: np.ndarray) -> float:
     return float(np.mean(values[half - 1:half + 1]))
 
 
+#: Methods whose automatic strength on colour comes from the noise of the BT.601 luma.
+_LUMA_STRENGTH = ("nl_means",)
+
+
 #: How each method turns the estimated noise sigma into its automatic strength.
 _AUTO_STRENGTH: dict[str, Callable[[float], float]] = {
     "none": lambda noise: 0.0,
@@ -340,6 +363,8 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
 
 def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
     if strength is None:
+        if image.ndim == 3 and method in _LUMA_STRENGTH:
+            image = luma(image)
         return float(_AUTO_STRENGTH[method](estimate_noise(image)))
     return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
                          "from the image)")
@@ -436,7 +461,11 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
     weights that fall off with intensity difference as a Gaussian of sigma
     ``strength`` (on the [0, 1] scale), so strokes darker than the paper by much
     more than ``strength`` keep their edges. ``strength=None`` uses twice the
-    estimated noise. OpenCV's ``bilateralFilter`` on float32.
+    estimated noise. OpenCV's ``bilateralFilter`` on float32. Colour: the
+    intensity difference is the mean absolute difference of the three
+    channels (OpenCV sums them, so its range sigma is 3 x ``strength``), one
+    weight for all channels: no colour shift, and grey stored as RGB gives the
+    grey result.
 
     Examples
     --------
@@ -451,7 +480,9 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
     sigma_range = _auto(image, strength, "bilateral")
     if sigma_range < NEGLIGIBLE_STRENGTH:
         return _finish(image, image)
-    out = cv2.bilateralFilter(image, -1, sigma_range, BILATERAL_SPACE_SIGMA,
+    # OpenCV's colour distance is the sum of the channels' absolute differences.
+    channels = image.shape[2] if image.ndim == 3 else 1
+    out = cv2.bilateralFilter(image, -1, sigma_range * channels, BILATERAL_SPACE_SIGMA,
                               borderType=cv2.BORDER_REFLECT_101)
     return _finish(out, image)
 
@@ -467,7 +498,8 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
     ``denoise_tv_chambolle`` ``weight``, in [0, 1] intensity units), with a fixed
     ``TV_ITERATIONS`` = 30 iterations; larger weights flatten more. With
     ``strength=None`` the weight is 0.75 times the estimated noise. RGB channels
-    are regularised jointly. The slowest method: about 5 s at 8 MP.
+    are denoised each on its own (scikit-image's ``channel_axis``) with the same
+    weight. The slowest method: about 5 s at 8 MP.
 
     Examples
     --------
@@ -499,7 +531,14 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
     ``d`` is ``exp(-d^2 / h^2)``. ``strength=None`` uses h = 1.2 times the
     estimated noise. OpenCV's ``fastNlMeansDenoising`` on 16-bit samples with
     the L1 patch distance, so 16-bit precision is kept (8-bit input would
-    quantise). RGB channels share the patch distance. Several seconds at 8 MP.
+    quantise). Several seconds at 8 MP.
+
+    Colour, as OpenCV's coloured NL-means: the BT.601 luma ``Y`` is denoised
+    with h (estimated on ``Y`` when ``strength=None``) and the colour
+    differences ``(B - Y, R - Y)`` together, with their own patch weights and
+    h = ``NL_MEANS_CHROMA`` (1.5) times that; then ``R = Y + (R - Y)``, ``B = Y
+    + (B - Y)`` and ``G`` from the luma equation. A grey scan stored as RGB has
+    zero chroma and gives the grey result in every channel.
 
     Examples
     --------
@@ -508,27 +547,54 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
     >>> bool(denoise_nl_means(flat).std() < flat.std() / 2)
     True
     """
-    import cv2
-
     image = _as_image(image)
     h = _auto(image, strength, "nl_means")
     if h < NEGLIGIBLE_STRENGTH:
         return _finish(image, image)
-    samples = np.clip(image, 0.0, 1.0) * np.float32(65535)
-    samples += np.float32(0.5)
-    samples = samples.astype(np.uint16)
+    if image.ndim == 2:
+        return _finish(_nl_means_plane(image, h, 0.0, 65535.0), image)
+    tone = luma(image)
+    chroma = np.stack([image[..., 2] - tone, image[..., 0] - tone], axis=-1)
+    tone = _nl_means_plane(tone, h, 0.0, 65535.0)
+    # Chroma lies in (-0.89, 0.89): centred on the middle sample, so 0 stays exactly 0.
+    chroma = _nl_means_plane(chroma, h * NL_MEANS_CHROMA, 32768.0, 32767.0)
+    out = np.empty(image.shape, np.float32)
+    np.add(tone, chroma[..., 1], out=out[..., 0])
+    np.add(tone, chroma[..., 0], out=out[..., 2])
+    green = chroma[..., 1] * np.float32(0.299 / 0.587)
+    green += chroma[..., 0] * np.float32(0.114 / 0.587)
+    np.subtract(tone, green, out=out[..., 1])
+    return _finish(out, image)
+
+
+#: Chroma h of colour non-local means, relative to the luma h. Measured on the crayon
+#: pig with Gaussian noise 0.04 per channel (PSNR 28.0 dB): 1.0 gives 38.1 dB, 1.5
+#: 40.1 dB, 2.0 39.0 dB, 3.0 38.1 dB.
+NL_MEANS_CHROMA = 1.5
+
+
+def _nl_means_plane(planes: np.ndarray, h: float, offset: float, scale: float) -> np.ndarray:
+    """OpenCV non-local means of one or two planes held as 16-bit ``offset + scale * v``."""
+    import cv2
+
+    samples = planes * np.float32(scale)
+    samples += np.float32(offset + 0.5)
+    samples = np.clip(samples, 0, 65535).astype(np.uint16)
+    shape = planes.shape[:2]
     # OpenCV needs the patch inside the image; pad thin images by reflection.
-    pad = max(0, NL_MEANS_PATCH - min(image.shape[:2]))
+    pad = max(0, NL_MEANS_PATCH - min(shape))
     if pad:
         samples = cv2.copyMakeBorder(samples, pad, pad, pad, pad, cv2.BORDER_REFLECT_101
-                                     if min(image.shape[:2]) > 1 else cv2.BORDER_REPLICATE)
-    out = cv2.fastNlMeansDenoising(samples, [float(h * 65535)], None, NL_MEANS_PATCH,
+                                     if min(shape) > 1 else cv2.BORDER_REPLICATE)
+    out = cv2.fastNlMeansDenoising(samples, [float(h * scale)], None, NL_MEANS_PATCH,
                                    NL_MEANS_SEARCH, cv2.NORM_L1)
     if pad:
-        out = out[pad:pad + image.shape[0], pad:pad + image.shape[1]]
+        out = out[pad:pad + shape[0], pad:pad + shape[1]]
+    out = out.reshape(planes.shape)
     result = np.empty(out.shape, np.float32)
-    np.divide(out, np.float32(65535), out=result, dtype=np.float32)
-    return _finish(result, image)
+    np.subtract(out, np.float32(offset), out=result, dtype=np.float32)
+    result /= np.float32(scale)
+    return result
 
 
 #: Wavelet used by :func:`denoise_wavelet` (Symlet 4: smooth, nearly symmetric).
@@ -543,7 +609,8 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     ``denoise_wavelet``), so ``strength`` is the standard deviation of the noise
     to remove, on the [0, 1] scale; ``strength=None`` uses
     :func:`estimate_noise`. Levels: scikit-image's default (maximum - 3) but at
-    least 4 where the image is large enough. RGB channels are treated separately. Images under
+    least 4 where the image is large enough. RGB channels are treated separately
+    (no YCbCr conversion), with the same sigma. Images under
     14 pixels a side use the Haar wavelet; 1xN and Nx1 images are returned
     unchanged (too thin to transform in 2-D).
 

@@ -30,10 +30,14 @@ from functools import cached_property
 import numpy as np
 
 from .errors import ParameterError, choose
+from .io import LUMA_BT601
 
 __all__ = [
     "OPERATORS",
     "BORDER_MODES",
+    "TONE_WEIGHTS",
+    "CHROMA_AXES",
+    "SIGN_SHARE",
     "FARID_GAIN",
     "GradientField",
     "gradient_field",
@@ -326,8 +330,31 @@ def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, f
     return bool(bad.any()), float(finite.max())
 
 
+#: Luma weights that sign a colour gradient: ITU-R BT.601, the weights ``load_scan``
+#: uses to make the grey image, so a colour edge's hue is its grey image's hue.
+TONE_WEIGHTS = LUMA_BT601
+#: The tie-break axes for RGB edges of equal tone, in order: red minus green, then
+#: yellow (mean of red and green) minus blue.
+CHROMA_AXES = ((1.0, -1.0, 0.0), (0.5, 0.5, -1.0))
+#: A projection signs the direction only when it is at least this share of the
+#: Di Zenzo magnitude; in grey the tone's projection is the whole magnitude (1).
+SIGN_SHARE = 0.02
+
+
+def _sign_axes(n_channels: int) -> list[np.ndarray]:
+    """Channel weights tried in order to sign a Di Zenzo direction."""
+    if n_channels == 3:
+        return [np.asarray(a, np.float32) for a in (TONE_WEIGHTS,) + CHROMA_AXES]
+    # Other channel counts: the channel mean as tone, then each channel in turn.
+    return [np.full(n_channels, 1 / n_channels, np.float32)] + list(
+        np.eye(n_channels, dtype=np.float32))
+
+
 def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """Combine per-channel gradients by Di Zenzo's structure tensor (channel mean)."""
+    """Combine per-channel gradients by Di Zenzo's structure tensor (channel mean).
+
+    The sign rule is stated in :func:`gradient_field`'s Notes.
+    """
     gxx, gyy, gxy = (np.zeros_like(channels[0][0]) for _ in range(3))
     for gx, gy in channels:
         gxx += gx * gx
@@ -346,19 +373,20 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     theta = np.arctan2(gxy, half_diff)
     theta *= np.float32(0.5)
     ux, uy = np.cos(theta), np.sin(theta)
-    # The tensor fixes the direction up to sign: point where the channel that
-    # changes most along it rises (ties go to the first channel).
-    best = largest = None
-    for gx, gy in channels:
-        along = gx * ux
-        along += gy * uy
-        if best is None:
-            best, largest = along, np.abs(along)
-            continue
-        size = np.abs(along)
-        np.copyto(best, along, where=size > largest)
-        np.maximum(largest, size, out=largest)
-    np.negative(strength, out=strength, where=best < 0)
+    del gxx, gyy, gxy, half_diff, theta
+    # The tensor fixes the direction up to sign. Project the weighted channel
+    # gradients (the tone's, then the chroma axes') on it; the first projection
+    # that is not negligible next to the magnitude says which way is "up".
+    floor = strength * np.float32(SIGN_SHARE)
+    sign = np.zeros_like(strength)  # 0: not decided yet
+    for weights in _sign_axes(len(channels)):
+        along = np.zeros_like(strength)
+        for w, (gx, gy) in zip(weights, channels, strict=True):
+            if w:
+                along += np.float32(w) * (gx * ux + gy * uy)
+        decide = (sign == 0) & (np.abs(along) > floor)
+        np.copyto(sign, np.sign(along), where=decide)
+    np.negative(strength, out=strength, where=sign < 0)
     ux *= strength
     uy *= strength
     return ux, uy
@@ -417,9 +445,25 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     structure tensor ``T = mean_c [[gx_c**2, gx_c*gy_c], [gx_c*gy_c, gy_c**2]]``:
     the magnitude is ``sqrt`` of its largest eigenvalue (the root-mean-square
     of the channel gradients along the direction they change most) and the
-    direction its eigenvector, pointing where the most-changing channel rises.
-    Grey pixels (R = G = B) give the grey image's gradient (to float32 rounding), and a red
-    stroke on green paper of the same grey has an edge.
+    direction its eigenvector ``u``, which is defined only up to sign (180
+    degrees). The sign, for RGB, so that hue means what it means in grey:
+
+    1. where the tone changes along ``u`` -- the derivative of the BT.601 luma
+       ``0.299 R + 0.587 G + 0.114 B`` (``TONE_WEIGHTS``, the grey image
+       ``load_scan`` makes) along ``u`` is more than ``SIGN_SHARE`` = 2 % of the
+       magnitude -- ``u`` points the way the tone rises;
+    2. at an edge between colours of equal tone, ``u`` points the way red minus
+       green (``R - G``) rises, so a red/green edge points to the red side;
+    3. if that too is below 2 % (e.g. yellow against blue of equal tone), the
+       way yellow minus blue (``(R + G) / 2 - B``) rises.
+
+    The three axes are independent (the smallest singular value of their matrix
+    is 0.55, so on any colour change one projection is at least 55 % of the
+    magnitude): every edge is signed by one of them, the same edge always gets
+    the same hue, and the magnitude is never reduced. A zero gradient stays 0.
+    Other channel counts use the channel mean as tone, then each channel in
+    turn. Grey pixels (R = G = B) give the grey image's gradient (to float32
+    rounding), and a red stroke on green paper of the same grey has an edge.
 
     Examples
     --------

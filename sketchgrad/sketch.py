@@ -12,6 +12,17 @@ not move when the operator changes: ``cos(el) cos(az)`` multiplies d/dy
 (rows, downwards) and ``cos(el) sin(az)`` multiplies d/dx (columns, right).
 The azimuth is therefore measured from the downward axis towards the right;
 the default pi/4 lights every stroke from the same side as the classic script.
+
+Colour (``color="scan"`` on an (H, W, 3) scan): the relief is lit from the
+scan's BT.601 luma (:func:`sketchgrad.channels.luma`, the grey image
+``load_scan`` makes), and its shading ``s`` is applied to the scan's colour
+``c`` taken at unit tone: ``out = s (c + e) / (Y + e)`` with ``Y`` the luma and
+``e`` = ``RELIEF_DARK_FLOOR`` = 0.2; a pixel whose largest channel then
+exceeds 1 is divided by it. Adding ``e`` to every channel and scaling keep a
+pixel's hue, so a flat coloured region keeps its hue; ``e`` keeps the
+near-black of ink (whose channel ratios are mostly noise) near grey; a grey
+pixel (R = G = B) has ``(c + e) / (Y + e)`` = 1 exactly, so on a grey scan the
+colour relief is the grey relief in every channel.
 """
 
 from __future__ import annotations
@@ -21,7 +32,11 @@ import numpy as np
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
 
-__all__ = ["sketch_effect"]
+__all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "sketch_effect"]
+
+#: Added to the colour and its luma before the colour is taken at unit tone
+#: (``colour_relief``), so dark ink's noisy channel ratios do not become vivid.
+RELIEF_DARK_FLOOR = 0.2
 
 
 def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -52,7 +67,8 @@ def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
     """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
     if image.ndim != 2 or (not empty and image.size == 0):
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
+                             "load the scan with mode='gray', or pass color='scan' for "
+                             "the relief in an (H, W, 3) scan's own colours")
     # min and max each propagate NaN; their sum could overflow for finite values
     if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
@@ -91,7 +107,8 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     color : str or ColorRamp, optional
         Colour mode: the (denoised) tone coloured by this ramp (anything
         ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
-        multiplied by the relief shading.
+        multiplied by the relief shading; or ``"scan"`` for an (H, W, 3)
+        scan: the relief lit in the scan's own colours (:func:`colour_relief`).
 
     Returns
     -------
@@ -113,6 +130,9 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
         if not np.isfinite(v):
             raise ParameterError(f"{name}={v!r} must be a finite number")
     image = np.asarray(image, dtype=np.float32)
+    if isinstance(color, str) and color == "scan":
+        return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
+                             operator=operator, denoise=denoise, strength=strength)
     _check_grey(image)
     if denoise is not None:
         from .denoise import denoise as _denoise
@@ -154,3 +174,63 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     rgb = ramp(image)
     rgb *= lit[..., None]
     return rgb
+
+
+def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+                  azimuth: float = np.pi / 4, operator: str = "central",
+                  denoise: str | None = None, strength: float | None = None) -> np.ndarray:
+    """The relief lit in the scan's own colours.
+
+    The grey relief (:func:`sketch_effect`, same parameters) of the scan's
+    BT.601 luma ``Y`` gives the shading ``s``; each pixel's colour ``c`` is
+    taken at unit tone and shaded: ``out = s (c + e) / (Y + e)``, ``e`` =
+    ``RELIEF_DARK_FLOOR``, divided by its largest channel where that exceeds 1.
+    Hue is kept (adding a constant to the channels and scaling them do not
+    move it); a grey pixel gives exactly the grey relief's value.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W, 3) RGB float in [0, 1], or (H, W) grey (then the result is the
+        grey relief repeated in three channels).
+    depth, elevation, azimuth, operator, denoise, strength
+        As :func:`sketch_effect`; ``denoise`` is applied to the colour scan.
+
+    Returns
+    -------
+    ndarray
+        float32 (H, W, 3) in [0, 1].
+
+    Examples
+    --------
+    >>> pink = np.ones((6, 6, 3), np.float32) * np.float32([0.9, 0.4, 0.6])
+    >>> out = colour_relief(pink)
+    >>> [round(float(v), 3) for v in out[3, 3]]
+    [1.0, 0.545, 0.727]
+    """
+    from .channels import luma
+
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ParameterError(f"image of shape {image.shape} is not an (H, W, 3) RGB image; "
+                             "load the scan with mode='rgb'")
+    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
+        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+    if denoise is not None:
+        from .denoise import denoise as _denoise
+
+        image = _denoise(image, denoise, strength=strength)
+    tone = luma(image)
+    shading = sketch_effect(tone, depth=depth, elevation=elevation, azimuth=azimuth,
+                            operator=operator)
+    floor = np.float32(RELIEF_DARK_FLOOR)
+    tone += floor
+    out = image + floor
+    out /= tone[..., None]        # exactly 1 on grey pixels, so grey gives the grey relief
+    out *= shading[..., None]
+    peak = out.max(axis=2, initial=0.0) if out.size else np.zeros(out.shape[:2], np.float32)
+    np.maximum(peak, np.float32(1.0), out=peak)
+    out /= peak[..., None]
+    return np.clip(out, 0.0, 1.0, out=out)

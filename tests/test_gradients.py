@@ -210,7 +210,8 @@ def test_red_stroke_on_green_paper_of_equal_grey():
     expected = np.sqrt(((red / 2) ** 2 + (green / 2) ** 2) / 3)
     assert_allclose(f.magnitude[:, [5, 6, 9, 10]], expected, rtol=1e-5)
     assert_allclose(f.magnitude[:, [0, 1, 2, 3, 12, 13, 14]], 0, atol=1e-7)
-    # Direction follows the channel that changes most (red): up the red on both edges.
+    # Equal grey for rgb2gray's Rec. 709 weights, but the sign follows the BT.601 luma
+    # (the grey load_scan makes), higher on the red stroke: into the red on both edges.
     assert_allclose(f.orientation[:, [5, 6]], 0, atol=1e-6)
     assert (f.orientation[:, [9, 10]] == np.float32(np.pi)).all()
 
