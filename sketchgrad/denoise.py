@@ -355,17 +355,18 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     choose(_AUTO_STRENGTH, method, "method")
     if method == "none":
         return 0.0
-    if strength is None:
-        noise = estimate_noise(image, bit_depth=bit_depth, lossy=lossy)
-        return float(_AUTO_STRENGTH[method](noise))
-    return _auto(_as_image(image), strength, method)
+    if bit_depth is None:
+        bit_depth = _dtype_bits(image)  # before the conversion to float32 loses it
+    return _auto(_as_image(image), strength, method, bit_depth=bit_depth, lossy=lossy)
 
 
-def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
+def _auto(image: np.ndarray, strength: float | None, method: str, *,
+          bit_depth: int | None = None, lossy: bool | None = None) -> float:
     if strength is None:
         if image.ndim == 3 and method in _LUMA_STRENGTH:
             image = luma(image)
-        return float(_AUTO_STRENGTH[method](estimate_noise(image)))
+        noise = estimate_noise(image, bit_depth=bit_depth, lossy=lossy)
+        return float(_AUTO_STRENGTH[method](noise))
     return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
                          "from the image)")
 
