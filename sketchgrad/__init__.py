@@ -28,7 +28,7 @@ from .config import read_provenance
 from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
 from .gradients import OPERATORS, GradientField, gradient_field
-from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, load_scan
+from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, as_image, load_scan
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
@@ -45,6 +45,7 @@ __all__ = [
     "run_batch",
     "read_provenance",
     "apply_color",
+    "as_image",
     "CHANNELS",
     "ColourMeasure",
     "colourfulness",

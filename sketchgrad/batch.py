@@ -358,12 +358,12 @@ def _guard(job: _Job, work: Callable[[_Job], object]) -> _Reply:
         reply = _Reply(job.index, False, error=_reason(exc, job.source),
                        traceback=traceback.format_exc())
     except MemoryError:
-        reply = _Reply(job.index, False, error="out of memory; use fewer --workers or a "
-                       "smaller --tile-size", traceback=traceback.format_exc())
+        reply = _Reply(job.index, False, error="out of memory; use fewer workers= or a "
+                       "smaller tile_size=", traceback=traceback.format_exc())
     except Exception as exc:  # a bug must not stop the other inputs
         reply = _Reply(job.index, False,
                        error=f"internal error ({type(exc).__name__}: {exc}); please report "
-                       "it with --debug output", traceback=traceback.format_exc())
+                       "it with the debug=True output", traceback=traceback.format_exc())
     reply.seconds = time.perf_counter() - start
     return reply
 
@@ -484,7 +484,7 @@ class _Runner:
             except BrokenProcessPool:
                 broken = True
                 yield _Reply(job.index, False, error="a worker process died (killed, or out "
-                             "of memory); use fewer --workers or a smaller --tile-size")
+                             "of memory); use fewer workers= or a smaller tile_size=")
         if broken:  # the next pass gets a fresh pool
             self.pool.shutdown(wait=True)
             self.pool = None
@@ -538,13 +538,13 @@ def _connect(scheduler):
         from distributed import Client
     except ImportError:
         raise ParameterError(
-            "--scheduler needs Dask distributed, which is not installed; install it with: "
+            "scheduler= needs Dask distributed, which is not installed; install it with: "
             "pip install \"sketchgrad[distributed]\"") from None
     try:
         return Client(scheduler, timeout="10s", set_as_default=False), True
     except (OSError, TimeoutError, ValueError) as exc:
         raise ParameterError(
-            f"--scheduler {scheduler}: cannot connect to a Dask scheduler there ({exc}); "
+            f"scheduler={scheduler}: cannot connect to a Dask scheduler there ({exc}); "
             "start one with `dask scheduler` and give the address it prints") from None
 
 
@@ -556,19 +556,19 @@ def _check_outdir(outdir: Path) -> None:
     import tempfile
 
     if outdir.exists() and not outdir.is_dir():
-        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (-o)")
+        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (outdir=)")
     try:
         outdir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot create the output folder "
-                          f"({exc.strerror or exc}); choose another (-o)") from None
+                          f"({exc.strerror or exc}); choose another (outdir=)") from None
     try:
         fd, probe = tempfile.mkstemp(prefix=".sketchgrad-probe.", suffix=".tmp", dir=outdir)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"{outdir}: cannot write in the output folder "
-                          f"({exc.strerror or exc}); choose another (-o)") from None
+                          f"({exc.strerror or exc}); choose another (outdir=)") from None
 
 
 def _normalizer_state(normalizer) -> dict | None:
@@ -578,15 +578,9 @@ def _normalizer_state(normalizer) -> dict | None:
     fingerprint (SHA-256 of the full state, histograms included) tells
     whether two batches' scales are the same.
     """
-    import hashlib
+    from .config import normalizer_record
 
-    if normalizer is None:
-        return None
-    full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
-    record = {"method": normalizer.method,
-              "statistics": normalizer.statistics,
-              "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
-    return json.loads(json.dumps(record, default=_jsonable))
+    return normalizer_record(normalizer)  # the API's process_to_files records the same
 
 
 def _jsonable(value):
@@ -768,7 +762,7 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
                 if clash is not None:
                     finish(job.index, Outcome(str(f.path), "failed", error=(
                         f"{clash} exists and was not written by sketchgrad; move it away "
-                        "or use --overwrite")))
+                        "or use overwrite=True")))
                     foreign.append(job.index)
             jobs = [j for j in jobs if j.index not in foreign]
 

@@ -143,22 +143,10 @@ def luma(image: np.ndarray) -> np.ndarray:
 
 
 def _as_float(image) -> np.ndarray:
-    """(H, W) or (H, W, 3) float32 from an image of the library's input dtypes."""
-    arr = np.asarray(image)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.float32)
-    elif arr.dtype.kind in "ui":
-        arr = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    elif arr.dtype.kind != "f":
-        raise ParameterError(f"image of dtype {arr.dtype} is not an image; give floats in "
-                             "[0, 1] or 8-/16-bit integers")
-    arr = arr.astype(np.float32, copy=False)
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        return arr[..., 0]
-    if arr.ndim != 2 and (arr.ndim != 3 or arr.shape[2] != 3):
-        raise ParameterError(f"image of shape {arr.shape} is not an (H, W) grey or (H, W, 3) "
-                             "RGB image")
-    return arr
+    """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
+    from .io import as_image
+
+    return as_image(image)
 
 
 def colourfulness(image: np.ndarray) -> ColourMeasure:

@@ -49,6 +49,9 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    "name such as viridis (see `sketchgrad methods`)")
     p.add_argument("--color-target", metavar="WHAT",
                    help="what a ramp colours: magnitude (default) or tone")
+    p.add_argument("--axial", action=argparse.BooleanOptionalAction, default=None,
+                   help="hsv colour: hue from the stroke's direction modulo 180 degrees, so "
+                   "both sides of a stroke share one colour")
     p.add_argument("--flatten-background", action=argparse.BooleanOptionalAction,
                    default=None, help="divide out uneven lighting before denoising "
                    "(default: when the scan's lighting is uneven, as in phone photos)")
@@ -140,8 +143,27 @@ def _pipeline_config(settings: dict):
     return PipelineConfig.from_dict({k: v for k, v in settings.items() if k in PIPELINE_KEYS})
 
 
+def _as_flags(message: str) -> str:
+    """Library messages name parameters (``max_pixels=``); the command's user knows flags."""
+    import re
+
+    from .config import PIPELINE_KEYS, RUN_KEYS
+
+    names = "|".join(sorted((*PIPELINE_KEYS, *RUN_KEYS), key=len, reverse=True))
+
+    def flag(match: re.Match) -> str:
+        name, value = "--" + match[1].replace("_", "-"), match[2]
+        if name == "--outdir":
+            name = "-o"
+        if value in ("True", "False"):  # overwrite=True -> --overwrite
+            return name if value == "True" else "--no-" + name[2:]
+        return name + (" " + value if value else "")
+
+    return re.sub(rf"\b({names})=(True\b|False\b|[^\s),;:]?)", flag, message)
+
+
 def _error(message: str) -> None:
-    print(f"sketchgrad: error: {message}", file=sys.stderr)
+    print(f"sketchgrad: error: {_as_flags(message)}", file=sys.stderr)
 
 
 class _Progress:
@@ -177,7 +199,7 @@ class _Progress:
 
     def done(self, outcome) -> None:
         if outcome.status == "failed":
-            self._print(f"sketchgrad: error: {outcome.input}: {outcome.error}")
+            self._print(f"sketchgrad: error: {outcome.input}: {_as_flags(outcome.error)}")
             if self.debug and outcome.traceback:
                 self._print(outcome.traceback.rstrip())
         elif not self.quiet and self.bar is None:

@@ -36,6 +36,8 @@ __all__ = [
     "ZERO_GRADIENT",
     "ColorRamp",
     "apply_color",
+    "as_color",
+    "color_label",
     "color_wheel",
     "hsl_to_rgb",
     "hsv_remap",
@@ -78,26 +80,39 @@ _GREY_CHROMA = 2e-3
 # --------------------------------------------------------------------------- conversions
 
 
-def hsv_to_rgb(h: np.ndarray, s: np.ndarray | float, v: np.ndarray | float) -> np.ndarray:
-    """Convert HSV (each in [0, 1]) to RGB float32 (..., 3), as ``colorsys.hsv_to_rgb``.
+def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+    """Convert HSV (..., 3) in [0, 1] to RGB float32 (..., 3).
+
+    The same call as ``matplotlib.colors.hsv_to_rgb`` and scikit-image's
+    ``skimage.color.hsv2rgb`` (one array, channels last), with the values of
+    ``colorsys.hsv_to_rgb``.
 
     Parameters
     ----------
-    h, s, v : array_like or float
-        Hue in turns (taken modulo 1), saturation and value in [0, 1];
-        broadcast together.
+    hsv : array_like
+        (..., 3): hue in turns (taken modulo 1), saturation and value in [0, 1].
 
     Returns
     -------
     ndarray
-        float32, shape ``broadcast(h, s, v).shape + (3,)``.
+        float32, the shape of ``hsv``.
+
+    Raises
+    ------
+    ParameterError
+        If the last axis does not have length 3.
 
     Examples
     --------
-    >>> hsv_to_rgb(np.array([0.0, 1 / 3]), 1.0, 1.0).tolist()
+    >>> hsv_to_rgb(np.array([[0.0, 1.0, 1.0], [1 / 3, 1.0, 1.0]])).tolist()
     [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
     """
-    h, s, v = np.broadcast_arrays(*(np.asarray(a, dtype=np.float32) for a in (h, s, v)))
+    hsv = np.asarray(hsv, dtype=np.float32)
+    if hsv.ndim == 0 or hsv.shape[-1] != 3:
+        raise ParameterError(f"hsv of shape {hsv.shape} is not an (..., 3) array of hue, "
+                             "saturation and value; stack the planes: "
+                             "np.stack([h, s, v], axis=-1)")
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
     h6 = (h % np.float32(1.0)) * np.float32(6.0)
     # f(n) = v - v*s*max(0, min(k, 4 - k, 1)), k = (n + h6) mod 6, n = 5, 3, 1 for R, G, B
     out = np.empty(h.shape + (3,), np.float32)
@@ -360,7 +375,7 @@ def _from_space(coords: np.ndarray, space: str) -> np.ndarray:
     if space == "rgb":
         rgb = coords
     elif space == "hsv":
-        rgb = hsv_to_rgb(coords[..., 0], coords[..., 1], coords[..., 2]).astype(np.float64)
+        rgb = hsv_to_rgb(coords).astype(np.float64)
     elif space == "hsl":
         rgb = hsl_to_rgb(coords)
     else:
@@ -488,6 +503,7 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     >>> hsv_remap(gradient_field(0.1 * (x + y)), dtype=np.uint8)[2, 2].tolist()  # down-right
     [255, 191, 0]
     """
+    _check_field(field)
     if not (hue == "orientation" or not isinstance(hue, str)):
         raise ParameterError(f"hue={hue!r}: use 'orientation' or a fixed hue in [0, 1]")
     for name, channel in (("saturation", saturation), ("value", value)):
@@ -509,6 +525,13 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
               for n, c in (("saturation", saturation), ("value", value))]
     zero = magnitude <= np.float32(ZERO_GRADIENT)
     return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
+
+
+def _check_field(field, name: str = "field") -> None:
+    if not isinstance(field, GradientField):
+        raise ParameterError(f"{name} is a {type(field).__name__}, not a GradientField; give "
+                             "gradient_field(image) (a GradientField(gx, gy) of two (H, W) "
+                             "arrays), not the image itself")
 
 
 def _no_nan(x: np.ndarray, name: str) -> np.ndarray:
@@ -653,9 +676,16 @@ class ColorRamp:
     LUT_SIZE = 4097
     MIN_LUT_SIZE = 4096
 
-    def __init__(self, stops, *, space: str = "hsv", positions: Sequence[float] | None = None,
-                 hue_path: str = "shorter", uniform: bool = False,
-                 lut_size: int = LUT_SIZE, name: str | None = None) -> None:
+    def __init__(self, stops, *, space: str | None = None,
+                 positions: Sequence[float] | None = None, hue_path: str = "shorter",
+                 uniform: bool = False, lut_size: int = LUT_SIZE,
+                 name: str | None = None) -> None:
+        named = RAMPS.get(stops) if isinstance(stops, str) and "RAMPS" in globals() else None
+        if named is not None:  # ColorRamp("sepia"): the named ramp, in its own space
+            name = name or named.name
+            stops, space = list(named.stops), space or named.space
+            positions = list(named.positions) if positions is None else positions
+        space = space or "hsv"
         choose(dict.fromkeys(COLOR_SPACES), space, "space")
         choose(dict.fromkeys(HUE_PATHS), hue_path, "hue_path")
         if isinstance(stops, str) or (callable(stops) and hasattr(stops, "N")):
@@ -686,6 +716,47 @@ class ColorRamp:
         self.lut = self._evaluate(t).astype(np.float32)
         self._lut8: np.ndarray | None = None
         self._lut16: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        """The ramp as plain JSON-able values (what provenance records); see :meth:`from_dict`.
+
+        Examples
+        --------
+        >>> d = ColorRamp(["black", "white"], space="rgb").to_dict()
+        >>> d["stops"], d["space"]
+        ([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]], 'rgb')
+        >>> ColorRamp.from_dict(d) == ColorRamp(["black", "white"], space="rgb")
+        True
+        """
+        return {"stops": [list(c) for c in self.stops], "space": self.space,
+                "positions": [float(p) for p in self.positions], "hue_path": self.hue_path,
+                "uniform": self.uniform, "lut_size": int(self.lut.shape[0]),
+                **({"name": self.name} if self.name else {})}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ColorRamp:
+        """Rebuild a ramp from :meth:`to_dict`'s values (unknown keys are an error)."""
+        if not isinstance(data, dict) or "stops" not in data:
+            raise ParameterError(f"color={data!r}: a ramp table needs 'stops' (a list of "
+                                 "colours) and may give space, positions, hue_path, uniform")
+        known = {"stops", "space", "positions", "hue_path", "uniform", "lut_size", "name"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ParameterError(f"color: unknown ramp key(s) {', '.join(unknown)}; valid "
+                                 f"keys: {', '.join(sorted(known))}")
+        return cls(**data)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, ColorRamp):
+            return NotImplemented
+        mine, theirs = self.to_dict(), other.to_dict()
+        mine.pop("name", None)
+        theirs.pop("name", None)
+        return mine == theirs
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.stops), self.space, tuple(self.positions.tolist()),
+                     self.hue_path, self.uniform, self.lut.shape[0]))
 
     def __repr__(self) -> str:
         shown = self.stops if len(self.stops) <= 6 else self.stops[:: len(self.stops) // 5]
@@ -861,20 +932,15 @@ STROKE_SAMPLES = (1.0, 2.0, 3.0)
 
 
 def _colour_image(image, shape: tuple[int, ...], name: str) -> np.ndarray:
-    """float32 (H, W) or (H, W, 3) image of the field's shape, finite, clipped to [0, 1]."""
-    image = np.asarray(image)
-    if image.dtype.kind in "ui":
-        image = image.astype(np.float32) / np.float32(np.iinfo(image.dtype).max)
-    image = np.asarray(image, dtype=np.float32)
-    if image.shape[:2] != tuple(shape) or image.ndim not in (2, 3) or (
-            image.ndim == 3 and image.shape[2] != 3):
+    """The input rule (``io.as_image``): float32 (H, W) or (H, W, 3) of the field's shape."""
+    from .io import as_image
+
+    image = as_image(image, name=name)
+    if image.shape[:2] != tuple(shape):
         raise ParameterError(f"{name} of shape {image.shape} does not match the field's "
                              f"{tuple(shape)}; give the (H, W) or (H, W, 3) scan the field "
                              "was measured on")
-    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
-        raise ParameterError(f"{name} contains NaN or infinite values; give finite values "
-                             "in [0, 1]")
-    return np.clip(image, 0.0, 1.0)
+    return image
 
 
 def stroke_color(field: GradientField, image: np.ndarray, value: np.ndarray, *,
@@ -999,8 +1065,9 @@ def gradient_map(tone: np.ndarray, ramp, *, keep_hue: bool = False,
     if not isinstance(ramp, ColorRamp):
         raise ParameterError(f"ramp={ramp!r} must be a ColorRamp or a ramp name such as "
                              "'sepia'")
-    tone = np.asarray(tone)
-    tone = _colour_image(tone, tone.shape[:2], "tone")
+    from .io import as_image
+
+    tone = as_image(tone, name="tone")
     grey = luma(tone) if tone.ndim == 3 else tone
     if not (keep_hue and tone.ndim == 3):
         return ramp(grey, dtype=dtype)
@@ -1016,9 +1083,42 @@ def gradient_map(tone: np.ndarray, ramp, *, keep_hue: bool = False,
     return _finish(out, dtype)
 
 
+def as_color(color) -> str | ColorRamp:
+    """Check a colouring: ``"hsv"``, a name or spec (kept as given), or a ramp object.
+
+    A matplotlib ``Colormap`` becomes a :class:`ColorRamp` of its colours (in
+    "rgb", as a colormap name does); a dict is :meth:`ColorRamp.from_dict`'s.
+
+    Examples
+    --------
+    >>> as_color("sepia"), as_color(RAMPS["ink"]) is RAMPS["ink"]
+    ('sepia', True)
+    """
+    if isinstance(color, ColorRamp):
+        return color
+    if isinstance(color, dict):
+        return ColorRamp.from_dict(color)
+    if isinstance(color, str):
+        if color not in ("hsv", "stroke"):
+            _ramp_from_spec(color)  # raises for an unknown name
+        return color
+    if callable(color) and hasattr(color, "N"):  # a matplotlib Colormap
+        return ColorRamp(color, space="rgb")
+    raise ParameterError(f"color of type {type(color).__name__} is not a colouring; give "
+                         "'hsv', a ramp name such as 'sepia', 'ramp:#hex,#hex', a matplotlib "
+                         "colormap (name or object) or a ColorRamp")
+
+
+def color_label(color) -> str:
+    """A short name for a colouring, for titles and reprs."""
+    if isinstance(color, ColorRamp):
+        return color.name or "ramp"
+    return str(color)
+
+
 def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
-                color: str = "hsv", target: str = "magnitude", keep_hue: bool = False,
-                dtype=np.float32) -> np.ndarray:
+                color: str | ColorRamp = "hsv", target: str = "magnitude",
+                keep_hue: bool = False, axial: bool = False, dtype=np.float32) -> np.ndarray:
     """Colour the pipeline's result (the ``hsv`` output).
 
     Parameters
@@ -1030,12 +1130,12 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     tone : ndarray
         The (denoised) drawing in [0, 1], (H, W) grey or (H, W, 3) RGB, for
         ``target="tone"`` and ``color="stroke"``.
-    color : str
+    color : str or ColorRamp
         ``"hsv"`` (hue = direction, value = strength; ``target`` does not
         apply), ``"stroke"`` (each edge in its stroke's colour, value =
         strength: :func:`stroke_color`; ``target`` does not apply), a name in
-        ``RAMPS``, ``"ramp:#hex,#hex,..."`` (or ``"ramp:NAME"``) or a
-        matplotlib colormap name.
+        ``RAMPS``, ``"ramp:#hex,#hex,..."`` (or ``"ramp:NAME"``), a
+        matplotlib colormap name, or a :class:`ColorRamp`.
     target : {"magnitude", "tone"}
         What a ramp colours: the strength, or the drawing's tone (the BT.601
         luma of an RGB drawing) as a gradient map (dark ink -> first stop,
@@ -1043,6 +1143,8 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     keep_hue : bool
         With ``target="tone"`` and an RGB drawing: keep the drawing's hues
         (the ramp sets the lightness; see :func:`gradient_map`).
+    axial : bool
+        For ``"hsv"``: hue from the orientation modulo pi (see :func:`hsv_remap`).
     dtype : {np.float32, np.uint8, np.uint16}
         Output type; ``np.uint8`` gives PNG-ready bytes without a float copy.
 
@@ -1063,13 +1165,12 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     [255, 255, 255]
     """
     choose(dict.fromkeys(("magnitude", "tone")), target, "color_target")
-    if not isinstance(color, str):
-        raise ParameterError(f"color={color!r} must be a string such as 'hsv' or 'viridis'")
-    if color == "hsv":
-        return hsv_remap(field, strength=value, dtype=dtype)
-    if color == "stroke":
+    color = as_color(color)
+    if isinstance(color, str) and color == "hsv":
+        return hsv_remap(field, strength=value, axial=bool(axial), dtype=dtype)
+    if isinstance(color, str) and color == "stroke":
         return stroke_color(field, tone, value, dtype=dtype)
-    ramp = _ramp_from_spec(color)
+    ramp = color if isinstance(color, ColorRamp) else _ramp_from_spec(color)
     if target == "tone":
         return gradient_map(tone, ramp, keep_hue=keep_hue, dtype=dtype)
     return ramp(value, dtype=dtype)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import choose
+from .errors import ParameterError, choose
 from .preview import _fmt
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
@@ -86,14 +86,14 @@ def _tiles_operator(image, config):
     for name in OPERATORS:
         field = gradient_field(clean, name)
         unit = to_unit(normalize(field.magnitude, config.normalize), config.normalize)
-        rgb = apply_color(field, unit, clean, color="hsv")
+        rgb = apply_color(field, unit, clean, color="hsv", axial=config.axial)
         tiles.append(dict(label=name, data=rgb, below=field.magnitude))
     _shared_scale(tiles)
     return tiles, f"colour: hue = direction, brightness = {config.normalize}-normalized strength"
 
 
 def _tiles_ramp(image, config):
-    from .color import RAMPS, _ramp_from_spec, apply_color, hsv_to_rgb
+    from .color import RAMPS, ColorRamp, _ramp_from_spec, apply_color, color_label, hsv_to_rgb
     from .denoise import denoise
     from .gradients import gradient_field
     from .normalize import normalize, to_unit
@@ -104,14 +104,17 @@ def _tiles_ramp(image, config):
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
     tiles = []
     for name in names:
-        rgb = apply_color(field, unit, clean, color=name, target=config.color_target)
+        rgb = apply_color(field, unit, clean, color=name, target=config.color_target,
+                          axial=config.axial)
         if name == "hsv":  # its "ramp" is the hue circle: the direction the tone rises
-            strip = hsv_to_rgb(np.linspace(0.0, 1.0, 512), 1.0, 1.0)[None]
+            hues = np.linspace(0.0, 1.0, 512)
+            strip = hsv_to_rgb(np.stack([hues, np.ones(512), np.ones(512)], axis=-1))[None]
             ticks = ["right", "down", "left", "up", "right"]
         else:
-            strip = _ramp_from_spec(name).strip(512, 1)
+            ramp = name if isinstance(name, ColorRamp) else _ramp_from_spec(name)
+            strip = ramp.strip(512, 1)
             ticks = (["ink", "paper"] if config.color_target == "tone" else ["0", "1"])
-        tiles.append(dict(label=name, data=rgb, strip=strip, ticks=ticks))
+        tiles.append(dict(label=color_label(name), data=rgb, strip=strip, ticks=ticks))
     return tiles
 
 
@@ -142,15 +145,14 @@ COMPARE_WHAT = {
 
 
 def _as_image(image) -> tuple[np.ndarray, str | None]:
-    from .gradients import _as_image as as_float32
-    from .io import Scan
+    from .io import Scan, as_image
     from .sketch import _check_grey
 
     source = None
     if isinstance(image, Scan):
         source = Path(str(image.meta.source)).name if image.meta is not None else None
         image = image.image
-    image = as_float32(image)
+    image = as_image(image)
     _check_grey(image, empty=False)
     return image, source
 
@@ -162,7 +164,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     Parameters
     ----------
     image : ndarray or Scan
-        The scan: (H, W) float in [0, 1] (or a loaded :class:`Scan`).
+        The scan: an (H, W) grey array read by :func:`sketchgrad.as_image`
+        (uint8, uint16, bool or floats in [0, 1]), or a loaded :class:`Scan`.
     what : {"normalize", "denoise", "operator", "ramp"}
         The stage to compare (a key of ``COMPARE_WHAT``). ``normalize`` shows
         each method's normalized magnitude with its histogram (log counts);
@@ -195,11 +198,15 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     from matplotlib.figure import Figure
 
     from .pipeline import PipelineConfig
-    from .png import save_png
+    from .png import output_format, save_png
     from .preview import downsample
 
     build = choose(COMPARE_WHAT, what, "what")
     config = config or PipelineConfig()
+    if not isinstance(config, PipelineConfig):
+        raise ParameterError(f"config is a {type(config).__name__}, not a PipelineConfig; "
+                             "give PipelineConfig(...)")
+    output_format(path)  # refuse an unwritable format before drawing
     image, source = _as_image(image)
     full_h, full_w = image.shape
     if what in ("denoise", "operator"):
@@ -282,4 +289,8 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     fig.suptitle(title, fontsize=12)
     fig.canvas.draw()
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    if text is None:  # the command's provenance chunk
+        from .config import provenance_text
+
+        text = provenance_text(config)
     return save_png(path, rgb, bit_depth=8, compression=6, text=text)

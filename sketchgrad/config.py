@@ -29,6 +29,7 @@ __all__ = [
     "read_provenance",
     "settings_from_png",
     "provenance_text",
+    "normalizer_record",
 ]
 
 #: Name of the PNG text chunk that holds the provenance JSON.
@@ -63,17 +64,18 @@ _PIPELINE_TYPES: dict[str, tuple[type, ...]] = {
     "strength": (int, float),
     "operator": (str,),
     "normalize": (str,),
-    "color": (str,),
+    "color": (str, dict),
     "color_target": (str,),
     "flatten_background": (bool, str),
     "tile_size": (int,),
     "outputs": (list, str),
+    "axial": (bool,),
 }
 
 
 def _type_names(types: tuple[type, ...]) -> str:
     names = {bool: "true or false", int: "an integer", float: "a number", str: "a string",
-             list: "a list of strings"}
+             list: "a list of strings", dict: "a table (a ramp: stops = [...], space = ...)"}
     return " or ".join(names[t] for t in types)
 
 
@@ -230,6 +232,42 @@ def provenance_text(config, *, normalize_scope: str = "image",
         record["input_statistics"] = input_statistics
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
+
+
+def normalizer_record(normalizer) -> dict | None:
+    """A small JSON record of a shared scale's fitted statistics, for provenance.
+
+    The statistics are readable (``count``, ``min``, ``max``, ...); the
+    fingerprint (SHA-256 of the full state, histograms included) tells
+    whether two batches' scales are the same.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sketchgrad.normalize import Normalizer
+    >>> record = normalizer_record(Normalizer("minmax").fit(np.array([0.0, 2.0])))
+    >>> record["method"], record["statistics"]["max"], len(record["fingerprint"])
+    ('minmax', 2.0, 64)
+    """
+    import hashlib
+
+    if normalizer is None:
+        return None
+    full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
+    record = {"method": normalizer.method,
+              "statistics": normalizer.statistics,
+              "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
+    return json.loads(json.dumps(record, default=_jsonable))
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return repr(value)
 
 
 def read_provenance(path: str | os.PathLike) -> dict | None:

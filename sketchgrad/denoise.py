@@ -68,19 +68,10 @@ _MAD_TO_SIGMA = 0.6744897501960817
 
 
 def _as_image(image, name: str = "image") -> np.ndarray:
-    """Validate an (H, W) or (H, W, 3) finite image; return it as float32 (no copy if it is)."""
-    image = np.asarray(image)
-    if image.dtype.kind not in "fiub":
-        raise ParameterError(f"{name} of dtype {image.dtype} is not an image; give floats "
-                             "in [0, 1]")
-    image = image.astype(np.float32, copy=False)
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or image.size == 0:
-        raise ParameterError(f"{name} of shape {image.shape} is not an (H, W) grey or "
-                             "(H, W, 3) RGB image with at least one pixel")
-    if not np.isfinite(image).all():
-        raise ParameterError(f"{name} contains NaN or infinite values; load scans with "
-                             "load_scan (which replaces them) or fix them first")
-    return image
+    """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
+    from .io import as_image
+
+    return as_image(image, name=name)
 
 
 #: Intensity strengths below this (far under one 16-bit step, 1.5e-5) change nothing.
@@ -174,7 +165,8 @@ def estimate_noise(image: np.ndarray, *, bit_depth: int | None = None,
     Parameters
     ----------
     image : ndarray
-        (H, W) or (H, W, 3) image in [0, 1] (float), or uint8, uint16, bool.
+        (H, W) or (H, W, 3) image, read by :func:`sketchgrad.as_image` (uint8,
+        uint16, bool or floats in [0, 1]).
     bit_depth : int, optional
         Bits per sample of the file the image came from (``ScanMeta.bit_depth``).
         Default: from the dtype (bool 1, uint8 8, uint16 16); for a float image
@@ -383,11 +375,13 @@ def _non_negative(value, name: str, rule: str) -> float:
 
 
 def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
-    """Return a float32 copy of the image, clipped to [0, 1]; ``strength`` is ignored.
+    """Return the image as a new float32 array in [0, 1]; ``strength`` is ignored.
 
     Examples
     --------
-    >>> denoise_none(np.array([[0.2, 1.5]])).tolist()
+    >>> denoise_none(np.array([[0.2, 1.0]])).tolist()
+    [[0.20000000298023224, 1.0]]
+    >>> denoise_none(np.array([[51, 255]], np.uint8)).tolist()  # the input rule: /255
     [[0.20000000298023224, 1.0]]
     """
     image = _as_image(image)
@@ -667,7 +661,8 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     Parameters
     ----------
     image : ndarray
-        (H, W) or (H, W, 3) finite float image in [0, 1].
+        (H, W) or (H, W, 3) image, read by :func:`sketchgrad.as_image` (uint8,
+        uint16, bool or floats in [0, 1]; (H, W, 4) is composited over white).
     method : str
         A key of ``DENOISE_METHODS``: none, gaussian, median, bilateral, tv,
         nl_means, wavelet.

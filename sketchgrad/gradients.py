@@ -142,17 +142,11 @@ class GradientField:
         return theta
 
 
-def _as_image(image: np.ndarray) -> np.ndarray:
-    """float32 copy-free view of an image; integers are scaled by their dtype's maximum."""
-    arr = np.asarray(image)
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype.kind in "ui":
-        return arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    if arr.dtype.kind != "f":
-        raise ParameterError(f"image of dtype {arr.dtype} is not numeric; give a float image "
-                             "in [0, 1] (or an integer image, scaled by its dtype's maximum)")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+def _as_image(image: np.ndarray, finite: bool = True) -> np.ndarray:
+    """The input rule (:func:`sketchgrad.io.as_image`), C-contiguous for OpenCV."""
+    from .io import as_image
+
+    return np.ascontiguousarray(as_image(image, finite=finite))
 
 
 def _check_mode(mode: str, cval: float) -> None:
@@ -399,9 +393,9 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     Parameters
     ----------
     image : ndarray
-        (H, W) grey image, or (H, W, C) colour image (channels last, e.g. RGB),
-        float in [0, 1]. Integer images are divided by their dtype's maximum
-        (255 for uint8, 65535 for uint16); the result is float32.
+        (H, W) grey or (H, W, 3) RGB image, read by the input rule
+        (:func:`sketchgrad.as_image`: uint8 /255, uint16 /65535, bool, floats
+        in [0, 1]; (H, W, 4) is composited over white paper).
     operator : str
         A key of ``OPERATORS``: ``"sobel"`` (default), ``"scharr"``,
         ``"prewitt"``, ``"farid"`` or ``"central"``.
@@ -476,10 +470,7 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     """
     func = choose(OPERATORS, operator, "operator")
     _check_mode(mode, cval)
-    image = _as_image(image)
-    if image.ndim not in (2, 3):
-        raise ParameterError(f"image of shape {image.shape} is neither a grey (H, W) nor a "
-                             "colour (H, W, C) image")
+    image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
     inside = None
     if mask is not None:
         inside = np.asarray(mask)

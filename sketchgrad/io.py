@@ -28,7 +28,8 @@ import numpy as np
 
 from .errors import ParameterError, ScanError, choose
 
-__all__ = ["Scan", "ScanMeta", "load_scan", "DEFAULT_MAX_PIXELS", "LUMA_BT601", "SUPPORTED_FORMATS"]
+__all__ = ["Scan", "ScanMeta", "load_scan", "as_image", "DEFAULT_MAX_PIXELS", "LUMA_BT601",
+           "SUPPORTED_FORMATS", "RANGE_SLACK"]
 
 #: Largest image accepted by default (300 million pixels). A 1200-dpi A3 scan
 #: (14032 x 19843 = 278 MP) fits; a header claiming more is refused before decoding.
@@ -206,6 +207,147 @@ def load_scan(
                     orientation=decoded.orientation, page=page, format=decoded.format,
                     nonfinite=nonfinite)
     return Scan(image=image, meta=meta)
+
+
+# --------------------------------------------------------------------------- arrays
+
+#: How far outside [0, 1] a float image may stray and still count as in range
+#: (float rounding of computed values); such values are brought back to the
+#: ends. Ten times below half an 8-bit level (0.002), so real out-of-range data is never
+#: mistaken for rounding.
+RANGE_SLACK = 1e-4
+
+_INTEGER_HINT = ("convert it first: image.astype(np.uint8) if its values are 0-255, "
+                 "image.astype(np.uint16) if 0-65535, or floats in [0, 1] "
+                 "(image / 255 for 8-bit values)")
+
+
+def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
+    """The one input rule: any array a user has -> float32 in [0, 1], or a clear error.
+
+    Every public function of sketchgrad that takes an image calls this at its
+    entry, so the same picture gives the same result whatever its dtype.
+
+    Parameters
+    ----------
+    image : array_like or Scan
+        (H, W) grey, (H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA. A
+        :class:`Scan` gives its ``image``.
+    name : str
+        The parameter's name, used in error messages.
+    finite : bool
+        With ``False``, NaN and infinite values are let through (for a caller
+        that masks them out); the range is then judged on the finite values.
+
+    Returns
+    -------
+    ndarray
+        float32, (H, W) or (H, W, 3), values in [0, 1]. A float32 input in
+        range is returned as it is (no copy); only then may the result be the
+        caller's array, so a caller that writes must copy first.
+
+    Raises
+    ------
+    ParameterError
+        Another dtype (int64, complex, object, ...: named, with the fix), float
+        values outside [0, 1] by more than :data:`RANGE_SLACK` (the range found
+        and the fix, e.g. "divide by 255"), a shape other than the four above
+        (named), no pixels, or non-finite values (how many).
+
+    Notes
+    -----
+    uint8 is divided by 255, uint16 by 65535 (exactly as :func:`load_scan`
+    scales 8- and 16-bit files), bool gives 0 and 1, float16/32/64 in [0, 1]
+    become float32. Values are never clipped silently: floats a little outside
+    [0, 1] (at most ``RANGE_SLACK``, rounding) are set to the ends, anything
+    further is an error. (H, W, 1) is grey; (H, W, 4) is composited over
+    white paper, ``rgb * alpha + (1 - alpha)``, by the code :func:`load_scan`
+    uses for transparent files. The range check reads the minimum and maximum
+    in place: no full-size float64 copy is made.
+
+    Examples
+    --------
+    >>> u8 = np.array([[0, 51, 255]], np.uint8)
+    >>> as_image(u8).tolist()
+    [[0.0, 0.20000000298023224, 1.0]]
+    >>> f = np.zeros((2, 2), np.float32)
+    >>> as_image(f) is f
+    True
+    >>> as_image(np.array([[0.0, 200.0]]))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sketchgrad.errors.ParameterError: image has float values from 0 to 200, ...; divide by 255 ...
+    """
+    if isinstance(image, Scan):
+        image = image.image
+    if isinstance(image, str | bytes | os.PathLike):
+        raise ParameterError(f"{name}={image!r} is a path, not an image array; load it "
+                             "first: load_scan(path)")
+    try:
+        arr = np.asarray(image)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} of type {type(image).__name__} is not an image array "
+                             f"({exc}); give a NumPy array or a Scan") from None
+    kind = arr.dtype.kind
+    if kind == "O" or kind not in "biuf":
+        raise ParameterError(f"{name} of type {type(image).__name__} with dtype {arr.dtype} "
+                             "is not an image; give a NumPy array of uint8, uint16, bool or "
+                             "floats in [0, 1] (or a Scan from load_scan)")
+    if kind in "iu" and arr.dtype not in (np.uint8, np.uint16):
+        raise ParameterError(f"{name} of dtype {arr.dtype} is not read as an image (only "
+                             f"uint8, uint16, bool and floats have a fixed scale); "
+                             f"{_INTEGER_HINT}")
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (1, 3, 4))):
+        raise ParameterError(f"{name} of shape {arr.shape} is not an image; give (H, W) grey, "
+                             "(H, W, 1) grey, (H, W, 3) RGB or (H, W, 4) RGBA with channels "
+                             "last")
+    if arr.size == 0:
+        raise ParameterError(f"{name} of shape {arr.shape} is empty (no pixels); give an image of "
+                             "at least 1x1")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    clip = False
+    if kind == "f":
+        clip = _check_range(arr, name, finite)
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        image, _ = _to_float(arr, "RGBA", "rgb")  # load_scan's compositing, block by block
+        return image
+    if kind == "f":
+        out = arr if arr.dtype == np.float32 else arr.astype(np.float32)
+        if clip:
+            out = np.clip(out, 0.0, 1.0, out=None if out is arr else out)
+        return out
+    return _scale(arr)
+
+
+def _check_range(arr: np.ndarray, name: str, finite: bool) -> bool:
+    """Raise unless the float ``arr`` lies in [0, 1] (give or take RANGE_SLACK).
+
+    Returns whether values sit in the slack outside [0, 1] (to be set to the ends).
+    """
+    low, high = float(np.min(arr)), float(np.max(arr))  # no copy; NaN propagates
+    if not (np.isfinite(low) and np.isfinite(high)):
+        bad = ~np.isfinite(arr)
+        if finite:
+            count = int(np.count_nonzero(bad.any(axis=2) if bad.ndim == 3 else bad))
+            raise ParameterError(f"{name} has {count} pixels with non-finite values (NaN or "
+                                 "inf); replace them first (e.g. np.nan_to_num) or load the "
+                                 "file with load_scan, which does")
+        if bad.all():
+            return False
+        low = float(np.min(arr, where=~bad, initial=np.inf))
+        high = float(np.max(arr, where=~bad, initial=-np.inf))
+    if low >= -RANGE_SLACK and high <= 1.0 + RANGE_SLACK:
+        return low < 0.0 or high > 1.0
+    if low >= -RANGE_SLACK and high <= 255.0 + RANGE_SLACK and high > 1.5:
+        fix = "divide by 255 (they look like 8-bit values)"
+    elif low >= -RANGE_SLACK and high <= 65535.0 + RANGE_SLACK and high > 255.0:
+        fix = "divide by 65535 (they look like 16-bit values)"
+    else:
+        fix = ("rescale them into [0, 1], e.g. (image - image.min()) / (image.max() - "
+               "image.min()), or np.clip(image, 0, 1) if the excess is an artefact")
+    raise ParameterError(f"{name} has float values from {low:.6g} to {high:.6g}, outside "
+                         f"[0, 1]; {fix}")
 
 
 # --------------------------------------------------------------------------- sources
@@ -609,7 +751,7 @@ def _check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> N
         raise ScanError(
             f"{name}: {width}x{height} = {width * height:,} pixels is more than max_pixels="
             f"{max_pixels:,} (refused before decoding; it may be a decompression bomb); "
-            "if you trust this file, raise max_pixels (command line: --max-pixels)")
+            "if you trust this file, raise max_pixels=")
 
 
 _PILLOW_LIMIT_LOCK = threading.Lock()

@@ -28,11 +28,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from .color import ColorRamp, as_color
 from .denoise import DENOISE_METHODS, denoise
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, gradient_field
@@ -54,6 +55,9 @@ DEFAULT_TILE = 512
 #: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
 KEEP_BYTES = 128 * 2**20
 
+#: Longest side of the thumbnail a Result shows as in Jupyter (``_repr_png_``).
+REPR_SIDE = 1024
+
 #: Smallest tile side accepted (the halo would dominate smaller tiles).
 _MIN_TILE = 16
 
@@ -72,13 +76,19 @@ class PipelineConfig:
         A key of ``OPERATORS``.
     normalize : str
         A key of ``NORMALIZE_METHODS``.
-    color : str
+    color : str or ColorRamp
         How the ``hsv`` output is coloured: ``"hsv"`` (hue = direction, value =
-        strength), a colour-ramp spec ``"ramp:#1b1b3a,#f0a030,#fffbe6"`` or a
-        matplotlib colormap name such as ``"viridis"``.
+        strength), a named ramp (``"sepia"``), a colour-ramp spec
+        ``"ramp:#1b1b3a,#f0a030,#fffbe6"``, a matplotlib colormap name such as
+        ``"viridis"``, a :class:`~sketchgrad.ColorRamp`, or a matplotlib
+        ``Colormap`` (kept as a ColorRamp of its colours). A ramp object is
+        recorded (``to_dict``, TOML, provenance) by its stops and space.
     color_target : {"magnitude", "tone"}
         What a ramp colours: the normalized gradient magnitude, or the drawing's
         tone (a gradient map: ink -> first stop, paper -> last stop).
+    axial : bool
+        With ``color="hsv"``: hue from the orientation modulo pi, so both sides
+        of a stroke share one colour (:func:`~sketchgrad.hsv_remap` ``axial``).
     flatten_background : bool or "auto"
         Divide out a large-scale background estimate (uneven lighting) before
         denoising: always (True), never (False), or when
@@ -90,18 +100,28 @@ class PipelineConfig:
         ``DEFAULT_TILE`` (512); otherwise at least 16.
         :func:`process_to_files` always streams in tiles unless this is 0.
     outputs : tuple of str
-        Which of ``OUTPUT_KINDS`` to compute.
+        Which of ``OUTPUT_KINDS`` to compute; one name alone (``"hsv"``) means
+        that output only.
+
+    Examples
+    --------
+    >>> PipelineConfig(outputs="hsv").outputs
+    ('hsv',)
+    >>> from sketchgrad import ColorRamp
+    >>> PipelineConfig.from_dict(PipelineConfig(color=ColorRamp("sepia")).to_dict()).color.space
+    'oklab'
     """
 
     denoise: str = "gaussian"
     strength: float | None = None
     operator: str = "sobel"
     normalize: str = "exposure"
-    color: str = "hsv"
+    color: str | ColorRamp = "hsv"
     color_target: str = "magnitude"
     flatten_background: bool | str = "auto"
     tile_size: int | None = None
     outputs: tuple[str, ...] = OUTPUT_KINDS
+    axial: bool = False
 
     def __post_init__(self) -> None:
         choose(DENOISE_METHODS, self.denoise, "denoise")
@@ -110,7 +130,13 @@ class PipelineConfig:
         if self.flatten_background not in (True, False, "auto"):
             raise ParameterError(f"flatten_background={self.flatten_background!r}: use True, "
                                  "False or 'auto' (flatten when the lighting is uneven)")
-        outputs = tuple(self.outputs)
+        choose(dict.fromkeys(("magnitude", "tone")), self.color_target, "color_target")
+        object.__setattr__(self, "color", as_color(self.color))
+        if not isinstance(self.axial, bool | np.bool_):
+            raise ParameterError(f"axial={self.axial!r} must be True or False")
+        object.__setattr__(self, "axial", bool(self.axial))
+        # a single name is that output, not its letters
+        outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs)
         unknown = [o for o in outputs if o not in OUTPUT_KINDS]
         if unknown or not outputs:
             raise ParameterError(f"outputs={list(outputs)!r}: choose one or more of "
@@ -127,8 +153,10 @@ class PipelineConfig:
 
     def to_dict(self) -> dict:
         """Return the settings as plain JSON-able values."""
-        d = asdict(self)
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["outputs"] = list(self.outputs)
+        if isinstance(self.color, ColorRamp):
+            d["color"] = self.color.to_dict()
         return d
 
     @classmethod
@@ -142,7 +170,7 @@ class PipelineConfig:
         return cls(**data)
 
 
-@dataclass
+@dataclass(repr=False)
 class Result:
     """What a pipeline run computed; stages not asked for are ``None``.
 
@@ -165,11 +193,29 @@ class Result:
     full_shape: tuple[int, int] | None = None
     details: dict | None = None
 
+    def __repr__(self) -> str:
+        """Shape, settings and what was computed; never the arrays."""
+        from .color import color_label
+
+        cfg = self.config
+        shape = self.full_shape or self.image.shape
+        computed = [name for name in ("denoised", "field", "normalized", "hsv", "sketch")
+                    if getattr(self, name) is not None]
+        source = getattr(self.meta, "source", None)
+        where = f", source={os.path.basename(str(source))!r}" if source else ""
+        return (f"Result(shape={tuple(shape)}{where}, denoise={cfg.denoise!r}, "
+                f"operator={cfg.operator!r}, normalize={cfg.normalize!r}, "
+                f"color={color_label(cfg.color)!r}, outputs={cfg.outputs!r}, "
+                f"computed={computed!r})")
+
     def _repr_png_(self) -> bytes:
-        """The preview sheet as PNG bytes (how Jupyter displays a Result)."""
+        """A thumbnail of the preview sheet as PNG bytes (how Jupyter displays a Result).
+
+        At most ``REPR_SIDE`` (1024) pixels on its long side, so a notebook stays small.
+        """
         from .preview import preview_png_bytes
 
-        return preview_png_bytes(self)
+        return preview_png_bytes(self, max_side=REPR_SIDE)
 
 
 # ----------------------------------------------------------------------------------------
@@ -291,7 +337,7 @@ def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> n
     from .color import apply_color
 
     return apply_color(field, unit, tone, color=config.color, target=config.color_target,
-                       dtype=dtype)
+                       axial=config.axial, dtype=dtype)
 
 
 def _png_bytes(x: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -497,7 +543,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image in [0, 1].
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
     config : PipelineConfig, optional
         Denoise, operator and normalization settings.
     normalizer : Normalizer, optional
@@ -517,8 +563,9 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     """
     from .normalize import Normalizer
 
-    config = config or PipelineConfig()
+    config = _config_of(config)
     image, _ = _image_of(scan)
+    _check_normalizer(normalizer, config, fitted=False)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
     side = _tile_side(image.shape, config, streaming=True)
     tiles = _Tiles(image, config, {"field", "normalized"}, side, None, _Timer())
@@ -528,15 +575,71 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     return normalizer
 
 
-def _image_of(scan) -> tuple[np.ndarray, object]:
+def _config_of(config) -> PipelineConfig:
+    if config is None:
+        return PipelineConfig()
+    if not isinstance(config, PipelineConfig):
+        raise ParameterError(f"config is a {type(config).__name__}, not a PipelineConfig; give "
+                             "PipelineConfig(...) (a dict of settings: "
+                             "PipelineConfig.from_dict(d))")
+    return config
+
+
+def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
+    """Streamed outputs are PNGs: refuse a name that asks for another format."""
+    from .png import output_format
+
+    for kind in kinds:
+        fmt = output_format(paths[kind], name=f"paths[{kind!r}]")
+        if fmt != "PNG" and kind != "preview":  # the preview is drawn whole: any format
+            raise ParameterError(
+                f"paths[{kind!r}]={os.fspath(paths[kind])!r}: process_to_files streams "
+                f"{kind} as PNG and cannot write {fmt}; name it .png, or write process()'s "
+                "array with save_png, which writes JPEG, TIFF and WebP")
+
+
+def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
+    """The command's provenance chunk for outputs written through the API."""
+    from .config import normalizer_record, provenance_text
+
+    if normalizer is None:
+        return provenance_text(config)
+    return provenance_text(config, normalize_scope="batch",
+                           normalizer_state=normalizer_record(normalizer))
+
+
+def _check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True) -> None:
+    """A shared normalizer must be one, of ``config.normalize``'s method, and fitted.
+
+    Anything with the Normalizer interface (``transform``) is accepted; its
+    ``method`` and ``count`` are checked when it has them.
+    """
+    if normalizer is None:
+        return
+    if not callable(getattr(normalizer, "transform", None)):
+        raise ParameterError(f"normalizer is a {type(normalizer).__name__}, not a Normalizer; "
+                             "give fit_normalizer(scan, config) or Normalizer(method).fit(...)")
+    method = getattr(normalizer, "method", config.normalize)
+    if method != config.normalize:
+        raise ParameterError(
+            f"normalizer was fitted with method {method!r} but config.normalize is "
+            f"{config.normalize!r}; fit it with the config's method (fit_normalizer(scan, "
+            f"config)) or use PipelineConfig(normalize={method!r})")
+    if fitted and getattr(normalizer, "count", 1) == 0:
+        raise ParameterError("normalizer has never been fitted (no statistics); fit it first "
+                             "(fit_normalizer(scan, config), or its fit / partial_fit), or "
+                             "leave normalizer=None to scale each image on its own")
+
+
+def _image_of(scan, name: str = "scan") -> tuple[np.ndarray, object]:
+    """The input rule (``io.as_image``) for the pipeline, which is grey only for now."""
+    from .io import as_image
+
     meta = scan.meta if isinstance(scan, Scan) else None
-    image = scan.image if isinstance(scan, Scan) else np.asarray(scan, dtype=np.float32)
-    image = np.asarray(image, dtype=np.float32)
+    image = as_image(scan, name=name)
     if image.ndim != 2:
-        raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray'")
-    if image.size == 0:
-        raise ParameterError("image is empty (0 pixels); give an image of at least 1x1")
+        raise ParameterError(f"{name} of shape {image.shape} is not a grey (H, W) image; "
+                             "load the scan with mode='gray' (or convert the array to grey)")
     return image, meta
 
 
@@ -557,7 +660,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image.
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`
+        (uint8 /255, uint16 /65535, bool, floats in [0, 1]); colour is an error for now.
     config : PipelineConfig, optional
         Settings; the defaults compute every output.
     normalizer : Normalizer, optional
@@ -578,8 +682,9 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     >>> res.hsv.shape, res.sketch is None
     ((8, 8, 3), True)
     """
-    config = config or PipelineConfig()
+    config = _config_of(config)
     image, meta = _image_of(scan)
+    _check_normalizer(normalizer, config)
     res = Result(image=image, config=config, meta=meta)
     needs = _needs(config.outputs, config)
     timer = _Timer()
@@ -669,17 +774,22 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) float image in [0, 1].
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
     config : PipelineConfig or None
         Settings (``tile_size=0`` computes the whole image at once, then writes).
     paths : mapping
         Output kind (``"magnitude"``, ``"hsv"``, ``"sketch"``, ``"preview"``)
         -> destination PNG; only these kinds are computed. Each file is
-        written under a temporary name and renamed into place.
+        written under a temporary name and renamed into place. A name ending in
+        ``.jpg``, ``.tif`` or ``.webp`` is refused for the streamed kinds (the
+        preview is written in that format).
     normalizer : Normalizer, optional
         Already-fitted magnitude statistics (a batch's shared scale).
     text : mapping, optional
-        PNG text chunks for every file (provenance).
+        PNG text chunks for every file; by default the provenance chunk the
+        command writes (:func:`sketchgrad.config.provenance_text` of ``config``,
+        with the normalizer's statistics when one is given). Every PNG also
+        records the scan's resolution (``pHYs``) when its file had one.
     compression : int, optional
         zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
     timings : dict, optional
@@ -704,7 +814,7 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     """
     from .png import DEFAULT_COMPRESSION, PngWriter
 
-    config = config or PipelineConfig()
+    config = _config_of(config)
     compression = DEFAULT_COMPRESSION if compression is None else compression
     unknown = sorted(set(paths) - set(OUTPUT_KINDS))
     if unknown or not paths:
@@ -713,8 +823,11 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     kinds = [k for k in OUTPUT_KINDS if k in paths]
     config = replace(config, outputs=tuple(kinds))
     image, meta = _image_of(scan)
+    _check_normalizer(normalizer, config)
+    _check_destinations(paths, kinds)
     height, width = image.shape
-    text = dict(text or {})
+    text = dict(text) if text is not None else _provenance(config, normalizer)
+    dpi = getattr(meta, "dpi", None)
     timer = _Timer()
     needs = _needs(kinds, config, keep_denoised=False)
     side = _tile_side(image.shape, config, streaming=True)
@@ -731,7 +844,8 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
             if kind in layout:
                 _, channels, depth = layout[kind]
                 writers[kind] = PngWriter(paths[kind], width, height, channels=channels,
-                                          bit_depth=depth, text=text, compression=compression)
+                                          bit_depth=depth, text=text, compression=compression,
+                                          dpi=dpi)
         for band in tiles.run(np.uint8):
             if thumbs:
                 thumbs.add(band)

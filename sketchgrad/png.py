@@ -36,7 +36,8 @@ import numpy as np
 
 from .errors import OutputError, ParameterError, choose
 
-__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines"]
+__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines",
+           "output_format", "WRITE_FORMATS"]
 
 #: zlib level used when the caller does not choose one (fast; see the module notes).
 DEFAULT_COMPRESSION = 1
@@ -45,6 +46,14 @@ DEFAULT_COMPRESSION = 1
 PNG_FILTERS = {"none": 0, "sub": 1, "up": 2}
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Formats :func:`save_png` writes, by file-name ending; any other image ending is refused,
+#: a name that is not an image's (``.tmp``, none) gets PNG.
+WRITE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF",
+                 ".tiff": "TIFF", ".webp": "WEBP"}
+# Endings of image formats sketchgrad does not write.
+_UNWRITTEN = (".gif", ".bmp", ".jp2", ".j2k", ".heic", ".heif", ".avif", ".svg", ".pdf",
+              ".ico", ".ppm", ".pgm", ".pbm", ".eps", ".psd", ".exr", ".jxl", ".qoi")
+
 #: Uncompressed bytes per strip handed to one deflate job (about 1 MB).
 _STRIP_BYTES = 1 << 20
 _ADLER_BASE = 65521
@@ -142,6 +151,50 @@ def _output_error(dest: Path, exc: OSError) -> OutputError:
                        "check free space and permissions")
 
 
+def output_format(path: str | os.PathLike, *, name: str = "path") -> str:
+    """The format an output name asks for: "PNG", "JPEG", "TIFF" or "WEBP".
+
+    Decided by the ending (case does not matter); a name without an image
+    ending (``out``, ``.x.png.tmp``) is a PNG. Never PNG bytes under a ``.jpg`` name.
+
+    Raises
+    ------
+    ParameterError
+        For the ending of an image format sketchgrad does not write (GIF, BMP, ...).
+
+    Examples
+    --------
+    >>> output_format("a.PNG"), output_format("b.jpeg"), output_format("c.tiff")
+    ('PNG', 'JPEG', 'TIFF')
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix in WRITE_FORMATS:
+        return WRITE_FORMATS[suffix]
+    if suffix in _UNWRITTEN:
+        raise ParameterError(f"{name}={os.fspath(path)!r}: sketchgrad does not write "
+                             f"{suffix[1:].upper()} files; name it .png (or .jpg, .tif, .webp)")
+    return "PNG"
+
+
+def _phys_chunk(dpi) -> bytes:
+    """pHYs: pixels per metre in x and y (unit 1 = metre), from dots per inch."""
+    x, y = (int(round(float(d) / 0.0254)) for d in dpi)
+    return _chunk(b"pHYs", struct.pack(">IIB", x, y, 1))
+
+
+def _check_dpi(dpi):
+    if dpi is None:
+        return None
+    try:
+        x, y = (float(d) for d in dpi)
+    except (TypeError, ValueError):
+        raise ParameterError(f"dpi={dpi!r} must be a pair of numbers (x, y) in dots per "
+                             "inch, or None") from None
+    if not (np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0):
+        raise ParameterError(f"dpi={dpi!r} must be two positive numbers")
+    return (x, y)
+
+
 def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     """Floats in [0, 1] -> uint8/uint16 by clip, scale and round half up."""
     image = np.asarray(image)
@@ -182,6 +235,9 @@ class PngWriter:
         Text chunks (``tEXt``, or ``iTXt`` when a value is not Latin-1).
     compression : int
         zlib level 0-9.
+    dpi : (float, float), optional
+        Resolution in dots per inch, stored in a ``pHYs`` chunk (the scan's, so
+        an output prints at the drawing's size).
     filter_type : {"none", "sub", "up"}
         PNG filter applied to every row.
     threads : int, optional
@@ -207,7 +263,8 @@ class PngWriter:
     def __init__(self, path: str | os.PathLike, width: int, height: int, *,
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
-                 threads: int | None = None, engine: str | None = None) -> None:
+                 threads: int | None = None, engine: str | None = None,
+                 dpi: tuple[float, float] | None = None) -> None:
         if bit_depth not in (8, 16):
             raise ParameterError(f"bit_depth={bit_depth!r} is not supported; use 8 or 16")
         if channels not in (1, 3):
@@ -216,6 +273,10 @@ class PngWriter:
                 or not 0 <= compression <= 9:
             raise ParameterError(f"compression={compression!r} must be a zlib level from 0 to 9")
         self._filter = choose(PNG_FILTERS, filter_type, "filter_type")
+        self.dpi = _check_dpi(dpi)
+        if output_format(path) != "PNG":
+            raise ParameterError(f"path={os.fspath(path)!r}: PngWriter writes PNG only; name "
+                                 "the file .png (save_png writes JPEG, TIFF and WebP)")
         if int(width) < 1 or int(height) < 1:
             raise ParameterError(f"image size {width}x{height}: a PNG needs at least 1x1 pixel")
         self.path = Path(path)
@@ -246,6 +307,8 @@ class PngWriter:
         header += _chunk(b"IHDR", struct.pack(">IIBBBBB", self.width, self.height,
                                               self.bit_depth, 0 if self.channels == 1 else 2,
                                               0, 0, 0))
+        if self.dpi is not None:
+            header += _phys_chunk(self.dpi)
         for key, value in text.items():
             header += _text_chunk(str(key), str(value))
         if dest.is_dir():
@@ -447,6 +510,7 @@ def save_png(
     text: dict[str, str] | None = None,
     compression: int = DEFAULT_COMPRESSION,
     shape: tuple[int, ...] | None = None,
+    dpi: tuple[float, float] | None = None,
 ) -> Path:
     """Write a float image in [0, 1] (or uint8/uint16) as a PNG, atomically.
 
@@ -454,10 +518,16 @@ def save_png(
     folder and renamed into place, so a reader never sees a partial PNG under
     ``path``; the file's permissions follow the umask like any new file.
 
+    A name ending in ``.jpg``/``.jpeg``, ``.tif``/``.tiff`` or ``.webp`` is
+    written in that format instead, by Pillow (JPEG quality 95, WebP
+    lossless; 8 bits, and 16-bit grey in TIFF), with the same atomic rename;
+    ``text`` goes only into PNGs. Another image ending (``.gif``, ``.bmp``,
+    ...) is refused; see :func:`output_format`.
+
     Parameters
     ----------
     path : str or path-like
-        Destination ``.png`` file.
+        Destination file, normally ``.png``.
     image : ndarray or iterable of ndarray
         (H, W) grey or (H, W, 3) RGB. Floats are clipped to [0, 1] and rounded
         (``x * (2**bit_depth - 1) + 0.5``, truncated). An iterable of row
@@ -471,6 +541,8 @@ def save_png(
         zlib level 0-9 (default 1: fast, see :mod:`sketchgrad.png`).
     shape : tuple, optional
         ``(H, W)`` or ``(H, W, 3)`` when ``image`` is an iterable of strips.
+    dpi : (float, float), optional
+        Resolution in dots per inch recorded in the file (PNG ``pHYs``).
 
     Returns
     -------
@@ -507,8 +579,46 @@ def save_png(
                              "give (H, W) grey or (H, W, 3) RGB")
     if channels == 3 and bit_depth == 16:
         raise ParameterError("bit_depth=16 is only supported for grey images; use 8 for RGB")
+    fmt = output_format(path)
+    if fmt != "PNG":
+        whole = np.concatenate([np.asarray(s) for s in strips]) if not isinstance(
+            image, np.ndarray) else image
+        return _save_other(Path(path), whole, fmt, bit_depth, _check_dpi(dpi))
     with PngWriter(path, shape[1], shape[0], channels=channels, bit_depth=bit_depth, text=text,
-                   compression=compression) as png:
+                   compression=compression, dpi=dpi) as png:
         for strip in strips:
             png.write(strip)
     return png.path
+
+
+def _save_other(dest: Path, image: np.ndarray, fmt: str, bit_depth: int, dpi) -> Path:
+    """JPEG, TIFF or WebP through Pillow, under a temporary name renamed into place."""
+    from PIL import Image
+
+    if bit_depth == 16 and fmt != "TIFF":
+        raise ParameterError(f"{dest}: {fmt} holds 8 bits per sample; use bit_depth=8, or a "
+                             ".png or .tif name for 16 bits")
+    pixels = _quantize(image, bit_depth)
+    picture = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
+    options: dict = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}, "TIFF": {}}[fmt]
+    if dpi is not None and fmt != "WEBP":
+        options["dpi"] = dpi
+    if dest.is_dir():
+        raise OutputError(f"{dest}: is a folder; give a file name")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+    except OSError as exc:
+        raise OutputError(f"{dest.parent}: cannot write here ({exc.strerror}); "
+                          "choose an output folder you can write to") from None
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as fh:
+            picture.save(fh, format=fmt, **options)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _output_error(dest, exc) from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest

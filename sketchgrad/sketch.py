@@ -88,7 +88,8 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     Parameters
     ----------
     image : ndarray
-        (H, W) float image in [0, 1].
+        (H, W) grey image, read by :func:`sketchgrad.as_image` (uint8, uint16,
+        bool or floats in [0, 1]).
     depth : float
         Relief depth (the classic script's 10). The image is always read on
         the 0-255 scale from its [0, 1] values, so a 16-bit scan of a drawing
@@ -129,7 +130,9 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
         if not np.isfinite(v):
             raise ParameterError(f"{name}={v!r} must be a finite number")
-    image = np.asarray(image, dtype=np.float32)
+    from .io import as_image
+
+    image = as_image(image)
     if isinstance(color, str) and color == "scan":
         return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
                              operator=operator, denoise=denoise, strength=strength)
@@ -209,8 +212,9 @@ def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     [1.0, 0.545, 0.727]
     """
     from .channels import luma
+    from .io import as_image
 
-    image = np.asarray(image, dtype=np.float32)
+    image = as_image(image)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     if image.ndim != 3 or image.shape[2] != 3:

@@ -78,7 +78,6 @@ import numpy as np
 from .color import hsv_to_rgb
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
-from .io import Scan
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -103,44 +102,10 @@ _ROWS_PER_CHUNK = 512  # rows per histogram chunk: bounds bincount's float64 wei
 
 
 def _check_image(image: Any, name: str = "image") -> np.ndarray:
-    """Apply the project's input rule; return float32 (H, W) or (H, W, C) in [0, 1].
+    """The project's input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3)."""
+    from .io import as_image
 
-    uint8 / 255, uint16 / 65535, bool as 0/1, floats must lie in [0, 1];
-    (H, W, 1) is grey and (H, W, 4) is composited over white paper.
-    """
-    # TODO(merge): replace by io.as_image (issue 12) once it lands on main.
-    if isinstance(image, Scan):
-        image = image.image
-    arr = np.asarray(image)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.float32)
-    elif arr.dtype == np.uint8 or arr.dtype == np.uint16:
-        arr = arr.astype(np.float32) / np.float32(np.iinfo(arr.dtype).max)
-    elif arr.dtype.kind == "f":
-        arr = arr.astype(np.float32, copy=False)
-        if arr.size:
-            bad = int(np.count_nonzero(~np.isfinite(arr)))
-            if bad:
-                raise ParameterError(f"{name} has {bad} non-finite values (NaN or inf); "
-                                     "replace them (e.g. np.nan_to_num) or load the scan "
-                                     "with load_scan")
-            low, high = float(arr.min()), float(arr.max())
-            if low < 0 or high > 1:
-                raise ParameterError(f"{name} has float values in [{low:g}, {high:g}], "
-                                     "outside [0, 1]; scale it into [0, 1] (e.g. divide by "
-                                     "its maximum) or pass uint8 / uint16 samples")
-    else:
-        raise ParameterError(f"{name} of dtype {arr.dtype} is not an accepted image; give "
-                             "uint8, uint16, bool or floats in [0, 1]")
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[..., 0]
-    if arr.ndim == 3 and arr.shape[2] == 4:
-        alpha = arr[..., 3:]
-        arr = arr[..., :3] * alpha + (np.float32(1) - alpha)
-    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 3)) or arr.size == 0:
-        raise ParameterError(f"{name} of shape {arr.shape} is not an (H, W) grey or "
-                             "(H, W, 3) colour image with at least one pixel")
-    return arr
+    return as_image(image, name=name)
 
 
 def _check_sigma(sigma: float | None) -> float:
@@ -874,7 +839,8 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
 
 
 #: Fully saturated colours of the stroke angles 0, 0.5, ..., 179.5 degrees (hue = angle / 180).
-_HUES = hsv_to_rgb((np.arange(360, dtype=np.float32) + 0.5) / 360, 1.0, 1.0)
+_HUES = hsv_to_rgb(np.stack([(np.arange(360, dtype=np.float32) + 0.5) / 360,
+                             np.ones(360, np.float32), np.ones(360, np.float32)], axis=-1))
 
 
 # --------------------------------------------------------------------------- rose

@@ -94,7 +94,7 @@ def test_a_file_sketchgrad_did_not_write_is_kept(tmp_path):
     before = mine.read_bytes()
     (outcome,) = run_batch([tmp_path / "in"], out, MAGNITUDE)
     assert outcome.status == "failed"
-    assert "was not written by sketchgrad; move it away or use --overwrite" in outcome.error
+    assert "was not written by sketchgrad; move it away or use overwrite=True" in outcome.error
     assert mine.read_bytes() == before
     (outcome,) = run_batch([tmp_path / "in"], out, MAGNITUDE, overwrite=True)
     assert outcome.status == "ok"

@@ -333,7 +333,7 @@ def test_outdir_that_is_a_file_and_usage_errors(tmp_path):
     res = sketchgrad_cmd("run", tmp_path / "in", "-o", tmp_path / "o", "--normalize-scope",
                          "page")
     assert res.returncode == 2
-    assert "normalize_scope='page' is not known; choose one of: 'image', 'batch'" in res.stderr
+    assert "--normalize-scope 'page' is not known; choose one of: 'image', 'batch'" in res.stderr
     res = sketchgrad_cmd("run", tmp_path / "in")  # no -o
     assert res.returncode == 2
     assert "-o OUTDIR is required" in res.stderr

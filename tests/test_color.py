@@ -42,12 +42,19 @@ def hue_distance(a, b):
 # --------------------------------------------------------------------------- conversions
 
 
-def test_hsv_to_rgb_matches_colorsys(rng):
-    hsv = rng.random((500, 3))
-    got = hsv_to_rgb(hsv[:, 0], hsv[:, 1], hsv[:, 2])
-    want = np.array([colorsys.hsv_to_rgb(*row) for row in hsv])
-    assert got.dtype == np.float32
+def test_hsv_to_rgb_matches_colorsys_and_matplotlib(rng):
+    from matplotlib.colors import hsv_to_rgb as mpl_hsv_to_rgb
+
+    # one (..., 3) array, as matplotlib's and scikit-image's hsv2rgb take
+    hsv = rng.random((20, 25, 3))
+    got = hsv_to_rgb(hsv)
+    want = np.array([colorsys.hsv_to_rgb(*row) for row in hsv.reshape(-1, 3)]).reshape(hsv.shape)
+    assert got.dtype == np.float32 and got.shape == hsv.shape
     np.testing.assert_allclose(got, want, atol=1e-6)
+    np.testing.assert_allclose(got, mpl_hsv_to_rgb(hsv), atol=1e-6)
+    np.testing.assert_allclose(hsv_to_rgb([1 / 3, 1.0, 1.0]), [0.0, 1.0, 0.0], atol=1e-6)
+    with pytest.raises(ParameterError, match=r"hsv of shape \(500,\) is not an \(\.\.\., 3\)"):
+        hsv_to_rgb(hsv.reshape(-1)[:500])
 
 
 def test_rgb_to_hsv_and_hsl_match_colorsys(rng):
@@ -375,7 +382,8 @@ def test_apply_color_hsv_is_hsv_remap_and_uint8(rng):
     value = (field.magnitude / field.magnitude.max()).astype(np.float32)
     tone = rng.random(value.shape, dtype=np.float32)
     rgb = apply_color(field, value, tone)
-    want = hsv_to_rgb((np.arctan2(field.gy, field.gx) / (2 * np.pi)) % 1.0, 1.0, value)
+    hue = (np.arctan2(field.gy, field.gx) / (2 * np.pi)) % 1.0
+    want = hsv_to_rgb(np.stack([hue, np.ones_like(hue), value], axis=-1))
     np.testing.assert_allclose(rgb, want, atol=1e-5)
     u8 = apply_color(field, value, tone, dtype=np.uint8)
     assert u8.dtype == np.uint8

@@ -18,7 +18,7 @@ from sketchgrad.color import (
 )
 from sketchgrad.denoise import DENOISE_METHODS, denoise, resolve_strength
 from sketchgrad.errors import ParameterError
-from sketchgrad.gradients import SIGN_SHARE, gradient_field
+from sketchgrad.gradients import SIGN_SHARE, GradientField, gradient_field
 from sketchgrad.sketch import colour_relief, sketch_effect
 
 PI = np.float32(np.pi)
@@ -226,7 +226,7 @@ def test_colour_relief_keeps_the_hue_of_a_flat_region(colour):
 def test_colour_relief_errors():
     with pytest.raises(ParameterError, match="not a grey .* color='scan'"):
         sketch_effect(np.zeros((4, 4, 3), np.float32))
-    with pytest.raises(ParameterError, match=r"shape \(4, 4, 2\) is not an \(H, W, 3\)"):
+    with pytest.raises(ParameterError, match=r"shape \(4, 4, 2\) is not an image"):
         colour_relief(np.zeros((4, 4, 2), np.float32))
 
 
@@ -275,16 +275,19 @@ def test_stroke_colour_keeps_black_ink_grey():
     assert spread.max() < 0.3                     # the raw ink's HSV saturation is 0.43
 
 
-def test_empty_images_give_empty_colourings():
+def test_empty_images_are_errors_and_empty_fields_colour_as_empty():
+    # the input rule (io.as_image): an image without pixels is an error naming its shape
+    # (these used to give empty colourings); a field built directly may still be empty
     for shape in ((0, 4), (3, 0)):
         rgb = np.zeros(shape + (3,), np.float32)
-        field = gradient_field(rgb)
+        field = GradientField(np.zeros(shape, np.float32), np.zeros(shape, np.float32))
         value = np.zeros(shape, np.float32)
-        for out in (stroke_color(field, rgb, value), hsv_remap(field, strength=value),
-                    stroke_color(field, rgb, value, dtype=np.uint8)):
-            assert out.shape == shape + (3,)
-        assert gradient_map(rgb, "sepia", keep_hue=True).shape == shape + (3,)
-        assert colour_relief(rgb).shape == shape + (3,)
+        assert hsv_remap(field, strength=value).shape == shape + (3,)
+        assert hsv_remap(field, strength=value, dtype=np.uint8).shape == shape + (3,)
+        for func, args in ((gradient_field, ()), (stroke_color, (field, rgb, value)),
+                           (gradient_map, (rgb, "sepia")), (colour_relief, ())):
+            with pytest.raises(ParameterError, match=r"shape \(\d, \d, 3\) is empty"):
+                func(*(args or (rgb,)))
 
 
 def test_stroke_colour_errors():

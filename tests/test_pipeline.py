@@ -245,7 +245,7 @@ def test_streamed_preview_names_the_scan_size_and_zooms_on_the_strokes(tmp_path,
         assert im.height > 1400  # four rows: the detail panels are there
     from sketchgrad.preview import _build_figure
 
-    titles = [ax.get_title() for ax in _build_figure(got, None).axes]
+    titles = [t.get_text() for t in _build_figure(got, None).fig.texts]
     assert "scan · 2000×1500 px" in titles
 
 
@@ -255,6 +255,17 @@ def test_result_shows_as_its_preview_in_jupyter():
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(io.BytesIO(png)) as im:
         im.load()
-        assert im.format == "PNG" and im.width == round(3 * (4.6 + 0.6) * 100)
+        # a thumbnail of the sheet (3 panels of 5.2 in at 100 dpi = 1560 px wide): 1024 wide
+        sheet = round(3 * (4.6 + 0.6) * 100)
+        assert im.format == "PNG" and im.width == 1024 and max(im.size) <= 1024
+        assert im.height == int(render_height(res) * 1024 / sheet)
         rgb = np.asarray(im.convert("RGB"))
     assert len(np.unique(rgb.reshape(-1, 3)[::5], axis=0)) > 100  # a picture, not a blank
+    assert len(png) < 400_000  # a few hundred kB at most, not a 2.6 MB sheet
+
+
+def render_height(res):
+    from sketchgrad.preview import preview_png_bytes
+
+    with Image.open(io.BytesIO(preview_png_bytes(res))) as full:
+        return full.height

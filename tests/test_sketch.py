@@ -78,7 +78,7 @@ def test_flat_and_ramp_images():
     np.testing.assert_allclose(flat, np.sin(EL), atol=1e-6)
     y, x = np.mgrid[0:9, 0:12].astype(np.float32)
     for a, b in [(0.02, 0.0), (0.0, -0.03), (0.01, 0.015)]:
-        out = sketch_effect(a * x + b * y + 0.2)
+        out = sketch_effect(a * x + b * y + 0.5)  # inside [0, 1] (the input rule)
         g_col, g_row = 255 * a * 0.1, 255 * b * 0.1
         # the classic pairing: cos(el)cos(az) with d/drow, cos(el)sin(az) with d/dcol
         want = (np.cos(EL) * np.cos(AZ) * g_row + np.cos(EL) * np.sin(AZ) * g_col

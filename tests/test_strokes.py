@@ -252,7 +252,7 @@ def test_mask_restricts_histogram_and_zeroes_outside():
     (np.full((8, 8), 1.5, np.float32), r"outside \[0, 1\]"),
     (np.full((8, 8), -0.1), r"outside \[0, 1\]"),
     (np.zeros((8, 8), np.int32), "dtype int32"),
-    (np.array([[0.5, np.nan], [0.2, 0.1]]), "1 non-finite"),
+    (np.array([[0.5, np.nan], [0.2, 0.1]]), "1 pixels with non-finite"),
     (np.zeros((8, 8, 2)), r"shape \(8, 8, 2\)"),
     (np.zeros((0, 8)), r"shape \(0, 8\)"),
     (np.zeros(8), r"shape \(8,\)"),
