@@ -14,9 +14,9 @@ magnitudes of an 8.5 MP ink scan): level 1 with PNG filter "none" is the
 fastest and, because the outputs are mostly black, as small as "sub" or "up"
 (6.6 MB vs 6.6 / 6.9 MB for RGB with zlib); level 6 makes the RGB file 20%
 smaller at 4.5x the time. ``compression`` (``--png-compression``) lets users
-choose. Levels 1-3 use ISA-L's deflate (the ``isal`` package) when it is
-installed: on that image 33 ms instead of zlib's 177 ms per core, and smaller
-(6.15 MB); level 0 (stored) and 4-9 always use zlib.
+choose. Levels 1-3 use ISA-L's deflate (the ``isal`` package, the optional
+extra ``sketchgrad[fast]``) when it is installed: on that image 33 ms instead of
+zlib's 177 ms per core, and smaller (6.15 MB); level 0 (stored) and 4-9 always use zlib.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ import numpy as np
 
 from .errors import OutputError, ParameterError, choose
 
-__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines",
-           "output_format", "WRITE_FORMATS"]
+__all__ = ["save_png", "PngWriter", "quantize", "DEFAULT_COMPRESSION", "PNG_FILTERS",
+           "deflate_engines", "output_format", "WRITE_FORMATS"]
 
 #: zlib level used when the caller does not choose one (fast; see the module notes).
 DEFAULT_COMPRESSION = 1
@@ -86,7 +86,8 @@ def _engine(name: str | None, level: int):
                              + ", ".join(repr(e) for e in deflate_engines()))
     if name == "isal" and _isal() is None:
         raise ParameterError("engine='isal' needs the isal package; install it with "
-                             "`pip install isal`, or use engine='zlib'")
+                             "`pip install \"sketchgrad[fast]\"` (or `pip install isal`), "
+                             "or use engine='zlib'")
     if name != "zlib" and 1 <= level <= 3 and _isal() is not None:
         return _isal()
     return zlib
@@ -195,7 +196,7 @@ def _check_dpi(dpi):
     return (x, y)
 
 
-def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     """Floats in [0, 1] -> uint8/uint16 by clip, scale and round half up."""
     image = np.asarray(image)
     target = np.uint16 if bit_depth == 16 else np.uint8
@@ -244,6 +245,11 @@ class PngWriter:
         Compression threads (default: the number of CPUs).
     engine : {None, "zlib", "isal"}
         Deflate implementation; None picks ISA-L for levels 1-3 when installed.
+    atomic : bool
+        Write under a temporary name and rename into place on :meth:`close`
+        (default). ``False`` writes ``path`` itself, for a caller that stages
+        several files under its own temporary names and renames them together
+        (:func:`sketchgrad.streaming.process_to_files`); :meth:`abort` removes it.
 
     Examples
     --------
@@ -264,7 +270,7 @@ class PngWriter:
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
                  threads: int | None = None, engine: str | None = None,
-                 dpi: tuple[float, float] | None = None) -> None:
+                 dpi: tuple[float, float] | None = None, atomic: bool = True) -> None:
         if bit_depth not in (8, 16):
             raise ParameterError(f"bit_depth={bit_depth!r} is not supported; use 8 or 16")
         if channels not in (1, 3):
@@ -298,6 +304,7 @@ class PngWriter:
         self._closed = False
         self._fh = None
         self._tmp: str | None = None
+        self.atomic = bool(atomic)
         self._open(text or {})
 
     # -- file handling -------------------------------------------------------------------
@@ -314,8 +321,12 @@ class PngWriter:
         if dest.is_dir():
             raise OutputError(f"{dest}: is a folder; give a file name ending in .png")
         try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
-                                             dir=dest.parent)
+            if self.atomic:
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
+                                                 dir=dest.parent)
+            else:  # the caller stages the file under its own temporary name
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                self._tmp = str(dest)
         except OSError as exc:
             self._shutdown()
             raise OutputError(f"{dest.parent}: cannot write here ({exc.strerror}); "
@@ -428,7 +439,7 @@ class PngWriter:
 
     def _raw(self, rows: np.ndarray) -> np.ndarray:
         """Rows of one block as big-endian sample bytes, (h, w * bytes per pixel)."""
-        data = _quantize(rows, self.bit_depth)
+        data = quantize(rows, self.bit_depth)
         if self.bit_depth == 16:
             data = data.astype(">u2", copy=False)
         return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1)
@@ -494,7 +505,8 @@ class PngWriter:
         try:
             self._fh.close()
             self._fh = None
-            os.replace(self._tmp, self.path)
+            if self.atomic:
+                os.replace(self._tmp, self.path)
             self._tmp = None
         except OSError as exc:
             self.abort()
@@ -511,6 +523,7 @@ def save_png(
     compression: int = DEFAULT_COMPRESSION,
     shape: tuple[int, ...] | None = None,
     dpi: tuple[float, float] | None = None,
+    atomic: bool = True,
 ) -> Path:
     """Write a float image in [0, 1] (or uint8/uint16) as a PNG, atomically.
 
@@ -543,6 +556,8 @@ def save_png(
         ``(H, W)`` or ``(H, W, 3)`` when ``image`` is an iterable of strips.
     dpi : (float, float), optional
         Resolution in dots per inch recorded in the file (PNG ``pHYs``).
+    atomic : bool
+        ``False`` writes ``path`` itself (the caller stages it; see :class:`PngWriter`).
 
     Returns
     -------
@@ -585,7 +600,7 @@ def save_png(
             image, np.ndarray) else image
         return _save_other(Path(path), whole, fmt, bit_depth, _check_dpi(dpi))
     with PngWriter(path, shape[1], shape[0], channels=channels, bit_depth=bit_depth, text=text,
-                   compression=compression, dpi=dpi) as png:
+                   compression=compression, dpi=dpi, atomic=atomic) as png:
         for strip in strips:
             png.write(strip)
     return png.path
@@ -598,7 +613,7 @@ def _save_other(dest: Path, image: np.ndarray, fmt: str, bit_depth: int, dpi) ->
     if bit_depth == 16 and fmt != "TIFF":
         raise ParameterError(f"{dest}: {fmt} holds 8 bits per sample; use bit_depth=8, or a "
                              ".png or .tif name for 16 bits")
-    pixels = _quantize(image, bit_depth)
+    pixels = quantize(image, bit_depth)
     picture = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
     options: dict = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}, "TIFF": {}}[fmt]
     if dpi is not None and fmt != "WEBP":

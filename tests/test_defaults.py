@@ -21,17 +21,20 @@ from numpy.testing import assert_allclose
 from PIL import Image
 from skimage.restoration import estimate_sigma
 
-from sketchgrad import PipelineConfig, load_scan, process
+from sketchgrad import PipelineConfig, fit_normalizer, load_scan, process, process_to_files
 from sketchgrad.denoise import (
     LOSSY_NOISE_FLOOR,
     UNEVEN_BACKGROUND,
     background_unevenness,
+    denoise,
     estimate_noise,
     noise_floor,
     resolve_strength,
     scan_noise,
+    should_flatten,
 )
 from sketchgrad.errors import ParameterError
+from sketchgrad.gradients import floor_zero_gradients
 from sketchgrad.normalize import Normalizer, exposure, normalize, to_unit
 
 STROKES_TARGET, PAPER_TARGET = 0.55, 0.10
@@ -280,3 +283,79 @@ def test_default_flattens_a_phone_photo_and_darkens_its_paper():
 def test_cold_press_grain_is_tamed(amplitude):
     strokes, paper = brightness(pages.watercolour(amplitude=amplitude))
     assert strokes >= 0.7 and paper <= PAPER_TARGET - 0.05
+
+
+# --- the pipeline hands the decisions on -------------------------------------------------
+
+
+def clean_png(tmp_path) -> Path:
+    """A noiseless 8-bit page: its measured noise is 0, so only the file's floor is left."""
+    ink = pages.strokes((160, 200), 12, np.random.default_rng(3), width=3)
+    path = tmp_path / "clean.png"
+    Image.fromarray(np.round(0.9 * (1 - 0.8 * ink) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.mark.parametrize("method", ["bilateral", "tv"])  # local (in tiles), global (whole)
+@pytest.mark.parametrize("tile", [0, 64])
+def test_pipeline_gives_the_strength_the_scans_noise_floor(tmp_path, method, tile):
+    scan = load_scan(clean_png(tmp_path))
+    assert scan.meta.bit_depth == 8 and estimate_noise(scan.image) < 1e-9
+    floored = resolve_strength(scan.image, method, bit_depth=8, lossy=False)
+    assert_allclose(floored, {"bilateral": 2.0, "tv": 0.75}[method] * noise_floor(8),
+                    rtol=1e-12)
+    config = PipelineConfig(denoise=method, tile_size=tile, outputs=("hsv",))
+    expected = denoise(scan.image, method, strength=floored)
+    unfloored = denoise(scan.image, method)
+    assert np.abs(expected - unfloored).max() > 1e-3  # the floor shows in the pixels
+    res = process(scan, config)
+    assert_allclose(res.denoised, expected, atol=1e-6)
+    # a bare array has no file: no floor
+    assert_allclose(process(scan.image, config).denoised, unfloored, atol=1e-6)
+    # fit_normalizer measures the magnitude of the same denoised image
+    book = fit_normalizer(scan, config)
+    whole = Normalizer(config.normalize).fit(floor_zero_gradients(res.field.magnitude))
+    assert_allclose(book.statistics["upper_value"], whole.statistics["upper_value"],
+                    rtol=1e-5)
+    bare = fit_normalizer(scan.image, config).statistics["upper_value"]
+    assert abs(bare - whole.statistics["upper_value"]) > 10 * 1e-5 * bare  # 10x the match
+
+
+def denoised_title(result) -> str:
+    from sketchgrad.preview import _build_figure
+
+    sheet = _build_figure(result, None)
+    return next(t.get_text() for t in sheet.fig.texts if t.get_gid() == "title:denoised")
+
+
+@pytest.mark.parametrize("tile", [0, 128])
+def test_result_records_whether_it_flattened_and_the_preview_says_so(tile):
+    photo = pages.phone_photo((300, 400))
+    page = flatbed_page(np.random.default_rng(7), (300, 400))
+    assert should_flatten(photo, "auto") and not should_flatten(page, "auto")
+    for image, setting, flattened in [(photo, "auto", True), (page, "auto", False),
+                                      (photo, False, False), (page, True, True)]:
+        res = process(image, PipelineConfig(flatten_background=setting, tile_size=tile,
+                                            outputs=("hsv",)))
+        assert res.flattened is flattened
+        assert denoised_title(res).endswith(" · background flattened") is flattened
+
+
+def test_streamed_preview_says_whether_it_flattened(tmp_path, monkeypatch):
+    from sketchgrad import streaming
+
+    seen = []
+
+    def capture(result, dest, text):
+        seen.append(result.flattened)
+        dest.touch()  # the staged file process_to_files renames into place
+        return dest
+
+    monkeypatch.setattr(streaming, "_write_preview", capture)
+    photo = pages.phone_photo((300, 400))
+    page = flatbed_page(np.random.default_rng(7), (300, 400))
+    for name, image in (("photo", photo), ("page", page)):
+        process_to_files(image, PipelineConfig(outputs=("hsv", "preview")),
+                         {"hsv": tmp_path / f"{name}.png",
+                          "preview": tmp_path / f"{name}_preview.png"})
+    assert seen == [True, False]
