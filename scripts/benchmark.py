@@ -22,8 +22,9 @@ Rows (choose any; with none: ``--default --denoisers --import``):
 - ``--import``: ``import sketchgrad`` against ``import numpy``.
 
 Colour rows (``--channels rgb``) join ``CONTENDERS`` when the colour engine
-lands; the stroke-directions row (``flow``) is listed in ``FUTURE_ROWS`` until
-it is measured.
+lands. ``--default`` also times ``--outputs flow`` (the stroke-direction
+picture) against ``--outputs magnitude,hsv,sketch`` (the default run's
+pictures).
 
 Usage::
 
@@ -157,6 +158,14 @@ CONTENDERS = [
         picture=_first("*.hsv.png")),
     Contender("sketchgrad run (default: 4 outputs)", lambda scan, out: [
         SG_CLI, "run", str(scan), "-o", str(out), "--overwrite", "--quiet"]),
+    # the stroke-direction picture against the pictures of the default run (its preview
+    # aside): issue 19 aims at flow costing no more than these
+    Contender("sketchgrad run --outputs flow", lambda scan, out: [
+        SG_CLI, "run", str(scan), "-o", str(out), "--outputs", "flow", "--overwrite",
+        "--quiet"]),
+    Contender("sketchgrad run --outputs magnitude,hsv,sketch", lambda scan, out: [
+        SG_CLI, "run", str(scan), "-o", str(out), "--outputs", "magnitude,hsv,sketch",
+        "--overwrite", "--quiet"]),
     Contender("scikit-image script (hsv)", lambda scan, out: [PY, "-c", SK_BASELINE, str(scan),
                                                               str(out / "sk.png")],
               picture=_first("sk.png"), slow=True),
@@ -165,7 +174,6 @@ CONTENDERS = [
 #: Rows still to come, shown under the table until they are measured.
 FUTURE_ROWS = {
     "colour (--channels rgb)": "added with the colour work (CONTENDERS with channels='rgb')",
-    "flow": "stroke directions (`--outputs flow`), added with that work",
 }
 
 
