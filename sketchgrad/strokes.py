@@ -920,12 +920,10 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
                     - j0).astype(np.float32)[None, :]
     base[..., 1] = ((np.arange(height, dtype=np.float64) + row0 + 0.5) / grain - 0.5
                     - i0).astype(np.float32)[:, None]
-    radians = np.radians(directions.angle)
-    along = np.empty((height, width, 2), np.float32)
-    scale = np.float32(step / grain)
-    np.multiply(np.cos(radians), scale, out=along[..., 0])
-    np.multiply(np.sin(radians), -scale, out=along[..., 1])  # y down in the array
-    del radians
+    # The unit stroke direction in lattice cells per step (step = grain: one cell), y down
+    # in the array: (cos, -sin) of the angle, i.e. (cos, sin) of its negative.
+    along = cv2.merge(cv2.polarToCart(None, np.float32(360) - directions.angle,
+                                      angleInDegrees=True))
     texture = np.zeros((height, width), np.float32)
     # Buffers reused by every step (OpenCV writes into them): memory stays at a few
     # full-size planes whatever the streak length.
@@ -958,10 +956,11 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
     np.minimum(index, _HUE_STEPS - 1, out=index)  # angle < 180, but float32 can round up
     picture = np.take(_HUES, index, axis=0)
     del index
-    picture -= np.float32(1)
-    picture *= directions.coherence[..., None]
-    picture += np.float32(1)
-    picture *= value[..., None]
+    # value * (1 - s) + value * s * hue: two passes over the colour planes, not four
+    tinted = value * directions.coherence
+    value -= tinted
+    picture *= tinted[..., None]
+    picture += value[..., None]
     return picture
 
 

@@ -379,8 +379,9 @@ def test_flow_picture_colours_and_darkness():
     assert cyan[0] < 0.05 * cyan[1] and cyan[1] == pytest.approx(cyan[2], rel=0.02)
     # Paper further from any stroke than the tensor's reach (13 px): black.
     assert picture[45:75, 139:169].max() == 0
-    # Same seed, same picture; another seed, another texture.
-    np.testing.assert_array_equal(flow_picture(image, seed=3), picture)
+    # Same seed, same picture (to a last-bit difference of OpenCV's threaded filters, which
+    # can cross a 0.05-degree hue step: 0.002); another seed, another texture.
+    np.testing.assert_allclose(flow_picture(image, seed=3), picture, atol=2e-3)
     assert np.abs(flow_picture(image, seed=4) - picture).mean() > 0.01
 
 
