@@ -198,19 +198,20 @@ def _stroke_fields(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray,
     # Doubled stroke angle: (Jyy - Jxx, 2 Jxy) (see the module docstring).
     cos2 = jyy - jxx
     sin2 = jxy + jxy
-    angle = np.arctan2(sin2, cos2)
-    angle *= np.float32(90 / np.pi)  # half of the doubled angle, in degrees
-    angle[angle < 0] += np.float32(180)
-    angle[angle >= 180] = 0  # float32 rounding of -tiny + 180
+    # OpenCV's atan2, in degrees over [0, 360]: within 0.01 degree, several times faster
+    # than NumPy's with its wrap-around fixed by masks.
+    angle = cv2.phase(cos2, sin2, angleInDegrees=True)
+    angle *= np.float32(0.5)  # half of the doubled angle
+    np.putmask(angle, angle >= 180, np.float32(0))  # 360 (a hair under 0) is 0
     coherence = cv2.magnitude(cos2, sin2)  # hypot, several times faster than NumPy's
     none = energy <= _ZERO_ENERGY
     if inside is not None:
         none |= ~inside
-    energy[none] = 0
     np.divide(coherence, energy, out=coherence, where=~none)
-    coherence[none] = 0
-    angle[none] = 0
-    np.clip(coherence, 0, 1, out=coherence)  # rounding can pass 1 by an ulp
+    np.putmask(coherence, none, np.float32(0))
+    np.putmask(energy, none, np.float32(0))
+    np.putmask(angle, none, np.float32(0))
+    np.minimum(coherence, np.float32(1), out=coherence)  # rounding can pass 1 by an ulp
     return angle, coherence, energy
 
 
