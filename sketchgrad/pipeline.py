@@ -1,6 +1,7 @@
 """The pipeline's settings, its result and the in-memory run (scan to colour and relief).
 
-- :class:`PipelineConfig` holds the settings, :class:`Result` what a run computed.
+- :class:`PipelineConfig` holds the settings, :class:`Result` what a run computed
+  (the ``flow`` output and the stroke figures come from :mod:`sketchgrad.strokes`).
 - :func:`process` returns every requested stage as full-size arrays; large
   images are computed by the tile engine (:mod:`sketchgrad.tiling`) into them.
 - :func:`fit_normalizer` measures a scan's magnitude statistics tile by tile
@@ -30,14 +31,22 @@ from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
+from .strokes import StrokeDirections, StrokeStatistics
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
-           "image_of", "tile_side", "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE",
+           "image_of", "tile_side", "OUTPUT_KINDS", "DEFAULT_OUTPUTS", "TILE_THRESHOLD",
+           "DEFAULT_TILE",
            "KEEP_BYTES"]
 
 #: The outputs the pipeline can produce, in the order they are written.
-OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
+OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "flow", "preview")
+
+#: The outputs of a run that names none. ``flow`` (the stroke-direction picture) is
+#: asked for by name: it is an analysis of the hatching, not a rendering of the
+#: drawing, and costs about as much as the other three pictures together. The
+#: preview's rose and the stroke figures of the run's record come with ``preview``.
+DEFAULT_OUTPUTS = ("magnitude", "hsv", "sketch", "preview")
 
 #: Images with more pixels than this are tiled when ``tile_size`` is None (4096 x 4096).
 TILE_THRESHOLD = 4096 * 4096
@@ -87,8 +96,8 @@ class PipelineConfig:
         ``DEFAULT_TILE`` (512); otherwise at least 16.
         :func:`process_to_files` always streams in tiles unless this is 0.
     outputs : tuple of str
-        Which of ``OUTPUT_KINDS`` to compute; one name alone (``"hsv"``) means
-        that output only.
+        Which of ``OUTPUT_KINDS`` to compute (default ``DEFAULT_OUTPUTS``: all
+        but ``flow``); one name alone (``"hsv"``) means that output only.
 
     Examples
     --------
@@ -107,7 +116,7 @@ class PipelineConfig:
     color_target: str = "magnitude"
     flatten_background: bool = False
     tile_size: int | None = None
-    outputs: tuple[str, ...] = OUTPUT_KINDS
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     axial: bool = False
 
     def __post_init__(self) -> None:
@@ -164,6 +173,14 @@ class Result:
     busiest strokes for the preview's 1:1 panels (see
     :func:`sketchgrad.preview.render_preview`). In Jupyter a Result shows as
     its preview.
+
+    ``flow`` is the flow picture (float32 (H, W, 3), :func:`sketchgrad.strokes.flow_picture`
+    of the denoised scan with the whole image's grain, length and reference);
+    ``strokes`` the stroke directions of the denoised scan (a
+    :class:`~sketchgrad.strokes.StrokeDirections`: per pixel and the whole
+    drawing's figures, ``strokes.summary()``), computed for the ``flow`` and
+    ``preview`` outputs. A reduced copy for the preview holds the whole scan's
+    :class:`~sketchgrad.strokes.StrokeStatistics` instead.
     """
 
     image: np.ndarray
@@ -176,6 +193,8 @@ class Result:
     meta: object = None
     full_shape: tuple[int, int] | None = None
     details: dict | None = None
+    flow: np.ndarray | None = None
+    strokes: StrokeDirections | StrokeStatistics | None = None
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -397,7 +416,19 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         from .sketch import relief
 
         res.sketch = relief(res.denoised)
-        timer.add("sketch", t)
+        t = timer.add("sketch", t)
+    if "strokes" in needs:
+        from .strokes import DEFAULT_SIGMA, flow_defaults, flow_picture, stroke_field
+
+        field = stroke_field(res.denoised)
+        statistics = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr").add(field)
+        res.strokes = StrokeDirections.from_parts(field, statistics)
+        t = timer.add("strokes", t)
+        if "flow" in needs:
+            # the reference as the tiles get it: the same exact counts
+            res.flow = flow_picture(field, reference=statistics.strength_percentile(99.0),
+                                    **flow_defaults(res.denoised.shape))
+            timer.add("flow", t)
 
 
 def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
@@ -410,22 +441,36 @@ def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs
               if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:
         planes["hsv"] = np.empty(shape + (3,), np.float32)
+    if "flow" in needs:
+        planes["flow"] = np.empty(shape + (3,), np.float32)
+    if "strokes" in needs:
+        for kind in ("angle", "coherence", "energy"):
+            planes[kind] = np.empty(shape, np.float32)
     for band in engine.run(np.float32):
         for tile in band:
             where = tile.box.where
             if tile.field is not None:
                 planes["gx"][where] = tile.field.gx
                 planes["gy"][where] = tile.field.gy
-            for kind in ("denoised", "normalized", "hsv", "sketch"):
+            for kind in ("denoised", "normalized", "hsv", "sketch", "flow"):
                 part = getattr(tile, kind)
                 if part is not None and kind in planes:
                     planes[kind][where] = part
+            if tile.strokes is not None:
+                for kind in ("angle", "coherence", "energy"):
+                    planes[kind][where] = getattr(tile.strokes, kind)
     res.denoised = planes.get("denoised")
     if "gx" in planes:
         res.field = GradientField(planes["gx"], planes["gy"])
     res.normalized = planes.get("normalized")
     res.hsv = planes.get("hsv")
     res.sketch = planes.get("sketch")
+    res.flow = planes.get("flow")
+    if "strokes" in needs:
+        from .strokes import StrokeField
+
+        field = StrokeField(planes["angle"], planes["coherence"], planes["energy"])
+        res.strokes = StrokeDirections.from_parts(field, engine.scale.strokes)
 
 
 

@@ -581,6 +581,29 @@ class StrokeDirections:
                 f"dominant={_format_dominant(self.dominant)}, "
                 f"overall_coherence={self.overall_coherence:.3f})")
 
+    @classmethod
+    def from_parts(cls, field: StrokeField, statistics: StrokeStatistics) -> StrokeDirections:
+        """Put a whole image's per-pixel field and its (tile-summed) statistics together.
+
+        ``statistics`` must carry ``sigma`` and ``operator`` (as the pipeline's do).
+
+        Examples
+        --------
+        >>> y, x = np.mgrid[0:32, 0:32].astype(np.float32)
+        >>> f = stroke_field(0.5 + 0.5 * np.sin(x))
+        >>> s = StrokeStatistics(sigma=3.0, operator="scharr").add(f)
+        >>> StrokeDirections.from_parts(f, s).dominant[0][0].__round__(1)
+        90.0
+        """
+        if statistics.sigma is None or statistics.operator is None:
+            raise ParameterError("statistics must record sigma and operator: make them with "
+                                 "StrokeStatistics(sigma=..., operator=...)")
+        return cls(angle=field.angle, coherence=field.coherence, energy=field.energy,
+                   histogram=statistics.histogram, bin_edges=statistics.bin_edges,
+                   dominant=statistics.dominant(),
+                   overall_coherence=statistics.overall_coherence, sigma=statistics.sigma,
+                   operator=statistics.operator)
+
     def summary(self) -> dict:
         """JSON-able figures for a run's record and a PNG's provenance text.
 

@@ -190,27 +190,48 @@ def test_command_json_and_provenance_carry_the_hatching_angles(tmp_path):
 
 
 def test_preview_of_a_hatching_scan_has_the_rose_panel(tmp_path, monkeypatch):
-    import sketchgrad.strokes as strokes
+    import sketchgrad.streaming as streaming
+    from sketchgrad.preview import _build_figure
 
-    drawn = []
-    original = strokes.plot_rose
+    handed = []
+    writer = streaming._write_preview
 
-    def spy(ax, directions, **kwargs):
-        drawn.append((ax, directions))
-        return original(ax, directions, **kwargs)
+    def spy(result, dest, text):
+        handed.append(result)
+        return writer(result, dest, text)
 
-    monkeypatch.setattr(strokes, "plot_rose", spy)
+    monkeypatch.setattr(streaming, "_write_preview", spy)
     image = hatching_scan()
     out = process_to_files(image, PipelineConfig(tile_size=64),
                            {"preview": tmp_path / "p.preview.png"})
     with Image.open(out["preview"]) as im:
         assert im.size[0] > 400
-    [(ax, directions)] = drawn
-    assert ax.name == "polar" and ax.get_title().startswith("stroke angles")
+    [result] = handed
+    # The rose shows the whole scan's histogram, summed over the tiles.
     whole = process(image, PipelineConfig(outputs=("flow",), tile_size=0)).strokes
-    np.testing.assert_allclose(directions.histogram, whole.histogram, rtol=1e-5,
+    np.testing.assert_allclose(result.strokes.histogram, whole.histogram, rtol=1e-5,
                                atol=1e-9 * whole.histogram.sum())
-    # The bars are the histogram (mirrored), so the two hatchings show as two spokes.
-    heights = np.array([bar.get_height() for bar in ax.patches])
-    assert heights.max() == pytest.approx(1.0)
-    assert len(heights) == 2 * whole.histogram.size
+    sheet = _build_figure(result, None)
+    texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+    assert texts["title:rose"].startswith("stroke angles")
+    assert "30°" in texts["rose:dominant"] and "120°" in texts["rose:dominant"]
+    assert texts["rose:coherence"].startswith(f"overall coherence "
+                                              f"{whole.overall_coherence:.2f}")
+    [rose] = [rgb for name, _, _, rgb in sheet.pictures if name == "rose"]
+    side = rose.shape[0]
+    bar = np.array([58, 110, 165])
+
+    def reach_along(degrees):
+        """How far out (a fraction of the rose's radius) the bars reach at a page angle."""
+        radius = 0.46 * side
+        found = 0.0
+        for r in np.linspace(0.05, 0.95, 40):
+            x = side / 2 + r * radius * math.cos(math.radians(degrees))
+            y = side / 2 - r * radius * math.sin(math.radians(degrees))  # page y up
+            if np.abs(rose[int(y), int(x)].astype(int) - bar).max() < 40:
+                found = r
+        return found
+
+    assert reach_along(30) > 0.8 and reach_along(210) > 0.8   # both ends of a stroke
+    assert reach_along(120) > 0.8
+    assert reach_along(75) < 0.2 and reach_along(165) < 0.2
