@@ -167,7 +167,12 @@ class ComputedTile:
     denoised: np.ndarray | None = None
     field: GradientField | None = None
     sketch: np.ndarray | None = None
+    #: Stroke directions of the tile and, for the flow picture, ``grain + 1`` pixels around
+    #: it: ``strokes_core`` are the tile's own pixels in it, ``strokes_origin`` its top-left
+    #: pixel in the image.
     strokes: StrokeField | None = None
+    strokes_core: tuple[slice, slice] | None = None
+    strokes_origin: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -244,9 +249,11 @@ def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
         from .strokes import flow_defaults
         from .strokes import reach as stroke_reach
 
-        # the structure tensor's window (Scharr derivatives and a Gaussian of 3 px)
-        operator_reach = max(operator_reach, stroke_reach())
         flow = flow_defaults((height, width))
+        # the structure tensor's window (Scharr derivatives and a Gaussian of 3 px), and
+        # for the flow picture's texture cells the directions one grain past the tile
+        extra = flow["grain"] + 1 if "flow" in needs else 0
+        operator_reach = max(operator_reach, stroke_reach() + extra)
     bands = [[TileBox(y, min(y + side, height), x, min(x + side, width))
               for x in range(0, width, side)]
              for y in range(0, height, side)]
@@ -298,7 +305,13 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     if "strokes" in needs:
         from .strokes import stroke_field
 
-        tile.strokes = stroke_field(den).crop(crop)
+        m = plan.flow["grain"] + 1 if "flow" in plan.needs else 0
+        sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
+        sx0, sx1 = max(px0, box.x0 - m), min(px1, box.x1 + m)
+        tile.strokes = stroke_field(den).crop((slice(sy0 - py0, sy1 - py0),
+                                               slice(sx0 - px0, sx1 - px0)))
+        tile.strokes_core = (slice(box.y0 - sy0, box.y1 - sy0), slice(box.x0 - sx0, box.x1 - sx0))
+        tile.strokes_origin = (sy0, sx0)
         timer.add("strokes", t)
     return tile
 
@@ -346,13 +359,14 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
     if "flow" in plan.needs:
         from .strokes import flow_picture
 
-        picture = flow_picture(tile.strokes, origin=(tile.box.y0, tile.box.x0),
-                               reference=scale.flow_reference, **plan.flow)
+        picture = flow_picture(tile.strokes, origin=tile.strokes_origin,
+                               reference=scale.flow_reference, **plan.flow)[tile.strokes_core]
         out.flow = picture if dtype is np.float32 else quantize(picture, 8)
         del picture
         timer.add("flow", t)
-    if dtype is np.float32:
-        out.strokes = tile.strokes  # whole-image planes for process(); streaming needs none
+    if dtype is np.float32 and tile.strokes is not None:
+        # whole-image planes for process(); streaming needs none
+        out.strokes = tile.strokes.crop(tile.strokes_core)
     return out
 
 
@@ -442,7 +456,7 @@ class TileEngine:
                 del magnitude
                 t = self.timer.add("normalize", t)
             if strokes:
-                self.scale.strokes.add(tile.strokes)
+                self.scale.strokes.add(tile.strokes, core=tile.strokes_core)
                 self.timer.add("strokes", t)
                 if not keep or "strokes" not in self.later:
                     tile.strokes = None

@@ -114,6 +114,22 @@ def test_process_flow_tiled_equals_whole(tile):
     assert tiled.strokes.summary() == whole.strokes.summary()
 
 
+def test_flow_at_a_coarse_grain_tiled_equals_whole_and_streams(tmp_path):
+    # 1900 px across: a noise grain of 2 px, the texture computed once per 2 x 2 cell
+    image = np.tile(hatching_scan((100, 190)), (2, 10))
+    assert flow_defaults(image.shape)["grain"] == 2
+    whole = process(image, PipelineConfig(outputs=("flow",), tile_size=0))
+    tiled = process(image, PipelineConfig(outputs=("flow",), tile_size=75))
+    np.testing.assert_allclose(tiled.flow, whole.flow, atol=FLOW_TOL)
+    # (the cells' texture is interpolated by OpenCV's fixed-point remap: last-bit
+    # differences of the cells move a pixel by up to about 1e-5)
+    assert np.mean(np.abs(tiled.flow - whole.flow) > 1e-4) < 1e-3
+    out = process_to_files(image, PipelineConfig(tile_size=75), {"flow": tmp_path / "f.png"})
+    with Image.open(out["flow"]) as im:
+        written = np.asarray(im).astype(np.int16)
+    assert np.abs(written - np.round(whole.flow * 255).astype(np.int16)).max() <= 1
+
+
 def test_concentric_circles_flow_streaks_run_along_the_circles():
     image, radius, x, y = rings()
     res = process(image, PipelineConfig(outputs=("flow",), denoise="none", tile_size=40))
