@@ -207,10 +207,13 @@ def _stroke_fields(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray,
     none = energy <= _ZERO_ENERGY
     if inside is not None:
         none |= ~inside
-    np.divide(coherence, energy, out=coherence, where=~none)
-    np.putmask(coherence, none, np.float32(0))
-    np.putmask(energy, none, np.float32(0))
-    np.putmask(angle, none, np.float32(0))
+    if none.any():
+        np.divide(coherence, energy, out=coherence, where=~none)
+        np.putmask(coherence, none, np.float32(0))
+        np.putmask(energy, none, np.float32(0))
+        np.putmask(angle, none, np.float32(0))
+    else:  # a scan's paper has grain: usually every pixel has a gradient
+        np.divide(coherence, energy, out=coherence)
     np.minimum(coherence, np.float32(1), out=coherence)  # rounding can pass 1 by an ulp
     return angle, coherence, energy
 
