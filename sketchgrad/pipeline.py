@@ -174,13 +174,37 @@ class Result:
     :func:`sketchgrad.preview.render_preview`). In Jupyter a Result shows as
     its preview.
 
-    ``flow`` is the flow picture (float32 (H, W, 3), :func:`sketchgrad.strokes.flow_picture`
-    of the denoised scan with the whole image's grain, length and reference);
-    ``strokes`` the stroke directions of the denoised scan (a
-    :class:`~sketchgrad.strokes.StrokeDirections`: per pixel and the whole
-    drawing's figures, ``strokes.summary()``), computed for the ``flow`` and
-    ``preview`` outputs. A reduced copy for the preview holds the whole scan's
-    :class:`~sketchgrad.strokes.StrokeStatistics` instead.
+    Attributes
+    ----------
+    image : ndarray
+        The scan, float32 in [0, 1].
+    config : PipelineConfig
+        The settings that made this result.
+    denoised : ndarray or None
+        The scan after denoising.
+    field : GradientField or None
+        Gradients of the denoised scan.
+    normalized : ndarray or None
+        The gradient magnitude normalized by ``config.normalize``.
+    hsv : ndarray or None
+        The colour output, RGB (H, W, 3) float32.
+    sketch : ndarray or None
+        The hand-drawn relief.
+    meta : ScanMeta or None
+        Where the scan came from.
+    full_shape : tuple of int or None
+        The scan's (H, W) when the arrays are a reduced copy.
+    details : dict or None
+        Full-resolution crops for the preview's 1:1 panels.
+    flow : ndarray or None
+        The flow picture, RGB (H, W, 3) float32
+        (:func:`sketchgrad.strokes.flow_picture` of the denoised scan with the
+        whole image's grain, length and reference).
+    strokes : StrokeDirections, StrokeStatistics or None
+        The stroke directions of the denoised scan (per pixel, and the whole
+        drawing's figures: ``strokes.summary()``), computed for the ``flow``
+        and ``preview`` outputs; a reduced copy for the preview holds the
+        whole scan's :class:`~sketchgrad.strokes.StrokeStatistics` instead.
     """
 
     image: np.ndarray
@@ -202,7 +226,8 @@ class Result:
 
         cfg = self.config
         shape = self.full_shape or self.image.shape
-        computed = [name for name in ("denoised", "field", "normalized", "hsv", "sketch")
+        computed = [name for name in ("denoised", "field", "normalized", "hsv", "sketch",
+                                      "flow", "strokes")
                     if getattr(self, name) is not None]
         source = getattr(self.meta, "source", None)
         where = f", source={os.path.basename(str(source))!r}" if source else ""
