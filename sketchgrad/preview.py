@@ -209,12 +209,14 @@ def _titles(result) -> dict[str, str]:
     if cfg.color == "hsv":
         colour = ("colour · hsv (axial): hue = stroke direction, brightness = strength"
                   if axial else "colour · hsv: hue = direction, brightness = strength")
+    elif cfg.color == "stroke":
+        colour = "colour · stroke: each edge in its stroke's colour, brightness = strength"
     else:
         colour = f"colour · {label} on {cfg.color_target}"
     return {
         "scan": scan,
         "denoised": f"denoised · {cfg.denoise}, strength {format_number(cfg.strength)}"
-                    + (" · background flattened" if cfg.flatten_background else ""),
+                    + (" · background flattened" if getattr(result, "flattened", False) else ""),
         "relief": "relief · depth 10, light elevation 82°, azimuth 45°",
         "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
         "gy": f"gy = ∂I/∂y · {cfg.operator} (intensity / px)",
@@ -222,6 +224,7 @@ def _titles(result) -> dict[str, str]:
         "magnitude": f"|∇I| normalized · {cfg.normalize}",
         "hsv": colour,
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
+                   else "legend · stroke colouring" if cfg.color == "stroke"
                    else f"legend · ramp {label}"),
         "rose": "stroke angles · page degrees, weighted by ink",
         "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
@@ -648,6 +651,11 @@ def _draw_histogram(sheet: _Sheet, box, result) -> None:
 def _draw_legend(sheet: _Sheet, box, result) -> None:
     x, y, w, h = box
     cfg = result.config
+    if cfg.color == "stroke":  # no scale: the colours are the drawing's own
+        sheet.text(x + w / 2, y + h / 2, "each edge in the colour of the stroke\n"
+                   "that makes it; brightness = strength", fontsize=9, ha="center",
+                   va="center")
+        return
     if cfg.color != "hsv":
         from .color import ColorRamp, ramp_from_spec
 
@@ -1054,11 +1062,13 @@ class Thumbnails:
 
     def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
         self.step = step
-        self.full_shape = image.shape
+        self.full_shape = image.shape[:2]
         self.image = block_mean(image, step)
-        shape = self.image.shape
+        shape = self.image.shape[:2]
         have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
-        self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
+        # a colour scan's denoised image and relief keep its three channels
+        colour = {"hsv": (3,), "denoised": image.shape[2:], "sketch": image.shape[2:]}
+        self.planes = {kind: np.zeros(shape + colour.get(kind, ()), np.float32)
                        for kind in self.KINDS if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
 
@@ -1075,7 +1085,7 @@ class Thumbnails:
 
         busy = gradient_field(self.image, "sobel").magnitude
         r, c, ch, cw = window = detail_window(busy, self.full_shape)
-        shape = self.image.shape
+        shape = self.image.shape[:2]
         # overview pictures that keep thin strokes visible (block_peak)
         peaks = {f"{name}_peaks": np.zeros(shape + ((3,) if name == "hsv" else ()), np.float32)
                  for name, kind in (("magnitude", "normalized"), ("hsv", "hsv"))
