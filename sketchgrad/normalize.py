@@ -55,10 +55,12 @@ import base64
 import contextlib
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 
@@ -93,7 +95,7 @@ _SAFE = 2.0 ** 400  # beyond 2**+-400, moments are taken of values scaled by a p
 # input handling
 
 
-def _as_float(x: np.ndarray, name: str = "x") -> np.ndarray:
+def _as_float(x: ArrayLike, name: str = "x") -> NDArray[np.floating[Any]]:
     arr = np.asarray(x)
     if arr.dtype == np.float64 or arr.dtype == np.float32:
         return arr
@@ -102,14 +104,15 @@ def _as_float(x: np.ndarray, name: str = "x") -> np.ndarray:
     raise ParameterError(f"{name} of dtype {arr.dtype} is not numeric; give a numeric array")
 
 
-def _as_mask(mask, shape: tuple, name: str = "x") -> np.ndarray | None:
+def _as_mask(mask: ArrayLike | None, shape: tuple[int, ...],
+             name: str = "x") -> NDArray[np.bool_] | None:
     if mask is None:
         return None
-    mask = np.asarray(mask)
-    if mask.shape != shape:
-        raise ParameterError(f"mask of shape {mask.shape} does not match {name} of shape "
+    given = np.asarray(mask)
+    if given.shape != shape:
+        raise ParameterError(f"mask of shape {given.shape} does not match {name} of shape "
                              f"{shape}; give a boolean mask of the same shape")
-    return mask.astype(bool, copy=False)
+    return given.astype(bool, copy=False)
 
 
 def _count_non_finite(values: np.ndarray) -> int:
@@ -122,7 +125,7 @@ def _raise_non_finite(count: int, name: str, masked: bool) -> None:
                          "remove them (e.g. np.nan_to_num) or exclude them with mask=")
 
 
-def _chunks(values: np.ndarray, size: int = _CHUNK):
+def _chunks(values: np.ndarray, size: int = _CHUNK) -> Iterator[np.ndarray]:
     for start in range(0, values.size, size):
         yield values[start:start + size]
 
@@ -233,10 +236,12 @@ class _Stats:
                 self.mean += delta * other.count / total
         if self.histogram:
             if self.hist is None:
-                self.hist, self.sums = other.hist.copy(), other.sums.copy()
+                # a histogram Stats with a count has both arrays
+                self.hist = cast(np.ndarray, other.hist).copy()
+                self.sums = cast(np.ndarray, other.sums).copy()
             else:
                 self.hist = self.hist + other.hist
-                self.sums = self.sums + other.sums
+                self.sums = cast(np.ndarray, self.sums) + other.sums
         self.count += other.count
 
     def _rescaled(self, shift: int) -> _Stats:
@@ -277,20 +282,21 @@ class _Stats:
         if r >= self.count - 1:
             return self.max
         b = int(np.searchsorted(self._cumulative(), r, side="right"))
-        return min(max(float(self.sums[b] / self.hist[b]), self.min), self.max)
+        sums, hist = cast(np.ndarray, self.sums), cast(np.ndarray, self.hist)
+        return min(max(float(sums[b] / hist[b]), self.min), self.max)
 
     def _cumulative(self) -> np.ndarray:
         cache = self.__dict__.get("_cum")
         if cache is None or cache[0] != self.count:
-            cache = (self.count, np.cumsum(self.hist))
+            cache = (self.count, np.cumsum(cast(np.ndarray, self.hist)))
             self.__dict__["_cum"] = cache
-        return cache[1]
+        return cast(np.ndarray, cache[1])
 
     def _mid_table(self) -> np.ndarray:
         """Per bin, the values below it plus half of those in it (kept while count holds)."""
         cache = self.__dict__.get("_mid")
         if cache is None or cache[0] != self.count:
-            mid = self._cumulative() - self.hist / 2.0
+            mid = self._cumulative() - cast(np.ndarray, self.hist) / 2.0
             mid[_ZERO_BINS] = mid[_ZERO_BIN]
             cache = (self.count, mid)
             self.__dict__["_mid"] = cache
@@ -305,16 +311,17 @@ class _Stats:
 
     # -- serialization
 
-    def to_dict(self) -> dict:
-        d = {"count": self.count, "min": self.min, "max": self.max}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"count": self.count, "min": self.min, "max": self.max}
         if self.moments:
             d.update(mean=self.mean, m2=self.m2, shift=self.shift)
         if self.histogram:
-            d["histogram"] = None if self.hist is None else _pack(self.hist, self.sums)
+            d["histogram"] = None if self.hist is None else _pack(self.hist,
+                                                                    cast(np.ndarray, self.sums))
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, moments: bool, histogram: bool) -> _Stats:
+    def from_dict(cls, d: dict[str, Any], moments: bool, histogram: bool) -> _Stats:
         s = cls(moments, histogram, int(d["count"]), float(d["min"]), float(d["max"]))
         if moments:
             s.mean, s.m2, s.shift = float(d["mean"]), float(d["m2"]), int(d.get("shift", 0))
@@ -345,7 +352,7 @@ def _unpack(text: str) -> tuple[np.ndarray, np.ndarray]:
 # the methods: parameters, the statistics they need, how they scale
 
 
-def _check_out_range(value) -> tuple[float, float]:
+def _check_out_range(value: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
@@ -355,7 +362,7 @@ def _check_out_range(value) -> tuple[float, float]:
     return lo, hi
 
 
-def _as_number(value) -> float:
+def _as_number(value: Any) -> float:
     """``float(value)``, or NaN (which every range check rejects) for a non-number."""
     try:
         return float(value)
@@ -363,8 +370,8 @@ def _as_number(value) -> float:
         return math.nan
 
 
-def _check_positive(name: str):
-    def check(value) -> float:
+def _check_positive(name: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         v = _as_number(value)
         if not (math.isfinite(v) and v > 0):
             raise ParameterError(f"{name}={value!r} must be a finite number > 0")
@@ -372,8 +379,8 @@ def _check_positive(name: str):
     return check
 
 
-def _check_percent(name: str):
-    def check(value) -> float:
+def _check_percent(name: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         v = _as_number(value)
         if not 0.0 <= v <= 100.0:
             raise ParameterError(f"{name}={value!r} must be a percentage in [0, 100]")
@@ -381,7 +388,7 @@ def _check_percent(name: str):
     return check
 
 
-def _check_axis(value) -> int | None:
+def _check_axis(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -391,11 +398,11 @@ def _check_axis(value) -> int | None:
 
 @dataclass(frozen=True)
 class _Method:
-    params: dict  # name -> (default, checker)
+    params: dict[str, tuple[Any, Callable[[Any], Any]]]  # name -> (default, checker)
     moments: bool = False
     histogram: bool = False
 
-    def options(self, method: str, given: dict) -> dict:
+    def options(self, method: str, given: dict[str, Any]) -> dict[str, Any]:
         unknown = [k for k in given if k not in self.params]
         if unknown:
             known = ", ".join(self.params) or "none"
@@ -423,9 +430,9 @@ _SPECS: dict[str, _Method] = {
 }
 
 
-def _signed_log(values, scale: float):
+def _signed_log(values: np.ndarray, scale: float) -> np.ndarray:
     """``sign(v) * log1p(|v| / scale)`` of an array, as a new array."""
-    out = np.abs(values)
+    out: np.ndarray = np.abs(values)
     if scale != 1.0:
         with np.errstate(over="ignore"):
             out /= out.dtype.type(scale)
@@ -469,7 +476,7 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     reach = max(abs(own[0] - offset), abs(own[1] - offset))
     div = ends[1] - ends[0]
     if reach <= float(info.max) and float(info.tiny) <= div <= float(info.max):
-        out = np.subtract(x, kind(offset))
+        out: np.ndarray = np.subtract(x, kind(offset))
         out /= kind(div)
         return out
     out = np.empty_like(x)
@@ -501,7 +508,7 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     return out
 
 
-def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
            own: tuple[float, float]) -> np.ndarray:
     """Apply ``method`` with statistics ``s`` to float array ``x`` (a new array)."""
     kind = x.dtype.type
@@ -513,7 +520,7 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
         if norm == 0:
             return np.zeros_like(x)
         if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
-            return np.ldexp(x, -shift) / norm
+            return cast(np.ndarray, np.ldexp(x, -shift) / norm)
         return _affine(x, 0.0, (0.0, norm), own)
     if method == "maxabs":
         peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
@@ -592,7 +599,7 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
                              "dimensions")
     # Divide each vector by its largest |entry| first, so that squares can neither
     # overflow nor vanish: x / |x| = (x / m) / |x / m|.
-    scaled = np.abs(x)
+    scaled: np.ndarray = np.abs(x)
     if mask is not None:
         scaled[~mask] = 0
     peak = np.max(scaled, axis=axis, keepdims=True)
@@ -610,12 +617,13 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
     return scaled
 
 
-def _new_stats(method: str, opts: dict) -> _Stats:
+def _new_stats(method: str, opts: dict[str, Any]) -> _Stats:
     spec = _SPECS[method]
     return _Stats(spec.moments and opts.get("axis") is None, spec.histogram)
 
 
-def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
+def _run(method: str, x: ArrayLike, mask: ArrayLike | None, stats: _Stats | None,
+         opts: dict[str, Any],
          name: str = "x") -> tuple[np.ndarray, _Stats | None]:
     """Normalize x: fit statistics (unless given), then scale. Returns (out, stats)."""
     x = _as_float(x, name)
@@ -660,8 +668,8 @@ def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
 # public methods
 
 
-def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
-           out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def minmax(x: ArrayLike, *, mask: ArrayLike | None = None,
+           out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max scaling ``(x - min) / (max - min)`` mapped onto ``out_range``.
 
     The minimum goes to ``out_range[0]``, the maximum to ``out_range[1]``
@@ -694,7 +702,7 @@ def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
         "minmax", {"out_range": out_range}))[0]
 
 
-def zscore(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+def zscore(x: ArrayLike, *, mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
     """Standard score ``(x - mean) / std`` with the population std (``ddof=0``).
 
     Same as scikit-learn's ``StandardScaler`` on the flattened array. No scale
@@ -708,7 +716,8 @@ def zscore(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
     return _run("zscore", x, mask, None, {})[0]
 
 
-def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None) -> np.ndarray:
+def l2(x: ArrayLike, *, mask: ArrayLike | None = None,
+       axis: int | None = None) -> NDArray[np.floating[Any]]:
     """Divide by the Euclidean norm, over the array or per vector along ``axis``.
 
     With ``axis=None`` the norm is ``sqrt(sum(x[mask] ** 2))`` over the whole
@@ -727,8 +736,9 @@ def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None
     return _run("l2", x, mask, None, _SPECS["l2"].options("l2", {"axis": axis}))[0]
 
 
-def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
-           upper: float = 99.0, out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def robust(x: ArrayLike, *, mask: ArrayLike | None = None, lower: float = 1.0,
+           upper: float = 99.0,
+           out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max between two percentiles, clipped: one bright speck cannot dim the drawing.
 
     ``clip((x - P_lower) / (P_upper - P_lower), 0, 1)`` onto ``out_range``,
@@ -752,7 +762,7 @@ def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
     return _run("robust", x, mask, None, opts)[0]
 
 
-def maxabs(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+def maxabs(x: ArrayLike, *, mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
     """Divide by the largest absolute value: ``x / max(|x|)``, in [-1, 1], zero stays zero.
 
     Same as scikit-learn's ``MaxAbsScaler`` on the flattened array.
@@ -765,8 +775,8 @@ def maxabs(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
     return _run("maxabs", x, mask, None, {})[0]
 
 
-def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
-        out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def log(x: ArrayLike, *, mask: ArrayLike | None = None, scale: float = 1.0,
+        out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Logarithmic compression then min-max: ``sign(x) * log1p(|x| / scale)``.
 
     Negative values keep their sign (the curve is odd and increasing), so order
@@ -783,8 +793,8 @@ def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
     return _run("log", x, mask, None, opts)[0]
 
 
-def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
-          out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def gamma(x: ArrayLike, *, mask: ArrayLike | None = None, gamma: float = 0.5,
+          out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max to [0, 1], then the power ``t ** gamma``, onto ``out_range``.
 
     ``gamma < 1`` brightens faint strokes, ``gamma > 1`` darkens them. Values
@@ -800,8 +810,8 @@ def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
     return _run("gamma", x, mask, None, opts)[0]
 
 
-def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
-             out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def equalize(x: ArrayLike, *, mask: ArrayLike | None = None,
+             out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Histogram equalization: each value becomes its rank, spread evenly over out_range.
 
     The rank is the mid-rank of the value's histogram bin (the values below
@@ -820,7 +830,7 @@ def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
         "equalize", {"out_range": out_range}))[0]
 
 
-NORMALIZE_METHODS: dict[str, Callable[..., np.ndarray]] = {
+NORMALIZE_METHODS: dict[str, Callable[..., NDArray[np.floating[Any]]]] = {
     "minmax": minmax,
     "zscore": zscore,
     "l2": l2,
@@ -832,7 +842,8 @@ NORMALIZE_METHODS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def _given(out_range, axis, params: dict) -> dict:
+def _given(out_range: tuple[float, float] | None, axis: int | None,
+           params: dict[str, Any]) -> dict[str, Any]:
     given = dict(params)
     if out_range is not None:
         given["out_range"] = out_range
@@ -841,9 +852,9 @@ def _given(out_range, axis, params: dict) -> dict:
     return given
 
 
-def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None = None,
+def normalize(x: ArrayLike, method: str = "minmax", *, mask: ArrayLike | None = None,
               out_range: tuple[float, float] | None = None, axis: int | None = None,
-              **params) -> np.ndarray:
+              **params: float) -> NDArray[np.floating[Any]]:
     """Normalize an array with a method from ``NORMALIZE_METHODS``.
 
     Parameters
@@ -888,8 +899,8 @@ def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None 
     return _run(method, x, mask, None, opts)[0]
 
 
-def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None = None,
-            copy: bool = True) -> np.ndarray:
+def to_unit(x: ArrayLike, method: str, *, out_range: tuple[float, float] | None = None,
+            copy: bool = True) -> NDArray[np.floating[Any]]:
     """Bring a method's output to [0, 1] for display.
 
     =====================================  ======================================
@@ -1017,7 +1028,8 @@ class Normalizer:
     True
     """
 
-    def __init__(self, method: str = "minmax", **params) -> None:
+    def __init__(self, method: str = "minmax",
+                 **params: float | tuple[float, float] | None) -> None:
         choose(NORMALIZE_METHODS, method, "method")
         self.method = method
         self.params = dict(params)
@@ -1032,7 +1044,7 @@ class Normalizer:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"Normalizer({self.method!r}{params}; count={self._stats.count})"
 
-    def partial_fit(self, array: np.ndarray, mask: np.ndarray | None = None) -> Normalizer:
+    def partial_fit(self, array: ArrayLike, mask: ArrayLike | None = None) -> Normalizer:
         """Add the values of one array (``array[mask]`` when a mask is given).
 
         Raises ``ParameterError`` for non-finite values inside the mask.
@@ -1045,8 +1057,8 @@ class Normalizer:
         self._fitted = True
         return self
 
-    def fit(self, *arrays: np.ndarray,
-            masks: Sequence[np.ndarray | None] | None = None) -> Normalizer:
+    def fit(self, *arrays: ArrayLike,
+            masks: Sequence[ArrayLike | None] | None = None) -> Normalizer:
         """Forget earlier statistics and fit on all ``arrays`` (each with its mask)."""
         if masks is not None and len(masks) != len(arrays):
             raise ParameterError(f"masks: got {len(masks)} masks for {len(arrays)} arrays; "
@@ -1071,7 +1083,8 @@ class Normalizer:
         self._fitted = self._fitted or other._fitted
         return self
 
-    def transform(self, array: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    def transform(self, array: ArrayLike, *,
+                  mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
         """Normalize ``array`` with the fitted statistics.
 
         ``mask`` does not change the statistics here; it only marks where
@@ -1089,14 +1102,14 @@ class Normalizer:
         return self._stats.count
 
     @property
-    def statistics(self) -> dict:
+    def statistics(self) -> dict[str, float]:
         """The fitted statistics as plain floats (small; good for logs and provenance).
 
         Always ``count``, ``min``, ``max``; plus ``mean``, ``std`` (zscore, l2),
         ``norm`` (l2), ``lower_value``, ``upper_value`` (robust: the percentiles).
         """
         s = self._stats
-        d = {"count": s.count, "min": s.min, "max": s.max}
+        d: dict[str, float] = {"count": s.count, "min": s.min, "max": s.max}
         if s.moments:
             d["mean"] = s.true_mean
             d["std"] = s.std
@@ -1111,14 +1124,14 @@ class Normalizer:
             d["upper_value"] = s.percentile(self._opts["upper"])
         return d
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (method, params, statistics) for :meth:`from_dict`."""
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._opts.items()}
         return {"method": self.method, "params": params, "fitted": self._fitted,
                 "stats": self._stats.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Normalizer:
+    def from_dict(cls, data: dict[str, Any]) -> Normalizer:
         """Rebuild a Normalizer from :meth:`to_dict`'s output."""
         try:
             params = {k: tuple(v) if isinstance(v, list) else v
@@ -1133,8 +1146,8 @@ class Normalizer:
             raise ParameterError(f"from_dict: not a Normalizer description ({exc!r})") from None
         return new
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return self.to_dict()
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(Normalizer.from_dict(state).__dict__)
