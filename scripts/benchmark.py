@@ -1,21 +1,41 @@
-"""Benchmark sketchgrad against the same work scripted with OpenCV and with scikit-image.
+"""Benchmark sketchgrad against the same work scripted with OpenCV (and scikit-image).
 
-Each contender runs as a whole process (interpreter start, imports, loading the
-scan, computing, writing the PNG); the commands alternate, every one runs
-``--runs`` times, and the table shows medians, peak RSS (``wait4`` of each child)
-and ratios to the OpenCV script. In-process timings per stage come from
-``sketchgrad.process_to_files(..., timings=...)``.
+Every row of issue 16's table, each measured as whole processes (interpreter
+start, imports, loading the scan, computing, writing the PNGs); compared
+commands alternate, each runs ``--runs`` times, and the table shows medians,
+peak RSS and ratios to the OpenCV script. One table is printed; ``--json``
+and ``--markdown`` write the figures.
+
+Rows (choose any; with none: ``--default --denoisers --import``):
+
+- ``--default``: the default run (``sketchgrad run scan -o out``: all four
+  outputs) and the single-output run (``--outputs hsv``: the OpenCV script's
+  work) against the OpenCV script: wall and peak RSS ratios, and the picture
+  check (median / 99th percentile channel difference to OpenCV's PNG).
+- ``--huge MP [--bits 8 16] [--format png tiff]``: a synthetic scan of MP
+  megapixels written at each bit depth and format; outputs magnitude and hsv;
+  peak RSS in bytes per pixel (interpreter included).
+- ``--denoisers``: seconds of each denoise method on the 8 MP scan, in-process.
+- ``--batch N [--batch-mp MP] [--workers 2]``: N copies of a scan through
+  ``sketchgrad run FOLDER --workers 2`` (all four outputs): pages per minute,
+  and peak RSS of the largest process and of the whole process tree (sampled).
+- ``--import``: ``import sketchgrad`` against ``import numpy``.
+
+Colour rows (``--channels rgb``) join ``CONTENDERS`` when the colour engine
+lands; the stroke-directions row (``flow``) is listed in ``FUTURE_ROWS`` until
+it is measured.
 
 Usage::
 
-    python scripts/benchmark.py                     # chess-castle scan, 5 runs each
-    python scripts/benchmark.py --json bench.json   # also write the figures
-    python scripts/benchmark.py --huge 74           # peak RSS of a synthetic 74 MP scan
+    python scripts/benchmark.py --default --runs 7 --json bench.json
+    python scripts/benchmark.py --huge 278 --bits 8 16
+    python scripts/benchmark.py --batch 20 --workers 2
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -23,11 +43,16 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REAL_SCAN = HERE.parent.parent / "shared" / "images" / "ink_brushpen_chess_castle.jpg"
+# the shared drawings sit beside the checkout (or a few folders up, from a worktree)
+REAL_SCAN = next((p / "shared" / "images" / "ink_brushpen_chess_castle.jpg"
+                  for p in HERE.parents
+                  if (p / "shared" / "images" / "ink_brushpen_chess_castle.jpg").exists()),
+                 None)
 
 # The OpenCV baseline: what a user of OpenCV would script for the same picture.
 CV_BASELINE = r"""
@@ -95,23 +120,124 @@ print(json.dumps(timings))
 #: PYTHONDONTWRITEBYTECODE=1, which would recompile sketchgrad's modules on every start.)
 CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "sketchgrad-bench-pycache")
+PY = sys.executable
+SG_CLI = str(Path(sys.executable).with_name("sketchgrad"))
 
 
-def run_child(argv: list[str], env: dict | None = None) -> dict:
-    """Run one whole process; wall seconds, peak RSS (MB) and its stdout."""
+@dataclasses.dataclass
+class Contender:
+    """One command compared with the OpenCV script (a row of the table).
+
+    ``argv(scan, out)`` builds the command for a scan path and an output folder;
+    ``picture(out)`` finds the PNG compared with the OpenCV script's picture.
+    """
+
+    name: str
+    argv: object
+    channels: str = "gray"
+    picture: object = None
+    baseline: bool = False
+    slow: bool = False
+
+
+def _first(pattern: str):
+    return lambda out: next(iter(sorted(out.rglob(pattern))), None)
+
+
+#: The whole-process contenders of ``--default``, compared in alternation. Colour rows
+#: (``channels="rgb"``: an OpenCV colour script and ``sketchgrad run --channels rgb``) are
+#: appended here by the colour work; ``--channels`` picks the rows of one kind.
+CONTENDERS = [
+    Contender("opencv script (hsv)", lambda scan, out: [PY, "-c", CV_BASELINE, str(scan),
+                                                        str(out / "cv.png")],
+              picture=_first("cv.png"), baseline=True),
+    Contender("sketchgrad run --outputs hsv", lambda scan, out: [
+        SG_CLI, "run", str(scan), "-o", str(out), "--outputs", "hsv", "--denoise", "gaussian",
+        "--strength", "1", "--normalize", "minmax", "--overwrite", "--quiet"],
+        picture=_first("*.hsv.png")),
+    Contender("sketchgrad run (default: 4 outputs)", lambda scan, out: [
+        SG_CLI, "run", str(scan), "-o", str(out), "--overwrite", "--quiet"]),
+    Contender("scikit-image script (hsv)", lambda scan, out: [PY, "-c", SK_BASELINE, str(scan),
+                                                              str(out / "sk.png")],
+              picture=_first("sk.png"), slow=True),
+]
+
+#: Rows still to come, shown under the table until they are measured.
+FUTURE_ROWS = {
+    "colour (--channels rgb)": "added with the colour work (CONTENDERS with channels='rgb')",
+    "flow": "stroke directions (`--outputs flow`), added with that work",
+}
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of a process and all its descendants (from /proc)."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        parents[int(stat.parent.name)] = int(fields[1])
+    tree, frontier = {root}, [root]
+    while frontier:
+        parent = frontier.pop()
+        kids = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+        tree.update(kids)
+        frontier.extend(kids)
+    total = 0
+    page = os.sysconf("SC_PAGE_SIZE")
+    for pid in tree:
+        try:
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def run_child(argv: list[str], env: dict | None = None, *, tree: bool = False) -> dict:
+    """Run one whole process: wall seconds, CPU, peak RSS (MB), stdout.
+
+    ``rss_mb`` is the largest single process (``wait4``: the child or any of its
+    descendants); with ``tree`` the summed RSS of the process tree is also
+    sampled every 50 ms (``tree_rss_mb``, a lower bound of the true peak).
+    """
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=CHILD_ENV if env is None else env)
-    out, err = b"", b""
-    # wait4 gives this child's own rusage (getrusage(RUSAGE_CHILDREN) is the max of all)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], _tree_rss(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True) if tree else None
+    if sampler:
+        sampler.start()
+    streams: dict[str, bytes] = {}
+    # read both pipes while the child runs (a full pipe would stall it); wait4 then
+    # gives this child's own rusage (RUSAGE_CHILDREN would be the max over all so far)
+    readers = [threading.Thread(target=lambda n=n, f=f: streams.__setitem__(n, f.read()))
+               for n, f in (("out", proc.stdout), ("err", proc.stderr))]
+    for reader in readers:
+        reader.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
-    out, err = proc.stdout.read(), proc.stderr.read()
+    done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    out, err = streams["out"], streams["err"]
+    if sampler:
+        sampler.join()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{err.decode()}")
-    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-            "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+    row = {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
+           "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+    if tree:
+        row["tree_rss_mb"] = peak[0] / 2**20
+    return row
 
 
 def make_scan(path: Path, source: Path | None) -> str:
@@ -128,25 +254,43 @@ def make_scan(path: Path, source: Path | None) -> str:
     return "synthetic 2480x3508 drawing (the real scan was not found)"
 
 
-def synthetic_scan(path: Path, height: int, width: int, seed: int = 7) -> None:
-    """A deterministic drawing-like greyscale PNG, written in strips (any size)."""
+def synthetic_scan(path: Path, height: int, width: int, *, bits: int = 8,
+                   seed: int = 7) -> None:
+    """A deterministic drawing-like greyscale PNG or TIFF (by suffix), written in strips.
+
+    Any size: no whole-image array is made. ``bits`` 8 or 16.
+    """
     import numpy as np
 
     from sketchgrad.png import PngWriter
 
     rng = np.random.default_rng(seed)
     x = np.arange(width, dtype=np.float32)
-    with PngWriter(path, width, height, bit_depth=8) as png:
+    top = (1 << bits) - 1
+    dtype = np.uint8 if bits == 8 else np.uint16
+
+    def strips():
         for y0 in range(0, height, 512):
             y = np.arange(y0, min(height, y0 + 512), dtype=np.float32)[:, None]
             tone = np.full((len(y), width), 0.93, np.float32)
             tone -= 0.7 * (np.abs(np.sin(x / 53 + y / 97) * np.cos(y / 71 - x / 131)) > 0.97)
             tone -= 0.25 * (np.sin((x + 2 * y) / 17) > 0.995)
             tone += rng.normal(0, 0.02, tone.shape).astype(np.float32)
-            png.write(np.clip(tone * 255 + 0.5, 0, 255).astype(np.uint8))
+            yield np.clip(tone * top + 0.5, 0, top).astype(dtype)
+
+    if path.suffix.lower() in (".tif", ".tiff"):
+        import tifffile
+
+        tifffile.imwrite(path, strips(), shape=(height, width), dtype=dtype, rowsperstrip=512,
+                         photometric="minisblack")
+        return
+    with PngWriter(path, width, height, bit_depth=bits) as png:
+        for strip in strips():
+            png.write(strip)
 
 
 def picture_difference(a_path: Path, b_path: Path) -> dict:
+    """|channel difference| between two PNGs, in 8-bit levels."""
     import numpy as np
     from PIL import Image
 
@@ -158,13 +302,12 @@ def picture_difference(a_path: Path, b_path: Path) -> dict:
 
 
 def import_times(runs: int) -> dict:
-    py = sys.executable
-    run_child([py, "-c", "import sketchgrad"])  # warm-up: bytecode written
+    run_child([PY, "-c", "import sketchgrad"])  # warm-up: bytecode written
     times = {"numpy": [], "sketchgrad": []}
     for _ in range(runs):
         for name in times:
-            times[name].append(run_child([py, "-c", f"import {name}"])["wall"])
-    heavy = run_child([py, "-c", "import sys, sketchgrad; print(' '.join(m for m in "
+            times[name].append(run_child([PY, "-c", f"import {name}"])["wall"])
+    heavy = run_child([PY, "-c", "import sys, sketchgrad; print(' '.join(m for m in "
                        "('matplotlib', 'skimage.restoration', 'dask', 'cv2', 'scipy', "
                        "'PIL.Image') if m in sys.modules))"])["stdout"].split()
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -175,6 +318,9 @@ def import_times(runs: int) -> dict:
 
 def denoise_times(scan_path: Path) -> dict:
     """Seconds for each registered denoise method (default strength) on the scan."""
+    import importlib
+
+    import cv2
     import numpy as np
 
     from sketchgrad.denoise import DENOISE_METHODS, denoise
@@ -186,12 +332,7 @@ def denoise_times(scan_path: Path) -> dict:
         start = time.perf_counter()
         denoise(image, name, strength=None)
         out[name] = round(time.perf_counter() - start, 3)
-    import importlib
-
-    import cv2
-
     stage = importlib.import_module("sketchgrad.denoise")  # the module, not the function
-
     # OpenCV's own non-local means at the windows sketchgrad's nl_means uses (uint8, L2)
     patch = getattr(stage, "NL_MEANS_PATCH", 7)
     search = getattr(stage, "NL_MEANS_SEARCH", 21)
@@ -221,168 +362,243 @@ def machine() -> str:
     import numpy
     import PIL
 
+    try:
+        load = f" · load average at start {os.getloadavg()[0]:.1f}"
+    except OSError:
+        load = ""
     return (f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, NumPy "
-            f"{numpy.__version__}, OpenCV {cv2.__version__}, Pillow {PIL.__version__}")
+            f"{numpy.__version__}, OpenCV {cv2.__version__}, Pillow {PIL.__version__}{load}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scan", type=Path, help="greyscale scan to use (default: make one)")
-    parser.add_argument("--runs", type=int, default=5, help="runs of each command (>= 5)")
-    parser.add_argument("--no-skimage", action="store_true", help="skip the slow baseline")
-    parser.add_argument("--huge", type=float, metavar="MP",
-                        help="only measure a synthetic scan of this many megapixels "
-                             "(outputs magnitude,hsv; peak RSS per pixel)")
-    parser.add_argument("--strength", default="1",
-                        help="denoise strength for --huge ('auto' estimates it; default 1)")
-    parser.add_argument("--json", type=Path, help="write the figures to this file")
-    parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
-    args = parser.parse_args(argv)
-    work = Path(tempfile.mkdtemp(prefix="sketchgrad-bench-"))
-    report: dict = {"machine": machine()}
-    py = sys.executable
-    if args.huge:
-        return huge(args, work, report)
+# ------------------------------------------------------------------------------- the rows
 
-    scan = args.scan or work / "scan.png"
-    report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN)
-    from PIL import Image
 
-    with Image.open(scan) as im:
-        report["scan_size"] = f"{im.size[0]}x{im.size[1]} ({im.size[0] * im.size[1] / 1e6:.1f} MP)"
-    sg_cli = str(Path(sys.executable).with_name("sketchgrad"))
-    commands = {
-        "opencv script": [py, "-c", CV_BASELINE, str(scan), str(work / "cv.png")],
-        "sketchgrad run (CLI)": [sg_cli, "run", str(scan), "-o", str(work / "cli"), "--outputs",
-                                 "hsv", "--denoise", "gaussian", "--strength", "1",
-                                 "--normalize", "minmax", "--overwrite"],
-        "sketchgrad process_to_files": [py, "-c", SG_STREAM, str(scan), str(work / "api"),
-                                        "hsv", "1"],
-    }
-    if not args.no_skimage:
-        commands["scikit-image script"] = [py, "-c", SK_BASELINE, str(scan),
-                                           str(work / "sk.png")]
-    (work / "cli").mkdir()
-    (work / "api").mkdir()
-    results: dict[str, list[dict]] = {name: [] for name in commands}
-    for cmd in commands.values():  # warm-up, untimed: bytecode compiled, files in the cache
-        run_child(cmd)
+def _row(name: str, runs: list[dict], base: dict | None, **extra) -> dict:
+    wall = statistics.median(r["wall"] for r in runs)
+    rss = statistics.median(r["rss_mb"] for r in runs)
+    row = {"row": name, "wall_s": round(wall, 3),
+           "cpu_s": round(statistics.median(r["cpu"] for r in runs), 3),
+           "peak_rss_mb": round(rss, 1), "runs": len(runs)}
+    if base is not None:
+        row["time_ratio"] = round(wall / base["wall_s"], 2)
+        row["rss_ratio"] = round(rss / base["peak_rss_mb"], 2)
+    row.update(extra)
+    return row
+
+
+def default_rows(args, work: Path, scan: Path) -> list[dict]:
+    """The OpenCV script, the single-output run and the default run, alternating."""
+    chosen = [c for c in CONTENDERS if c.channels == args.channels
+              and (args.skimage or not c.slow)]
+    if not chosen:
+        return [{"row": f"--channels {args.channels}", "note": "no contenders yet"}]
+    outs = {c.name: work / f"out-{i}" for i, c in enumerate(chosen)}
+    for out in outs.values():
+        out.mkdir()
+    runs: dict[str, list[dict]] = {c.name: [] for c in chosen}
+    for c in chosen:  # warm-up, untimed: bytecode compiled, files in the page cache
+        run_child(c.argv(scan, outs[c.name]))
     for _ in range(args.runs):
-        for name, cmd in commands.items():  # alternate: drift hits every command alike
-            results[name].append(run_child(cmd))
-    table = {}
-    base = None
-    for name, runs in results.items():
-        wall = statistics.median(r["wall"] for r in runs)
-        rss = statistics.median(r["rss_mb"] for r in runs)
-        cpu = statistics.median(r["cpu"] for r in runs)
-        table[name] = {"wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
-                       "peak_rss_mb": round(rss, 1), "runs": len(runs)}
-        if base is None:
-            base = (wall, rss)
-        table[name]["time_ratio"] = round(wall / base[0], 2)
-        table[name]["rss_ratio"] = round(rss / base[1], 2)
-    report["whole_process"] = table
-    stages = [json.loads(r["stdout"]) for r in results["sketchgrad process_to_files"]]
-    report["stages_hsv_s"] = {k: round(statistics.median(s[k] for s in stages), 3)
-                              for k in stages[0]}
-    # the default run: all four outputs, estimated strength
-    (work / "default").mkdir()
-    default_runs = [run_child([py, "-c", SG_STREAM, str(scan), str(work / "default"),
-                               "magnitude,hsv,sketch,preview", "auto"])
-                    for _ in range(3)]
-    report["default_run"] = {
-        "wall_s": round(statistics.median(r["wall"] for r in default_runs), 3),
-        "peak_rss_mb": round(statistics.median(r["rss_mb"] for r in default_runs), 1),
-        "stages_s": {k: round(statistics.median(json.loads(r["stdout"])[k]
-                                                for r in default_runs), 3)
-                     for k in json.loads(default_runs[0]["stdout"])}}
-    report["picture_vs_opencv"] = picture_difference(work / "api" / "scan.hsv.png",
-                                                     work / "cv.png")
-    run_child(commands["sketchgrad run (CLI)"])
-    cli_out = next((work / "cli").rglob("*hsv*.png"), None)
-    if cli_out is not None:
-        report["cli_picture_vs_opencv"] = picture_difference(cli_out, work / "cv.png")
-    report["import"] = import_times(max(5, args.runs))
-    report["denoise_s"] = denoise_times(scan)
-    print_table(report)
-    if args.markdown:
-        args.markdown.write_text(table_markdown(report))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return 0
+        for c in chosen:  # alternate: drift hits every command alike
+            runs[c.name].append(run_child(c.argv(scan, outs[c.name])))
+    base_c = next((c for c in chosen if c.baseline), None)
+    base = _row(base_c.name, runs[base_c.name], None) if base_c else None
+    base_picture = base_c.picture(outs[base_c.name]) if base_c else None
+    rows = []
+    for c in chosen:
+        extra = {}
+        if c.picture is not None and base_picture is not None and not c.baseline:
+            mine = c.picture(outs[c.name])
+            if mine is not None:
+                extra["picture_vs_opencv"] = picture_difference(mine, base_picture)
+        rows.append(_row(c.name, runs[c.name], base, **extra))
+    # where the default run's time goes: one in-process run with stage timings
+    (work / "stages").mkdir()
+    stages = run_child([PY, "-c", SG_STREAM, str(scan), str(work / "stages"),
+                        "magnitude,hsv,sketch,preview", "auto"])
+    rows[-1 if not chosen[-1].slow else -2]["stages_s"] = {
+        k: round(v, 3) for k, v in json.loads(stages["stdout"]).items()}
+    return rows
 
 
-def huge(args, work: Path, report: dict) -> int:
+def huge_rows(args, work: Path) -> list[dict]:
+    """Peak RSS per pixel of synthetic scans, outputs magnitude and hsv."""
     import math
 
     pixels = args.huge * 1e6
     width = int(math.sqrt(pixels / 1.414))  # A-series portrait
     height = int(round(pixels / width))
-    scan = work / "huge.png"
-    start = time.perf_counter()
-    synthetic_scan(scan, height, width)
-    report["scan"] = f"synthetic {width}x{height} ({width * height / 1e6:.1f} MP)"
-    report["make_scan_s"] = round(time.perf_counter() - start, 1)
-    (work / "out").mkdir()
-    r = run_child([sys.executable, "-c", SG_STREAM, str(scan), str(work / "out"),
-                   "magnitude,hsv", args.strength])
-    report["strength"] = args.strength
-    report["huge"] = {"wall_s": round(r["wall"], 1), "peak_rss_mb": round(r["rss_mb"], 1),
-                      "bytes_per_pixel": round(r["rss_mb"] * 2**20 / (width * height), 2),
-                      "stages_s": {k: round(v, 2) for k, v in json.loads(r["stdout"]).items()}}
-    print(json.dumps(report, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    for f in list(work.rglob("*.png")):
-        f.unlink()
-    return 0
+    rows = []
+    for fmt in args.format:
+        for bits in args.bits:
+            scan = work / f"huge{bits}.{fmt}"
+            start = time.perf_counter()
+            synthetic_scan(scan, height, width, bits=bits)
+            made = time.perf_counter() - start
+            out = work / f"huge-out-{bits}-{fmt}"
+            out.mkdir()
+            r = run_child([PY, "-c", SG_STREAM, str(scan), str(out), "magnitude,hsv",
+                           args.strength])
+            stages = json.loads(r["stdout"])
+            rows.append(_row(
+                f"huge {width}x{height} ({width * height / 1e6:.1f} MP) {bits}-bit {fmt}",
+                [r], None, bytes_per_pixel=round(r["rss_mb"] * 2**20 / (width * height), 2),
+                strength=args.strength, make_scan_s=round(made, 1),
+                peak_mb_after_load=round(stages.get("peak_mb_after_load", float("nan")), 1),
+                stages_s={k: round(v, 2) for k, v in stages.items()}))
+            scan.unlink()
+            for f in out.glob("*.png"):
+                f.unlink()
+    return rows
+
+
+def batch_rows(args, work: Path, scan: Path | None) -> list[dict]:
+    """N copies of one scan through ``sketchgrad run FOLDER --workers W``."""
+    import math
+    import shutil
+
+    folder = work / "batch-in"
+    folder.mkdir()
+    source = work / "batch-source.png"
+    if scan is not None and args.batch_mp is None:
+        shutil.copyfile(scan, source)
+    else:
+        pixels = (args.batch_mp or 8) * 1e6
+        width = int(math.sqrt(pixels / 1.414))
+        synthetic_scan(source, int(round(pixels / width)), width)
+    for i in range(args.batch):
+        shutil.copyfile(source, folder / f"page{i:03d}.png")  # copies: separate files
+    from PIL import Image
+
+    with Image.open(source) as im:
+        size = f"{im.size[0]}x{im.size[1]} ({im.size[0] * im.size[1] / 1e6:.1f} MP)"
+    out = work / "batch-out"
+    r = run_child([SG_CLI, "run", str(folder), "-o", str(out), "--workers", str(args.workers),
+                   "--overwrite", "--quiet"], tree=True)
+    return [_row(f"batch {args.batch} x {size}, --workers {args.workers} (4 outputs)", [r],
+                 None, pages_per_minute=round(args.batch / r["wall"] * 60, 1),
+                 tree_peak_rss_mb=round(r["tree_rss_mb"], 1))]
+
+
+# ------------------------------------------------------------------------------- output
+
+
+def _cell(value, fmt="{:.3f}") -> str:
+    return "" if value is None else fmt.format(value)
+
+
+def _other(row: dict) -> str:
+    parts = []
+    if "picture_vs_opencv" in row:
+        p = row["picture_vs_opencv"]
+        parts.append(f"picture vs OpenCV: median {p['median']:g}, p99 {p['p99']:g} levels")
+    if "bytes_per_pixel" in row:
+        parts.append(f"{row['bytes_per_pixel']} bytes/px (strength {row['strength']})")
+    if "pages_per_minute" in row:
+        parts.append(f"{row['pages_per_minute']} pages/min; process tree peak "
+                     f"{row['tree_peak_rss_mb']:.0f} MB (sampled)")
+    if "note" in row:
+        parts.append(row["note"])
+    return "; ".join(parts)
 
 
 def table_markdown(report: dict) -> str:
-    """The figures as Markdown (what docs/benchmark.md shows)."""
-    lines = [f"Machine: {report['machine']}.", "",
-             f"Scan: {report['scan']}, {report['scan_size']}.", "",
-             "| command | wall s | CPU s (user+sys) | peak RSS MB | time / OpenCV "
-             "| RSS / OpenCV |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name, row in report["whole_process"].items():
-        lines.append(f"| {name} | {row['wall_s']:.3f} | {row.get('cpu_s', float('nan')):.2f} "
-                     f"| {row['peak_rss_mb']:.0f} | {row['time_ratio']:.2f} "
-                     f"| {row['rss_ratio']:.2f} |")
-    runs = {row["runs"] for row in report["whole_process"].values()}
-    lines += ["", f"Medians of {', '.join(map(str, sorted(runs)))} runs per command, "
-                  "alternating; ratios are of the wall-time and RSS medians.", ""]
-    stages = report["stages_hsv_s"]
-    lines += ["sketchgrad in-process, outputs=hsv (seconds; stage times are summed over "
-              "threads, so they can exceed the wall time):", "",
-              "| " + " | ".join(stages) + " |", "|" + "---:|" * len(stages),
-              "| " + " | ".join(str(v) for v in stages.values()) + " |", ""]
-    d = report["default_run"]
-    lines += [f"Default run (all four outputs, strength estimated from the scan): "
-              f"{d['wall_s']} s wall, {d['peak_rss_mb']:.0f} MB peak RSS.", "",
-              "| " + " | ".join(d["stages_s"]) + " |", "|" + "---:|" * len(d["stages_s"]),
-              "| " + " | ".join(str(v) for v in d["stages_s"].values()) + " |", ""]
-    p = report["picture_vs_opencv"]
-    lines.append(f"Same picture: |channel difference| to the OpenCV script's PNG, in levels: "
-                 f"median {p['median']:g}, mean {p['mean']:g}, 99th percentile {p['p99']:g}"
-                 + (f" (CLI output: median {report['cli_picture_vs_opencv']['median']:g})"
-                    if "cli_picture_vs_opencv" in report else "") + ".")
-    imp = report["import"]
-    heavy = ", ".join(imp["heavy_modules_loaded"]) or "none"
-    lines += ["", f"`import sketchgrad`: {imp['sketchgrad_s']} s vs `import numpy` "
-                  f"{imp['numpy_s']} s (+{imp['extra_s']} s, medians of whole processes); "
-                  f"heavy modules loaded by it: {heavy}."]
-    lines += ["", "Denoise methods on the scan (seconds, default strength, in-process):", "",
-              "| " + " | ".join(report["denoise_s"]) + " |",
-              "|" + "---:|" * len(report["denoise_s"]),
-              "| " + " | ".join(str(v) for v in report["denoise_s"].values()) + " |"]
+    """The one table (and its notes) as Markdown: what docs/benchmark.md shows."""
+    lines = [f"Machine: {report['machine']}.", ""]
+    if "scan" in report:
+        lines += [f"Scan: {report['scan']}, {report['scan_size']}.", ""]
+    lines += ["| row | wall s | time / OpenCV | CPU s | peak RSS MB | RSS / OpenCV | other |",
+              "|---|---:|---:|---:|---:|---:|---|"]
+    for row in report["rows"]:
+        lines.append(f"| {row['row']} | {_cell(row.get('wall_s'))} "
+                     f"| {_cell(row.get('time_ratio'), '{:.2f}')} "
+                     f"| {_cell(row.get('cpu_s'), '{:.2f}')} "
+                     f"| {_cell(row.get('peak_rss_mb'), '{:.0f}')} "
+                     f"| {_cell(row.get('rss_ratio'), '{:.2f}')} | {_other(row)} |")
+    runs = sorted({row["runs"] for row in report["rows"] if "runs" in row})
+    lines += ["", f"Medians of {', '.join(map(str, runs))} run(s) per command; compared "
+                  "commands alternate; peak RSS is the largest single process (wait4)."]
+    for row in report["rows"]:
+        if "stages_s" in row:
+            stages = row["stages_s"]
+            lines += ["", f"{row['row']}, in-process stage seconds (summed over threads):", "",
+                      "| " + " | ".join(stages) + " |", "|" + "---:|" * len(stages),
+                      "| " + " | ".join(str(v) for v in stages.values()) + " |"]
+    if "denoise_s" in report:
+        d = report["denoise_s"]
+        lines += ["", "Denoise methods on the scan (seconds, default strength, in-process):",
+                  "", "| " + " | ".join(d) + " |", "|" + "---:|" * len(d),
+                  "| " + " | ".join(str(v) for v in d.values()) + " |"]
+    if "import" in report:
+        imp = report["import"]
+        heavy = ", ".join(imp["heavy_modules_loaded"]) or "none"
+        lines += ["", f"`import sketchgrad`: {imp['sketchgrad_s']} s vs `import numpy` "
+                      f"{imp['numpy_s']} s (+{imp['extra_s']} s); heavy modules loaded: {heavy}."]
+    lines += ["", "Not yet measured: " + "; ".join(f"{k}: {v}" for k, v in FUTURE_ROWS.items())
+              + "."]
     return "\n".join(lines) + "\n"
 
 
-def print_table(report: dict) -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scan", type=Path, help="greyscale scan to use (default: the "
+                        "chess-castle ink drawing as a grey PNG, or a synthetic one)")
+    parser.add_argument("--runs", type=int, default=5, help="runs of each compared command")
+    parser.add_argument("--default", action="store_true",
+                        help="default run (4 outputs) and --outputs hsv vs the OpenCV script")
+    parser.add_argument("--channels", default="gray", choices=("gray", "rgb"),
+                        help="which contenders --default compares (rgb: the colour rows)")
+    parser.add_argument("--skimage", action="store_true",
+                        help="also the scikit-image script in --default (slow)")
+    parser.add_argument("--huge", type=float, metavar="MP",
+                        help="a synthetic scan of this many megapixels: bytes per pixel")
+    parser.add_argument("--bits", type=int, nargs="+", default=[8], choices=(8, 16),
+                        help="bit depths of the --huge scan (default 8)")
+    parser.add_argument("--format", nargs="+", default=["png"], choices=("png", "tiff"),
+                        help="file formats of the --huge scan (default png)")
+    parser.add_argument("--strength", default="1",
+                        help="denoise strength for --huge ('auto' estimates it; default 1)")
+    parser.add_argument("--denoisers", action="store_true",
+                        help="each denoise method's time on the scan")
+    parser.add_argument("--batch", type=int, metavar="N", help="N copies of a scan, one run")
+    parser.add_argument("--batch-mp", type=float, metavar="MP",
+                        help="--batch pages: synthetic of this size (default: the scan)")
+    parser.add_argument("--workers", type=int, default=2, help="--batch workers (default 2)")
+    parser.add_argument("--import", dest="imports", action="store_true",
+                        help="import time of sketchgrad")
+    parser.add_argument("--json", type=Path, help="write the figures to this file")
+    parser.add_argument("--markdown", type=Path, help="write the table as Markdown here")
+    args = parser.parse_args(argv)
+    if not (args.default or args.huge or args.denoisers or args.batch or args.imports):
+        args.default = args.denoisers = args.imports = True
+    work = Path(tempfile.mkdtemp(prefix="sketchgrad-bench-"))
+    report: dict = {"machine": machine(), "rows": []}
+    scan = None
+    if args.default or args.denoisers or (args.batch and args.batch_mp is None):
+        scan = args.scan or work / "scan.png"
+        report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN)
+        from PIL import Image
+
+        with Image.open(scan) as im:
+            report["scan_size"] = (f"{im.size[0]}x{im.size[1]} "
+                                   f"({im.size[0] * im.size[1] / 1e6:.1f} MP)")
+    if args.default:
+        report["rows"] += default_rows(args, work, scan)
+    if args.huge:
+        report["rows"] += huge_rows(args, work)
+    if args.batch:
+        report["rows"] += batch_rows(args, work, scan)
+    if args.denoisers:
+        report["denoise_s"] = denoise_times(scan)
+    if args.imports:
+        report["import"] = import_times(max(5, args.runs))
     print(table_markdown(report))
+    if args.markdown:
+        args.markdown.write_text(table_markdown(report))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,23 +1,27 @@
-"""PNG previews of a pipeline result: one labelled sheet of matplotlib panels.
+"""PNG previews of a pipeline result: one labelled sheet of panels.
 
-matplotlib is imported only inside the functions and used through the
-object-oriented API on the Agg canvas (no pyplot, no window, no global
-state). Every array is first shrunk by area averaging (OpenCV ``INTER_AREA``)
-to at most ``PREVIEW_SIDE`` pixels on its longest side, so the cost of a
-preview does not grow with the scan.
+matplotlib is imported only inside the functions (or in the background by
+:func:`prepare`) and used through the object-oriented API on the Agg canvas
+(no pyplot, no window, no global state), for the texts only: the sheet is
+laid out in pixels by a fixed rule (no layout engine), and every picture
+(panels, colorbars, histograms) is made at its final pixel size with NumPy
+and pasted into the drawn canvas. Every array is first shrunk by area
+averaging (OpenCV ``INTER_AREA``) to at most ``PREVIEW_SIDE`` pixels on its
+longest side, so the cost of a preview does not grow with the scan.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "render_preview",
+__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "render_preview", "prepare",
            "preview_png_bytes", "detail_window", "block_peak", "shrink_step"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
@@ -33,6 +37,43 @@ PANEL_INCHES = 4.6
 _DPI = 100
 # Samples (at most) the histograms are computed from.
 _HIST_SAMPLES = 1_000_000
+# The background import of matplotlib started by prepare(), if any.
+_PREPARING: threading.Thread | None = None
+_PREPARING_LOCK = threading.Lock()
+
+
+def _import_matplotlib() -> None:
+    import matplotlib.backends.backend_agg  # noqa: F401  (loads matplotlib.figure too)
+    import matplotlib.figure  # noqa: F401
+
+
+def prepare() -> None:
+    """Start importing matplotlib in a background thread (call before a long computation).
+
+    Importing matplotlib takes about half a second, most of a preview's cost
+    on an 8 MP scan. A caller that will render a preview after computing the
+    stages (such as a streamed run) can call this first: the import overlaps
+    the computation, and rendering waits for it to finish. Calling it again,
+    or after matplotlib is loaded, does nothing.
+
+    Examples
+    --------
+    >>> prepare()
+    """
+    global _PREPARING
+    with _PREPARING_LOCK:
+        if _PREPARING is None:
+            _PREPARING = threading.Thread(target=_import_matplotlib, daemon=True,
+                                          name="sketchgrad-preview-import")
+            _PREPARING.start()
+
+
+def _wait_for_matplotlib() -> None:
+    """Let a background import finish before this thread imports matplotlib itself."""
+    with _PREPARING_LOCK:
+        thread = _PREPARING
+    if thread is not None:
+        thread.join()
 
 
 def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
@@ -225,63 +266,6 @@ def _choose_panels(result, panels, details=None) -> list[str]:
     return panels
 
 
-def _draw_legend(ax, result, fig) -> None:
-    cfg = result.config
-    if cfg.color != "hsv":
-        from .color import ColorRamp, _ramp_from_spec
-
-        ramp = cfg.color if isinstance(cfg.color, ColorRamp) else _ramp_from_spec(cfg.color)
-        strip = ramp.strip(512, 48)
-        ax.imshow(strip, extent=(0, 1, 0, 0.12), aspect="auto")
-        ax.set_ylim(0, 0.12)
-        ax.set_yticks([])
-        label = "normalized strength" if cfg.color_target == "magnitude" else \
-            "tone: ink (0) → paper (1)"
-        ax.set_xlabel(label, fontsize=9)
-        ax.set_box_aspect(0.25)
-        return
-    from .color import color_wheel
-
-    ax.imshow(color_wheel(301, axial=getattr(cfg, "axial", False)), extent=(-1, 1, 1, -1))
-    ax.set_xlim(-1.55, 1.55)
-    ax.set_ylim(1.45, -1.45)
-    ax.set_aspect("equal")
-    ax.set_axis_off()
-    kw = dict(fontsize=9, ha="center", va="center")
-    ax.text(1.3, 0.0, "right", rotation=90, **kw)
-    ax.text(-1.3, 0.0, "left", rotation=90, **kw)
-    ax.text(0.0, 1.2, "down", **kw)
-    ax.text(0.0, -1.2, "up", **kw)
-    ax.text(0.0, 1.42, "centre: no gradient (black) · rim: strongest", fontsize=8,
-            ha="center", va="center", color="0.3")
-
-
-def _draw_histogram(spec, result, fig) -> list:
-    before = _strided(result.field.magnitude)
-    after = _strided(result.normalized)
-    sub = spec.subgridspec(2, 1, hspace=0.1)
-    axes = []
-    # a reduced result holds block means: say so, their range is narrower than the pixels'
-    of = " · of block means" if result.full_shape is not None else ""
-    for i, (data, colour, label) in enumerate((
-            (before, "0.35", f"before: |∇I| (intensity / px){of}"),
-            (after, "#c2410c", f"after: {result.config.normalize}, shown on [0, 1]{of}"))):
-        ax = fig.add_subplot(sub[i])
-        finite = data[np.isfinite(data)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-        if hi <= lo:
-            hi = lo + 1.0
-        counts, edges = np.histogram(finite, bins=96, range=(lo, hi))
-        ax.stairs(counts, edges, fill=True, color=colour)
-        if counts.any():
-            ax.set_yscale("log")
-        ax.set_ylabel("pixels", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel(label, fontsize=8.5)
-        axes.append(ax)
-    return axes
-
-
 def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
                   size: tuple[int, int] | None = None) -> tuple[int, int, int, int]:
     """Where the 1:1 detail panels look: the busiest panel-sized window of a scan.
@@ -355,116 +339,461 @@ def _peaks(result, kind: str, details) -> np.ndarray:
     return block_peak(data, shrink_step(data.shape))
 
 
-def _image_axes(fig, spec, title):
-    ax = fig.add_subplot(spec)
-    ax.set_title(title, fontsize=10)
-    ax.set_xticks([])
-    ax.set_yticks([])
-    for side in ax.spines.values():
-        side.set_color("0.8")
-    return ax
+# ----------------------------------------------------------------------------------------
+# The sheet: a fixed layout computed in pixels (no layout engine), every picture drawn at
+# its final pixel size and pasted into the drawn canvas (Agg never resamples a picture),
+# frames, colorbars and the detail box drawn as pixels, titles as figure texts. Only the
+# histograms and a ramp legend are axes.
+
+#: Side of a panel's picture, in sheet pixels (the 1:1 detail crops are this wide).
+_PANEL_PX = round(PANEL_INCHES * _DPI)
+# One column of the sheet: margin, framed picture, colorbar and its tick labels.
+_COLUMN_PX = round((PANEL_INCHES + 0.6) * _DPI)
+_MARGIN = 4           # left of a panel's frame, in its column
+_TITLE_BAND = 26      # above a frame: the panel's title
+_FOOT_BAND = 22       # below a frame: the detail panels' coordinates
+_ROW_GAP = 10
+_HEADER_LINE = 19     # one line of the sheet's heading (11 pt)
+_FRAME = (204, 204, 204)
+_BOX = (225, 29, 72)  # the detail window's box on the scan panel (#e11d48)
 
 
-def _colorbar(fig, im, ax, *, visible=True, **kw):
-    bar = fig.colorbar(im, ax=ax, shrink=0.85, pad=0.02, **kw)
-    bar.ax.tick_params(labelsize=8)
-    if not visible:  # keeps the panel the width of its neighbours
-        bar.ax.set_visible(False)
-    return bar
+def _superscript(exponent: int) -> str:
+    digits = str(abs(exponent)).translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return ("⁻" if exponent < 0 else "") + digits
+
+
+def _short_label(value, _pos=None) -> str:
+    """Colorbar tick labels at most five characters wide (they share the column's margin)."""
+    text = f"{value:.2g}"
+    return "0" if float(text) == 0 else text.replace("-", "−")
+
+
+def _layout(names: list[str], box_h: int, header_lines: int) -> dict:
+    """Where everything goes, in sheet pixels (x right, y down from the top-left corner).
+
+    Returns ``{"size": (width, height), "panels": {name: (x, y, w, h)}}``, each
+    rectangle being a panel's box: the framed picture's largest extent (a
+    picture of another aspect is centred in it); its title sits in the band
+    above, coordinates and axis labels in the band below.
+    """
+    ncols = min(3, len(names))
+    nrows = -(-len(names) // ncols)
+    header = 8 + _HEADER_LINE * header_lines + 8
+    row_h = _TITLE_BAND + box_h + 2 + _FOOT_BAND + _ROW_GAP
+    panels = {}
+    for i, name in enumerate(names):
+        r, c = divmod(i, ncols)
+        panels[name] = (c * _COLUMN_PX + _MARGIN, header + r * row_h + _TITLE_BAND,
+                        _PANEL_PX + 2, box_h + 2)
+    return {"size": (ncols * _COLUMN_PX, header + nrows * row_h), "panels": panels}
+
+
+def _fit(shape: tuple[int, ...], box: tuple[int, int]) -> tuple[int, int]:
+    """(h, w) of a picture of this shape scaled to fit ``box`` (h, w), aspect kept."""
+    h, w = shape[:2]
+    scale = min(box[0] / max(h, 1), box[1] / max(w, 1))
+    return max(1, min(box[0], round(h * scale))), max(1, min(box[1], round(w * scale)))
+
+
+def _resize(a: np.ndarray, size: tuple[int, int], *, peak: bool = False) -> np.ndarray:
+    """``a`` brought to ``size`` (h, w) for display.
+
+    Shrinking picks one pixel per footprint: the nearest (what Agg's
+    "nearest" resampling showed), or with ``peak`` the strongest (largest
+    absolute value, or largest channel; as :func:`block_peak`), so thin
+    strokes stay visible. Enlarging repeats pixels.
+    """
+    import cv2
+
+    h, w = a.shape[:2]
+    if (h, w) == tuple(size):
+        return a
+    if not peak or (size[0] >= h and size[1] >= w):
+        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    # each output pixel covers source rows [r0, r0 + ky) and columns [c0, c0 + kx)
+    rows = np.arange(size[0]) * h // size[0]
+    cols = np.arange(size[1]) * w // size[1]
+    ky, kx = -(-h // size[0]), -(-w // size[1])
+    strength = np.abs(a) if a.ndim == 2 else a.max(axis=2)
+    best = out = None
+    for dy in range(ky):
+        rr = np.minimum(rows + dy, h - 1)
+        for dx in range(kx):
+            cc = np.minimum(cols + dx, w - 1)
+            s = strength.take(rr, axis=0).take(cc, axis=1)
+            pick = a.take(rr, axis=0).take(cc, axis=1)
+            if best is None:
+                best, out = s, pick
+            else:
+                better = s > best
+                best = np.where(better, s, best)
+                out = np.where(better[..., None] if a.ndim == 3 else better, pick, out)
+    return out
+
+
+def _rgb8(picture: np.ndarray, cmap=None, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+    """uint8 RGB of a picture: grey or RGB in [0, 1], or a colormap of ``[vmin, vmax]``."""
+    if cmap is not None:
+        unit = np.clip((picture - np.float32(vmin)) / np.float32(vmax - vmin), 0, 1)
+        return cmap(unit, bytes=True)[..., :3]
+    grey = np.clip(picture, 0, 1) * np.float32(255) + np.float32(0.5)
+    grey = grey.astype(np.uint8)
+    return np.repeat(grey[..., None], 3, axis=2) if grey.ndim == 2 else grey
+
+
+def _framed(rgb: np.ndarray) -> np.ndarray:
+    out = np.empty((rgb.shape[0] + 2, rgb.shape[1] + 2, 3), np.uint8)
+    out[:] = _FRAME
+    out[1:-1, 1:-1] = rgb
+    return out
+
+
+def _draw_box(rgb: np.ndarray, top: float, left: float, height: float, width: float) -> None:
+    """A 2-pixel outline, in place (clipped to the picture)."""
+    h, w = rgb.shape[:2]
+    y0, x0 = int(np.clip(round(top), 0, h - 1)), int(np.clip(round(left), 0, w - 1))
+    y1 = int(np.clip(round(top + height), y0 + 1, h))
+    x1 = int(np.clip(round(left + width), x0 + 1, w))
+    for rows, cols in (((y0, y0 + 2), (x0, x1)), ((y1 - 2, y1), (x0, x1)),
+                       ((y0, y1), (x0, x0 + 2)), ((y0, y1), (x1 - 2, x1))):
+        rgb[max(rows[0], 0):rows[1], max(cols[0], 0):cols[1]] = _BOX
+
+
+class _Sheet:
+    """A Figure laid out by sheet pixels (x right, y down from the top-left corner).
+
+    Texts and axes are matplotlib artists; pictures are kept aside and pasted
+    into the drawn canvas at their place, pixel for pixel (nothing is drawn
+    over them, so Agg need not resample or composite them).
+    """
+
+    def __init__(self, size: tuple[int, int]) -> None:
+        _wait_for_matplotlib()  # one importer at a time (see prepare)
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.width, self.height = size
+        self.fig = Figure(figsize=(self.width / _DPI, self.height / _DPI), dpi=_DPI)
+        FigureCanvasAgg(self.fig)
+        #: (name, x, y, uint8 RGB picture), pasted by ``render``.
+        self.pictures: list[tuple[str, int, int, np.ndarray]] = []
+
+    def picture(self, rgb: np.ndarray, x: int, y: int, name: str) -> None:
+        self.pictures.append((name, int(x), int(y), rgb))
+
+    def text(self, x: float, y: float, s: str, gid: str | None = None, **kw):
+        t = self.fig.text(x / self.width, 1 - y / self.height, s, **kw)
+        if gid:
+            t.set_gid(gid)
+        return t
+
+    def axes(self, x: float, y: float, w: float, h: float):
+        return self.fig.add_axes((x / self.width, 1 - (y + h) / self.height,
+                                  w / self.width, h / self.height))
+
+    def render(self) -> np.ndarray:
+        """The sheet as an (H, W, 3) uint8 array."""
+        self.fig.canvas.draw()
+        sheet = np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
+        for _, x, y, rgb in self.pictures:
+            sheet[y:y + rgb.shape[0], x:x + rgb.shape[1]] = rgb
+        return sheet
+
+
+def _colorbar(sheet: _Sheet, box, cmap, vmin: float, vmax: float, name: str, *,
+              extend: bool = False) -> None:
+    """A colorbar right of a picture: the bar and tick marks as pixels, labels as texts."""
+    from matplotlib.patches import Polygon
+    from matplotlib.ticker import MaxNLocator
+    from matplotlib.transforms import IdentityTransform
+
+    x, y, w, h = box
+    bar_h = round(0.85 * h)
+    left, top = x + w + 4, y + round(0.075 * h)
+    values = np.linspace(vmax, vmin, bar_h, dtype=np.float32)[:, None]  # top: vmax
+    picture = np.full((bar_h, 14, 3), 255, np.uint8)
+    picture[:, :10] = _rgb8(np.repeat(values, 10, axis=1), cmap, vmin, vmax)
+    picture[[0, -1], :10] = 0  # the outline
+    picture[:, [0, 9]] = 0
+    # labels (11 px high) at least 24 px apart, at most five intervals
+    bins = int(np.clip(bar_h // 24, 1, 5))
+    ticks = MaxNLocator(bins, symmetric=vmin < 0 < vmax).tick_values(vmin, vmax)
+    span = vmax - vmin
+    # very small or large limits: labels of a common power of ten, named above the bar
+    largest = max(abs(vmin), abs(vmax))
+    exponent = int(np.floor(np.log10(largest))) if not 0.01 <= largest < 1000 else 0
+    for value in ticks:
+        if not vmin - 1e-9 * span <= value <= vmax + 1e-9 * span:
+            continue
+        row = round((vmax - value) / span * (bar_h - 1))
+        picture[row, 10:13] = 0
+        sheet.text(left + 16, top + row, _short_label(value / 10.0 ** exponent),
+                   gid=f"colorbar:{name}", fontsize=8, ha="left", va="center")
+    sheet.picture(picture, left, top, f"colorbar:{name}")
+    tip = max(4, round(0.05 * bar_h)) if extend else 0
+    if exponent:
+        sheet.text(left, top - tip - 3, "×10" + _superscript(exponent),
+                   gid=f"colorbar:{name}", fontsize=8, ha="left", va="bottom")
+    if extend:  # triangles for values beyond the limits, as matplotlib's extend="both"
+        for value, base, sign in ((vmax, top, -1), (vmin, top + bar_h, 1)):
+            # display coordinates: pixels from the bottom-left corner
+            yb = sheet.height - base
+            corners = [(left, yb), (left + 10, yb), (left + 5, yb - sign * tip)]
+            colour = cmap(1.0 if value == vmax else 0.0)
+            triangle = sheet.fig.add_artist(Polygon(corners, closed=True, facecolor=colour,
+                                                    edgecolor="black", linewidth=0.8,
+                                                    transform=IdentityTransform()))
+            triangle.set_gid(f"colorbar:{name}")
+
+
+def _decimals(values) -> int:
+    """Fewest decimals that write every tick value exactly (0.025 needs 3)."""
+    for decimals in range(7):
+        if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in values):
+            return decimals
+    return 6
+
+
+def _draw_histogram(sheet: _Sheet, box, result) -> None:
+    """Two histograms (before and after normalization, log counts) drawn as pixels.
+
+    Bars, frame and tick marks are pixels of one picture each; the tick and
+    axis labels are texts. (Two matplotlib axes cost half the sheet's time.)
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    before = _strided(result.field.magnitude)
+    after = _strided(result.normalized)
+    x, y, w, h = box
+    block = (h + _FOOT_BAND) / 2
+    # a reduced result holds block means: say so, their range is narrower than the pixels'
+    of = " · of block means" if result.full_shape is not None else ""
+    for i, (data, colour, label) in enumerate((
+            (before, (89, 89, 89), f"before: |∇I| (intensity / px){of}"),
+            (after, (194, 65, 12), f"after: {result.config.normalize}, shown on [0, 1]{of}"))):
+        gid = f"histogram:{'before' if i == 0 else 'after'}"
+        # the plot's box; room for y tick labels and "pixels" on the left, x tick labels
+        # and the label below
+        left, top = x + 56, round(y + i * block + 8)
+        width, height = w - 56 + 30, round(block - 8 - 40)
+        finite = data[np.isfinite(data)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if hi <= lo:
+            hi = lo + 1.0
+        counts, edges = np.histogram(finite, bins=96, range=(lo, hi))
+        x_lo, x_hi = lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo)  # matplotlib's margins
+        log = bool(counts.any())
+        if log:
+            y_lo, y_hi = np.log10(0.5), np.log10(counts.max()) + 0.3
+            bar = np.where(counts > 0, (np.log10(np.maximum(counts, 1)) - y_lo)
+                           / (y_hi - y_lo), 0.0)
+        else:
+            y_lo, y_hi, bar = 0.0, 1.0, np.zeros(counts.shape)
+        # the picture: the plot plus 4 px left and below for the tick marks
+        tick = 4
+        picture = np.full((height + tick, width + tick, 3), 255, np.uint8)
+        plot = picture[:height, tick:]
+        columns = (x_lo + (np.arange(width) + 0.5) / width * (x_hi - x_lo))
+        which = np.searchsorted(edges, columns, side="right") - 1
+        inside = (which >= 0) & (which < len(counts)) & (columns <= hi)
+        tall = np.where(inside, bar[np.clip(which, 0, len(counts) - 1)], 0.0)
+        rows = np.arange(height)[:, None]
+        plot[rows >= np.round((1 - tall) * height)[None, :]] = colour
+        plot[[0, -1], :] = 0  # the frame
+        plot[:, [0, -1]] = 0
+
+        ticks = [v for v in MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+                 if x_lo <= v <= x_hi]
+        decimals = _decimals(ticks)
+        for v in ticks:
+            col = tick + round((v - x_lo) / (x_hi - x_lo) * (width - 1))
+            picture[height:height + tick, col] = 0
+            text = f"{v:.{decimals}f}".replace("-", "−")
+            sheet.text(left + col, top + height + tick + 2, text, gid=gid, fontsize=8,
+                       ha="center", va="top")
+        if log:
+            decades = list(range(0, int(np.floor(y_hi)) + 1))
+            stride = max(1, -(-len(decades) // 3))
+            for d in decades:
+                for sub in (1, 2, 5):
+                    value = np.log10(sub) + d
+                    if not y_lo <= value <= y_hi:
+                        continue
+                    row = round((1 - (value - y_lo) / (y_hi - y_lo)) * (height - 1))
+                    length = tick if sub == 1 else 2
+                    picture[row, tick - length:tick] = 0
+                    if sub == 1 and d % stride == 0:
+                        sheet.text(left - tick - 2, top + row, "10" + _superscript(d), gid=gid,
+                                   fontsize=8, ha="right", va="center")
+        sheet.picture(picture, left - tick, top, gid)
+        sheet.text(left - 40, top + height / 2, "pixels", gid=gid, fontsize=8, rotation=90,
+                   ha="center", va="center")
+        sheet.text(left + tick + width / 2, top + height + tick + 17, label, gid=gid,
+                   fontsize=8.5, ha="center", va="top")
+
+
+def _draw_legend(sheet: _Sheet, box, result) -> None:
+    x, y, w, h = box
+    cfg = result.config
+    if cfg.color != "hsv":
+        from .color import ColorRamp, _ramp_from_spec
+
+        strip_w = w - 60
+        strip_h = int(min(0.25 * strip_w, h - 60))
+        top = y + (h - 30 - strip_h) // 2
+        ramp = cfg.color if isinstance(cfg.color, ColorRamp) else _ramp_from_spec(cfg.color)
+        strip = ramp.strip(strip_w, strip_h)
+        sheet.picture(_rgb8(strip), x + 30, top, "legend")
+        ax = sheet.axes(x + 30, top, strip_w, strip_h)
+        ax.set_gid("legend:axis")
+        ax.patch.set_visible(False)  # the strip shows through
+        ax.set_xlim(0, 1)
+        ax.set_yticks([])
+        ax.tick_params(labelsize=8)
+        label = "normalized strength" if cfg.color_target == "magnitude" else \
+            "tone: ink (0) → paper (1)"
+        ax.set_xlabel(label, fontsize=9)
+        return
+    from .color import color_wheel
+
+    side = int(max(16, min(h - 76, w - 90)))
+    cx, cy = x + w / 2, y + (h - 6) / 2
+    import cv2
+
+    # drawn at twice the size and area-averaged: a smooth rim (the picture is not resampled)
+    wheel = cv2.resize(color_wheel(2 * side, axial=getattr(cfg, "axial", False)), (side, side),
+                       interpolation=cv2.INTER_AREA)
+    sheet.picture(_rgb8(wheel), round(cx - side / 2), round(cy - side / 2), "legend")
+    kw = dict(fontsize=9, ha="center", va="center")
+    sheet.text(cx + side / 2 + 16, cy, "right", rotation=90, **kw)
+    sheet.text(cx - side / 2 - 16, cy, "left", rotation=90, **kw)
+    sheet.text(cx, cy + side / 2 + 12, "down", **kw)
+    sheet.text(cx, cy - side / 2 - 12, "up", **kw)
+    sheet.text(cx, cy + side / 2 + 30, "centre: no gradient (black) · rim: strongest",
+               fontsize=8, ha="center", va="center", color="0.3")
+
+
+def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tuple:
+    """(uint8 RGB picture at its display size, colorbar (cmap, vmin, vmax, kw) or None)."""
+    from matplotlib import colormaps
+
+    if name in ("gx", "gy"):
+        g = downsample(result.field.gx if name == "gx" else result.field.gy)
+        limit = float(np.percentile(np.abs(g), 99.5)) if g.size else 0.0
+        limit = limit if limit > 0 else 1.0
+        cmap = colormaps["RdBu_r"]
+        return (_rgb8(_resize(g, fit(g.shape), peak=True), cmap, -limit, limit),
+                (cmap, -limit, limit, {"extend": True}))
+    if name == "magnitude":
+        cmap = colormaps["magma"]
+        peaks = _peaks(result, "magnitude", details)
+        return _rgb8(_resize(peaks, fit(peaks.shape), peak=True), cmap), (cmap, 0.0, 1.0, {})
+    if name in DETAIL_PANELS:
+        crop = downsample(details[name.removeprefix("detail_")], side=max(window[2:]))
+        return _rgb8(_resize(crop, fit(crop.shape))), None
+    if name == "hsv":
+        peaks = _peaks(result, "hsv", details)
+        return _rgb8(_resize(peaks, fit(peaks.shape), peak=True)), None
+    data = downsample({"scan": result.image, "denoised": result.denoised,
+                       "relief": result.sketch}[name])
+    rgb = _rgb8(_resize(data, fit(data.shape)))
+    if name == "scan" and window is not None:
+        r, c, ch, cw = window
+        scale = rgb.shape[1] / full_w
+        _draw_box(rgb, r * scale, c * scale, ch * scale, cw * scale)
+    return rgb, None
+
+
+def _fit_width(text, width: float, renderer) -> None:
+    """Shrink a text's font until it is at most ``width`` pixels wide (long names)."""
+    size = text.get_fontsize()
+    while size > 6 and text.get_window_extent(renderer).width > width:
+        size -= 0.5
+        text.set_fontsize(size)
 
 
 def _figure(result, panels, details=None) -> np.ndarray:
     """The preview sheet as an (H, W, 3) uint8 array."""
-    fig = _build_figure(result, panels, details)
-    fig.canvas.draw()
-    rgba = np.asarray(fig.canvas.buffer_rgba())
-    return rgba[..., :3].copy()
+    return _build_figure(result, panels, details).render()
 
 
 def _build_figure(result, panels, details=None):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
+    """The preview as a :class:`_Sheet` (not drawn yet).
 
+    Pictures are named after their panel (``colorbar:name`` for a colorbar);
+    texts and axes carry gids: ``heading``, ``title:name``,
+    ``colorbar:name`` (tick labels), ``detail:name`` (a detail panel's
+    coordinates), ``histogram:before`` / ``histogram:after``,
+    ``legend:axis`` (a ramp's axis).
+    """
     if details is None:
         details = result.details
     names = _choose_panels(result, panels, details)
     titles = _titles(result)
-    image = downsample(result.image)
-    h, w = image.shape[:2]
+    image_shape = downsample(result.image).shape
+    h, w = image_shape[:2]
     full_h, full_w = _full_shape(result)
     aspect = min(max(h / max(w, 1), 0.35), 1.6)
-    ncols = min(3, len(names))
-    nrows = -(-len(names) // ncols)
-    cell_h = PANEL_INCHES * aspect + 0.75
-    fig = Figure(figsize=(PANEL_INCHES * ncols + 0.6 * ncols, cell_h * nrows + 0.6), dpi=_DPI,
-                 layout="constrained")
-    # room between rows: a panel's title never touches the axis label above it
-    fig.get_layout_engine().set(h_pad=0.12, hspace=0.02)
-    FigureCanvasAgg(fig)
-    grid = fig.add_gridspec(nrows, ncols)
+    box_h = round(_PANEL_PX * aspect)
     window = None
     if any(n in DETAIL_PANELS for n in names):
         details = details if details is not None else _details_of(result)
         window = details["window"]
-    shrunk = max(full_h, full_w) > max(h, w)
-    scale = w / full_w if full_w else 1.0
-    for i, name in enumerate(names):
-        spec = grid[i // ncols, i % ncols]
-        if name == "histogram":
-            axes = _draw_histogram(spec, result, fig)
-            axes[0].set_title(titles[name], fontsize=10)
-            continue
-        if name == "legend":
-            ax = fig.add_subplot(spec)
-            ax.set_title(titles[name], fontsize=10)
-            _draw_legend(ax, result, fig)
-            continue
-        ax = _image_axes(fig, spec, titles[name])
-        if name in ("gx", "gy"):
-            g = downsample(result.field.gx if name == "gx" else result.field.gy)
-            limit = float(np.percentile(np.abs(g), 99.5)) if g.size else 0.0
-            limit = limit if limit > 0 else 1.0
-            im = ax.imshow(g, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-            _colorbar(fig, im, ax, extend="both")
-        elif name == "magnitude":
-            im = ax.imshow(_peaks(result, "magnitude", details), cmap="magma", vmin=0, vmax=1,
-                           interpolation="nearest")
-            _colorbar(fig, im, ax)
-        elif name in DETAIL_PANELS:
-            r, c, ch, cw = window
-            crop = downsample(details[name.removeprefix("detail_")], side=max(ch, cw))
-            im = ax.imshow(np.clip(crop, 0, 1), cmap="gray" if crop.ndim == 2 else None,
-                           vmin=0, vmax=1, interpolation="nearest")
-            ax.set_xlabel(f"x {c}–{c + cw}, y {r}–{r + ch}", fontsize=8)
-            _colorbar(fig, im, ax, visible=False)
-        else:
-            if name == "hsv":
-                shown = np.clip(_peaks(result, "hsv", details), 0, 1)
-            else:
-                data = {"scan": result.image, "denoised": result.denoised,
-                        "relief": result.sketch}[name]
-                shown = np.clip(downsample(data), 0, 1)
-            im = ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1,
-                           interpolation="nearest")
-            if name == "scan" and window is not None:
-                r, c, ch, cw = window
-                ax.add_patch(Rectangle((c * scale - 0.5, r * scale - 0.5), cw * scale,
-                                       ch * scale, fill=False, edgecolor="#e11d48", lw=1.5))
-            _colorbar(fig, im, ax, visible=False)
+        if window[2] <= 1.6 * _PANEL_PX and window[3] <= _PANEL_PX:
+            box_h = max(box_h, int(window[2]))  # room for the crop at 1:1
+
     cfg = result.config
     from .color import color_label
 
     note = (f"denoise {cfg.denoise} · operator {cfg.operator} · normalize {cfg.normalize} · "
             f"colour {color_label(cfg.color)}"
             + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
-    if shrunk:
-        note += (f" · panels shown at {w}×{h}: area-averaged, |∇I| and colour keep each "
-                 "block's strongest pixel")
+    if max(full_h, full_w) > max(h, w):
+        shown_h, shown_w = _fit((h, w), (box_h, _PANEL_PX))
+        note += (f" · panels shown at {shown_w}×{shown_h}: area-averaged, |∇I| and colour "
+                 "keep each block's strongest pixel")
     if result.meta is not None:
         note = f"{Path(str(result.meta.source)).name}\n{note}"
-    fig.suptitle(note, fontsize=11)
-    return fig
+
+    layout = _layout(names, box_h, note.count("\n") + 1)
+    width, height = layout["size"]
+    sheet = _Sheet((width, height))
+    renderer = sheet.fig.canvas.get_renderer()
+    heading = sheet.text(width / 2, 8, note, gid="heading", fontsize=11, ha="center",
+                         va="top", linespacing=1.2)
+    _fit_width(heading, width - 8, renderer)
+
+    def fit(shape):
+        return _fit(shape, (box_h, _PANEL_PX))
+
+    for name in names:
+        box = layout["panels"][name]
+        x, y, bw, bh = box
+        title = sheet.text(x + bw / 2, y - 6, titles[name], gid=f"title:{name}", fontsize=10,
+                           ha="center", va="baseline")
+        _fit_width(title, _COLUMN_PX - 8, renderer)
+        if name == "histogram":
+            _draw_histogram(sheet, box, result)
+            continue
+        if name == "legend":
+            _draw_legend(sheet, box, result)
+            continue
+        rgb, bar = _panel_picture(name, result, details, fit, window, full_w)
+        framed = _framed(rgb)
+        # centred in the panel's box (a picture of another aspect than the row's)
+        px = x + (bw - framed.shape[1]) // 2
+        py = y + (bh - framed.shape[0]) // 2
+        sheet.picture(framed, px, py, name)
+        if bar is not None:
+            cmap, vmin, vmax, kw = bar
+            _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap, vmin, vmax,
+                      name, **kw)
+        if name in DETAIL_PANELS:
+            r, c, ch, cw = window
+            sheet.text(x + bw / 2, py + framed.shape[0] + 4, f"x {c}–{c + cw}, y {r}–{r + ch}",
+                       gid=f"detail:{name}", fontsize=8, ha="center", va="top")
+    return sheet
 
 
 def render_preview(result, path: str | os.PathLike, *, panels=None,
@@ -522,7 +851,9 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     output_format(path)  # refuse an unwritable format before drawing
     if text is None:
         text = provenance_text(result.config)
-    return save_png(path, _figure(result, panels, details), bit_depth=8, compression=6,
+    # level 3: ISA-L's fastest good level when installed (level 6 took ten times as long
+    # for a file a fifth smaller)
+    return save_png(path, _figure(result, panels, details), bit_depth=8, compression=3,
                     text=text)
 
 
@@ -560,5 +891,5 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None,
         size = (max(1, int(sheet.shape[1] * factor)), max(1, int(sheet.shape[0] * factor)))
         sheet = cv2.resize(sheet, size, interpolation=cv2.INTER_AREA)
     buffer = io.BytesIO()
-    Image.fromarray(sheet).save(buffer, format="PNG", compress_level=6)
+    Image.fromarray(sheet).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

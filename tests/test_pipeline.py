@@ -244,7 +244,7 @@ def test_streamed_preview_names_the_scan_size_and_zooms_on_the_strokes(tmp_path,
         assert im.height > 1400  # four rows: the detail panels are there
     from sketchgrad.preview import _build_figure
 
-    titles = [ax.get_title() for ax in _build_figure(got, None).axes]
+    titles = [t.get_text() for t in _build_figure(got, None).fig.texts]
     assert "scan · 2000×1500 px" in titles
 
 

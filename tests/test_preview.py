@@ -106,25 +106,113 @@ def test_no_pyplot_global_state():
     assert out.stdout.strip() == "False"
 
 
-def _boxes_overlap(a, b):
-    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+def test_prepare_imports_matplotlib_in_the_background_without_pyplot():
+    code = ("import sys, threading, numpy as np, sketchgrad;"
+            "from sketchgrad import preview;"
+            "before = 'matplotlib.figure' in sys.modules;"
+            "preview.prepare(); first = preview._PREPARING; preview.prepare();"
+            "same = preview._PREPARING is first; first.join();"
+            "after = 'matplotlib.figure' in sys.modules;"
+            "png = preview.preview_png_bytes(sketchgrad.process(np.eye(24, dtype=np.float32)));"
+            "print(before, same, after, 'matplotlib.pyplot' in sys.modules, png[1:4] == b'PNG')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["False", "True", "True", "False", "True"]
 
 
-def test_legend_title_clear_of_the_histogram_above(rng):
-    from sketchgrad.preview import _build_figure
-
-    res = process(sketchy((120, 160), rng))
-    fig = _build_figure(res, None)
+def sheet_boxes(sheet):
+    """Every drawn thing's extent in display pixels (x0, y0, x1, y1; y up), with a label."""
+    fig = sheet.fig
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
-    by_title = {ax.get_title(): ax for ax in fig.axes if ax.get_title()}
-    legend = next(ax for t, ax in by_title.items() if t.startswith("legend"))
-    histograms = [ax for ax in fig.axes if ax.get_xlabel().startswith(("before", "after"))]
-    assert len(histograms) == 2
-    title = legend.title.get_window_extent(renderer)
-    lower = histograms[1].get_tightbbox(renderer)  # ticks and x label included
-    assert not _boxes_overlap(title, lower)
-    assert title.y1 < lower.y0 - 5  # at least 5 px of air between them
+    boxes = []
+    for name, x, y, rgb in sheet.pictures:
+        bottom = sheet.height - y - rgb.shape[0]
+        boxes.append((f"picture {name}", (x, bottom, x + rgb.shape[1], bottom + rgb.shape[0])))
+    for text in fig.texts:
+        if text.get_text():
+            b = text.get_window_extent(renderer)
+            boxes.append((f"text {text.get_gid()} {text.get_text()!r}", (b.x0, b.y0, b.x1, b.y1)))
+    for ax in fig.axes:  # ticks, tick labels and axis labels included
+        b = ax.get_tightbbox(renderer)
+        boxes.append((f"axes {ax.get_gid()}", (b.x0, b.y0, b.x1, b.y1)))
+    for artist in fig.artists:  # the colorbars' end triangles
+        b = artist.get_window_extent(renderer)
+        boxes.append((f"patch {artist.get_gid()}", (b.x0, b.y0, b.x1, b.y1)))
+    return boxes
+
+
+def overlap(a, b):
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def allowed(label_a, label_b):
+    """Pairs drawn over each other on purpose."""
+    kinds = {label_a.split()[0], label_b.split()[0]}
+    same = label_a.split()[1] == label_b.split()[1]
+    # a colorbar's end triangles sit on its bar; a ramp's axis lies over its strip
+    return (same and kinds in ({"patch", "picture"}, {"patch"})) or \
+        {label_a, label_b} == {"picture legend", "axes legend:axis"}
+
+
+def check_geometry(sheet):
+    boxes = sheet_boxes(sheet)
+    for label, (x0, y0, x1, y1) in boxes:
+        assert 0 <= x0 and x1 <= sheet.width and 0 <= y0 and y1 <= sheet.height, label
+    clashes = [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:]
+               if overlap(ba, bb) and not allowed(a, b)]
+    assert not clashes
+    return boxes
+
+
+def faint(shape, rng):
+    """A drawing of very low contrast: gradients of about 1e-3 per pixel."""
+    return (0.5 + 0.02 * (sketchy(shape, rng) - 0.5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("make, config", [
+    (lambda rng: sketchy((120, 160), rng), PipelineConfig()),
+    (lambda rng: sketchy((1050, 1400), rng), PipelineConfig()),   # with the 1:1 details
+    (lambda rng: sketchy((400, 100), rng), PipelineConfig()),     # tall: aspect limited
+    (lambda rng: sketchy((60, 400), rng), PipelineConfig()),      # wide: aspect limited
+    (lambda rng: sketchy((120, 160), rng), PipelineConfig(color="ink")),  # a ramp legend
+    (lambda rng: faint((120, 160), rng), PipelineConfig(denoise="none")),  # tiny colorbars
+])
+def test_layout_has_no_overlaps_and_stays_inside_the_sheet(rng, make, config):
+    from sketchgrad.preview import _build_figure
+
+    res = process(make(rng), config)
+    sheet = _build_figure(res, None)
+    boxes = check_geometry(sheet)
+    labels = [label for label, _ in boxes]
+    # every panel is there: a picture or axes, and its title
+    for name in ("scan", "denoised", "relief", "gx", "gy", "magnitude", "hsv", "legend"):
+        assert f"picture {name}" in labels
+        assert any(label.startswith(f"text title:{name} ") for label in labels)
+    for which in ("before", "after"):  # bars and ticks, tick labels, axis labels
+        assert f"picture histogram:{which}" in labels
+        assert sum(label.startswith(f"text histogram:{which} ") for label in labels) >= 5
+    for name in ("gx", "gy", "magnitude"):
+        assert f"picture colorbar:{name}" in labels
+
+
+def test_title_air_and_panels_at_their_pixel_size(rng):
+    from sketchgrad.preview import _build_figure
+
+    res = process(sketchy((1050, 1400), rng))
+    sheet = _build_figure(res, None)
+    boxes = sheet_boxes(sheet)
+    legend_title = next(b for label, b in boxes if label.startswith("text title:legend"))
+    # the lower histogram with its tick labels and x label
+    lower = np.array([b for label, b in boxes if "histogram:after" in label])
+    lower = (lower[:, 0].min(), lower[:, 1].min(), lower[:, 2].max(), lower[:, 3].max())
+    assert lower[1] > legend_title[3] + 5  # at least 5 px of air between them (y up)
+    pictures = {name: rgb for name, _, _, rgb in sheet.pictures}
+    # the detail crops are shown 1:1 (plus a one-pixel frame); the rest at one size
+    ch, cw = round(PANEL_INCHES * 100 * 1050 / 1400), round(PANEL_INCHES * 100)
+    for name in ("detail_scan", "detail_hsv", "detail_relief"):
+        assert pictures[name].shape == (ch + 2, cw + 2, 3)
+    assert pictures["scan"].shape == pictures["hsv"].shape == pictures["relief"].shape
 
 
 def test_reduced_result_reports_the_scan_size_and_shows_given_details(rng):
@@ -133,26 +221,30 @@ def test_reduced_result_reports_the_scan_size_and_shows_given_details(rng):
     full = process(sketchy((1050, 1400), rng))
     small = process(downsample(full.image, 350), full.config)
     small.full_shape = full.image.shape
+
+    def titles(sheet):
+        return {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+
     # without crops a reduced result has no detail panels (it has no 1:1 pixels)
-    fig = _build_figure(small, None)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert "scan · 1400×1050 px" in titles
-    assert not any(t.startswith("detail") for t in titles)
+    got = titles(_build_figure(small, None))
+    assert got["title:scan"] == "scan · 1400×1050 px"
+    assert not any(gid.startswith("title:detail") for gid in got)
     r, c, ch, cw = 500, 600, 300, 460
     marked = full.hsv[r:r + ch, c:c + cw].copy()
     marked[:] = (0.0, 1.0, 0.0)  # pure green: visible on the sheet only through the crop
     details = {"window": (r, c, ch, cw), "scan": full.image[r:r + ch, c:c + cw],
                "hsv": (marked * 255).astype(np.uint8), "relief": full.sketch[r:r + ch, c:c + cw]}
-    fig = _build_figure(small, None, details)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert [t for t in titles if t.startswith("detail")] == [
+    sheet = _build_figure(small, None, details)
+    got = titles(sheet)
+    assert [got[f"title:{n}"] for n in ("detail_scan", "detail_hsv", "detail_relief")] == [
         "detail at 1:1 · scan (box on the scan panel)", "detail at 1:1 · colour",
         "detail at 1:1 · relief"]
-    assert f"x {c}–{c + cw}, y {r}–{r + ch}" in [ax.get_xlabel() for ax in fig.axes]
+    assert got["detail:detail_hsv"] == f"x {c}–{c + cw}, y {r}–{r + ch}"
     rgb, _ = load_png(preview_png_bytes(small, details=details))
     green = (rgb[..., 1] > 240) & (rgb[..., 0] < 15) & (rgb[..., 2] < 15)
-    # the crop is drawn at about 1:1 (the panel is a little narrower than 4.6 in)
-    assert 0.8 * ch * cw < green.sum() <= ch * cw
+    assert ch * cw <= green.sum() < 1.01 * ch * cw  # the crop, drawn 1:1 (and a few hsv pixels)
+    _, x, y, _ = next(p for p in sheet.pictures if p[0] == "detail_hsv")
+    assert green[y + 1:y + 1 + ch, x + 1:x + 1 + cw].all()  # inside its one-pixel frame
 
 
 def test_detail_window_finds_the_busy_corner():
@@ -188,3 +280,74 @@ def test_block_peak_keeps_each_blocks_strongest_pixel(rng):
     assert block_peak(line, 6).max() == np.float32(0.9)
     assert downsample(line, 10).max() < 0.2
     assert shrink_step((1441, 10)) == 3 and shrink_step((720, 720)) == 1
+
+
+def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path, monkeypatch):
+    """A small default run (all four outputs, tiles streamed) against the stages composed.
+
+    Speed-ups of the tile engine or the preview must not change results
+    unnoticed: the PNGs decode to ``process``'s arrays and to the stage
+    functions' by the documented quantisation (16-bit magnitude, 8-bit sketch
+    and colour: floor(x * (2**bits - 1) + 0.5), within one level where OpenCV's
+    last bit differs between tiles and the whole image), and the preview shows
+    the very pixels of the outputs in its 1:1 panels.
+    """
+    import sketchgrad.pipeline as pipeline
+    from sketchgrad.color import ZERO_GRADIENT, apply_color
+    from sketchgrad.denoise import denoise, resolve_strength
+    from sketchgrad.gradients import gradient_field
+    from sketchgrad.normalize import normalize, to_unit
+    from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
+    from sketchgrad.preview import _build_figure
+    from sketchgrad.sketch import sketch_effect
+
+    image = sketchy((900, 1200), np.random.default_rng(11))  # > 1.25 panels: details shown
+    seen = {}
+    real = pipeline._write_preview
+
+    def spy(result, dest, text):
+        seen["result"] = result
+        return real(result, dest, text)
+
+    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    paths = {kind: tmp_path / f"page.{kind}.png" for kind in OUTPUT_KINDS}
+    process_to_files(image, PipelineConfig(), paths)
+
+    # the stages composed by hand, with the strength the default resolves to
+    strength = resolve_strength(image, "gaussian")
+    denoised = denoise(image, "gaussian", strength=strength)
+    field = gradient_field(denoised, "sobel")
+    magnitude = np.where(field.magnitude <= ZERO_GRADIENT, np.float32(0), field.magnitude)
+    unit = to_unit(normalize(magnitude, "minmax"), "minmax")
+    whole = process(image)
+    np.testing.assert_allclose(whole.normalized, unit, atol=1e-6)
+    np.testing.assert_allclose(whole.sketch, sketch_effect(denoised), atol=1e-6)
+    np.testing.assert_allclose(whole.hsv, apply_color(field, unit, denoised), atol=1e-6)
+
+    def decoded(kind):
+        with Image.open(paths[kind]) as im:
+            return np.asarray(im).astype(np.int64)
+
+    for kind, array, top in (("magnitude", whole.normalized, 65535),
+                             ("sketch", np.clip(whole.sketch, 0, 1), 255),
+                             ("hsv", whole.hsv, 255)):
+        got, want = decoded(kind), np.floor(array.astype(np.float64) * top + 0.5)
+        assert got.shape == want.shape
+        assert np.abs(got - want).max() <= 1, kind
+        assert (got == want).mean() > 0.99, kind
+
+    # the preview: the sheet's size, every picture at its place, the 1:1 panels = the files
+    sheet = _build_figure(seen["result"], None)
+    preview, _ = load_png(paths["preview"])
+    assert preview.shape == (sheet.height, sheet.width, 3)
+    for name, x, y, rgb in sheet.pictures:
+        np.testing.assert_array_equal(preview[y:y + rgb.shape[0], x:x + rgb.shape[1]], rgb,
+                                      err_msg=name)
+    r, c, ch, cw = seen["result"].details["window"]
+    where = {name: (x, y) for name, x, y, _ in sheet.pictures}
+    x, y = where["detail_hsv"]
+    np.testing.assert_array_equal(preview[y + 1:y + 1 + ch, x + 1:x + 1 + cw],
+                                  decoded("hsv")[r:r + ch, c:c + cw])
+    x, y = where["detail_relief"]
+    np.testing.assert_array_equal(preview[y + 1:y + 1 + ch, x + 1:x + 1 + cw, 0],
+                                  decoded("sketch")[r:r + ch, c:c + cw])
