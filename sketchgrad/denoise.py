@@ -37,8 +37,10 @@ measures them again.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .channels import luma
 from .errors import ParameterError, choose
@@ -62,7 +64,7 @@ __all__ = [
 _MAD_TO_SIGMA = 0.6744897501960817
 
 
-def _as_image(image, name: str = "image") -> np.ndarray:
+def _as_image(image: ArrayLike, name: str = "image") -> NDArray[np.float32]:
     """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
     from .io import as_image
 
@@ -73,7 +75,7 @@ def _as_image(image, name: str = "image") -> np.ndarray:
 NEGLIGIBLE_STRENGTH = 1e-6
 
 
-def _flush_tiny(image: np.ndarray) -> np.ndarray:
+def _flush_tiny(image: NDArray[np.float32]) -> NDArray[np.float32]:
     """Set values under 1e-30 (subnormal floats, far below any grey level) to 0.
 
     scikit-image's TV and wavelet code square such values into 0 and divide by them.
@@ -84,15 +86,15 @@ def _flush_tiny(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _finish(out: np.ndarray, image: np.ndarray) -> np.ndarray:
+def _finish(out: ArrayLike, image: NDArray[Any]) -> NDArray[np.float32]:
     """A new float32 array in [0, 1] of the input's shape, never the caller's array."""
-    out = np.asarray(out, dtype=np.float32).reshape(image.shape)
-    if np.shares_memory(out, image):
-        out = out.copy()
-    return np.clip(out, 0.0, 1.0, out=out)
+    result = np.asarray(out, dtype=np.float32).reshape(image.shape)
+    if np.shares_memory(result, image):
+        result = result.copy()
+    return np.clip(result, 0.0, 1.0, out=result)
 
 
-def estimate_noise(image: np.ndarray) -> float:
+def estimate_noise(image: ArrayLike) -> float:
     """Estimate the standard deviation of Gaussian noise in an image.
 
     Donoho's estimator, as scikit-image's ``estimate_sigma``: the median
@@ -129,7 +131,7 @@ def estimate_noise(image: np.ndarray) -> float:
 NOISE_STRIP = 512
 
 
-def _noise_plane(plane: np.ndarray) -> float:
+def _noise_plane(plane: NDArray[np.float32]) -> float:
     import pywt
 
     if plane.size < 2:
@@ -141,7 +143,7 @@ def _noise_plane(plane: np.ndarray) -> float:
     return _median_in_place(detail) / _MAD_TO_SIGMA
 
 
-def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
+def _abs_diagonal_detail(plane: NDArray[np.float32]) -> NDArray[np.float32]:
     """|HH| of pywt's level-1 ``dwt2(plane, "db2", mode="symmetric")``, flattened, float32.
 
     Computed in strips of ``NOISE_STRIP`` rows, each with 4 rows of the image
@@ -191,7 +193,7 @@ _AUTO_STRENGTH: dict[str, Callable[[float], float]] = {
 }
 
 
-def resolve_strength(image: np.ndarray, method: str, strength: float | None = None) -> float:
+def resolve_strength(image: ArrayLike, method: str, strength: float | None = None) -> float:
     """The strength ``denoise(image, method, strength=strength)`` will use.
 
     ``strength=None`` gives the automatic strength derived from
@@ -211,7 +213,7 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     return _auto(_as_image(image), strength, method)
 
 
-def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
+def _auto(image: NDArray[np.float32], strength: float | None, method: str) -> float:
     if strength is None:
         if image.ndim == 3 and method in _LUMA_STRENGTH:
             image = luma(image)
@@ -220,7 +222,7 @@ def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
                          "from the image)")
 
 
-def _non_negative(value, name: str, rule: str) -> float:
+def _non_negative(value: Any, name: str, rule: str) -> float:
     """``value`` as a float if it is a finite number >= 0, else a ParameterError."""
     try:
         number = float(value)
@@ -231,7 +233,8 @@ def _non_negative(value, name: str, rule: str) -> float:
     return number
 
 
-def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_none(image: ArrayLike, *,
+                 strength: float | None = None) -> NDArray[np.float32]:
     """Return the image as a new float32 array in [0, 1]; ``strength`` is ignored.
 
     Examples
@@ -245,7 +248,8 @@ def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndar
     return _finish(image, image)
 
 
-def denoise_gaussian(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_gaussian(image: ArrayLike, *,
+                     strength: float | None = None) -> NDArray[np.float32]:
     """Gaussian blur; ``strength`` is the kernel's sigma in pixels.
 
     With ``strength=None`` the sigma is ``clip(10 * noise, 0.5, 2)`` where
@@ -270,7 +274,8 @@ def denoise_gaussian(image: np.ndarray, *, strength: float | None = None) -> np.
     return _finish(out, image)
 
 
-def denoise_median(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_median(image: ArrayLike, *,
+                   strength: float | None = None) -> NDArray[np.float32]:
     """Median filter; ``strength`` is the radius in pixels (window 2r+1, rounded).
 
     With ``strength=None`` the radius is 1 (3x3) for noise under 0.1, else 2.
@@ -306,7 +311,8 @@ def denoise_median(image: np.ndarray, *, strength: float | None = None) -> np.nd
 BILATERAL_SPACE_SIGMA = 3.0
 
 
-def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_bilateral(image: ArrayLike, *,
+                      strength: float | None = None) -> NDArray[np.float32]:
     """Edge-preserving bilateral filter; ``strength`` is the range (intensity) sigma.
 
     Neighbours within ``BILATERAL_SPACE_SIGMA`` = 3 pixels are averaged with
@@ -343,7 +349,8 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
 TV_ITERATIONS = 30
 
 
-def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_tv(image: ArrayLike, *,
+               strength: float | None = None) -> NDArray[np.float32]:
     """Total-variation denoising (Chambolle); ``strength`` is the TV weight.
 
     Minimises ``|u - image|^2 / 2 + weight * TV(u)`` (scikit-image's
@@ -375,7 +382,8 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
 NL_MEANS_PATCH, NL_MEANS_SEARCH = 5, 15
 
 
-def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_nl_means(image: ArrayLike, *,
+                     strength: float | None = None) -> NDArray[np.float32]:
     """Non-local means; ``strength`` is the filter parameter h on the [0, 1] scale.
 
     Each pixel becomes a weighted mean of pixels in a 15x15 search window whose
@@ -425,7 +433,8 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
 NL_MEANS_CHROMA = 1.5
 
 
-def _nl_means_plane(planes: np.ndarray, h: float, offset: float, scale: float) -> np.ndarray:
+def _nl_means_plane(planes: NDArray[np.float32], h: float, offset: float,
+                    scale: float) -> NDArray[np.float32]:
     """OpenCV non-local means of one or two planes held as 16-bit ``offset + scale * v``."""
     import cv2
 
@@ -453,7 +462,8 @@ def _nl_means_plane(planes: np.ndarray, h: float, offset: float, scale: float) -
 WAVELET = "sym4"
 
 
-def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_wavelet(image: ArrayLike, *,
+                    strength: float | None = None) -> NDArray[np.float32]:
     """Wavelet shrinkage (BayesShrink, soft thresholds); ``strength`` is the noise sigma.
 
     Each detail subband of a ``WAVELET`` (sym4) decomposition is soft-thresholded
@@ -500,7 +510,7 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     return _finish(out, image)
 
 
-DENOISE_METHODS: dict[str, Callable[..., np.ndarray]] = {
+DENOISE_METHODS: dict[str, Callable[..., NDArray[np.float32]]] = {
     "none": denoise_none,
     "gaussian": denoise_gaussian,
     "median": denoise_median,
@@ -511,8 +521,8 @@ DENOISE_METHODS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def denoise(image: np.ndarray, method: str = "gaussian", *,
-            strength: float | None = None) -> np.ndarray:
+def denoise(image: ArrayLike, method: str = "gaussian", *,
+            strength: float | None = None) -> NDArray[np.float32]:
     """Denoise a float32 image in [0, 1] with a method from ``DENOISE_METHODS``.
 
     Parameters
@@ -550,7 +560,8 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     return func(image, strength=strength)
 
 
-def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+def flatten_background(image: ArrayLike, *,
+                       scale: float | None = None) -> NDArray[np.float32]:
     """Even out uneven lighting: divide by a large-scale background estimate.
 
     The background is a Gaussian blur (sigma ``scale`` pixels, default 1/20 of
@@ -580,7 +591,7 @@ def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.n
     # The background is smooth at this scale: estimate it on a copy shrunk so that
     # `scale` is ~8 pixels (a large closing at full size takes tens of seconds).
     shrink = max(1, int(scale // 8))
-    small = image
+    small: NDArray[Any] = image
     if shrink > 1:
         size = (max(2, round(width / shrink)), max(2, round(height / shrink)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
