@@ -1038,7 +1038,7 @@ def stroke_color(field: GradientField, image: ArrayLike, value: ArrayLike, *,
     return _compose(np.ascontiguousarray(hsv[..., 0]), saturation, value, zero, shape, dtype)
 
 
-def gradient_map(tone: ArrayLike, ramp: str | ColorRamp | Colormap, *,
+def gradient_map(tone: ArrayLike, ramp: str | ColorRamp, *,
                  keep_hue: bool = False,
                  dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Recolour a drawing's tone through a ramp, optionally keeping its hues.

@@ -71,13 +71,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .color import hsv_to_rgb
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.projections.polar import PolarAxes
+
+_F32 = NDArray[np.float32]  # for private signatures
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -101,7 +108,7 @@ _ROWS_PER_CHUNK = 512  # rows per histogram chunk: bounds bincount's float64 wei
 # --------------------------------------------------------------------------- input
 
 
-def _check_image(image: Any, name: str = "image") -> np.ndarray:
+def _check_image(image: ArrayLike, name: str = "image") -> NDArray[np.float32]:
     """The project's input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3)."""
     from .io import as_image
 
@@ -165,36 +172,37 @@ def reach(sigma: float | None = None, operator: str = "scharr") -> int:
 # --------------------------------------------------------------------------- tensor
 
 
-def _structure_tensor(image: np.ndarray, sigma: float, operator: str,
-                      mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _structure_tensor(image: _F32, sigma: float, operator: str,
+                      mask: NDArray[np.bool_] | None) -> tuple[_F32, _F32, _F32]:
     """Smoothed tensor terms (Jxx, Jxy, Jyy), float32, channel mean for colour."""
     import cv2
 
     channels = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
-    jxx = jxy = jyy = None
+    sums: list[NDArray[np.float32]] = []  # Jxx, Jxy, Jyy
     for channel in channels:
         field = gradient_field(channel, operator, mask=mask)
         gx, gy = field.gx, field.gy
         terms = (gx * gx, gx * gy, gy * gy)
-        if jxx is None:
-            jxx, jxy, jyy = terms
+        if not sums:
+            sums = list(terms)
         else:
-            jxx += terms[0]
-            jxy += terms[1]
-            jyy += terms[2]
+            for total, term in zip(sums, terms, strict=True):
+                total += term
+    jxx, jxy, jyy = sums
     if len(channels) > 1:
         # The channels' mean, so a grey image in three equal channels gives the grey tensor.
         inverse = np.float32(1 / len(channels))
         for term in (jxx, jxy, jyy):
             term *= inverse
     size = 2 * _gaussian_radius(sigma) + 1
-    return tuple(cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
-                                  borderType=cv2.BORDER_REFLECT)
-                 .reshape(term.shape) for term in (jxx, jxy, jyy))
+    blurred = [cast("NDArray[np.float32]", cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
+                                              borderType=cv2.BORDER_REFLECT)
+                    .reshape(term.shape)) for term in (jxx, jxy, jyy)]
+    return blurred[0], blurred[1], blurred[2]
 
 
-def _stroke_fields(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray,
-                   inside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stroke_fields(jxx: _F32, jxy: _F32, jyy: _F32,
+                   inside: NDArray[np.bool_] | None) -> tuple[_F32, _F32, _F32]:
     """Per pixel (angle in degrees [0, 180), coherence, energy = trace), float32."""
     energy = jxx + jyy
     # Doubled stroke angle: (Jyy - Jxx, 2 Jxy) (see the module docstring).
@@ -267,7 +275,7 @@ class StrokeStatistics:
         self.bins = int(bins)
         self.histogram = np.zeros(self.bins, np.float64)
         self.vectors = np.zeros((2, self.bins), np.float64)
-        self.tensor = (0.0, 0.0, 0.0)
+        self.tensor: tuple[float, ...] = (0.0, 0.0, 0.0)
         self.pixels = 0
 
     def __repr__(self) -> str:
@@ -276,11 +284,12 @@ class StrokeStatistics:
                 f"overall_coherence={self.overall_coherence:.3f})")
 
     @property
-    def bin_edges(self) -> np.ndarray:
+    def bin_edges(self) -> NDArray[np.float64]:
         """Bin edges in degrees, float64 (bins + 1,) from 0 to 180."""
         return np.linspace(0.0, 180.0, self.bins + 1)
 
-    def add(self, directions: StrokeDirections, core: Any = None) -> StrokeStatistics:
+    def add(self, directions: StrokeDirections | _Fields,
+            core: tuple[slice, ...] | None = None) -> StrokeStatistics:
         """Add a tile's pixels (or the ``core`` part of them) and return ``self``.
 
         Parameters
@@ -429,13 +438,13 @@ def _dominant(histogram: np.ndarray, vectors: np.ndarray, smoothing: float,
                 if smooth[i] < half or i not in basin:
                     break
                 run.append(i)
-        run = np.array(sorted(set(run)))
+        bins = np.array(sorted(set(run)))
         # Each bin's doubled-angle vector, less the basin floor's share of its weight.
-        keep = np.clip(1 - smooth[basin].min() / np.maximum(histogram[run], 1e-300), 0, 1)
+        keep = np.clip(1 - smooth[basin].min() / np.maximum(histogram[bins], 1e-300), 0, 1)
         if not keep.any():
-            keep = np.ones(run.size)
-        angle = math.degrees(math.atan2(float(np.dot(keep, vectors[1, run])),
-                                        float(np.dot(keep, vectors[0, run])))) / 2 % 180
+            keep = np.ones(bins.size)
+        angle = math.degrees(math.atan2(float(np.dot(keep, vectors[1, bins])),
+                                        float(np.dot(keep, vectors[0, bins])))) / 2 % 180
         found.append((float(angle), share, float(smooth[peak])))
     found.sort(key=lambda item: (-item[1], -item[2]))
     return [(angle, share) for angle, share, _ in found]
@@ -474,11 +483,11 @@ class StrokeDirections:
         The derivative operator used.
     """
 
-    angle: np.ndarray
-    coherence: np.ndarray
-    energy: np.ndarray
-    histogram: np.ndarray
-    bin_edges: np.ndarray
+    angle: NDArray[np.float32]
+    coherence: NDArray[np.float32]
+    energy: NDArray[np.float32]
+    histogram: NDArray[np.float64]
+    bin_edges: NDArray[np.float64]
     dominant: list[tuple[float, float]]
     overall_coherence: float
     sigma: float
@@ -490,7 +499,7 @@ class StrokeDirections:
                 f"dominant={_format_dominant(self.dominant)}, "
                 f"overall_coherence={self.overall_coherence:.3f})")
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-able figures for a run's record and a PNG's provenance text.
 
         Returns
@@ -514,8 +523,8 @@ class StrokeDirections:
         }
 
 
-def stroke_directions(image: Any, *, sigma: float | None = None,
-                      mask: np.ndarray | None = None, bins: int = 180,
+def stroke_directions(image: ArrayLike, *, sigma: float | None = None,
+                      mask: ArrayLike | None = None, bins: int = 180,
                       operator: str = "scharr", smoothing: float = 3.0,
                       prominence: float = 0.1, min_share: float = 0.02) -> StrokeDirections:
     """Measure which way the strokes of a drawing run.
@@ -626,15 +635,15 @@ def stroke_directions(image: Any, *, sigma: float | None = None,
 
 @dataclass(frozen=True)
 class _Fields:
-    angle: np.ndarray
-    coherence: np.ndarray
-    energy: np.ndarray
+    angle: NDArray[np.float32]
+    coherence: NDArray[np.float32]
+    energy: NDArray[np.float32]
 
 
 # --------------------------------------------------------------------------- flow picture
 
 
-def flow_defaults(shape: tuple[int, ...]) -> dict:
+def flow_defaults(shape: tuple[int, ...]) -> dict[str, Any]:
     """The flow picture's automatic ``grain`` and ``length`` for a whole image's shape.
 
     The noise grain grows with the image so that the streaks stay visible
@@ -677,10 +686,10 @@ def _lattice_noise(rows: np.ndarray, cols: np.ndarray, seed: int) -> np.ndarray:
     return (h >> np.uint32(8)).astype(np.float32) * np.float32(2.0 ** -24)
 
 
-def flow_picture(directions: StrokeDirections | Any, *, length: float | None = None,
+def flow_picture(directions: StrokeDirections | ArrayLike, *, length: float | None = None,
                  grain: int | None = None, seed: int = 0, origin: tuple[int, int] = (0, 0),
                  reference: float | None = None, sigma: float | None = None,
-                 operator: str = "scharr") -> np.ndarray:
+                 operator: str = "scharr") -> NDArray[np.float32]:
     """Draw the stroke direction field: noise smeared along the strokes, coloured by angle.
 
     A line-integral convolution: each pixel averages a white-noise texture
@@ -808,7 +817,8 @@ def flow_picture(directions: StrokeDirections | Any, *, length: float | None = N
     weights = [1.0 - abs(k) / (n + 1) for k in range(-n, n + 1)]
     for k, weight in zip(range(-n, n + 1), weights, strict=True):
         cv2.scaleAdd(along, float(k), base, dst=where)
-        cv2.remap(lattice, where, None, cv2.INTER_LINEAR, dst=sample,
+        # OpenCV takes map2=None for a two-channel map1; its stubs say otherwise.
+        cv2.remap(lattice, where, None, cv2.INTER_LINEAR, dst=sample,  # type: ignore[call-overload]
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.scaleAdd(sample, weight, texture, dst=texture)
     del base, along, where, sample
@@ -846,8 +856,9 @@ _HUES = hsv_to_rgb(np.stack([(np.arange(360, dtype=np.float32) + 0.5) / 360,
 # --------------------------------------------------------------------------- rose
 
 
-def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
-              color: str = "#3a6ea5", mark_dominant: bool = True, title: str | None = None):
+def plot_rose(ax: Axes | None, directions: StrokeDirections | StrokeStatistics, *,
+              color: str = "#3a6ea5", mark_dominant: bool = True,
+              title: str | None = None) -> PolarAxes:
     """Draw a rose of stroke angles (a polar histogram) on a matplotlib polar Axes.
 
     Each bin is drawn at its angle and at the angle + 180 degrees, so the rose
@@ -893,6 +904,7 @@ def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
     elif getattr(ax, "name", None) != "polar":
         raise ParameterError("ax is not a polar Axes; make one with "
                              "fig.add_subplot(projection='polar') or pass ax=None")
+    ax = cast("PolarAxes", ax)  # checked above by its projection name
     histogram = np.asarray(directions.histogram, np.float64)
     edges = np.radians(directions.bin_edges)
     dominant = (directions.dominant if isinstance(directions, StrokeDirections)
