@@ -16,8 +16,15 @@ import json
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import ParameterError, ScanError
+
+if TYPE_CHECKING:
+    from PIL.PngImagePlugin import PngImageFile
+
+    from .normalize import Normalizer
+    from .pipeline import PipelineConfig
 
 __all__ = [
     "PIPELINE_KEYS",
@@ -79,7 +86,7 @@ def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join(names[t] for t in types)
 
 
-def check_settings(settings: dict, source: str) -> dict:
+def check_settings(settings: dict[str, Any], source: str) -> dict[str, Any]:
     """Validate setting names and value types; return them with ``-`` spelled ``_``.
 
     Parameters
@@ -116,7 +123,7 @@ def check_settings(settings: dict, source: str) -> dict:
     if unknown:
         raise ParameterError(f"{source}: unknown setting(s) {', '.join(map(repr, unknown))}; "
                              f"valid settings: {', '.join(sorted(types))}")
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in canonical.items():
         allowed = types[key]
         if value is None and key in ("strength", "tile_size", "max_pixels", "scheduler"):
@@ -136,7 +143,7 @@ def check_settings(settings: dict, source: str) -> dict:
     return out
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     r"""Read run settings from a TOML file.
 
     Keys are the long flag names, with ``-`` or ``_``: ``denoise = "median"``,
@@ -179,7 +186,7 @@ def load_config_file(path: str | os.PathLike) -> dict:
     return check_settings(data, str(path))
 
 
-def merge_settings(*layers: dict) -> dict:
+def merge_settings(*layers: dict[str, Any]) -> dict[str, Any]:
     """Merge setting dicts; later layers win; ``None`` values do not override.
 
     Examples
@@ -187,15 +194,15 @@ def merge_settings(*layers: dict) -> dict:
     >>> merge_settings({"denoise": "median", "workers": 2}, {"workers": None, "quiet": True})
     {'denoise': 'median', 'workers': 2, 'quiet': True}
     """
-    merged: dict = {}
+    merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if v is not None})
     return merged
 
 
-def provenance_text(config, *, normalize_scope: str = "image",
+def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
                     normalizer_state: object = None,
-                    input_statistics: dict | None = None) -> dict[str, str]:
+                    input_statistics: dict[str, Any] | None = None) -> dict[str, str]:
     """The PNG text chunks recording how an output was made.
 
     Parameters
@@ -224,7 +231,7 @@ def provenance_text(config, *, normalize_scope: str = "image",
     """
     from . import __version__
 
-    record = {"version": __version__, "config": config.to_dict(),
+    record: dict[str, Any] = {"version": __version__, "config": config.to_dict(),
               "normalize_scope": normalize_scope}
     if normalizer_state is not None:
         record["normalizer"] = normalizer_state
@@ -234,7 +241,7 @@ def provenance_text(config, *, normalize_scope: str = "image",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
 
-def normalizer_record(normalizer) -> dict | None:
+def normalizer_record(normalizer: Normalizer | None) -> dict[str, Any] | None:
     """A small JSON record of a shared scale's fitted statistics, for provenance.
 
     The statistics are readable (``count``, ``min``, ``max``, ...); the
@@ -257,10 +264,10 @@ def normalizer_record(normalizer) -> dict | None:
     record = {"method": normalizer.method,
               "statistics": normalizer.statistics,
               "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
-    return json.loads(json.dumps(record, default=_jsonable))
+    return cast("dict[str, Any]", json.loads(json.dumps(record, default=_jsonable)))
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     import numpy as np
 
     if isinstance(value, np.ndarray):
@@ -270,7 +277,7 @@ def _jsonable(value):
     return repr(value)
 
 
-def read_provenance(path: str | os.PathLike) -> dict | None:
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Read the provenance record of a PNG sketchgrad wrote.
 
     Parameters
@@ -302,7 +309,8 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
                 return None
             raw = im.info.get(PROVENANCE_KEY)
             if raw is None:
-                raw = im.text.get(PROVENANCE_KEY)  # text chunks after the image data
+                # text chunks after the image data
+                raw = cast("PngImageFile", im).text.get(PROVENANCE_KEY)
     except (OSError, SyntaxError, ValueError):
         return None
     try:
@@ -314,7 +322,7 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
     return record
 
 
-def settings_from_png(path: str | os.PathLike) -> dict:
+def settings_from_png(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings a sketchgrad PNG was made with (for ``--config-from``).
 
     Parameters
