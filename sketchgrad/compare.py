@@ -12,12 +12,26 @@ so a sheet costs about the same for any scan size.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .preview import _fmt
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
+    from .io import Scan
+    from .pipeline import PipelineConfig
+
+#: A sheet's tiles: one dict of pictures and labels per method.
+_Tiles = list[dict[str, Any]]
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
 
@@ -32,7 +46,8 @@ _COLUMNS = 4
 EXTRA_COLOURS = ("hsv", "viridis")
 
 
-def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+def _crop(image: NDArray[np.float32],
+          side: int = CROP_SIDE) -> tuple[NDArray[np.float32], tuple[int, int]]:
     """Full-resolution window with the most strong strokes, and its (row, col)."""
     from .gradients import gradient_field
     from .preview import detail_window, downsample
@@ -45,7 +60,7 @@ def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[i
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 
-def _tiles_normalize(image, config):
+def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
     from .denoise import denoise
     from .gradients import gradient_field
     from .normalize import NORMALIZE_METHODS, normalize, to_unit
@@ -60,7 +75,7 @@ def _tiles_normalize(image, config):
     return tiles
 
 
-def _tiles_denoise(image, config):
+def _tiles_denoise(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
     from .denoise import DENOISE_METHODS, denoise, estimate_noise
     from .gradients import gradient_field
 
@@ -75,7 +90,7 @@ def _tiles_denoise(image, config):
     return tiles, f"noise estimate σ = {sigma:.4f}; strength {_fmt(config.strength)}"
 
 
-def _tiles_operator(image, config):
+def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
     from .color import apply_color
     from .denoise import denoise
     from .gradients import OPERATORS, gradient_field
@@ -92,7 +107,7 @@ def _tiles_operator(image, config):
     return tiles, f"colour: hue = direction, brightness = {config.normalize}-normalized strength"
 
 
-def _tiles_ramp(image, config):
+def _tiles_ramp(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
     from .color import RAMPS, ColorRamp, _ramp_from_spec, apply_color, color_label, hsv_to_rgb
     from .denoise import denoise
     from .gradients import gradient_field
@@ -118,7 +133,7 @@ def _tiles_ramp(image, config):
     return tiles
 
 
-def _shared_scale(tiles) -> None:
+def _shared_scale(tiles: _Tiles) -> None:
     """One colour scale for every tile's gradient magnitude (the first method's 99.5 %)."""
     ref = tiles[0]["below"]
     vmax = float(np.percentile(ref, 99.5)) if ref.size else 0.0
@@ -128,7 +143,7 @@ def _shared_scale(tiles) -> None:
         t["below_vmax"] = vmax
 
 
-def _colorbar(fig, im, ax, *, visible: bool) -> None:
+def _colorbar(fig: Figure, im: AxesImage, ax: Axes, *, visible: bool) -> None:
     bar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
     bar.ax.tick_params(labelsize=7)
     if not visible:  # keeps every tile the same width
@@ -136,7 +151,8 @@ def _colorbar(fig, im, ax, *, visible: bool) -> None:
 
 
 #: What a sheet can compare -> the stage's tile builder.
-COMPARE_WHAT = {
+COMPARE_WHAT: dict[str, Callable[[NDArray[np.float32], PipelineConfig],
+                                  _Tiles | tuple[_Tiles, str]]] = {
     "normalize": _tiles_normalize,
     "denoise": _tiles_denoise,
     "operator": _tiles_operator,
@@ -144,7 +160,7 @@ COMPARE_WHAT = {
 }
 
 
-def _as_image(image) -> tuple[np.ndarray, str | None]:
+def _as_image(image: ArrayLike | Scan) -> tuple[NDArray[np.float32], str | None]:
     from .io import Scan, as_image
     from .sketch import _check_grey
 
@@ -157,7 +173,8 @@ def _as_image(image) -> tuple[np.ndarray, str | None]:
     return image, source
 
 
-def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
+def render_comparison(image: ArrayLike | Scan, what: str, path: str | os.PathLike[str], *,
+                      config: PipelineConfig | None = None,
                       text: dict[str, str] | None = None) -> Path:
     """Draw every method of one stage side by side on the same scan, into a PNG.
 
@@ -288,7 +305,7 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
         title = f"{source}\n{title}"
     fig.suptitle(title, fontsize=12)
     fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    rgb = np.asarray(cast(FigureCanvasAgg, fig.canvas).buffer_rgba())[..., :3].copy()
     if text is None:  # the command's provenance chunk
         from .config import provenance_text
 
