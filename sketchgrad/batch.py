@@ -21,13 +21,21 @@ import os
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import OutputError, ParameterError, SketchgradError, choose
 from .pipeline import PipelineConfig
 from .png import DEFAULT_COMPRESSION
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from .io import Scan
+    from .normalize import Normalizer
 
 __all__ = [
     "Outcome",
@@ -83,7 +91,7 @@ class Outcome:
     seconds: float = 0.0
     traceback: str | None = field(default=None, repr=False, compare=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON summary fields: input, outputs, status, error, seconds."""
         return {"input": self.input, "outputs": list(self.outputs), "status": self.status,
                 "error": self.error, "seconds": self.seconds}
@@ -99,7 +107,7 @@ class _Found:
     base: Path | None  # the folder it was found under (outputs mirror the path below it)
 
 
-def looks_like_image(path: str | os.PathLike) -> bool:
+def looks_like_image(path: str | os.PathLike[str]) -> bool:
     r"""Whether a file is taken as an image: by its ending, else by its first bytes.
 
     Drawings in formats sketchgrad cannot read (``REPORTED_SUFFIXES``: PDF, SVG,
@@ -161,7 +169,7 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
-def _discover(paths: Iterable[str | os.PathLike], exclude: Path | None
+def _discover(paths: Iterable[str | os.PathLike[str]], exclude: Path | None
               ) -> tuple[list[_Found], list[Outcome]]:
     found: list[_Found] = []
     problems: list[Outcome] = []
@@ -202,8 +210,8 @@ def _discover(paths: Iterable[str | os.PathLike], exclude: Path | None
     return found, problems
 
 
-def find_inputs(paths: Iterable[str | os.PathLike], *,
-                exclude: str | os.PathLike | None = None) -> list[Path]:
+def find_inputs(paths: Iterable[str | os.PathLike[str]], *,
+                exclude: str | os.PathLike[str] | None = None) -> list[Path]:
     """Expand files, folders (searched recursively) and glob patterns into inputs.
 
     Parameters
@@ -233,7 +241,7 @@ def find_inputs(paths: Iterable[str | os.PathLike], *,
     return [f.path for f in _discover(paths, ex)[0]]
 
 
-def _plan(found: list[_Found], outdir: Path, kinds: tuple[str, ...]
+def _plan(found: list[_Found], outdir: Path, kinds: Sequence[str]
           ) -> tuple[list[tuple[_Found, list[Path]]], list[Outcome]]:
     """Output paths per input: ``<stem>.<kind>.png`` mirroring the folder structure.
 
@@ -283,7 +291,7 @@ def _is_leftover(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp") and ".png." in name
 
 
-def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
+def remove_leftovers(outdir: str | os.PathLike[str]) -> list[Path]:
     """Remove temporary files a killed run left under ``outdir``.
 
     Only sketchgrad's own temporary names (``.<name>.png.<token>.tmp``) are touched.
@@ -303,7 +311,7 @@ def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
     (['.page.hsv.png.k2j4x9q1.tmp'], ['keep.tmp'])
     """
     removed = []
-    for root, _dirs, files in os.walk(outdir):
+    for root, _dirs, files in os.walk(os.fspath(outdir)):
         for name in files:
             if _is_leftover(name):
                 p = Path(root) / name
@@ -328,7 +336,7 @@ class _Job:
     max_pixels: int | None
     compression: int = DEFAULT_COMPRESSION
     text: tuple[tuple[str, str], ...] = ()
-    normalizer: object = None
+    normalizer: Normalizer | None = None
 
 
 @dataclass
@@ -368,13 +376,13 @@ def _guard(job: _Job, work: Callable[[_Job], object]) -> _Reply:
     return reply
 
 
-def _load(job: _Job):
+def _load(job: _Job) -> Scan:
     from .io import load_scan
 
     return load_scan(job.source, mode="gray", max_pixels=job.max_pixels)
 
 
-def _fit(job: _Job):
+def _fit(job: _Job) -> Normalizer:
     """First pass of ``normalize_scope="batch"``: this input's magnitude statistics.
 
     ``fit_normalizer`` goes tile by tile (memory: the image plus a few tiles)
@@ -394,8 +402,8 @@ def _produce(job: _Job) -> list[str]:
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staged: dict[str, Path] = {}
     try:
-        for kind, dest in job.outputs:
-            dest = Path(dest)
+        for kind, name in job.outputs:
+            dest = Path(name)
             try:
                 dest.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -404,15 +412,15 @@ def _produce(job: _Job) -> list[str]:
             staged[kind] = dest.with_name(f".{dest.name}.{token}.tmp")
         process_to_files(scan, job.config, staged, normalizer=job.normalizer,
                          text=dict(job.text), compression=job.compression)
-        for kind, dest in job.outputs:
-            os.replace(staged[kind], dest)
+        for kind, target in job.outputs:
+            os.replace(staged[kind], target)
     except BaseException as exc:
         for stage in staged.values():
             stage.unlink(missing_ok=True)
         if isinstance(exc, OutputError):  # name the output, not its temporary file
             message = str(exc)
-            for kind, dest in job.outputs:
-                message = message.replace(str(staged.get(kind, dest)), dest)
+            for kind, target in job.outputs:
+                message = message.replace(str(staged.get(kind, target)), target)
             raise OutputError(message) from None
         raise
     return [dest for _kind, dest in job.outputs]
@@ -422,7 +430,7 @@ def _fit_job(job: _Job) -> _Reply:
     return _guard(job, _fit)
 
 
-def _produce_job(job: _Job, normalizer=None) -> _Reply:
+def _produce_job(job: _Job, normalizer: Normalizer | None = None) -> _Reply:
     if normalizer is not None:  # shared by every job: sent once, not inside each job
         job = replace(job, normalizer=normalizer)
     return _guard(job, _produce)
@@ -442,13 +450,13 @@ def _ignore_sigint() -> None:
 class _Runner:
     """Runs jobs here, in a process pool, or on a Dask cluster; yields replies as done."""
 
-    def __init__(self, workers: int, scheduler=None) -> None:
+    def __init__(self, workers: int, scheduler: str | Client | None = None) -> None:
         self.workers = max(1, workers)
         self.scheduler = scheduler
-        self.client = None
+        self.client: Client | None = None
         self.own_client = False
-        self.pool = None
-        self._futures: list = []  # the Dask futures of the current pass (cancelled by abort)
+        self.pool: ProcessPoolExecutor | None = None
+        self._futures: list[Any] = []  # the Dask futures of the current pass (cancelled by abort)
         if scheduler is not None:
             self.client, self.own_client = _connect(scheduler)
 
@@ -466,16 +474,18 @@ class _Runner:
         else:
             yield from self._run_pool(func, jobs, extra)
 
-    def _run_pool(self, func, jobs, extra):
+    def _run_pool(self, func: Callable[..., _Reply], jobs: list[_Job],
+                  extra: tuple[object, ...]) -> Iterator[_Reply]:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures import as_completed
         from concurrent.futures.process import BrokenProcessPool
 
         if self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=min(self.workers, len(jobs)),
                 mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
-        futures = {self.pool.submit(func, job, *extra): job for job in jobs}
+        pool = self.pool
+        futures = {pool.submit(func, job, *extra): job for job in jobs}
         broken = False
         for fut in as_completed(futures):
             job = futures[fut]
@@ -486,20 +496,22 @@ class _Runner:
                 yield _Reply(job.index, False, error="a worker process died (killed, or out "
                              "of memory); use fewer workers= or a smaller tile_size=")
         if broken:  # the next pass gets a fresh pool
-            self.pool.shutdown(wait=True)
+            pool.shutdown(wait=True)
             self.pool = None
 
-    def _run_dask(self, func, jobs, shared):
+    def _run_dask(self, func: Callable[..., _Reply], jobs: list[_Job],
+                  shared: object) -> Iterator[_Reply]:
         from distributed import as_completed
 
+        client = cast("Client", self.client)  # run() calls this with a client
         if shared is None:
-            futures = self.client.map(func, jobs, pure=False)
+            futures = client.map(func, jobs, pure=False)
         else:  # one copy to every worker, not one per job
-            [handle] = self.client.scatter([shared], broadcast=True, hash=False)
-            futures = self.client.map(func, jobs, pure=False, normalizer=handle)
+            [handle] = client.scatter([shared], broadcast=True, hash=False)
+            futures = client.map(func, jobs, pure=False, normalizer=handle)
         index = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
         self._futures = futures
-        for fut in as_completed(futures, loop=self.client.loop):
+        for fut in as_completed(futures, loop=client.loop):
             job = index[fut.key]
             try:
                 yield fut.result()
@@ -530,7 +542,7 @@ class _Runner:
         self.client = None
 
 
-def _connect(scheduler):
+def _connect(scheduler: str | Client) -> tuple[Client, bool]:
     """A ``distributed.Client`` for a scheduler address (or the client given)."""
     if not isinstance(scheduler, str):
         return scheduler, False
@@ -571,7 +583,7 @@ def _check_outdir(outdir: Path) -> None:
                           f"({exc.strerror or exc}); choose another (outdir=)") from None
 
 
-def _normalizer_state(normalizer) -> dict | None:
+def _normalizer_state(normalizer: Normalizer | None) -> dict[str, Any] | None:
     """A small JSON record of fitted statistics, for provenance and skip checks.
 
     The statistics are readable (``count``, ``min``, ``max``, ...); the
@@ -583,7 +595,7 @@ def _normalizer_state(normalizer) -> dict | None:
     return normalizer_record(normalizer)  # the API's process_to_files records the same
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     import numpy as np
 
     if isinstance(value, np.ndarray):
@@ -593,7 +605,7 @@ def _jsonable(value):
     return repr(value)
 
 
-def _merge(normalizers: list) -> object:
+def _merge(normalizers: Sequence[Normalizer]) -> Normalizer:
     """Merge per-input statistics in input order (the same result on any runner)."""
     from .normalize import Normalizer
 
@@ -603,11 +615,11 @@ def _merge(normalizers: list) -> object:
     return total
 
 
-def _expected_record(config: PipelineConfig, scope: str, state) -> dict:
+def _expected_record(config: PipelineConfig, scope: str, state: object) -> dict[str, Any]:
     from .config import provenance_text
 
     text = provenance_text(config, normalize_scope=scope, normalizer_state=state)
-    return json.loads(text["sketchgrad"])
+    return cast("dict[str, Any]", json.loads(text["sketchgrad"]))
 
 
 def _newer_than_input(source: Path, dests: list[Path]) -> bool:
@@ -619,15 +631,15 @@ def _newer_than_input(source: Path, dests: list[Path]) -> bool:
         return False
 
 
-def _records(dests: list[Path]) -> list[dict | None]:
+def _records(dests: list[Path]) -> list[dict[str, Any] | None]:
     """Each output's provenance record (None: missing, not a file, or not ours), read once."""
     from .config import read_provenance
 
     return [read_provenance(dest) if dest.is_file() else None for dest in dests]
 
 
-def _up_to_date(source: Path, dests: list[Path], records: list[dict | None],
-                expected: dict) -> bool:
+def _up_to_date(source: Path, dests: list[Path], records: list[dict[str, Any] | None],
+                expected: dict[str, Any]) -> bool:
     if not _newer_than_input(source, dests):
         return False
     return all(record is not None
@@ -636,7 +648,7 @@ def _up_to_date(source: Path, dests: list[Path], records: list[dict | None],
                for record in records)
 
 
-def _foreign(dests: list[Path], records: list[dict | None]) -> Path | None:
+def _foreign(dests: list[Path], records: list[dict[str, Any] | None]) -> Path | None:
     """The first existing output that sketchgrad did not write, if any."""
     for dest, record in zip(dests, records, strict=True):
         if record is None and dest.exists():
@@ -644,10 +656,10 @@ def _foreign(dests: list[Path], records: list[dict | None]) -> Path | None:
     return None
 
 
-def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
+def run_batch(inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
               config: PipelineConfig | None = None, *, compression: int = DEFAULT_COMPRESSION,
               workers: int | None = 1, overwrite: bool = False,
-              normalize_scope: str = "image", scheduler=None,
+              normalize_scope: str = "image", scheduler: str | Client | None = None,
               max_pixels: int | None = None,
               on_start: Callable[[str, int], None] | None = None,
               on_measured: Callable[[str], None] | None = None,
@@ -767,8 +779,8 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
             jobs = [j for j in jobs if j.index not in foreign]
 
         spent: dict[int, float] = {}
-        normalizer = None
-        fitted: dict[int, object] = {}
+        normalizer: Normalizer | None = None
+        fitted: dict[int, Normalizer] = {}
         if normalize_scope == "batch" and jobs:
             if on_start:
                 on_start("statistics", len(jobs))
@@ -786,7 +798,7 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
             for reply in runner.run(_fit_job, measure):
                 spent[reply.index] = reply.seconds
                 if reply.ok:
-                    fitted[reply.index] = reply.value
+                    fitted[reply.index] = cast("Normalizer", reply.value)  # what _fit returns
                     if on_measured:
                         on_measured(str(shown[reply.index][0].path))
                 else:
@@ -842,7 +854,8 @@ def _pixel_limit(max_pixels: int | None) -> int | None:
 _KEEP_STATISTICS = 8192
 
 
-def _provenance(config: PipelineConfig, scope: str, state, own=None) -> dict[str, str]:
+def _provenance(config: PipelineConfig, scope: str, state: object,
+                own: Normalizer | None = None) -> dict[str, str]:
     from .config import provenance_text
 
     kept = None
@@ -854,8 +867,8 @@ def _provenance(config: PipelineConfig, scope: str, state, own=None) -> dict[str
                            input_statistics=kept)
 
 
-def _kept_statistics(source: Path, dests: list[Path], record: dict | None,
-                     config: PipelineConfig):
+def _kept_statistics(source: Path, dests: list[Path], record: dict[str, Any] | None,
+                     config: PipelineConfig) -> Normalizer | None:
     """The input's statistics as recorded (``record``: its first output's), or None."""
     from .normalize import Normalizer
 

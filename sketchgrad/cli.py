@@ -18,12 +18,13 @@ import traceback
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from .errors import SketchgradError
 
 if TYPE_CHECKING:
     from .batch import Outcome
+    from .normalize import Normalizer
     from .pipeline import PipelineConfig
 
 __all__ = ["main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
@@ -467,7 +468,7 @@ def _dry_run(inputs: list[str], outdir: Path, config: PipelineConfig,
                 for f, dests, records in pending]
         unmeasured = sum(k is None for k in kept)
         if not unmeasured:  # every scale is recorded: the merged scale is known now
-            state = _normalizer_state(_merge(kept))
+            state = _normalizer_state(_merge(cast("list[Normalizer]", kept)))  # none is None
     expected = _expected_record(config, scope, state)
     for f, dests, records in pending:
         if unmeasured:

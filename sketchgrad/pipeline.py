@@ -26,12 +26,14 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .color import ColorRamp, as_color
 from .denoise import DENOISE_METHODS, denoise
@@ -39,6 +41,15 @@ from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, gradient_field
 from .io import Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
+
+if TYPE_CHECKING:
+    from .io import ScanMeta
+    from .normalize import Normalizer
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+#: One tile's stages by name ("box", "denoised", "field", ...).
+_Parts = dict[str, Any]
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
            "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE", "KEEP_BYTES"]
@@ -117,7 +128,7 @@ class PipelineConfig:
     color_target: str = "magnitude"
     flatten_background: bool = False
     tile_size: int | None = None
-    outputs: tuple[str, ...] = OUTPUT_KINDS
+    outputs: Sequence[str] = OUTPUT_KINDS  # one name or several; kept as a tuple
     axial: bool = False
 
     def __post_init__(self) -> None:
@@ -145,16 +156,16 @@ class PipelineConfig:
                                      f"least {_MIN_TILE} pixels")
             object.__setattr__(self, "tile_size", int(tile))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain JSON-able values."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         d["outputs"] = list(self.outputs)
         if isinstance(self.color, ColorRamp):
             d["color"] = self.color.to_dict()
         return d
 
     @classmethod
-    def from_dict(cls, data: dict) -> PipelineConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
         """Build a config from a dict; unknown keys are an error that names them."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -176,16 +187,16 @@ class Result:
     its preview.
     """
 
-    image: np.ndarray
+    image: NDArray[np.float32]
     config: PipelineConfig
-    denoised: np.ndarray | None = None
+    denoised: NDArray[np.float32] | None = None
     field: GradientField | None = None
-    normalized: np.ndarray | None = None
-    hsv: np.ndarray | None = None
-    sketch: np.ndarray | None = None
-    meta: object = None
+    normalized: NDArray[np.float32] | None = None
+    hsv: NDArray[np.float32] | None = None
+    sketch: NDArray[np.float32] | None = None
+    meta: ScanMeta | None = None
     full_shape: tuple[int, int] | None = None
-    details: dict | None = None
+    details: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -317,11 +328,14 @@ def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray
 # Colour helpers
 
 
-def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> np.ndarray:
+def _color(field: GradientField | None, unit: ArrayLike | None, tone: ArrayLike | None,
+           config: PipelineConfig, dtype: DTypeLike) -> NDArray[Any]:
     """``apply_color``; ``dtype`` uint8 gives PNG bytes without a float copy."""
     from .color import apply_color
 
-    return apply_color(field, unit, tone, color=config.color, target=config.color_target,
+    # "hsv" needs the field (_needs): it is there
+    return apply_color(cast(GradientField, field), unit, tone, color=config.color,
+                       target=config.color_target,
                        axial=config.axial, dtype=dtype)
 
 
@@ -354,7 +368,7 @@ class _Tiles:
     """Compute the pipeline tile by tile with a halo; the caller consumes finished tiles."""
 
     def __init__(self, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                 side: int, normalizer, timer: _Timer) -> None:
+                 side: int, normalizer: Normalizer | None, timer: _Timer) -> None:
         self.config, self.needs, self.timer = config, needs, timer
         start = time.perf_counter()
         if config.flatten_background:
@@ -370,7 +384,7 @@ class _Tiles:
         start = timer.add("estimate_noise", start) if config.strength is None else start
         radius = _denoise_radius(config.denoise, strength)
         self.strength = strength
-        self.denoised_whole = None
+        self.denoised_whole: NDArray[np.float32] | None = None
         if radius is None:
             # Not a local filter (or its strength depends on the whole image): denoise once.
             self.denoised_whole = denoise(image, config.denoise,
@@ -386,7 +400,8 @@ class _Tiles:
         self.threads = min(os.cpu_count() or 1, sum(len(b) for b in self.tiles))
 
     # -- per tile (runs in worker threads) --------------------------------------------
-    def compute(self, box, needs: set[str] | None = None) -> dict:
+    def compute(self, box: tuple[int, int, int, int],
+                needs: set[str] | None = None) -> _Parts:
         """Denoise, gradients and relief of one tile (cropped to the tile)."""
         needs = self.needs if needs is None else needs
         y0, y1, x0, x1 = box
@@ -401,7 +416,7 @@ class _Tiles:
             den = denoise(np.ascontiguousarray(self.image[py0:py1, px0:px1]),
                           self.config.denoise, strength=self.strength)
             t = self.timer.add("denoise", t)
-        parts: dict = {"box": box}
+        parts: _Parts = {"box": box}
         if "denoised" in needs:
             parts["denoised"] = np.ascontiguousarray(den[crop])
         if "field" in needs:
@@ -419,11 +434,11 @@ class _Tiles:
             self.timer.add("sketch", t)
         return parts
 
-    def finish(self, parts: dict, dtype) -> dict:
+    def finish(self, parts: _Parts, dtype: DTypeLike) -> _Parts:
         """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready bytes."""
         t = time.perf_counter()
         field = parts.get("field")
-        out = {"box": parts["box"]}
+        out: _Parts = {"box": parts["box"]}
         unit = None
         if field is not None and "normalized" in self.needs:
             if self.normalizer is not None:
@@ -451,19 +466,20 @@ class _Tiles:
             out["unit"] = unit
         return out
 
-    def _magnitude(self, box) -> dict:
+    def _magnitude(self, box: tuple[int, int, int, int]) -> _Parts:
         """First pass without keeping tiles: only the magnitude is needed."""
         return self.compute(box, {"field", "normalized"})
 
     def _kept_bytes(self) -> int:
         """Bytes the first pass's tiles would take if kept for the second."""
         per_pixel = 12 + 4 * len(self.needs & {"denoised", "sketch"})  # gx, gy, magnitude
-        return per_pixel * self.height * self.width
+        return int(per_pixel * self.height * self.width)
 
     # -- driving ----------------------------------------------------------------------
-    def _ordered(self, pool, func: Callable, items: list) -> Iterator:
+    def _ordered(self, pool: ThreadPoolExecutor, func: Callable[[_In], _Out],
+                 items: Iterable[_In]) -> Iterator[_Out]:
         """``pool.map`` with a bounded window, so only a few tiles are alive at once."""
-        pending: deque = deque()
+        pending: deque[Future[_Out]] = deque()
         for item in items:
             pending.append(pool.submit(func, item))
             if len(pending) > 2 * self.threads:
@@ -471,7 +487,7 @@ class _Tiles:
         while pending:
             yield pending.popleft().result()
 
-    def run(self, dtype) -> Iterator[list[dict]]:
+    def run(self, dtype: DTypeLike) -> Iterator[list[_Parts]]:
         """Yield each band of finished tiles, top to bottom.
 
         With global statistics to gather, a first pass computes every tile's
@@ -482,32 +498,34 @@ class _Tiles:
         method = self.config.normalize
         fit = "normalized" in self.needs and (self.normalizer is None or method == "l2")
         whole = len(self.tiles) == 1 and len(self.tiles[0]) == 1
-        kept: dict = {}
+        kept: dict[tuple[int, int, int, int], _Parts] = {}
         with ThreadPoolExecutor(self.threads) as pool:
             if fit and not whole:
                 keep = self._kept_bytes() <= KEEP_BYTES
                 fitting = self.normalizer is None
+                normalizer = self.normalizer
                 if fitting:
                     from .normalize import Normalizer
 
-                    self.normalizer = Normalizer(method)
+                    normalizer = self.normalizer = Normalizer(method)
                 top = -math.inf
                 first = self.compute if keep else self._magnitude
                 for parts in self._ordered(pool, first, sum(self.tiles, [])):
                     t = time.perf_counter()
                     magnitude = parts["field"].magnitude  # floored in compute
-                    if fitting:
-                        self.normalizer.partial_fit(magnitude)
+                    if normalizer is not None and fitting:
+                        normalizer.partial_fit(magnitude)
                     top = max(top, float(magnitude.max()))
                     self.timer.add("normalize", t)
                     if keep:
                         kept[parts["box"]] = parts
                     del parts, magnitude
                 if method == "l2":
-                    probe = self.normalizer.transform(np.array([top], np.float32))
+                    # l2 has a normalizer here: given, or fitted above
+                    probe = cast("Normalizer", normalizer).transform(np.array([top], np.float32))
                     self.peak = float(np.abs(probe).max())
 
-            def second(box):
+            def second(box: tuple[int, int, int, int]) -> _Parts:
                 parts = kept.pop(box, None) or self.compute(box)
                 return self.finish(parts, dtype)
 
@@ -515,8 +533,8 @@ class _Tiles:
                 yield list(self._ordered(pool, second, band))
 
 
-def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
-                   normalizer=None):
+def fit_normalizer(scan: Scan | ArrayLike, config: PipelineConfig | None = None, *,
+                   normalizer: Normalizer | None = None) -> Normalizer:
     """Add one scan's gradient-magnitude statistics to a Normalizer, tile by tile.
 
     The first pass of a shared scale (``--normalize-scope batch``): fit every
@@ -560,7 +578,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     return normalizer
 
 
-def _config_of(config) -> PipelineConfig:
+def _config_of(config: object) -> PipelineConfig:
     if config is None:
         return PipelineConfig()
     if not isinstance(config, PipelineConfig):
@@ -570,7 +588,8 @@ def _config_of(config) -> PipelineConfig:
     return config
 
 
-def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
+def _check_destinations(paths: Mapping[str, str | os.PathLike[str]],
+                        kinds: list[str]) -> None:
     """Streamed outputs are PNGs: refuse a name that asks for another format."""
     from .png import output_format
 
@@ -583,7 +602,7 @@ def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
                 "array with save_png, which writes JPEG, TIFF and WebP")
 
 
-def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
+def _provenance(config: PipelineConfig, normalizer: Normalizer | None) -> dict[str, str]:
     """The command's provenance chunk for outputs written through the API."""
     from .config import normalizer_record, provenance_text
 
@@ -593,7 +612,8 @@ def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
                            normalizer_state=normalizer_record(normalizer))
 
 
-def _check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True) -> None:
+def _check_normalizer(normalizer: object, config: PipelineConfig, *,
+                      fitted: bool = True) -> None:
     """A shared normalizer must be one, of ``config.normalize``'s method, and fitted.
 
     Anything with the Normalizer interface (``transform``) is accepted; its
@@ -616,7 +636,8 @@ def _check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True
                              "leave normalizer=None to scale each image on its own")
 
 
-def _image_of(scan, name: str = "scan") -> tuple[np.ndarray, object]:
+def _image_of(scan: Scan | ArrayLike,
+              name: str = "scan") -> tuple[NDArray[np.float32], ScanMeta | None]:
     """The input rule (``io.as_image``) for the pipeline, which is grey only for now."""
     from .io import as_image
 
@@ -632,8 +653,9 @@ def _image_of(scan, name: str = "scan") -> tuple[np.ndarray, object]:
 # Public entry points
 
 
-def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
-            normalizer=None, timings: dict | None = None) -> Result:
+def process(scan: Scan | ArrayLike, config: PipelineConfig | None = None, *,
+            normalizer: Normalizer | None = None,
+            timings: dict[str, float] | None = None) -> Result:
     """Run the pipeline on a scan or a float image in [0, 1].
 
     Only the stages the requested outputs need are computed (``hsv`` alone
@@ -683,8 +705,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     return res
 
 
-def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   normalizer, timer: _Timer) -> None:
+def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConfig, needs: set[str],
+                   normalizer: Normalizer | None, timer: _Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
     if config.flatten_background:
@@ -716,13 +738,14 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         timer.add("sketch", t)
 
 
-def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   side: int, normalizer, timer: _Timer) -> None:
+def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConfig, needs: set[str],
+                   side: int, normalizer: Normalizer | None, timer: _Timer) -> None:
     tiles = _Tiles(image, config, needs, side, normalizer, timer)
     shape = image.shape
-    planes = {kind: np.empty(shape, np.float32)
-              for kind in ("denoised", "gx", "gy", "normalized", "sketch")
-              if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
+    planes: dict[str, NDArray[np.float32]] = {
+        kind: np.empty(shape, np.float32)
+        for kind in ("denoised", "gx", "gy", "normalized", "sketch")
+        if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:
         planes["hsv"] = np.empty(shape + (3,), np.float32)
     for band in tiles.run(np.float32):
@@ -743,10 +766,11 @@ def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs
     res.sketch = planes.get("sketch")
 
 
-def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
-                     paths: Mapping[str, str | os.PathLike], *, normalizer=None,
+def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
+                     paths: Mapping[str, str | os.PathLike[str]], *,
+                     normalizer: Normalizer | None = None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
-                     timings: dict | None = None) -> dict[str, Path]:
+                     timings: dict[str, float] | None = None) -> dict[str, Path]:
     """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
     Memory stays at about the input image plus a band of tiles: no full-size
@@ -902,7 +926,7 @@ class _Thumbs:
                        for kind in self.KINDS if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
 
-    def _plan_details(self, image: np.ndarray) -> dict:
+    def _plan_details(self, image: np.ndarray) -> dict[str, Any]:
         """Choose the 1:1 detail window before the tiles stream, and crop the scan.
 
         A cheap first look: the gradient magnitude of the block-mean scan says
@@ -923,7 +947,7 @@ class _Thumbs:
                  if kind in self.planes}
         return {"window": window, "scan": image[r:r + ch, c:c + cw].copy(), **peaks}
 
-    def add(self, band: list[dict]) -> None:
+    def add(self, band: list[_Parts]) -> None:
         s = self.step
         for out in band:
             y0, _, x0, _ = out["box"]  # multiples of the step (the tile side is)
@@ -940,22 +964,25 @@ class _Thumbs:
                 self._crop(out)
                 self._peaks(out)
 
-    def _peaks(self, out: dict) -> None:
+    def _peaks(self, out: _Parts) -> None:
         """Each block's strongest pixel of the tile's magnitude and colour."""
         from .preview import block_peak
+
+        details = cast("dict[str, Any]", self.details)  # called when there are details
 
         s = self.step
         y0, _, x0, _ = out["box"]
         for name, kind in (("magnitude", "unit"), ("hsv", "hsv")):
-            plane, part = self.details.get(f"{name}_peaks"), out.get(kind)
+            plane, part = details.get(f"{name}_peaks"), out.get(kind)
             if plane is None or part is None:
                 continue
             small = block_peak(part, s)
             plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
 
-    def _crop(self, out: dict) -> None:
+    def _crop(self, out: _Parts) -> None:
         """Copy the part of a finished tile that falls in the detail window."""
-        r, c, ch, cw = self.details["window"]
+        details = cast("dict[str, Any]", self.details)  # called when there are details
+        r, c, ch, cw = details["window"]
         y0, y1, x0, x1 = out["box"]
         top, bottom, left, right = max(y0, r), min(y1, r + ch), max(x0, c), min(x1, c + cw)
         if top >= bottom or left >= right:
@@ -964,12 +991,12 @@ class _Thumbs:
             part = out.get(kind)
             if part is None:
                 continue
-            if name not in self.details:
-                self.details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
-            self.details[name][top - r:bottom - r, left - c:right - c] = \
+            if name not in details:
+                details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+            details[name][top - r:bottom - r, left - c:right - c] = \
                 part[top - y0:bottom - y0, left - x0:right - x0]
 
-    def result(self, config: PipelineConfig, meta) -> Result:
+    def result(self, config: PipelineConfig, meta: ScanMeta | None) -> Result:
         planes = dict(self.planes)
         field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
         return Result(image=self.image, config=config, meta=meta, field=field,
@@ -977,7 +1004,7 @@ class _Thumbs:
                       details=self.details, **planes)
 
 
-def _write_preview(result: Result, dest: Path, text: dict) -> Path:
+def _write_preview(result: Result, dest: Path, text: dict[str, str]) -> Path:
     from .preview import render_preview
 
     return render_preview(result, dest, text=text)
