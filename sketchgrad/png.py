@@ -68,7 +68,8 @@ def _isal() -> ModuleType | None:
         from isal import isal_zlib
     except ImportError:
         return None
-    return isal_zlib
+    engine: ModuleType = isal_zlib  # Any when the optional isal is not installed
+    return engine
 
 
 def deflate_engines() -> tuple[str, ...]:
