@@ -2,8 +2,10 @@
 
 ``render_comparison(image, what, path)`` draws one labelled PNG so a user can
 choose a denoise method, gradient operator, normalization or colouring by
-looking. Global stages (normalize, ramp) are shown on the whole scan shrunk
-by area averaging; local ones (denoise, operator) on a full-resolution crop of
+looking. Each variant is asked of the pipeline (:func:`sketchgrad.process`
+with the config's one stage changed), so a sheet shows what a run would make.
+Global stages (normalize, ramp) are shown on the whole scan shrunk by area
+averaging; local ones (denoise, operator) on a full-resolution crop of
 the busiest strokes, because shrinking would average away the very noise and
 edge detail they differ in. Only the shrunk image or the crop is processed,
 so a sheet costs about the same for any scan size.
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -20,15 +23,16 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
-from .preview import _fmt
+from .preview import format_number
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
     from matplotlib.image import AxesImage
 
+    from .gradients import GradientField
     from .io import Scan
-    from .pipeline import PipelineConfig
+    from .pipeline import PipelineConfig, Result
 
 #: A sheet's tiles: one dict of pictures and labels per method.
 _Tiles = list[dict[str, Any]]
@@ -60,73 +64,68 @@ def _crop(image: NDArray[np.float32],
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 
-def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
-    from .denoise import denoise
-    from .gradients import gradient_field
-    from .normalize import NORMALIZE_METHODS, normalize, to_unit
+def _variant(image: NDArray[np.float32], config: PipelineConfig, outputs: tuple[str, ...],
+             **stage: Any) -> Result:
+    """The pipeline's result for one variant: ``config`` with one stage changed.
 
-    field = gradient_field(denoise(image, config.denoise, strength=config.strength),
-                           config.operator)
+    Computed whole (never in tiles), without flattening (the sheet shows the
+    stage's methods on the tone the user sees) and only for ``outputs``.
+    """
+    from .pipeline import process
+
+    return process(image, replace(config, outputs=outputs, tile_size=0,
+                                  flatten_background=False, **stage))
+
+
+def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
+    from .normalize import NORMALIZE_METHODS
+
     tiles = []
     for name in NORMALIZE_METHODS:
-        shown = to_unit(normalize(field.magnitude, name), name)
+        shown = _variant(image, config, ("magnitude",), normalize=name).normalized
         tiles.append(dict(label=name, data=shown, cmap="magma", vmin=0, vmax=1,
                           hist=shown))
     return tiles
 
 
 def _tiles_denoise(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
-    from .denoise import DENOISE_METHODS, denoise, estimate_noise
-    from .gradients import gradient_field
+    from .denoise import DENOISE_METHODS, estimate_noise
 
     sigma = estimate_noise(image)
     tiles = []
     for name in DENOISE_METHODS:
-        out = denoise(image, name, strength=config.strength)
-        field = gradient_field(out, config.operator)
-        tiles.append(dict(label=f"{name}", data=out, cmap="gray", vmin=0, vmax=1,
-                          below=field.magnitude))
+        res = _variant(image, config, ("magnitude",), denoise=name)
+        tiles.append(dict(label=f"{name}", data=res.denoised, cmap="gray", vmin=0, vmax=1,
+                          below=cast("GradientField", res.field).magnitude))
     _shared_scale(tiles)
-    return tiles, f"noise estimate σ = {sigma:.4f}; strength {_fmt(config.strength)}"
+    return tiles, f"noise estimate σ = {sigma:.4f}; strength {format_number(config.strength)}"
 
 
 def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
-    from .color import apply_color
-    from .denoise import denoise
-    from .gradients import OPERATORS, gradient_field
-    from .normalize import normalize, to_unit
+    from .gradients import OPERATORS
 
-    clean = denoise(image, config.denoise, strength=config.strength)
     tiles = []
     for name in OPERATORS:
-        field = gradient_field(clean, name)
-        unit = to_unit(normalize(field.magnitude, config.normalize), config.normalize)
-        rgb = apply_color(field, unit, clean, color="hsv", axial=config.axial)
-        tiles.append(dict(label=name, data=rgb, below=field.magnitude))
+        res = _variant(image, config, ("hsv", "magnitude"), operator=name, color="hsv")
+        magnitude = cast("GradientField", res.field).magnitude  # asked for above
+        tiles.append(dict(label=name, data=res.hsv, below=magnitude))
     _shared_scale(tiles)
     return tiles, f"colour: hue = direction, brightness = {config.normalize}-normalized strength"
 
 
 def _tiles_ramp(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
-    from .color import RAMPS, ColorRamp, _ramp_from_spec, apply_color, color_label, hsv_to_rgb
-    from .denoise import denoise
-    from .gradients import gradient_field
-    from .normalize import normalize, to_unit
+    from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
-    clean = denoise(image, config.denoise, strength=config.strength)
-    field = gradient_field(clean, config.operator)
-    unit = to_unit(normalize(field.magnitude, config.normalize), config.normalize)
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
     tiles = []
     for name in names:
-        rgb = apply_color(field, unit, clean, color=name, target=config.color_target,
-                          axial=config.axial)
+        rgb = _variant(image, config, ("hsv",), color=name).hsv
         if name == "hsv":  # its "ramp" is the hue circle: the direction the tone rises
             hues = np.linspace(0.0, 1.0, 512)
             strip = hsv_to_rgb(np.stack([hues, np.ones(512), np.ones(512)], axis=-1))[None]
             ticks = ["right", "down", "left", "up", "right"]
         else:
-            ramp = name if isinstance(name, ColorRamp) else _ramp_from_spec(name)
+            ramp = name if isinstance(name, ColorRamp) else ramp_from_spec(name)
             strip = ramp.strip(512, 1)
             ticks = (["ink", "paper"] if config.color_target == "tone" else ["0", "1"])
         tiles.append(dict(label=color_label(name), data=rgb, strip=strip, ticks=ticks))
@@ -161,15 +160,15 @@ COMPARE_WHAT: dict[str, Callable[[NDArray[np.float32], PipelineConfig],
 
 
 def _as_image(image: ArrayLike | Scan) -> tuple[NDArray[np.float32], str | None]:
+    from .arrays import check_grey
     from .io import Scan, as_image
-    from .sketch import _check_grey
 
     source = None
     if isinstance(image, Scan):
         source = Path(str(image.meta.source)).name if image.meta is not None else None
         image = image.image
     image = as_image(image)
-    _check_grey(image, empty=False)
+    check_grey(image, empty=False)
     return image, source
 
 
@@ -307,7 +306,7 @@ def render_comparison(image: ArrayLike | Scan, what: str, path: str | os.PathLik
     fig.canvas.draw()
     rgb = np.asarray(cast(FigureCanvasAgg, fig.canvas).buffer_rgba())[..., :3].copy()
     if text is None:  # the command's provenance chunk
-        from .config import provenance_text
+        from .provenance import provenance_text
 
         text = provenance_text(config)
     return save_png(path, rgb, bit_depth=8, compression=6, text=text)

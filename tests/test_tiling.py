@@ -5,6 +5,8 @@ import pytest
 from PIL import Image
 
 import sketchgrad.pipeline as pipeline
+import sketchgrad.streaming as streaming
+import sketchgrad.tiling as tiling
 from sketchgrad.denoise import DENOISE_METHODS
 from sketchgrad.gradients import OPERATORS
 from sketchgrad.normalize import NORMALIZE_METHODS
@@ -39,9 +41,10 @@ def previewed(monkeypatch):
 
     def capture(result, dest, text):
         seen["result"] = result
+        dest.touch()  # the staged file process_to_files renames into place
         return dest
 
-    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    monkeypatch.setattr(streaming, "_write_preview", capture)
     return seen
 
 
@@ -111,13 +114,13 @@ def test_normalizer_from_outside_with_tiles():
 
 def test_automatic_tiling_threshold(monkeypatch):
     calls = []
-    real = pipeline._Tiles
+    real = tiling.plan_tiles
 
-    def spy(image, config, needs, side, normalizer, timer):
+    def spy(image, config, needs, side, timer):
         calls.append(side)
-        return real(image, config, needs, side, normalizer, timer)
+        return real(image, config, needs, side, timer)
 
-    monkeypatch.setattr(pipeline, "_Tiles", spy)
+    monkeypatch.setattr(pipeline, "plan_tiles", spy)
     monkeypatch.setattr(pipeline, "TILE_THRESHOLD", 50 * 50)
     monkeypatch.setattr(pipeline, "DEFAULT_TILE", 16)
     process(scan((40, 50)), PipelineConfig(strength=1.0))
@@ -193,7 +196,7 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
     img = scan((64, 90), seed=9)
     cfg = PipelineConfig(strength=1.0, tile_size=16)
     kept = process(img, cfg)
-    monkeypatch.setattr(pipeline, "KEEP_BYTES", 0)
+    monkeypatch.setattr(tiling, "KEEP_BYTES", 0)
     again = process(img, cfg)
     compare(kept, again)  # NumPy's hypot may round an ulp differently run to run
 
@@ -203,13 +206,13 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
 def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength):
     img = scan((60, 70))
     cfg = PipelineConfig(denoise=method, strength=strength, tile_size=16)
-    tiles = pipeline._Tiles(img, cfg, {"field"}, 16, None, pipeline._Timer())
+    plan = tiling.plan_tiles(img, cfg, {"field"}, 16, tiling.Timer())
     local = method in ("none", "gaussian", "median", "bilateral", "nl_means")
-    assert (tiles.denoised_whole is None) == local
+    assert (plan.denoised_whole is None) == local
 
 
 def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
-    from sketchgrad.color import ZERO_GRADIENT
+    from sketchgrad.gradients import ZERO_GRADIENT
     from sketchgrad.normalize import Normalizer
 
     img = scan((80, 100), seed=12)
