@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import OutputError, ParameterError
 from .io import Scan
@@ -91,7 +92,7 @@ def _provenance(config: PipelineConfig, normalizer: Normalizer | None) -> dict[s
                            normalizer_state=normalizer_record(normalizer))
 
 
-def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
+def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
                      paths: Mapping[str, str | os.PathLike[str]], *,
                      normalizer: Normalizer | None = None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
