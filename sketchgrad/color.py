@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
@@ -873,6 +873,20 @@ class ColorRamp:
         return cast("NDArray[np.float64]", np.interp(t * arc[-1], arc, fine))
 
     # -- applying
+    # The result's type follows ``dtype``: float32 by default, else 8 or 16 bits.
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.float32] = ...,
+                 dither: bool = ...) -> NDArray[np.float32]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.uint8],
+                 dither: bool = ...) -> NDArray[np.uint8]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.uint16],
+                 dither: bool = ...) -> NDArray[np.uint16]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: DTypeLike,
+                 dither: bool = ...) -> NDArray[Any]: ...
+
     def __call__(self, values: ArrayLike, *, dtype: DTypeLike = np.float32,
                  dither: bool = False) -> NDArray[Any]:
         """Map values in [0, 1] (clipped) to RGB (..., 3).

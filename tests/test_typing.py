@@ -84,3 +84,59 @@ def test_the_package_ships_its_types_marker():
     from importlib.resources import files
 
     assert files("sketchgrad").joinpath("py.typed").is_file()
+
+
+# What a user's type checker sees: the precise array types of the main entry points. The
+# last line is wrong on purpose, so the check is seen to fail where a type is not the one
+# asserted.
+_USAGE = """
+from typing import Any, assert_type
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+from numpy.typing import NDArray
+
+import sketchgrad
+from sketchgrad import ColorRamp, GradientField, Result, Scan
+
+scan = sketchgrad.load_scan("page.png")
+assert_type(scan, Scan)
+assert_type(scan.image, NDArray[np.float32])
+assert_type(sketchgrad.as_image(np.zeros((2, 2), np.uint8)), NDArray[np.float32])
+result = sketchgrad.process(scan)
+assert_type(result, Result)
+assert_type(result.hsv, NDArray[np.float32] | None)
+field = sketchgrad.gradient_field([[0.0, 1.0], [0.0, 1.0]])
+assert_type(field, GradientField)
+assert_type(field.magnitude, NDArray[np.float32])
+assert_type(field.orientation, NDArray[np.float32])
+assert_type(sketchgrad.denoise(scan.image, "median"), NDArray[np.float32])
+assert_type(sketchgrad.normalize(field.magnitude, "robust", lower=2.0),
+            NDArray[np.floating[Any]])
+ramp = ColorRamp(["#000000", "navy", (1.0, 1.0, 1.0)], space="oklab")
+assert_type(ramp(field.magnitude), NDArray[np.float32])
+assert_type(ramp(field.magnitude, dtype=np.uint8), NDArray[np.uint8])
+assert_type(ramp(field.magnitude, dtype=np.uint16), NDArray[np.uint16])
+assert_type(ramp.to_matplotlib(), ListedColormap)
+assert_type(sketchgrad.sketch_effect(scan.image), NDArray[np.float32])
+assert_type(sketchgrad.as_image([[0.5]]), NDArray[np.float64])
+"""
+
+
+@pytest.mark.slow
+def test_a_type_checker_sees_the_precise_types(tmp_path):
+    api = pytest.importorskip("mypy.api")
+    from pathlib import Path
+
+    usage = tmp_path / "usage.py"
+    usage.write_text(_USAGE)
+    wrong = len(_USAGE.splitlines())  # the last line
+    root = Path(__file__).resolve().parents[1]
+    # only the snippet's own errors: the package is checked by `mypy sketchgrad` in CI
+    out, err, status = api.run([str(usage), "--strict", "--follow-imports=silent",
+                                "--config-file", str(root / "pyproject.toml"),
+                                "--cache-dir", str(tmp_path / "cache")])
+    errors = [line for line in out.splitlines() if ": error:" in line]
+    assert status == 1, out + err
+    assert len(errors) == 1, out
+    assert f"usage.py:{wrong}: error: Expression is of type" in errors[0]
