@@ -66,6 +66,8 @@ _PIPELINE_TYPES: dict[str, tuple[type, ...]] = {
     "color": (str, dict),
     "color_target": (str,),
     "flatten_background": (bool,),
+    "channels": (str,),
+    "keep_hue": (bool,),
     "tile_size": (int,),
     "outputs": (list, str),
     "axial": (bool,),

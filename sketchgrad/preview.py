@@ -229,6 +229,8 @@ def _titles(result: Result) -> dict[str, str]:
     if cfg.color == "hsv":
         colour = ("colour · hsv (axial): hue = stroke direction, brightness = strength"
                   if axial else "colour · hsv: hue = direction, brightness = strength")
+    elif cfg.color == "stroke":
+        colour = "colour · stroke: each edge in its stroke's colour, brightness = strength"
     else:
         colour = f"colour · {label} on {cfg.color_target}"
     return {
@@ -242,6 +244,7 @@ def _titles(result: Result) -> dict[str, str]:
         "magnitude": f"|∇I| normalized · {cfg.normalize}",
         "hsv": colour,
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
+                   else "legend · stroke colouring" if cfg.color == "stroke"
                    else f"legend · ramp {label}"),
         "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
         "detail_hsv": "detail at 1:1 · colour",
@@ -667,6 +670,11 @@ def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
 def _draw_legend(sheet: _Sheet, box: _Box, result: Result) -> None:
     x, y, w, h = box
     cfg = result.config
+    if cfg.color == "stroke":  # no scale: the colours are the drawing's own
+        sheet.text(x + w / 2, y + h / 2, "each edge in the colour of the stroke\n"
+                   "that makes it; brightness = strength", fontsize=9, ha="center",
+                   va="center")
+        return
     if cfg.color != "hsv":
         from .color import ColorRamp, ramp_from_spec
 
@@ -992,11 +1000,13 @@ class Thumbnails:
 
     def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
         self.step = step
-        self.full_shape = image.shape
+        self.full_shape = image.shape[:2]
         self.image = block_mean(image, step)
-        shape = self.image.shape
+        shape = self.image.shape[:2]
         have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
-        self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
+        # a colour scan's denoised image and relief keep its three channels
+        colour = {"hsv": (3,), "denoised": image.shape[2:], "sketch": image.shape[2:]}
+        self.planes = {kind: np.zeros(shape + colour.get(kind, ()), np.float32)
                        for kind in self.KINDS if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
 
@@ -1013,7 +1023,7 @@ class Thumbnails:
 
         busy = gradient_field(self.image, "sobel").magnitude
         r, c, ch, cw = window = detail_window(busy, self.full_shape)
-        shape = self.image.shape
+        shape = self.image.shape[:2]
         # overview pictures that keep thin strokes visible (block_peak)
         peaks = {f"{name}_peaks": np.zeros(shape + ((3,) if name == "hsv" else ()), np.float32)
                  for name, kind in (("magnitude", "normalized"), ("hsv", "hsv"))
@@ -1080,4 +1090,4 @@ class Thumbnails:
         field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
         return Result(image=self.image, config=config, meta=meta, field=field,
                       full_shape=self.full_shape if self.step > 1 else None,
-                      details=self.details, **planes)
+                      details=self.details, **cast("dict[str, Any]", planes))

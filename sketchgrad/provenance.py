@@ -3,12 +3,15 @@
 Every PNG sketchgrad writes carries a ``sketchgrad`` text chunk holding JSON::
 
     {"version": "0.1.0", "config": {...PipelineConfig...}, "normalize_scope": "image",
+     "channels_used": "rgb",                          # what config["channels"] chose
      "normalizer": {...the batch's merged statistics...},        # batch scope only
      "input_statistics": {...this input's own statistics...}}    # batch scope, when small
 
 The skip rule: an input is skipped when each of its outputs exists, is newer
 than the input, and records the same ``config``, ``normalize_scope`` and
-``normalizer`` as this run would. An output that exists but carries no record
+``normalizer`` as this run would. (``channels_used`` is not compared: it
+follows from the input and ``config["channels"]``, and a changed input is
+newer than its outputs.) An output that exists but carries no record
 was not written by sketchgrad and is never replaced without ``--overwrite``.
 """
 
@@ -27,7 +30,8 @@ if TYPE_CHECKING:
     from .pipeline import PipelineConfig
 
 __all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "read_provenance",
-           "normalizer_record", "expected_record", "output_records", "up_to_date",
+           "normalizer_record", "expected_record", "record_channels", "output_records",
+           "up_to_date",
            "foreign_output", "kept_statistics", "output_provenance"]
 
 #: Name of the PNG text chunk that holds the provenance JSON.
@@ -77,6 +81,32 @@ def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
         record["input_statistics"] = input_statistics
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
+
+
+def record_channels(text: dict[str, str], channels_used: str) -> dict[str, str]:
+    """Add what the scan was processed in (``"gray"`` or ``"rgb"``) to the provenance record.
+
+    The record keeps the setting as asked (``config["channels"]``, e.g.
+    ``"auto"``) and gains ``channels_used``, what it gave for this scan. Text
+    without a sketchgrad record (a JSON object with a ``config``) is returned
+    as it is: a caller's own chunks are not changed.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> text = record_channels(provenance_text(PipelineConfig()), "rgb")
+    >>> record = json.loads(text["sketchgrad"])
+    >>> record["config"]["channels"], record["channels_used"]
+    ('auto', 'rgb')
+    """
+    try:
+        record = json.loads(text[PROVENANCE_KEY])
+    except (KeyError, TypeError, ValueError):
+        return dict(text)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        return dict(text)
+    record["channels_used"] = channels_used
+    return {**text, PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
 
 def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:

@@ -201,7 +201,8 @@ def test_api_outputs_carry_provenance_and_the_scans_dpi(tmp_path):
     cfg = sg.PipelineConfig(tile_size=16)
     paths = {k: tmp_path / f"o.{k}.png" for k in ("magnitude", "hsv", "sketch", "preview")}
     out = sg.process_to_files(scan, cfg, paths)
-    expected = json.loads(provenance_text(cfg)["sketchgrad"])
+    # the record as the command writes it, with what the scan was processed in (issue 14)
+    expected = {**json.loads(provenance_text(cfg)["sketchgrad"]), "channels_used": "gray"}
     for kind in ("magnitude", "hsv", "sketch"):
         with Image.open(out[kind]) as im:
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01), kind

@@ -175,8 +175,10 @@ def test_config_round_trip_and_errors(tmp_path):
             PipelineConfig(tile_size=bad)
     with pytest.raises(ParameterError, match="unknown setting"):
         PipelineConfig.from_dict({"tile": 3})
-    with pytest.raises(ParameterError, match="not a grey"):
-        process(np.zeros((4, 4, 3), np.float32))
+    # colour is processed now (issue 14); other channel counts are refused by the input rule
+    assert process(np.zeros((4, 4, 3), np.float32)).channels == "gray"
+    with pytest.raises(ParameterError, match=r"scan of shape \(4, 4, 2\) is not an image"):
+        process(np.zeros((4, 4, 2), np.float32))
     with pytest.raises(ParameterError, match="empty"):
         process(np.zeros((0, 4), np.float32))
     with pytest.raises(ParameterError, match="not outputs"):
