@@ -91,7 +91,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"gradient operator, one of {_names(OPERATORS)} (default: sobel)")
     p.add_argument("--normalize", metavar="METHOD",
                    help=f"magnitude normalization, one of {_names(NORMALIZE_METHODS)} "
-                   "(default: minmax)")
+                   "(default: exposure; minmax is the classic)")
     p.add_argument("--color", metavar="SPEC",
                    help="hsv (default), stroke (each edge in its stroke's colour), a ramp "
                    "\"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap name such as viridis "
@@ -108,7 +108,8 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="hsv colour: hue from the stroke's direction modulo 180 degrees, so "
                    "both sides of a stroke share one colour")
     p.add_argument("--flatten-background", action=argparse.BooleanOptionalAction,
-                   default=None, help="divide out uneven lighting before denoising")
+                   default=None, help="divide out uneven lighting before denoising "
+                   "(default: when the scan's lighting is uneven, as in phone photos)")
     p.add_argument("--tile-size", type=int, metavar="N",
                    help="process in N x N tiles (0: never; default: tile large scans)")
     p.add_argument("--max-pixels", type=int, metavar="N",

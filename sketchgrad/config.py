@@ -65,7 +65,7 @@ _PIPELINE_TYPES: dict[str, tuple[type, ...]] = {
     "normalize": (str,),
     "color": (str, dict),
     "color_target": (str,),
-    "flatten_background": (bool,),
+    "flatten_background": (bool, str),
     "channels": (str,),
     "keep_hue": (bool,),
     "tile_size": (int,),

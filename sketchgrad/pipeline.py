@@ -36,7 +36,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from .channels import CHANNELS, resolve_channels
 from .color import ColorRamp, as_color
-from .denoise import DENOISE_METHODS, denoise
+from .denoise import (
+    DENOISE_METHODS,
+    denoise,
+    file_noise_source,
+    flatten_background,
+    resolve_strength,
+    should_flatten,
+)
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import LUMA_BT601, Scan
@@ -104,8 +111,11 @@ class PipelineConfig:
         Process a scan in colour (``"rgb"``), as its BT.601 luma (``"gray"``),
         or as measured once per scan (``"auto"``: colour when the drawing has
         colour, :func:`sketchgrad.channels.resolve_channels`).
-    flatten_background : bool
-        Divide out a large-scale background estimate (uneven lighting) before denoising.
+    flatten_background : bool or "auto"
+        Divide out a large-scale background estimate (uneven lighting) before
+        denoising: always (True), never (False), or when
+        :func:`~sketchgrad.denoise.background_unevenness` of the scan exceeds
+        ``UNEVEN_BACKGROUND`` ("auto", the default: phone photos, not flatbed scans).
     tile_size : int or None
         Side of the square tiles the image is processed in: 0 never tiles;
         None tiles images over ``TILE_THRESHOLD`` pixels (4096 x 4096) with
@@ -127,10 +137,10 @@ class PipelineConfig:
     denoise: str = "gaussian"
     strength: float | None = None
     operator: str = "sobel"
-    normalize: str = "minmax"
+    normalize: str = "exposure"
     color: str | ColorRamp = "hsv"
     color_target: str = "magnitude"
-    flatten_background: bool = False
+    flatten_background: bool | str = "auto"
     tile_size: int | None = None
     outputs: Sequence[str] = OUTPUT_KINDS  # one name or several; kept as a tuple
     axial: bool = False
@@ -145,6 +155,9 @@ class PipelineConfig:
         choose(DENOISE_METHODS, self.denoise, "denoise")
         choose(OPERATORS, self.operator, "operator")
         choose(NORMALIZE_METHODS, self.normalize, "normalize")
+        if self.flatten_background not in (True, False, "auto"):
+            raise ParameterError(f"flatten_background={self.flatten_background!r}: use True, "
+                                 "False or 'auto' (flatten when the lighting is uneven)")
         choose(dict.fromkeys(("magnitude", "tone")), self.color_target, "color_target")
         object.__setattr__(self, "color", as_color(self.color))
         if not isinstance(self.axial, bool | np.bool_):
@@ -221,6 +234,9 @@ class Result:
         The scan's (H, W) when the arrays are a reduced copy.
     details : dict or None
         Full-resolution crops for the preview's 1:1 panels.
+    flattened : bool
+        Whether the background was flattened (``flatten_background`` True, or
+        "auto" on unevenly lit paper; see :func:`~sketchgrad.denoise.should_flatten`).
     """
 
     image: NDArray[np.float32]
@@ -234,6 +250,7 @@ class Result:
     full_shape: tuple[int, int] | None = None
     details: dict[str, Any] | None = None
     channels: str = "gray"
+    flattened: bool = False
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -308,13 +325,14 @@ def fit_normalizer(scan: Scan | ArrayLike, config: PipelineConfig | None = None,
     from .normalize import Normalizer
 
     config = config_of(config)
+    meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config, fitted=False)
     image, _ = image_for_channels(scan, config.channels)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
     side = tile_side(image.shape[:2], config, streaming=True)
     timer = Timer()
-    engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer), None,
-                        timer)
+    engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer, meta),
+                        None, timer)
     for magnitude in engine.magnitudes():
         normalizer.partial_fit(magnitude)  # floored in compute_tile
     return normalizer
@@ -479,12 +497,16 @@ def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConf
                    normalizer: Normalizer | None, timer: Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
-    if config.flatten_background:
-        from .denoise import flatten_background
-
+    res.flattened = should_flatten(image, config.flatten_background)
+    if res.flattened:
         image = flatten_background(image)
         t = timer.add("flatten", t)
-    res.denoised = denoise(image, config.denoise, strength=config.strength)
+    strength = config.strength
+    if strength is None and config.denoise != "none":
+        # as the tiles do: the scan's file (bit depth, lossy format) sets the noise floor
+        strength = resolve_strength(image, config.denoise, **file_noise_source(res.meta))
+        t = timer.add("estimate_noise", t)
+    res.denoised = denoise(image, config.denoise, strength=strength)
     t = timer.add("denoise", t)
     if "field" in needs:
         res.field = gradient_field(res.denoised, config.operator)
@@ -520,7 +542,9 @@ def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConf
 def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConfig, needs: set[str],
                    side: int, normalizer: Normalizer | None, timer: Timer) -> None:
     """The tile engine's finished tiles copied into full-size planes."""
-    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer, res.meta), normalizer,
+                        timer)
+    res.flattened = engine.plan.flattened
     shape = image.shape[:2]
     # the denoised scan and the relief keep the scan's channels (the relief its colours)
     planes: dict[str, NDArray[np.float32]] = {

@@ -236,7 +236,7 @@ def _titles(result: Result) -> dict[str, str]:
     return {
         "scan": scan,
         "denoised": f"denoised · {cfg.denoise}, strength {format_number(cfg.strength)}"
-                    + (" · background flattened" if cfg.flatten_background else ""),
+                    + (" · background flattened" if getattr(result, "flattened", False) else ""),
         "relief": "relief · depth 10, light elevation 82°, azimuth 45°",
         "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
         "gy": f"gy = ∂I/∂y · {cfg.operator} (intensity / px)",

@@ -201,7 +201,7 @@ def _write_staged(image: np.ndarray, meta: ScanMeta | None, config: PipelineConf
     step = shrink_step((height, width), PREVIEW_SIDE) if "preview" in kinds else 0
     if step > 1 and side:
         side = max(step, side // step * step)  # tiles on whole preview blocks
-    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)
     thumbs = Thumbnails(image, step, needs) if step else None
     writers: dict[str, PngWriter] = {}
     try:
@@ -234,6 +234,7 @@ def _write_staged(image: np.ndarray, meta: ScanMeta | None, config: PipelineConf
         t = time.perf_counter()
         result = thumbs.result(config, meta)
         result.channels = "rgb" if image.ndim == 3 else "gray"
+        result.flattened = engine.plan.flattened
         _write_preview(result, staged["preview"], text)
         timer.add("preview", t)
 

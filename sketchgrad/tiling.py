@@ -41,12 +41,20 @@ from typing import TYPE_CHECKING, TypeVar, cast
 import numpy as np
 
 from .color import apply_color, stroke_color
-from .denoise import DENOISE_METHODS, denoise, flatten_background, resolve_strength
+from .denoise import (
+    DENOISE_METHODS,
+    denoise,
+    file_noise_source,
+    flatten_background,
+    resolve_strength,
+    should_flatten,
+)
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
 
 if TYPE_CHECKING:
+    from .io import ScanMeta
     from .pipeline import PipelineConfig
 
 _In = TypeVar("_In")
@@ -145,6 +153,9 @@ class TilePlan:
         The whole image denoised once, when the denoiser is not local.
     threads : int
         Worker threads.
+    flattened : bool
+        Whether the background was flattened (``config.flatten_background``,
+        decided by :func:`~sketchgrad.denoise.should_flatten`).
     """
 
     image: np.ndarray
@@ -155,6 +166,7 @@ class TilePlan:
     strength: float | None
     denoised_whole: np.ndarray | None
     threads: int
+    flattened: bool = False
 
     @property
     def boxes(self) -> list[TileBox]:
@@ -217,13 +229,16 @@ class Scale:
 
 
 def plan_tiles(image: np.ndarray, config: PipelineConfig, needs: set[str], side: int,
-               timer: Timer) -> TilePlan:
+               timer: Timer, meta: ScanMeta | None = None) -> TilePlan:
     """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
 
-    ``side`` 0 makes the whole image one tile.
+    ``side`` 0 makes the whole image one tile. ``meta`` (the scan's
+    ``ScanMeta``, if known) gives the automatic denoise strength its file's
+    noise floor (bit depth, lossy format).
     """
     start = time.perf_counter()
-    if config.flatten_background:
+    flattened = should_flatten(image, config.flatten_background)
+    if flattened:
         image = flatten_background(image)
         start = timer.add("flatten", start)
     height, width = image.shape[:2]
@@ -231,7 +246,7 @@ def plan_tiles(image: np.ndarray, config: PipelineConfig, needs: set[str], side:
     strength = config.strength
     if strength is None and config.denoise != "none":
         # the strength the denoiser would pick for the whole image, fixed for every tile
-        strength = resolve_strength(image, config.denoise)
+        strength = resolve_strength(image, config.denoise, **file_noise_source(meta))
         start = timer.add("estimate_noise", start)
     reach = DENOISE_METHODS[config.denoise].reach_for(strength)
     denoised_whole = None
@@ -248,7 +263,7 @@ def plan_tiles(image: np.ndarray, config: PipelineConfig, needs: set[str], side:
              for y in range(0, height, side)]
     threads = min(os.cpu_count() or 1, sum(len(b) for b in bands))
     return TilePlan(image, config, needs, bands, reach + operator_reach + 1,  # +1 to spare
-                    strength, denoised_whole, threads)
+                    strength, denoised_whole, threads, flattened)
 
 
 # ----------------------------------------------------------------------------------------
