@@ -90,12 +90,13 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     traceback: str | None = field(default=None, repr=False, compare=False)
-    strokes: dict | None = None
+    strokes: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON summary fields (input, outputs, status, error, seconds; strokes if any)."""
-        record = {"input": self.input, "outputs": list(self.outputs), "status": self.status,
-                  "error": self.error, "seconds": self.seconds}
+        record: dict[str, Any] = {"input": self.input, "outputs": list(self.outputs),
+                                  "status": self.status, "error": self.error,
+                                  "seconds": self.seconds}
         if self.strokes is not None:
             record["strokes"] = self.strokes
         return record
@@ -165,7 +166,7 @@ def _fit(job: Job) -> Normalizer:
     return fit_normalizer(_load(job), job.config)
 
 
-def _produce(job: Job) -> dict:
+def _produce(job: Job) -> dict[str, Any]:
     """Second pass: process one input; its outputs are put in place together, once.
 
     Returns the figures measured on the way (``{"strokes": ...}`` or empty).
@@ -185,7 +186,7 @@ def _produce(job: Job) -> dict:
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create the folder "
                               f"({exc.strerror or exc})") from None
-    figures: dict = {}
+    figures: dict[str, Any] = {}
     process_to_files(scan, replace(job.config, channels=used), dict(job.outputs),
                      normalizer=job.normalizer, text=dict(job.text),
                      compression=job.compression, figures=figures)
@@ -365,9 +366,10 @@ def _produce_all(batch: _Batch, todo: list[Job], runner: Runner,
         seconds = reply.seconds + batch.spent.get(reply.index, 0.0)
         if reply.ok:
             planned = batch.planned[reply.index]
+            figures = cast("dict[str, Any] | None", reply.value)  # what _produce returned
             batch.finish(reply.index, Outcome(
                 str(planned.found.path), "ok", [str(d) for d in planned.outputs],
-                seconds=round(seconds, 3), strokes=(reply.value or {}).get("strokes")))
+                seconds=round(seconds, 3), strokes=(figures or {}).get("strokes")))
         else:
             batch.failed(reply, seconds)
 

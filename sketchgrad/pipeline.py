@@ -171,8 +171,10 @@ class PipelineConfig:
         if not isinstance(self.axial, bool | np.bool_):
             raise ParameterError(f"axial={self.axial!r} must be True or False")
         object.__setattr__(self, "axial", bool(self.axial))
-        # a single name is that output, not its letters
-        outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs)
+        # a single name is that output, not its letters (the field holds a tuple once
+        # checked; a caller may give one name or any sequence)
+        given = cast("str | Sequence[str]", self.outputs)
+        outputs = (given,) if isinstance(given, str) else tuple(given)
         unknown = [o for o in outputs if o not in OUTPUT_KINDS]
         if unknown or not outputs:
             raise ParameterError(f"outputs={list(outputs)!r}: choose one or more of "
@@ -614,6 +616,8 @@ def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConf
         from .strokes import StrokeField
 
         field = StrokeField(planes["angle"], planes["coherence"], planes["energy"])
+        if engine.scale.strokes is None:  # the engine's first pass sums them for "strokes"
+            raise RuntimeError("the tile engine measured no stroke statistics")
         res.strokes = StrokeDirections.from_parts(field, engine.scale.strokes)
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .gradients import GradientField
     from .io import ScanMeta
     from .pipeline import PipelineConfig, Result
+    from .strokes import StrokeDirections, StrokeStatistics
     from .tiling import FinishedTile
 
 #: A panel's rectangle in sheet pixels: (x, y, width, height).
@@ -727,7 +728,7 @@ def _draw_legend(sheet: _Sheet, box: _Box, result: Result) -> None:
 _ROSE_BAR, _ROSE_GUIDE, _ROSE_MARK = (58, 110, 165), (205, 205, 205), (34, 34, 34)
 
 
-def _rose_picture(strokes, side: int) -> np.ndarray:
+def _rose_picture(strokes: StrokeDirections | StrokeStatistics, side: int) -> NDArray[np.uint8]:
     """The rose of stroke angles as a ``side`` x ``side`` uint8 RGB picture.
 
     The pixel form of :func:`sketchgrad.strokes.plot_rose` (a matplotlib polar
@@ -764,7 +765,8 @@ def _rose_picture(strokes, side: int) -> np.ndarray:
     point = (round(centre), round(centre))
     cv2.circle(rgb, point, round(radius), _ROSE_GUIDE, 2, cv2.LINE_AA)
 
-    def across(degrees: float, colour, width: int, inner: float = 0.0) -> None:
+    def across(degrees: float, colour: tuple[int, int, int], width: int,
+               inner: float = 0.0) -> None:
         """A line through the centre at ``degrees``, from ``inner`` to the rim (both ends)."""
         ux, uy = np.cos(np.radians(degrees)), -np.sin(np.radians(degrees))
         outer = radius if inner == 0 else big / 2 - 1
@@ -782,12 +784,13 @@ def _rose_picture(strokes, side: int) -> np.ndarray:
     index = np.minimum((angle * (histogram.size / 180)).astype(np.intp), histogram.size - 1)
     rgb[np.hypot(x, y) <= (radii * radius).astype(np.float32)[index]] = _ROSE_BAR
     dominant = strokes.dominant() if callable(strokes.dominant) else strokes.dominant
-    for rank, (degrees, _share) in enumerate(dominant):
-        across(degrees, _ROSE_MARK, 6 if rank == 0 else 4, inner=0.9 * radius)  # rim ticks
-    return cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA)
+    for rank, (mark, _share) in enumerate(dominant):
+        across(mark, _ROSE_MARK, 6 if rank == 0 else 4, inner=0.9 * radius)  # rim ticks
+    return cast("NDArray[np.uint8]",
+                cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA))
 
 
-def _draw_rose(sheet: _Sheet, box, strokes) -> None:
+def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStatistics) -> None:
     """The rose panel: the picture, its angle labels and the figures below it."""
     x, y, w, h = box
     side = int(max(16, min(h - 76, w - 90)))
@@ -809,7 +812,9 @@ def _draw_rose(sheet: _Sheet, box, strokes) -> None:
                ha="center", va="center", color="0.3")
 
 
-def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tuple:
+def _panel_picture(name: str, result: Result, details: Mapping[str, Any] | None,
+                   fit: Callable[[tuple[int, ...]], tuple[int, int]], window: _Box | None,
+                   full_w: int) -> tuple[NDArray[np.uint8], _Colorbar | None]:
     """(uint8 RGB picture at its display size, colorbar (cmap, vmin, vmax, kw) or None)."""
     from matplotlib import colormaps
 
@@ -921,7 +926,8 @@ def _build_figure(result: Result, panels: str | Sequence[str] | None,
             _draw_legend(sheet, box, result)
             continue
         if name == "rose":
-            _draw_rose(sheet, box, result.strokes)
+            # the rose is offered only for a result with stroke figures (see _available)
+            _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics", result.strokes))
             continue
         rgb, bar = _panel_picture(name, result, details, fit, window, full_w)
         framed = _framed(rgb)

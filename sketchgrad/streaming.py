@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from .io import ScanMeta
     from .normalize import Normalizer
     from .png import PngWriter
+    from .strokes import StrokeStatistics
 
 __all__ = ["process_to_files", "staged_name"]
 
@@ -99,7 +100,8 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
                      paths: Mapping[str, str | os.PathLike[str]], *,
                      normalizer: Normalizer | None = None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
-                     timings: dict | None = None, figures: dict | None = None
+                     timings: dict[str, float] | None = None,
+                     figures: dict[str, Any] | None = None
                      ) -> dict[str, Path]:
     """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
@@ -197,9 +199,10 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
     return dests
 
 
-def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[str],
-                  staged: dict[str, Path], normalizer, text: dict, compression: int | None,
-                  timer: Timer):
+def _write_staged(image: np.ndarray, meta: ScanMeta | None, config: PipelineConfig,
+                  kinds: list[str], staged: dict[str, Path], normalizer: Normalizer | None,
+                  text: dict[str, str], compression: int | None,
+                  timer: Timer) -> StrokeStatistics | None:
     """Compute the tiles and write every kind to its staged (temporary) path.
 
     Returns the whole scan's stroke statistics (None when not measured).
@@ -217,7 +220,7 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
         side = max(step, side // step * step)  # tiles on whole preview blocks
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)
     thumbs = Thumbnails(image, step, needs) if step else None
-    writers = {}
+    writers: dict[str, PngWriter] = {}
     opened = False
     try:
         for band in engine.run(np.uint8):

@@ -189,7 +189,7 @@ def _structure_tensor(image: _F32, sigma: float, operator: str,
         # The channels' mean, so a grey image in three equal channels gives the grey tensor.
         inverse = np.float32(1 / len(channels))
         for term in (jxx, jxy, jyy):
-            term *= inverse
+            np.multiply(term, inverse, out=term)
     size = 2 * _gaussian_radius(sigma) + 1
     blurred = [cast("NDArray[np.float32]", cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
                                               borderType=cv2.BORDER_REFLECT)
@@ -208,10 +208,10 @@ def _stroke_fields(jxx: _F32, jxy: _F32, jyy: _F32,
     sin2 = jxy + jxy
     # OpenCV's atan2, in degrees over [0, 360]: within 0.01 degree, several times faster
     # than NumPy's with its wrap-around fixed by masks.
-    angle = cv2.phase(cos2, sin2, angleInDegrees=True)
+    angle = cast(_F32, cv2.phase(cos2, sin2, angleInDegrees=True))
     angle *= np.float32(0.5)  # half of the doubled angle
     np.putmask(angle, angle >= 180, np.float32(0))  # 360 (a hair under 0) is 0
-    coherence = cv2.magnitude(cos2, sin2)  # hypot, several times faster than NumPy's
+    coherence = cast(_F32, cv2.magnitude(cos2, sin2))  # hypot, several times faster than NumPy's
     none = energy <= _ZERO_ENERGY
     if inside is not None:
         none |= ~inside
@@ -412,7 +412,7 @@ class StrokeStatistics:
             raise ParameterError(f"q={q!r} must be a percentile from 0 to 100")
         return _strength_percentile(self.strength_counts, float(q))
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-able figures, as :meth:`StrokeDirections.summary` (the same keys).
 
         Examples
@@ -426,7 +426,7 @@ class StrokeStatistics:
 
 
 def _summary(dominant: list[tuple[float, float]], overall: float, sigma: float | None,
-             operator: str | None) -> dict:
+             operator: str | None) -> dict[str, Any]:
     return {
         "dominant": [{"angle": round(angle, 1) % 180, "share": round(share, 3)}
                      for angle, share in dominant],
@@ -615,7 +615,7 @@ class StrokeDirections:
                    overall_coherence=statistics.overall_coherence, sigma=statistics.sigma,
                    operator=statistics.operator)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-able figures for a run's record and a PNG's provenance text.
 
         Returns
@@ -762,7 +762,7 @@ class StrokeField:
 
 
 def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "scharr",
-                 mask: np.ndarray | None = None) -> StrokeField:
+                 mask: ArrayLike | None = None) -> StrokeField:
     """Per-pixel stroke angle, coherence and energy, without the whole-drawing figures.
 
     What :func:`stroke_directions` computes per pixel (same parameters and
@@ -978,7 +978,9 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
     base[..., 1] = ((rows + 0.5) / grain - 0.5 - i0).astype(np.float32)[:, None]
     # The unit stroke direction in lattice cells per step (step = grain: one cell), y down
     # in the array: (cos, -sin) of the angle, i.e. (cos, sin) of its negative.
-    along = cv2.merge(cv2.polarToCart(None, np.float32(360) - angle, angleInDegrees=True))
+    # OpenCV takes magnitude=None for unit vectors; its stubs say otherwise.
+    along = cv2.merge(cv2.polarToCart(None, np.float32(360) - angle,  # type: ignore[call-overload]
+                                      angleInDegrees=True))
     texture = np.zeros(angle.shape, np.float32)
     # Buffers reused by every step (OpenCV writes into them): memory stays at a few
     # planes whatever the streak length.
@@ -1007,7 +1009,8 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
         at = np.empty((height, width, 2), np.float32)
         at[..., 0] = ((np.arange(width) + col0 - off) / grain - cj0).astype(np.float32)[None, :]
         at[..., 1] = ((np.arange(height) + row0 - off) / grain - ci0).astype(np.float32)[:, None]
-        texture = cv2.remap(texture, at, None, cv2.INTER_LINEAR,
+        # map2=None for a two-channel map1, as above.
+        texture = cv2.remap(texture, at, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
                             borderMode=cv2.BORDER_REPLICATE).reshape(height, width)
         del at
     value = np.minimum(strength / np.float32(reference), np.float32(1))
@@ -1108,14 +1111,14 @@ def plot_rose(ax: Axes | None, directions: StrokeDirections | StrokeStatistics, 
     ax.set_yticks([])
     if mark_dominant:
         for rank, (angle, share) in enumerate(dominant):
-            theta = math.radians(angle)
-            ax.plot([theta + math.pi, theta], [1.05, 1.05], color="#222222",
+            spoke = math.radians(angle)
+            ax.plot([spoke + math.pi, spoke], [1.05, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.plot([theta, theta], [0, 1.05], color="#222222",
+            ax.plot([spoke, spoke], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.plot([theta + math.pi, theta + math.pi], [0, 1.05], color="#222222",
+            ax.plot([spoke + math.pi, spoke + math.pi], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.annotate(f"{round(angle) % 180}\N{DEGREE SIGN} {share:.0%}", (theta, 0.8),
+            ax.annotate(f"{round(angle) % 180}\N{DEGREE SIGN} {share:.0%}", (spoke, 0.8),
                         ha="center", va="center", fontsize=8,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
                               "edgecolor": "none", "alpha": 0.8})

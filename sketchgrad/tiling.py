@@ -41,7 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -97,7 +97,8 @@ class Timer:
         return now
 
 
-def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True) -> set[str]:
+def stages_needed(outputs: Iterable[str], config: PipelineConfig, *,
+                  keep_denoised: bool = True) -> set[str]:
     """The stages these outputs need (denoised, field, normalized, hsv, sketch, strokes, flow)."""
     outputs = set(outputs)
     # a ramp over the tone needs no gradients; the stroke colouring needs both
@@ -179,7 +180,7 @@ class TilePlan:
     denoised_whole: np.ndarray | None
     threads: int
     flattened: bool = False
-    flow: dict | None = None
+    flow: dict[str, Any] | None = None
 
     @property
     def boxes(self) -> list[TileBox]:
@@ -349,7 +350,7 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     if "strokes" in needs:
         from .strokes import stroke_field
 
-        m = plan.flow["grain"] + 1 if "flow" in plan.needs else 0
+        m = _flow_parameters(plan)["grain"] + 1 if "flow" in plan.needs else 0
         sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
         sx0, sx1 = max(px0, box.x0 - m), min(px1, box.x1 + m)
         tile.strokes = stroke_field(den).crop((slice(sy0 - py0, sy1 - py0),
@@ -358,6 +359,13 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         tile.strokes_origin = (sy0, sx0)
         timer.add("strokes", t)
     return tile
+
+
+def _flow_parameters(plan: TilePlan) -> dict[str, Any]:
+    """The plan's flow ``grain`` and ``length``: planned whenever "flow" is needed."""
+    if plan.flow is None:
+        raise RuntimeError("the tile plan needs the flow picture but holds no flow parameters")
+    return plan.flow
 
 
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
@@ -415,7 +423,8 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDt
         from .strokes import flow_picture
 
         picture = flow_picture(tile.strokes, origin=tile.strokes_origin,
-                               reference=scale.flow_reference, **plan.flow)[tile.strokes_core]
+                               reference=scale.flow_reference,
+                               **_flow_parameters(plan))[tile.strokes_core]
         out.flow = picture if dtype is np.float32 else quantize(picture, 8)
         del picture
         timer.add("flow", t)
@@ -470,7 +479,7 @@ class TileEngine:
             kept += 1
         per_pixel = 12 * ("field" in self.plan.needs) + scan_bytes * kept
         per_pixel += 12 * ("strokes" in self.later)
-        return per_pixel * height * width
+        return int(per_pixel * height * width)
 
     def _fits_scale(self) -> bool:
         """Whether the normalization needs the whole image's magnitude first."""
@@ -478,7 +487,7 @@ class TileEngine:
         return ("normalized" in self.plan.needs and not self.plan.single
                 and (self.scale.normalizer is None or entry.unit == "peak"))
 
-    def _fit(self, pool) -> dict[TileBox, ComputedTile]:
+    def _fit(self, pool: ThreadPoolExecutor) -> dict[TileBox, ComputedTile]:
         """First pass: the whole image's scale and stroke figures from every tile; kept tiles."""
         method = self.plan.config.normalize
         entry = NORMALIZE_METHODS[method]
@@ -489,14 +498,16 @@ class TileEngine:
         kept: dict[TileBox, ComputedTile] = {}
         whole = None
         fitting = scaling and self.scale.normalizer is None and entry.fits_in_parts
+        normalizer = self.scale.normalizer
         if fitting:
-            self.scale.normalizer = Normalizer(method)
+            normalizer = self.scale.normalizer = Normalizer(method)
         elif scaling and self.scale.normalizer is None:  # a registered method: on the whole
             whole = np.empty(self.plan.image.shape, np.float32)
         if strokes:
             from .strokes import DEFAULT_SIGMA
 
-            self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr")
+            statistics = self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA,
+                                                               operator="scharr")
         top = -math.inf
         measured = ({"field", "normalized"} if scaling else set()) | \
             ({"strokes"} if strokes else set())
@@ -509,16 +520,20 @@ class TileEngine:
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
             if scaling:
+                if tile.field is None:  # "field" is among the stages measured
+                    raise RuntimeError("the first pass computed no gradient field")
                 magnitude = tile.field.magnitude  # floored in compute
-                if fitting:
-                    self.scale.normalizer.partial_fit(magnitude)
+                if fitting and normalizer is not None:
+                    normalizer.partial_fit(magnitude)
                 elif whole is not None:
                     whole[tile.box.where] = magnitude
                 top = max(top, float(magnitude.max()))
                 del magnitude
                 t = self.timer.add("normalize", t)
             if strokes:
-                self.scale.strokes.add(tile.strokes, core=tile.strokes_core)
+                if tile.strokes is None:  # "strokes" is among the stages measured
+                    raise RuntimeError("the first pass computed no stroke directions")
+                statistics.add(tile.strokes, core=tile.strokes_core)
                 self.timer.add("strokes", t)
                 if not keep or "strokes" not in self.later:
                     tile.strokes = None
@@ -527,13 +542,14 @@ class TileEngine:
             del tile
         t = time.perf_counter()
         if strokes:
-            self.scale.flow_reference = self.scale.strokes.strength_percentile(99.0)
+            self.scale.flow_reference = statistics.strength_percentile(99.0)
         if whole is not None:
             normalized = normalize(whole, method)
             del whole
             self.scale.unit_whole = to_unit(normalized, method, copy=False)
-        elif scaling and entry.unit == "peak":
-            probe = self.scale.normalizer.transform(np.array([top], np.float32))
+        elif scaling and entry.unit == "peak" and normalizer is not None:
+            # peak units come with a normalizer: given, or fitted (fits_in_parts) above
+            probe = normalizer.transform(np.array([top], np.float32))
             self.scale.peak = float(np.abs(probe).max())
         self.timer.add("normalize", t)
         return kept
