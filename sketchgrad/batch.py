@@ -17,9 +17,10 @@ temporary files, which the next run removes before it starts.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import OutputError, ParameterError, choose
 from .inputs import PlannedInput, discover, find_inputs, plan_outputs
@@ -36,6 +37,12 @@ from .provenance import (
     up_to_date,
 )
 from .runners import Job, Reply, Runner, guard
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from .io import Scan
+    from .normalize import Normalizer
 
 __all__ = [
     "Outcome",
@@ -83,12 +90,13 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     traceback: str | None = field(default=None, repr=False, compare=False)
-    strokes: dict | None = None
+    strokes: dict[str, Any] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The JSON summary fields (input, outputs, status, error, seconds; strokes if any)."""
-        record = {"input": self.input, "outputs": list(self.outputs), "status": self.status,
-                  "error": self.error, "seconds": self.seconds}
+        record: dict[str, Any] = {"input": self.input, "outputs": list(self.outputs),
+                                  "status": self.status, "error": self.error,
+                                  "seconds": self.seconds}
         if self.strokes is not None:
             record["strokes"] = self.strokes
         return record
@@ -102,7 +110,7 @@ def _is_leftover(name: str) -> bool:
     return name.startswith(".") and name.endswith(".tmp") and ".png." in name
 
 
-def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
+def remove_leftovers(outdir: str | os.PathLike[str]) -> list[Path]:
     """Remove temporary files a killed run left under ``outdir``.
 
     Only sketchgrad's own temporary names (``.<name>.png.<token>.tmp``) are touched.
@@ -138,7 +146,7 @@ def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
 # The work of one input (runs in a worker: module-level functions, so they pickle)
 
 
-def _load(job: Job):
+def _load(job: Job) -> Scan:
     from .io import load_scan
 
     # what the file holds (a grey file exactly as with mode="gray"), unless grey is asked
@@ -147,7 +155,7 @@ def _load(job: Job):
     return load_scan(job.source, mode=mode, max_pixels=job.max_pixels, dtype="native")
 
 
-def _fit(job: Job):
+def _fit(job: Job) -> Normalizer:
     """First pass of ``normalize_scope="batch"``: this input's magnitude statistics.
 
     ``fit_normalizer`` goes tile by tile (memory: the image plus a few tiles)
@@ -159,7 +167,7 @@ def _fit(job: Job):
     return fit_normalizer(_load(job), job.config)
 
 
-def _produce(job: Job) -> dict:
+def _produce(job: Job) -> dict[str, Any]:
     """Second pass: process one input; its outputs are put in place together, once.
 
     Returns the figures measured on the way (``{"strokes": ...}`` or empty).
@@ -179,7 +187,7 @@ def _produce(job: Job) -> dict:
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create the folder "
                               f"({exc.strerror or exc})") from None
-    figures: dict = {}
+    figures: dict[str, Any] = {}
     process_to_files(scan, replace(job.config, channels=used), dict(job.outputs),
                      normalizer=job.normalizer, text=dict(job.text),
                      compression=job.compression, figures=figures)
@@ -190,7 +198,7 @@ def _fit_job(job: Job) -> Reply:
     return guard(job, _fit)
 
 
-def _produce_job(job: Job, normalizer=None) -> Reply:
+def _produce_job(job: Job, normalizer: Normalizer | None = None) -> Reply:
     if normalizer is not None:  # shared by every job: sent once, not inside each job
         job = replace(job, normalizer=normalizer)
     return guard(job, _produce)
@@ -234,7 +242,7 @@ def pixel_limit(max_pixels: int | None) -> int | None:
     return int(max_pixels) or None
 
 
-def merge_normalizers(normalizers: list) -> object:
+def merge_normalizers(normalizers: Sequence[Normalizer]) -> Normalizer:
     """Merge per-input statistics in input order (the same result on any runner)."""
     from .normalize import Normalizer
 
@@ -257,7 +265,8 @@ class _Batch:
     planned: dict[int, PlannedInput]
     on_done: Callable[[Outcome], None] | None
     outcomes: dict[int, Outcome] = field(default_factory=dict)
-    records: dict[int, list] = field(default_factory=dict)  # provenance of outputs there
+    # provenance of the outputs there
+    records: dict[int, list[dict[str, Any] | None]] = field(default_factory=dict)
     spent: dict[int, float] = field(default_factory=dict)  # seconds of the first pass
 
     def finish(self, index: int, outcome: Outcome) -> None:
@@ -292,8 +301,10 @@ def _refuse_foreign(batch: _Batch, jobs: list[Job]) -> list[Job]:
     return kept
 
 
-def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measured
-             ) -> tuple[list[Job], dict[int, object], object]:
+def _measure(batch: _Batch, jobs: list[Job], runner: Runner,
+             on_start: Callable[[str, int], None] | None,
+             on_measured: Callable[[str], None] | None,
+             ) -> tuple[list[Job], dict[int, Normalizer], Normalizer | None]:
     """Phase (batch scope): every input's statistics, merged into one scale.
 
     Statistics recorded in up-to-date outputs need no second look. Returns the
@@ -301,7 +312,7 @@ def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measur
     """
     if on_start:
         on_start("statistics", len(jobs))
-    fitted: dict[int, object] = {}
+    fitted: dict[int, Normalizer] = {}
     measure = []
     for job in jobs:
         source = batch.planned[job.index].found.path
@@ -316,7 +327,7 @@ def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measur
     for reply in runner.run(_fit_job, measure):
         batch.spent[reply.index] = reply.seconds
         if reply.ok:
-            fitted[reply.index] = reply.value
+            fitted[reply.index] = cast("Normalizer", reply.value)  # what _fit returns
             if on_measured:
                 on_measured(str(batch.planned[reply.index].found.path))
         else:
@@ -326,8 +337,9 @@ def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measur
     return jobs, fitted, normalizer
 
 
-def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str, normalizer,
-                     fitted: dict[int, object]) -> list[Job]:
+def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str,
+                     normalizer: Normalizer | None,
+                     fitted: dict[int, Normalizer]) -> list[Job]:
     """Phase: skip inputs whose outputs are up to date; give the rest their provenance."""
     state = normalizer_record(normalizer)
     expected = expected_record(batch.config, scope, state)
@@ -348,23 +360,25 @@ def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str, normalizer,
     return todo
 
 
-def _produce_all(batch: _Batch, todo: list[Job], runner: Runner, normalizer) -> None:
+def _produce_all(batch: _Batch, todo: list[Job], runner: Runner,
+                 normalizer: Normalizer | None) -> None:
     """Phase: process the remaining inputs on the runner."""
     for reply in runner.run(_produce_job, todo, normalizer):
         seconds = reply.seconds + batch.spent.get(reply.index, 0.0)
         if reply.ok:
             planned = batch.planned[reply.index]
+            figures = cast("dict[str, Any] | None", reply.value)  # what _produce returned
             batch.finish(reply.index, Outcome(
                 str(planned.found.path), "ok", [str(d) for d in planned.outputs],
-                seconds=round(seconds, 3), strokes=(reply.value or {}).get("strokes")))
+                seconds=round(seconds, 3), strokes=(figures or {}).get("strokes")))
         else:
             batch.failed(reply, seconds)
 
 
-def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
+def run_batch(inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLike[str],
               config: PipelineConfig | None = None, *, compression: int = DEFAULT_COMPRESSION,
               workers: int | None = 1, overwrite: bool = False,
-              normalize_scope: str = "image", scheduler=None,
+              normalize_scope: str = "image", scheduler: str | Client | None = None,
               max_pixels: int | None = None,
               on_start: Callable[[str, int], None] | None = None,
               on_measured: Callable[[str], None] | None = None,
@@ -465,7 +479,8 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
             batch.records = {job.index: output_records(batch.outputs(job.index))
                              for job in jobs}
         jobs = _refuse_foreign(batch, jobs)
-        normalizer, fitted = None, {}
+        normalizer: Normalizer | None = None
+        fitted: dict[int, Normalizer] = {}
         if normalize_scope == "batch" and jobs:
             jobs, fitted, normalizer = _measure(batch, jobs, runner, on_start, on_measured)
         todo = _skip_up_to_date(batch, jobs, normalize_scope, normalizer, fitted)

@@ -43,6 +43,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 
@@ -106,7 +107,7 @@ class ColourMeasure:
         return self.colour_share >= COLOUR_SHARE and self.coloured >= MIN_PAGE_SHARE
 
 
-def luma(image: np.ndarray) -> np.ndarray:
+def luma(image: ArrayLike) -> NDArray[np.float32]:
     """The BT.601 luma of an RGB image, the grey image ``load_scan(mode="gray")`` gives.
 
     Computed as ``R + 0.587 (G - R) + 0.114 (B - R)``, which equals ``0.299 R +
@@ -133,7 +134,7 @@ def luma(image: np.ndarray) -> np.ndarray:
     if image.ndim < 1 or image.shape[-1] != 3:
         raise ParameterError(f"image of shape {image.shape} is not an (..., 3) RGB image")
     red = image[..., 0]
-    grey = image[..., 1] - red
+    grey: NDArray[np.float32] = image[..., 1] - red
     grey *= np.float32(0.587)
     blue = image[..., 2] - red
     blue *= np.float32(0.114)
@@ -142,14 +143,14 @@ def luma(image: np.ndarray) -> np.ndarray:
     return grey
 
 
-def _as_float(image) -> np.ndarray:
+def _as_float(image: ArrayLike) -> NDArray[np.float32]:
     """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1]."""
     from .io import as_image
 
     return as_image(image)
 
 
-def colourfulness(image: np.ndarray) -> ColourMeasure:
+def colourfulness(image: ArrayLike) -> ColourMeasure:
     """Measure how much colour a scan has, relative to its paper.
 
     Parameters
@@ -207,7 +208,7 @@ def colourfulness(image: np.ndarray) -> ColourMeasure:
     n_coloured, n_marked = int(np.count_nonzero(coloured)), int(np.count_nonzero(marked))
     # A whole-scan measure: take it once per scan, never per tile.
     return ColourMeasure(
-        paper=tuple(float(v) for v in paper),
+        paper=(float(paper[0]), float(paper[1]), float(paper[2])),
         coloured=n_coloured / chroma.size,
         marked=n_marked / chroma.size,
         colour_share=n_coloured / n_marked if n_marked else 0.0,
@@ -215,7 +216,7 @@ def colourfulness(image: np.ndarray) -> ColourMeasure:
     )
 
 
-def resolve_channels(image: np.ndarray, channels: str = "auto") -> str:
+def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
     """Decide whether a scan is processed in grey or in colour.
 
     Parameters

@@ -16,9 +16,16 @@ import sys
 import time
 import traceback
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 from .errors import SketchgradError
+
+if TYPE_CHECKING:
+    from .batch import Outcome
+    from .normalize import Normalizer
+    from .pipeline import PipelineConfig
 
 __all__ = ["main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
@@ -61,7 +68,7 @@ def _epilog(*commands: str) -> str:
     return "\n".join(lines) + "\n\n" + _EXIT_STATUS
 
 
-def _names(registry: dict) -> str:
+def _names(registry: Iterable[str]) -> str:
     return ", ".join(registry)
 
 
@@ -179,7 +186,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _flag_settings(args: argparse.Namespace) -> dict:
+def _flag_settings(args: argparse.Namespace) -> dict[str, Any]:
     from .config import PIPELINE_KEYS, RUN_KEYS, check_settings
 
     given = {key: getattr(args, key, None) for key in (*PIPELINE_KEYS, *RUN_KEYS)}
@@ -187,7 +194,7 @@ def _flag_settings(args: argparse.Namespace) -> dict:
     return check_settings({k: v for k, v in given.items() if v is not None}, "command line")
 
 
-def _settings(args: argparse.Namespace) -> dict:
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
     from .config import load_config_file, merge_settings, settings_from_png
 
     recorded = settings_from_png(args.config_from) if args.config_from else {}
@@ -197,7 +204,7 @@ def _settings(args: argparse.Namespace) -> dict:
     return settings
 
 
-def _pipeline_config(settings: dict):
+def _pipeline_config(settings: Mapping[str, Any]) -> PipelineConfig:
     from .config import PIPELINE_KEYS
     from .pipeline import PipelineConfig
 
@@ -229,7 +236,7 @@ def _as_flags(message: str) -> str:
 
     names = "|".join(sorted((*PIPELINE_KEYS, *RUN_KEYS), key=len, reverse=True))
 
-    def flag(match: re.Match) -> str:
+    def flag(match: re.Match[str]) -> str:
         name, value = "--" + match[1].replace("_", "-"), match[2]
         if name == "--outdir":
             name = "-o"
@@ -254,7 +261,7 @@ class _Progress:
         self.quiet = quiet
         self.debug = debug
         self.names = names or {}
-        self.bar = None
+        self.bar: Any = None  # a tqdm bar (tqdm ships no types)
         self.tty = sys.stderr.isatty()
 
     def _print(self, line: str) -> None:
@@ -279,10 +286,10 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(1)
 
-    def done(self, outcome) -> None:
+    def done(self, outcome: Outcome) -> None:
         shown = self.names.get(outcome.input, outcome.input)
         if outcome.status == "failed":
-            self._print(f"sketchgrad: error: {shown}: {_as_flags(outcome.error)}")
+            self._print(f"sketchgrad: error: {shown}: {_as_flags(outcome.error or '')}")
             if self.debug and outcome.traceback:
                 self._print(outcome.traceback.rstrip())
         elif not self.quiet and self.bar is None:
@@ -297,7 +304,8 @@ class _Progress:
             self.bar = None
 
 
-def _check_dashes(args: argparse.Namespace, settings: dict, config) -> None:
+def _check_dashes(args: argparse.Namespace, settings: Mapping[str, Any],
+                  config: PipelineConfig) -> None:
     """``-`` means standard input or output only where that is one scan or one PNG."""
     inputs, outdir = args.inputs, settings.get("outdir")
     if STDIO in inputs:
@@ -339,7 +347,7 @@ def _check_stdout() -> None:
                      "it to a file or a pipe (... -o - > out.png)")
 
 
-def _stdin_scan():
+def _stdin_scan() -> BinaryIO:
     """Standard input as a binary file object named ``-`` (load_scan's messages name it)."""
     import io
 
@@ -370,8 +378,8 @@ def _run(args: argparse.Namespace) -> int:
     return _run_batch(args.inputs, outdir, config, settings)
 
 
-def _run_batch(inputs: list, outdir, config, settings: dict,
-               names: dict[str, str] | None = None) -> int:
+def _run_batch(inputs: list[str], outdir: str | Path, config: PipelineConfig,
+               settings: Mapping[str, Any], names: dict[str, str] | None = None) -> int:
     from .batch import run_batch
     from .png import DEFAULT_COMPRESSION
 
@@ -403,14 +411,14 @@ def _run_batch(inputs: list, outdir, config, settings: dict,
     return EXIT_FAILED if counts["failed"] else EXIT_OK
 
 
-def _run_to_stdout(source: str, config, settings: dict) -> int:
+def _run_to_stdout(source: str, config: PipelineConfig, settings: Mapping[str, Any]) -> int:
     """One scan (a file, or ``-``) to one PNG on standard output, via a temporary folder."""
     import tempfile
 
     if source == STDIO:
         _check_stdin()
     with tempfile.TemporaryDirectory(prefix="sketchgrad-") as tmp:
-        names = {}
+        names: dict[str, str] = {}
         if source == STDIO:
             path = Path(tmp) / "stdin"
             path.write_bytes(sys.stdin.buffer.read())
@@ -421,7 +429,8 @@ def _run_to_stdout(source: str, config, settings: dict) -> int:
                           {**settings, "workers": 1, "overwrite": True}, names)
 
 
-def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
+def _dry_run(inputs: list[str], outdir: Path, config: PipelineConfig,
+             settings: Mapping[str, Any]) -> int:
     """List what ``run`` would write, skip and fail, with the reason; write nothing."""
     # the batch's own planning, step by step, without the output folder's mkdir and probe
     from .batch import NORMALIZE_SCOPES, merge_normalizers, pixel_limit
@@ -444,7 +453,8 @@ def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
     overwrite = bool(settings.get("overwrite"))
     found, problems = discover(inputs, outdir.resolve())
     planned, clashes = plan_outputs(found, outdir, config.outputs)
-    rows = [(o.input, "fail", [], o.error) for o in problems + clashes]
+    rows: list[tuple[str, str, list[Path], str | None]] = [
+        (o.input, "fail", [], o.error) for o in problems + clashes]
     pending = []
     for f, dests in ((p.found, list(p.outputs)) for p in planned):
         if not f.path.exists():
@@ -465,7 +475,7 @@ def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
                 for f, dests, records in pending]
         unmeasured = sum(k is None for k in kept)
         if not unmeasured:  # every scale is recorded: the merged scale is known now
-            state = normalizer_record(merge_normalizers(kept))
+            state = normalizer_record(merge_normalizers(cast("list[Normalizer]", kept)))
     expected = expected_record(config, scope, state)
     for f, dests, records in pending:
         if unmeasured:
@@ -497,7 +507,8 @@ def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
     return EXIT_FAILED if counts["fail"] else EXIT_OK
 
 
-def _why_redo(source: Path, dests: list[Path], records: list, expected: dict, *,
+def _why_redo(source: Path, dests: list[Path], records: list[dict[str, Any] | None],
+              expected: dict[str, Any], *,
               compare_scale: bool = True) -> str | None:
     """Why an input's outputs are not up to date (None: they are, as far as can be told)."""
     missing = [d.name for d in dests if not d.is_file()]
@@ -509,6 +520,8 @@ def _why_redo(source: Path, dests: list[Path], records: list, expected: dict, *,
     if any(d.stat().st_mtime_ns < newest for d in dests):
         return "the input changed after its outputs were written"
     for record in records:
+        if record is None:  # not ours: refused before (_foreign), or missing (above)
+            continue
         old, new = record.get("config") or {}, expected.get("config") or {}
         changed = [k for k in new if old.get(k) != new.get(k)]
         if changed:
@@ -549,7 +562,7 @@ def _methods() -> int:
     return 0
 
 
-def _hex(rgb) -> str:
+def _hex(rgb: Sequence[float]) -> str:
     return "#" + "".join(f"{round(float(v) * 255):02x}" for v in rgb)
 
 

@@ -19,14 +19,19 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .channels import CHROMA_THRESHOLD, luma
 from .errors import ParameterError, choose
 from .gradients import ZERO_GRADIENT, GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
+
+if TYPE_CHECKING:
+    from matplotlib.colors import Colormap, ListedColormap
 
 __all__ = [
     "COLOR_SPACES",
@@ -79,7 +84,7 @@ _GREY_CHROMA = 2e-3
 # --------------------------------------------------------------------------- conversions
 
 
-def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
+def hsv_to_rgb(hsv: ArrayLike) -> NDArray[np.float32]:
     """Convert HSV (..., 3) in [0, 1] to RGB float32 (..., 3).
 
     The same call as ``matplotlib.colors.hsv_to_rgb`` and scikit-image's
@@ -122,7 +127,7 @@ def hsv_to_rgb(hsv: np.ndarray) -> np.ndarray:
     return out
 
 
-def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
+def rgb_to_hsv(rgb: ArrayLike) -> NDArray[np.float64]:
     """Convert RGB (..., 3) in [0, 1] to HSV (..., 3), as ``colorsys.rgb_to_hsv``.
 
     Examples
@@ -142,7 +147,7 @@ def rgb_to_hsv(rgb: np.ndarray) -> np.ndarray:
     return np.stack([h, s, v], axis=-1)
 
 
-def hsl_to_rgb(hsl: np.ndarray) -> np.ndarray:
+def hsl_to_rgb(hsl: ArrayLike) -> NDArray[np.float64]:
     """Convert HSL (..., 3) (hue in turns) to RGB, as ``colorsys.hls_to_rgb`` (order h, s, l).
 
     Examples
@@ -160,7 +165,7 @@ def hsl_to_rgb(hsl: np.ndarray) -> np.ndarray:
     return np.stack(out, axis=-1)
 
 
-def rgb_to_hsl(rgb: np.ndarray) -> np.ndarray:
+def rgb_to_hsl(rgb: ArrayLike) -> NDArray[np.float64]:
     """Convert RGB (..., 3) in [0, 1] to HSL (..., 3), as ``colorsys.rgb_to_hls`` (order h, s, l).
 
     Examples
@@ -177,7 +182,7 @@ def rgb_to_hsl(rgb: np.ndarray) -> np.ndarray:
     return np.stack([hsv[..., 0], s, lum], axis=-1)
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+def srgb_to_linear(rgb: ArrayLike) -> NDArray[np.float64]:
     """Undo the sRGB transfer curve (IEC 61966-2-1); sign-symmetric outside [0, 1].
 
     Examples
@@ -191,7 +196,7 @@ def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
     return np.copysign(lin, c)
 
 
-def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
+def linear_to_srgb(lin: ArrayLike) -> NDArray[np.float64]:
     """Apply the sRGB transfer curve (IEC 61966-2-1); sign-symmetric outside [0, 1].
 
     Examples
@@ -219,7 +224,7 @@ _OK_M1_INV = np.array([[4.0767416621, -3.3077115913, 0.2309699292],
                        [-0.0041960863, -0.7034186147, 1.7076147010]])
 
 
-def linear_srgb_to_oklab(lin: np.ndarray) -> np.ndarray:
+def linear_srgb_to_oklab(lin: ArrayLike) -> NDArray[np.float64]:
     """Convert linear-light sRGB (..., 3) to OKLab (L, a, b).
 
     Examples
@@ -228,10 +233,10 @@ def linear_srgb_to_oklab(lin: np.ndarray) -> np.ndarray:
     [1.0, 0.0, 0.0]
     """
     lms = np.asarray(lin, dtype=np.float64) @ _OK_M1.T
-    return np.cbrt(lms) @ _OK_M2.T
+    return cast("NDArray[np.float64]", np.cbrt(lms) @ _OK_M2.T)
 
 
-def oklab_to_linear_srgb(lab: np.ndarray) -> np.ndarray:
+def oklab_to_linear_srgb(lab: ArrayLike) -> NDArray[np.float64]:
     """Convert OKLab (..., 3) to linear-light sRGB (may fall outside [0, 1]).
 
     Examples
@@ -240,10 +245,10 @@ def oklab_to_linear_srgb(lab: np.ndarray) -> np.ndarray:
     [1.0, 1.0, 1.0]
     """
     lms = (np.asarray(lab, dtype=np.float64) @ _OK_M2_INV.T) ** 3
-    return lms @ _OK_M1_INV.T
+    return cast("NDArray[np.float64]", lms @ _OK_M1_INV.T)
 
 
-def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
+def srgb_to_oklab(rgb: ArrayLike) -> NDArray[np.float64]:
     """Convert sRGB (..., 3) in [0, 1] (gamma-encoded) to OKLab.
 
     Examples
@@ -254,7 +259,7 @@ def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     return linear_srgb_to_oklab(srgb_to_linear(rgb))
 
 
-def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+def oklab_to_srgb(lab: ArrayLike) -> NDArray[np.float64]:
     """Convert OKLab (..., 3) to gamma-encoded sRGB (not clipped to the gamut).
 
     Examples
@@ -265,7 +270,7 @@ def oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
     return linear_to_srgb(oklab_to_linear_srgb(lab))
 
 
-def srgb_image_to_oklab(rgb: np.ndarray) -> np.ndarray:
+def srgb_image_to_oklab(rgb: ArrayLike) -> NDArray[np.float32]:
     """Convert an sRGB image (..., 3) in [0, 1] to OKLab in float32, fast.
 
     The same formulas as :func:`srgb_to_oklab` (to float32 rounding, about
@@ -288,10 +293,10 @@ def srgb_image_to_oklab(rgb: np.ndarray) -> np.ndarray:
     lms = cv2.transform(linear, _OK_M1.astype(np.float32)) if flat.size else linear
     np.cbrt(lms, out=lms)
     lab = cv2.transform(lms, _OK_M2.astype(np.float32)) if flat.size else lms
-    return lab.reshape(shape)
+    return cast("NDArray[np.float32]", lab.reshape(shape))
 
 
-def oklab_image_to_srgb(lab: np.ndarray) -> np.ndarray:
+def oklab_image_to_srgb(lab: ArrayLike) -> NDArray[np.float32]:
     """Convert an OKLab image (..., 3) to sRGB float32 clipped to [0, 1], fast.
 
     The inverse of :func:`srgb_image_to_oklab` (to float32 rounding); colours
@@ -307,10 +312,10 @@ def oklab_image_to_srgb(lab: np.ndarray) -> np.ndarray:
     linear = np.clip(_oklab_to_linear32(lab), 0.0, 1.0)
     encoded = np.power(linear, np.float32(1 / 2.4)) * np.float32(1.055) - np.float32(0.055)
     np.copyto(encoded, linear * np.float32(12.92), where=linear <= np.float32(0.0031308))
-    return np.clip(encoded, 0.0, 1.0, out=encoded).reshape(lab.shape)
+    return cast("NDArray[np.float32]", np.clip(encoded, 0.0, 1.0, out=encoded).reshape(lab.shape))
 
 
-def _oklab_to_linear32(lab: np.ndarray) -> np.ndarray:
+def _oklab_to_linear32(lab: NDArray[np.floating[Any]]) -> NDArray[np.floating[Any]]:
     """OKLab (..., 3) float32 -> linear sRGB (..., 3) float32, not clipped."""
     import cv2
 
@@ -319,14 +324,15 @@ def _oklab_to_linear32(lab: np.ndarray) -> np.ndarray:
         return np.zeros(lab.shape, np.float32)
     lms = cv2.transform(flat, _OK_M2_INV.astype(np.float32))
     lms = lms * lms * lms
-    return cv2.transform(lms, _OK_M1_INV.astype(np.float32)).reshape(lab.shape)
+    return cast("NDArray[np.floating[Any]]",
+                cv2.transform(lms, _OK_M1_INV.astype(np.float32)).reshape(lab.shape))
 
 
 #: Bisection steps that pull an out-of-gamut OKLab colour's chroma in (2^-10 of it).
 _GAMUT_STEPS = 10
 
 
-def _fit_gamut(lab: np.ndarray) -> np.ndarray:
+def _fit_gamut(lab: NDArray[np.float32]) -> NDArray[np.float32]:
     """Scale (a, b) of out-of-sRGB-gamut OKLab pixels towards grey, keeping L and hue.
 
     ``lab`` is float32 (N, 3) and modified in place; the largest chroma scale
@@ -353,7 +359,7 @@ def _fit_gamut(lab: np.ndarray) -> np.ndarray:
     return lab
 
 
-def _to_space(rgb: np.ndarray, space: str) -> np.ndarray:
+def _to_space(rgb: ArrayLike, space: str) -> NDArray[np.float64]:
     """Convert sRGB to coordinates of ``space`` (hues in turns)."""
     if space == "rgb":
         return np.asarray(rgb, dtype=np.float64)
@@ -369,7 +375,7 @@ def _to_space(rgb: np.ndarray, space: str) -> np.ndarray:
     return np.stack([lab[..., 0], chroma, hue], axis=-1)
 
 
-def _from_space(coords: np.ndarray, space: str) -> np.ndarray:
+def _from_space(coords: NDArray[np.float64], space: str) -> NDArray[np.float64]:
     """Coordinates of ``space`` -> sRGB clipped to [0, 1]."""
     if space == "rgb":
         rgb = coords
@@ -394,17 +400,17 @@ _HUE_INDEX = {"hsv": 0, "hsl": 0, "oklch": 2}
 # --------------------------------------------------------------------------- HSV remap
 
 
-def _check_unit(name: str, x: float) -> float:
+def _check_unit(name: str, x: object) -> float:
     try:
-        x = float(x)
+        number = float(cast(float, x))
     except (TypeError, ValueError):
         raise ParameterError(f"{name}={x!r} is not a number") from None
-    if not 0.0 <= x <= 1.0:
-        raise ParameterError(f"{name}={x!r} must be in [0, 1]")
-    return x
+    if not 0.0 <= number <= 1.0:
+        raise ParameterError(f"{name}={number!r} must be in [0, 1]")
+    return number
 
 
-def _hue_degrees(field: GradientField, axial: bool) -> np.ndarray:
+def _hue_degrees(field: GradientField, axial: bool) -> NDArray[np.float32]:
     """Hue in degrees, offset to be positive: OpenCV's float HSV2RGB wraps hues >= 360 only."""
     orientation = field.orientation  # cached: arctan2(gy, gx) in (-pi, pi]
     scale = np.float32(360.0 / np.pi if axial else 180.0 / np.pi)
@@ -413,7 +419,9 @@ def _hue_degrees(field: GradientField, axial: bool) -> np.ndarray:
     return deg
 
 
-def _compose(hue, saturation, value, zero: np.ndarray | None, shape, dtype) -> np.ndarray:
+def _compose(hue: NDArray[Any] | np.floating[Any], saturation: NDArray[Any] | np.floating[Any],
+             value: NDArray[Any] | np.floating[Any], zero: NDArray[np.bool_] | None,
+             shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
     """HSV planes (hue in degrees, array or float; s, v arrays or floats) -> RGB."""
     import cv2
 
@@ -429,10 +437,10 @@ def _compose(hue, saturation, value, zero: np.ndarray | None, shape, dtype) -> n
     if hsv.ndim == 2:  # cv2.merge drops a unit trailing axis of 1-pixel images
         hsv = hsv.reshape(shape + (3,))
     rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
-    return _finish(rgb, dtype)
+    return _finish(cast("NDArray[np.float32]", rgb), dtype)
 
 
-def _finish(rgb: np.ndarray, dtype) -> np.ndarray:
+def _finish(rgb: NDArray[np.float32], dtype: DTypeLike) -> NDArray[Any]:
     """Float RGB (computed in place) -> the requested output dtype."""
     dtype = np.dtype(dtype)
     if dtype == np.float32:
@@ -454,7 +462,8 @@ def _finish(rgb: np.ndarray, dtype) -> np.ndarray:
 def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
               saturation: str | float = 1.0, value: str | float = "magnitude",
               normalize: str = "minmax", axial: bool = False,
-              strength: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
+              strength: ArrayLike | None = None,
+              dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Normalize a field's magnitude, then colour it: a convenience over :func:`hsv_color`.
 
     The strength is the gradient magnitude normalized with ``normalize`` and
@@ -504,7 +513,7 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
                      dtype=dtype)
 
 
-def _check_channels(hue, saturation, value) -> None:
+def _check_channels(hue: object, saturation: object, value: object) -> None:
     if not (hue == "orientation" or not isinstance(hue, str)):
         raise ParameterError(f"hue={hue!r}: use 'orientation' or a fixed hue in [0, 1]")
     for name, channel in (("saturation", saturation), ("value", value)):
@@ -512,9 +521,9 @@ def _check_channels(hue, saturation, value) -> None:
             raise ParameterError(f"{name}={channel!r}: use 'magnitude' or a number in [0, 1]")
 
 
-def hsv_color(field: GradientField, strength: np.ndarray, *, hue: str | float = "orientation",
+def hsv_color(field: GradientField, strength: ArrayLike, *, hue: str | float = "orientation",
               saturation: str | float = 1.0, value: str | float = "magnitude",
-              axial: bool = False, dtype=np.float32) -> np.ndarray:
+              axial: bool = False, dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Colour a gradient field: by default hue from direction, value from a given strength.
 
     The colour stage alone: ``strength`` is already in [0, 1] (the normalize
@@ -566,20 +575,21 @@ def hsv_color(field: GradientField, strength: np.ndarray, *, hue: str | float = 
     return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
 
 
-def _check_field(field, name: str = "field") -> None:
+def _check_field(field: object, name: str = "field") -> None:
     if not isinstance(field, GradientField):
         raise ParameterError(f"{name} is a {type(field).__name__}, not a GradientField; give "
                              "gradient_field(image) (a GradientField(gx, gy) of two (H, W) "
                              "arrays), not the image itself")
 
 
-def _no_nan(x: np.ndarray, name: str) -> np.ndarray:
+def _no_nan(x: NDArray[np.float32], name: str) -> NDArray[np.float32]:
     if x.size and np.isnan(x.min()):
         raise ParameterError(f"{name} contains NaN; give finite values in [0, 1]")
     return x
 
 
-def color_wheel(size: int = 256, *, axial: bool = False, background: float = 1.0) -> np.ndarray:
+def color_wheel(size: int = 256, *, axial: bool = False,
+                background: float = 1.0) -> NDArray[np.float32]:
     """The legend of :func:`hsv_remap`: hue = direction, brightness = strength.
 
     A disc seen as the image plane (x right, y down): the colour a pixel
@@ -625,18 +635,20 @@ def color_wheel(size: int = 256, *, axial: bool = False, background: float = 1.0
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
 
-def _parse_colour(c) -> tuple[float, float, float]:
+def _parse_colour(c: str | Sequence[float]) -> tuple[float, float, float]:
     if isinstance(c, str):
         m = _HEX.fullmatch(c.strip())
         if m:
             digits = m.group(1)
             if len(digits) == 3:
                 digits = "".join(d * 2 for d in digits)
-            return tuple(int(digits[i:i + 2], 16) / 255.0 for i in (0, 2, 4))
+            return (int(digits[0:2], 16) / 255.0, int(digits[2:4], 16) / 255.0,
+                    int(digits[4:6], 16) / 255.0)
         from matplotlib.colors import to_rgb
 
         try:
-            return tuple(float(v) for v in to_rgb(c.strip()))
+            red, green, blue = to_rgb(c.strip())
+            return (float(red), float(green), float(blue))
         except ValueError:
             raise ParameterError(f"stops: {c!r} is not a colour; use '#rrggbb' or a "
                                  "colour name such as 'navy'") from None
@@ -648,10 +660,10 @@ def _parse_colour(c) -> tuple[float, float, float]:
     if len(rgb) != 3 or not all(0.0 <= v <= 1.0 for v in rgb):
         raise ParameterError(f"stops: {c!r} is not an RGB triple in [0, 1] "
                              "(divide 0-255 values by 255)")
-    return rgb
+    return (rgb[0], rgb[1], rgb[2])
 
 
-def _colormap_stops(cmap) -> list[tuple[float, float, float]]:
+def _colormap_stops(cmap: str | Colormap) -> list[tuple[float, float, float]]:
     from matplotlib import colormaps
 
     if isinstance(cmap, str):
@@ -660,10 +672,11 @@ def _colormap_stops(cmap) -> list[tuple[float, float, float]]:
                                  "list of colours or a name such as 'viridis'")
         cmap = colormaps[cmap]
     n = int(min(max(getattr(cmap, "N", 256), 2), 256))
-    return [tuple(float(v) for v in cmap(t)[:3]) for t in np.linspace(0.0, 1.0, n)]
+    rgba = [cmap(t) for t in np.linspace(0.0, 1.0, n)]
+    return [(float(c[0]), float(c[1]), float(c[2])) for c in rgba]
 
 
-def _bayer(n: int = 8) -> np.ndarray:
+def _bayer(n: int = 8) -> NDArray[np.float32]:
     """Ordered-dither thresholds (n x n Bayer matrix) in (0, 1)."""
     m = np.zeros((1, 1), np.int64)
     while m.shape[0] < n:
@@ -715,8 +728,9 @@ class ColorRamp:
     LUT_SIZE = 4097
     MIN_LUT_SIZE = 4096
 
-    def __init__(self, stops, *, space: str | None = None,
-                 positions: Sequence[float] | None = None, hue_path: str = "shorter",
+    def __init__(self, stops: str | Colormap | Sequence[str | Sequence[float]], *,
+                 space: str | None = None, positions: Sequence[float] | None = None,
+                 hue_path: str = "shorter",
                  uniform: bool = False, lut_size: int = LUT_SIZE,
                  name: str | None = None) -> None:
         named = RAMPS.get(stops) if isinstance(stops, str) and "RAMPS" in globals() else None
@@ -728,9 +742,10 @@ class ColorRamp:
         choose(dict.fromkeys(COLOR_SPACES), space, "space")
         choose(dict.fromkeys(HUE_PATHS), hue_path, "hue_path")
         if isinstance(stops, str) or (callable(stops) and hasattr(stops, "N")):
-            name = name or getattr(stops, "name", stops)
+            name = name or cast("str | None", getattr(stops, "name", stops))
             stops = _colormap_stops(stops)
-        self.stops = [_parse_colour(c) for c in stops]
+        colours = cast("Sequence[str | Sequence[float]]", stops)  # a colormap is sampled above
+        self.stops: list[tuple[float, float, float]] = [_parse_colour(c) for c in colours]
         if len(self.stops) < 2:
             raise ParameterError("stops: a ramp needs at least two colours")
         if int(lut_size) < self.MIN_LUT_SIZE:
@@ -743,20 +758,20 @@ class ColorRamp:
                     or np.any(np.diff(pos) < 0) or pos[0] != 0.0 or pos[-1] != 1.0):
                 raise ParameterError(f"positions={list(positions)!r}: give one non-decreasing "
                                      f"position per stop ({len(self.stops)}), from 0 to 1")
-        self.positions = pos
-        self.space = space
-        self.hue_path = hue_path
+        self.positions: NDArray[np.float64] = pos
+        self.space: str = space
+        self.hue_path: str = hue_path
         self.uniform = bool(uniform)
-        self.name = name
+        self.name: str | None = name
         self._seg_start, self._seg_end = self._segments()
         t = np.linspace(0.0, 1.0, int(lut_size))
         if self.uniform:
             t = self._uniform_parameter(t)
-        self.lut = self._evaluate(t).astype(np.float32)
-        self._lut8: np.ndarray | None = None
-        self._lut16: np.ndarray | None = None
+        self.lut: NDArray[np.float32] = self._evaluate(t).astype(np.float32)
+        self._lut8: NDArray[np.uint8] | None = None
+        self._lut16: NDArray[np.uint16] | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """The ramp as plain JSON-able values (what provenance records); see :meth:`from_dict`.
 
         Examples
@@ -773,7 +788,7 @@ class ColorRamp:
                 **({"name": self.name} if self.name else {})}
 
     @classmethod
-    def from_dict(cls, data: dict) -> ColorRamp:
+    def from_dict(cls, data: dict[str, Any]) -> ColorRamp:
         """Rebuild a ramp from :meth:`to_dict`'s values (unknown keys are an error)."""
         if not isinstance(data, dict) or "stops" not in data:
             raise ParameterError(f"color={data!r}: a ramp table needs 'stops' (a list of "
@@ -785,7 +800,7 @@ class ColorRamp:
                                  f"keys: {', '.join(sorted(known))}")
         return cls(**data)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, ColorRamp):
             return NotImplemented
         mine, theirs = self.to_dict(), other.to_dict()
@@ -804,7 +819,7 @@ class ColorRamp:
                 f"uniform={self.uniform})")
 
     # -- building
-    def _segments(self) -> tuple[np.ndarray, np.ndarray]:
+    def _segments(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Per-segment start and end coordinates, with hues unwrapped along the path."""
         coords = _to_space(np.array(self.stops), self.space)
         start, end = coords[:-1].copy(), coords[1:].copy()
@@ -838,7 +853,7 @@ class ColorRamp:
             return d % 1.0
         return -((-d) % 1.0)
 
-    def _evaluate(self, t: np.ndarray) -> np.ndarray:
+    def _evaluate(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         """Evaluate the ramp (sRGB float64, clipped) at parameters ``t`` in [0, 1]."""
         pos = self.positions
         seg = np.clip(np.searchsorted(pos, t, side="right") - 1, 0, len(pos) - 2)
@@ -848,17 +863,32 @@ class ColorRamp:
         coords = self._seg_start[seg] + frac * (self._seg_end[seg] - self._seg_start[seg])
         return _from_space(coords, self.space)
 
-    def _uniform_parameter(self, t: np.ndarray) -> np.ndarray:
+    def _uniform_parameter(self, t: NDArray[np.float64]) -> NDArray[np.float64]:
         """Parameters at which the OKLab arc length along the ramp is evenly spaced."""
         fine = np.linspace(0.0, 1.0, 8 * t.size)
         lab = srgb_to_oklab(self._evaluate(fine))
         arc = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(lab, axis=0), axis=1))])
         if arc[-1] <= 0:
             return t
-        return np.interp(t * arc[-1], arc, fine)
+        return cast("NDArray[np.float64]", np.interp(t * arc[-1], arc, fine))
 
     # -- applying
-    def __call__(self, values: np.ndarray, *, dtype=np.float32, dither: bool = False) -> np.ndarray:
+    # The result's type follows ``dtype``: float32 by default, else 8 or 16 bits.
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.float32] = ...,
+                 dither: bool = ...) -> NDArray[np.float32]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.uint8],
+                 dither: bool = ...) -> NDArray[np.uint8]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: type[np.uint16],
+                 dither: bool = ...) -> NDArray[np.uint16]: ...
+    @overload
+    def __call__(self, values: ArrayLike, *, dtype: DTypeLike,
+                 dither: bool = ...) -> NDArray[Any]: ...
+
+    def __call__(self, values: ArrayLike, *, dtype: DTypeLike = np.float32,
+                 dither: bool = False) -> NDArray[Any]:
         """Map values in [0, 1] (clipped) to RGB (..., 3).
 
         Parameters
@@ -878,9 +908,9 @@ class ColorRamp:
         """
         values = _no_nan(np.asarray(values, dtype=np.float32), "values")
         n = self.lut.shape[0]
-        idx = np.clip(values, 0.0, 1.0) * np.float32(n - 1)
-        idx += np.float32(0.5)
-        idx = idx.astype(np.intp)
+        scaled = np.clip(values, 0.0, 1.0) * np.float32(n - 1)
+        scaled += np.float32(0.5)
+        idx = scaled.astype(np.intp)
         dtype = np.dtype(dtype)
         if dither:
             if dtype != np.uint8 or values.ndim != 2:
@@ -904,7 +934,7 @@ class ColorRamp:
         raise ParameterError(f"dtype={dtype.name!r} is not supported; use np.float32, np.uint8 "
                              "or np.uint16")
 
-    def to_matplotlib(self, name: str | None = None):
+    def to_matplotlib(self, name: str | None = None) -> ListedColormap:
         """Return a matplotlib ``ListedColormap`` of this ramp (256 colours).
 
         Examples
@@ -918,7 +948,7 @@ class ColorRamp:
         idx = np.round(np.linspace(0, self.lut.shape[0] - 1, 256)).astype(int)
         return ListedColormap(self.lut[idx].astype(np.float64), name=name or self.name or "ramp")
 
-    def strip(self, width: int = 256, height: int = 16) -> np.ndarray:
+    def strip(self, width: int = 256, height: int = 16) -> NDArray[np.float32]:
         """An image of the ramp from 0 (left) to 1 (right): RGB float32 (height, width, 3).
 
         Examples
@@ -977,7 +1007,7 @@ def ramp_from_spec(color: str) -> ColorRamp:
 STROKE_SAMPLES = (1.0, 2.0, 3.0)
 
 
-def _colour_image(image, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _colour_image(image: ArrayLike, shape: tuple[int, ...], name: str) -> NDArray[np.float32]:
     """The input rule (``io.as_image``): float32 (H, W) or (H, W, 3) of the field's shape."""
     from .io import as_image
 
@@ -989,8 +1019,8 @@ def _colour_image(image, shape: tuple[int, ...], name: str) -> np.ndarray:
     return image
 
 
-def stroke_color(field: GradientField, image: np.ndarray, value: np.ndarray, *,
-                 dtype=np.float32) -> np.ndarray:
+def stroke_color(field: GradientField, image: ArrayLike, value: ArrayLike, *,
+                 dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Draw each edge in the colour of the stroke that makes it.
 
     The gradient points the way the tone rises, towards the paper, so the ink
@@ -1068,8 +1098,9 @@ def stroke_color(field: GradientField, image: np.ndarray, value: np.ndarray, *,
     return _compose(np.ascontiguousarray(hsv[..., 0]), saturation, value, zero, shape, dtype)
 
 
-def gradient_map(tone: np.ndarray, ramp, *, keep_hue: bool = False,
-                 dtype=np.float32) -> np.ndarray:
+def gradient_map(tone: ArrayLike, ramp: str | ColorRamp, *,
+                 keep_hue: bool = False,
+                 dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Recolour a drawing's tone through a ramp, optionally keeping its hues.
 
     The ramp maps the tone (the BT.601 luma of an RGB scan) from dark ink (0)
@@ -1129,7 +1160,7 @@ def gradient_map(tone: np.ndarray, ramp, *, keep_hue: bool = False,
     return _finish(out, dtype)
 
 
-def as_color(color) -> str | ColorRamp:
+def as_color(color: str | ColorRamp | Colormap | dict[str, Any]) -> str | ColorRamp:
     """Check a colouring: ``"hsv"``, a name or spec (kept as given), or a ramp object.
 
     A matplotlib ``Colormap`` becomes a :class:`ColorRamp` of its colours (in
@@ -1155,16 +1186,17 @@ def as_color(color) -> str | ColorRamp:
                          "colormap (name or object) or a ColorRamp")
 
 
-def color_label(color) -> str:
+def color_label(color: str | ColorRamp) -> str:
     """A short name for a colouring, for titles and reprs."""
     if isinstance(color, ColorRamp):
         return color.name or "ramp"
     return str(color)
 
 
-def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
-                color: str | ColorRamp = "hsv", target: str = "magnitude",
-                keep_hue: bool = False, axial: bool = False, dtype=np.float32) -> np.ndarray:
+def apply_color(field: GradientField, value: ArrayLike | None, tone: ArrayLike | None, *,
+                color: str | ColorRamp | Colormap | dict[str, Any] = "hsv",
+                target: str = "magnitude", keep_hue: bool = False, axial: bool = False,
+                dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Colour the pipeline's result (the ``hsv`` output).
 
     Parameters
@@ -1212,6 +1244,9 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     """
     choose(dict.fromkeys(("magnitude", "tone")), target, "color_target")
     color = as_color(color)
+    # value or tone may be None where the colouring does not read it; where it does, the
+    # callee's input rule refuses None with its message.
+    value, tone = cast(ArrayLike, value), cast(ArrayLike, tone)
     if isinstance(color, str) and color == "hsv":
         return hsv_color(field, value, axial=bool(axial), dtype=dtype)
     if isinstance(color, str) and color == "stroke":

@@ -14,13 +14,28 @@ so a sheet costs about the same for any scan size.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .preview import format_number
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from matplotlib.image import AxesImage
+
+    from .gradients import GradientField
+    from .io import Scan
+    from .pipeline import PipelineConfig, Result
+
+#: A sheet's tiles: one dict of pictures and labels per method.
+_Tiles = list[dict[str, Any]]
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
 
@@ -35,7 +50,8 @@ _COLUMNS = 4
 EXTRA_COLOURS = ("hsv", "viridis")
 
 
-def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[int, int]]:
+def _crop(image: NDArray[np.float32],
+          side: int = CROP_SIDE) -> tuple[NDArray[np.float32], tuple[int, int]]:
     """Full-resolution window with the most strong strokes, and its (row, col)."""
     from .gradients import gradient_field
     from .preview import detail_window, downsample
@@ -48,7 +64,8 @@ def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[i
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 
-def _variant(image: np.ndarray, config, outputs: tuple[str, ...], **stage):
+def _variant(image: NDArray[np.float32], config: PipelineConfig, outputs: tuple[str, ...],
+             **stage: Any) -> Result:
     """The pipeline's result for one variant: ``config`` with one stage changed.
 
     Computed whole (never in tiles), without flattening (the sheet shows the
@@ -60,7 +77,7 @@ def _variant(image: np.ndarray, config, outputs: tuple[str, ...], **stage):
                                   flatten_background=False, **stage))
 
 
-def _tiles_normalize(image, config):
+def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
     from .normalize import NORMALIZE_METHODS
 
     tiles = []
@@ -71,7 +88,7 @@ def _tiles_normalize(image, config):
     return tiles
 
 
-def _tiles_denoise(image, config):
+def _tiles_denoise(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
     from .denoise import DENOISE_METHODS, estimate_noise
 
     sigma = estimate_noise(image)
@@ -79,23 +96,24 @@ def _tiles_denoise(image, config):
     for name in DENOISE_METHODS:
         res = _variant(image, config, ("magnitude",), denoise=name)
         tiles.append(dict(label=f"{name}", data=res.denoised, cmap="gray", vmin=0, vmax=1,
-                          below=res.field.magnitude))
+                          below=cast("GradientField", res.field).magnitude))
     _shared_scale(tiles)
     return tiles, f"noise estimate σ = {sigma:.4f}; strength {format_number(config.strength)}"
 
 
-def _tiles_operator(image, config):
+def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig) -> tuple[_Tiles, str]:
     from .gradients import OPERATORS
 
     tiles = []
     for name in OPERATORS:
         res = _variant(image, config, ("hsv", "magnitude"), operator=name, color="hsv")
-        tiles.append(dict(label=name, data=res.hsv, below=res.field.magnitude))
+        magnitude = cast("GradientField", res.field).magnitude  # asked for above
+        tiles.append(dict(label=name, data=res.hsv, below=magnitude))
     _shared_scale(tiles)
     return tiles, f"colour: hue = direction, brightness = {config.normalize}-normalized strength"
 
 
-def _tiles_ramp(image, config):
+def _tiles_ramp(image: NDArray[np.float32], config: PipelineConfig) -> _Tiles:
     from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
@@ -114,7 +132,7 @@ def _tiles_ramp(image, config):
     return tiles
 
 
-def _shared_scale(tiles) -> None:
+def _shared_scale(tiles: _Tiles) -> None:
     """One colour scale for every tile's gradient magnitude (the first method's 99.5 %)."""
     ref = tiles[0]["below"]
     vmax = float(np.percentile(ref, 99.5)) if ref.size else 0.0
@@ -124,7 +142,7 @@ def _shared_scale(tiles) -> None:
         t["below_vmax"] = vmax
 
 
-def _colorbar(fig, im, ax, *, visible: bool) -> None:
+def _colorbar(fig: Figure, im: AxesImage, ax: Axes, *, visible: bool) -> None:
     bar = fig.colorbar(im, ax=ax, shrink=0.8, pad=0.02)
     bar.ax.tick_params(labelsize=7)
     if not visible:  # keeps every tile the same width
@@ -132,7 +150,8 @@ def _colorbar(fig, im, ax, *, visible: bool) -> None:
 
 
 #: What a sheet can compare -> the stage's tile builder.
-COMPARE_WHAT = {
+COMPARE_WHAT: dict[str, Callable[[NDArray[np.float32], PipelineConfig],
+                                  _Tiles | tuple[_Tiles, str]]] = {
     "normalize": _tiles_normalize,
     "denoise": _tiles_denoise,
     "operator": _tiles_operator,
@@ -140,7 +159,7 @@ COMPARE_WHAT = {
 }
 
 
-def _as_image(image) -> tuple[np.ndarray, str | None]:
+def _as_image(image: ArrayLike | Scan) -> tuple[NDArray[np.float32], str | None]:
     from .arrays import check_grey
     from .io import Scan, as_image
 
@@ -153,7 +172,8 @@ def _as_image(image) -> tuple[np.ndarray, str | None]:
     return image, source
 
 
-def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
+def render_comparison(image: ArrayLike | Scan, what: str, path: str | os.PathLike[str], *,
+                      config: PipelineConfig | None = None,
                       text: dict[str, str] | None = None) -> Path:
     """Draw every method of one stage side by side on the same scan, into a PNG.
 
@@ -284,7 +304,7 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
         title = f"{source}\n{title}"
     fig.suptitle(title, fontsize=12)
     fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    rgb = np.asarray(cast(FigureCanvasAgg, fig.canvas).buffer_rgba())[..., :3].copy()
     if text is None:  # the command's provenance chunk
         from .provenance import provenance_text
 

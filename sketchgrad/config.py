@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 from .errors import ParameterError, ScanError
 from .provenance import (  # re-exported: they lived here
@@ -79,7 +80,7 @@ def _type_names(types: tuple[type, ...]) -> str:
     return " or ".join(names[t] for t in types)
 
 
-def check_settings(settings: dict, source: str) -> dict:
+def check_settings(settings: dict[str, Any], source: str) -> dict[str, Any]:
     """Validate setting names and value types; return them with ``-`` spelled ``_``.
 
     Parameters
@@ -116,7 +117,7 @@ def check_settings(settings: dict, source: str) -> dict:
     if unknown:
         raise ParameterError(f"{source}: unknown setting(s) {', '.join(map(repr, unknown))}; "
                              f"valid settings: {', '.join(sorted(types))}")
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in canonical.items():
         allowed = types[key]
         if value is None and key in ("strength", "tile_size", "max_pixels", "scheduler"):
@@ -136,7 +137,7 @@ def check_settings(settings: dict, source: str) -> dict:
     return out
 
 
-def load_config_file(path: str | os.PathLike) -> dict:
+def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     r"""Read run settings from a TOML file.
 
     Keys are the long flag names, with ``-`` or ``_``: ``denoise = "median"``,
@@ -179,7 +180,7 @@ def load_config_file(path: str | os.PathLike) -> dict:
     return check_settings(data, str(path))
 
 
-def merge_settings(*layers: dict) -> dict:
+def merge_settings(*layers: dict[str, Any]) -> dict[str, Any]:
     """Merge setting dicts; later layers win; ``None`` values do not override.
 
     Examples
@@ -187,13 +188,13 @@ def merge_settings(*layers: dict) -> dict:
     >>> merge_settings({"denoise": "median", "workers": 2}, {"workers": None, "quiet": True})
     {'denoise': 'median', 'workers': 2, 'quiet': True}
     """
-    merged: dict = {}
+    merged: dict[str, Any] = {}
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if v is not None})
     return merged
 
 
-def settings_from_png(path: str | os.PathLike) -> dict:
+def settings_from_png(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The settings a sketchgrad PNG was made with (for ``--config-from``).
 
     Parameters

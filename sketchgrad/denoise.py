@@ -41,11 +41,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .channels import luma
 from .errors import ParameterError, choose
+
+if TYPE_CHECKING:
+    from .io import Scan, ScanMeta
 from .registry import add_entry, check_reach, first_doc_line, registered_doc
 
 __all__ = [
@@ -76,7 +81,8 @@ __all__ = [
 _MAD_TO_SIGMA = 0.6744897501960817
 
 
-def _as_image(image, name: str = "image", *, strips: bool = False) -> np.ndarray:
+def _as_image(image: ArrayLike, name: str = "image", *,
+              strips: bool = False) -> NDArray[np.float32]:  # or a NativeImage with strips
     """The input rule (:func:`sketchgrad.io.as_image`): float32 (H, W) or (H, W, 3) in [0, 1].
 
     With ``strips``, a grey ``io.NativeImage`` (a scan kept in its file's dtype)
@@ -85,7 +91,7 @@ def _as_image(image, name: str = "image", *, strips: bool = False) -> np.ndarray
     from .io import NativeImage, as_image
 
     if strips and isinstance(image, NativeImage) and image.ndim == 2:
-        return image
+        return cast("NDArray[np.float32]", image)  # read a strip at a time: float32 rows
     return as_image(image, name=name)
 
 
@@ -93,7 +99,7 @@ def _as_image(image, name: str = "image", *, strips: bool = False) -> np.ndarray
 NEGLIGIBLE_STRENGTH = 1e-6
 
 
-def _flush_tiny(image: np.ndarray) -> np.ndarray:
+def _flush_tiny(image: NDArray[np.float32]) -> NDArray[np.float32]:
     """Set values under 1e-30 (subnormal floats, far below any grey level) to 0.
 
     scikit-image's TV and wavelet code square such values into 0 and divide by them.
@@ -104,12 +110,12 @@ def _flush_tiny(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _finish(out: np.ndarray, image: np.ndarray) -> np.ndarray:
+def _finish(out: ArrayLike, image: NDArray[Any]) -> NDArray[np.float32]:
     """A new float32 array in [0, 1] of the input's shape, never the caller's array."""
-    out = np.asarray(out, dtype=np.float32).reshape(image.shape)
-    if np.shares_memory(out, image):
-        out = out.copy()
-    return np.clip(out, 0.0, 1.0, out=out)
+    result = np.asarray(out, dtype=np.float32).reshape(image.shape)
+    if np.shares_memory(result, image):
+        result = result.copy()
+    return np.clip(result, 0.0, 1.0, out=result)
 
 
 #: Noise floor (sigma, [0, 1] scale) added for lossy compression (JPEG, lossy WebP): one
@@ -149,7 +155,7 @@ def noise_floor(bit_depth: int | None, lossy: bool = False) -> float:
     return float(np.hypot(quantisation, lossy_part))
 
 
-def _dtype_bits(image) -> int | None:
+def _dtype_bits(image: ArrayLike) -> int | None:
     """Bits per sample the array's dtype implies (None for floats: not known)."""
     from .io import NativeImage
 
@@ -157,7 +163,7 @@ def _dtype_bits(image) -> int | None:
     return {np.dtype(bool): 1, np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(kind)
 
 
-def estimate_noise(image: np.ndarray, *, bit_depth: int | None = None,
+def estimate_noise(image: ArrayLike, *, bit_depth: int | None = None,
                    lossy: bool | None = None) -> float:
     """Estimate the standard deviation of Gaussian noise in an image, never below its floor.
 
@@ -228,7 +234,7 @@ def _binary(image: np.ndarray) -> bool:
     return bool(np.all((image == 0) | (image == 1)))
 
 
-def scan_noise(scan) -> float:
+def scan_noise(scan: Scan) -> float:
     """:func:`estimate_noise` of a loaded :class:`~sketchgrad.io.Scan`, with its file's floor.
 
     The bit depth and format come from ``scan.meta`` (``ScanMeta.bit_depth``;
@@ -245,7 +251,7 @@ def scan_noise(scan) -> float:
     return estimate_noise(scan.image, **file_noise_source(getattr(scan, "meta", None)))
 
 
-def file_noise_source(meta) -> dict:
+def file_noise_source(meta: ScanMeta | None) -> dict[str, Any]:
     """``bit_depth`` and ``lossy`` of a scan's file, as :func:`estimate_noise` takes them.
 
     ``meta`` is a :class:`~sketchgrad.io.ScanMeta` (lossy when its format is
@@ -271,7 +277,7 @@ def file_noise_source(meta) -> dict:
 NOISE_STRIP = 512
 
 
-def _noise_plane(plane: np.ndarray) -> float:
+def _noise_plane(plane: NDArray[np.float32]) -> float:
     import pywt
 
     if plane.size < 2:
@@ -293,7 +299,7 @@ def _clipped(values: np.ndarray) -> np.ndarray:
     return ((values <= 0) | (values >= 1)).astype(np.float32)
 
 
-def _box_wavelet():
+def _box_wavelet() -> Any:  # a pywt.Wavelet (PyWavelets ships no types)
     """A filter bank of four ones: its "detail" counts the pixels in each coefficient's support."""
     import pywt
 
@@ -344,7 +350,7 @@ def _median_in_place(values: np.ndarray) -> float:
     return float(np.mean(values[half - 1:half + 1]))
 
 
-def resolve_strength(image: np.ndarray, method: str, strength: float | None = None, *,
+def resolve_strength(image: ArrayLike, method: str, strength: float | None = None, *,
                      bit_depth: int | None = None, lossy: bool | None = None) -> float:
     """The strength ``denoise(image, method, strength=strength)`` will use.
 
@@ -371,7 +377,7 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     return _auto(_as_image(image, strips=True), strength, method, bit_depth=bit_depth, lossy=lossy)
 
 
-def _auto(image: np.ndarray, strength: float | None, method: str, *,
+def _auto(image: NDArray[np.float32], strength: float | None, method: str, *,
           bit_depth: int | None = None, lossy: bool | None = None) -> float:
     if strength is None:
         entry = DENOISE_METHODS[method]
@@ -383,7 +389,7 @@ def _auto(image: np.ndarray, strength: float | None, method: str, *,
                          "from the image)")
 
 
-def _non_negative(value, name: str, rule: str) -> float:
+def _non_negative(value: Any, name: str, rule: str) -> float:
     """``value`` as a float if it is a finite number >= 0, else a ParameterError."""
     try:
         number = float(value)
@@ -394,7 +400,8 @@ def _non_negative(value, name: str, rule: str) -> float:
     return number
 
 
-def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_none(image: ArrayLike, *,
+                 strength: float | None = None) -> NDArray[np.float32]:
     """Return the image as a new float32 array in [0, 1]; ``strength`` is ignored.
 
     Examples
@@ -408,7 +415,8 @@ def denoise_none(image: np.ndarray, *, strength: float | None = None) -> np.ndar
     return _finish(image, image)
 
 
-def denoise_gaussian(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_gaussian(image: ArrayLike, *,
+                     strength: float | None = None) -> NDArray[np.float32]:
     """Gaussian blur; ``strength`` is the kernel's sigma in pixels.
 
     With ``strength=None`` the sigma is ``clip(10 * noise, 0.5, 2)`` where
@@ -433,7 +441,8 @@ def denoise_gaussian(image: np.ndarray, *, strength: float | None = None) -> np.
     return _finish(out, image)
 
 
-def denoise_median(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_median(image: ArrayLike, *,
+                   strength: float | None = None) -> NDArray[np.float32]:
     """Median filter; ``strength`` is the radius in pixels (window 2r+1, rounded).
 
     With ``strength=None`` the radius is 1 (3x3) for noise under 0.1, else 2.
@@ -469,7 +478,8 @@ def denoise_median(image: np.ndarray, *, strength: float | None = None) -> np.nd
 BILATERAL_SPACE_SIGMA = 3.0
 
 
-def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_bilateral(image: ArrayLike, *,
+                      strength: float | None = None) -> NDArray[np.float32]:
     """Edge-preserving bilateral filter; ``strength`` is the range (intensity) sigma.
 
     Neighbours within ``BILATERAL_SPACE_SIGMA`` = 3 pixels are averaged with
@@ -506,7 +516,8 @@ def denoise_bilateral(image: np.ndarray, *, strength: float | None = None) -> np
 TV_ITERATIONS = 30
 
 
-def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_tv(image: ArrayLike, *,
+               strength: float | None = None) -> NDArray[np.float32]:
     """Total-variation denoising (Chambolle); ``strength`` is the TV weight.
 
     Minimises ``|u - image|^2 / 2 + weight * TV(u)`` (scikit-image's
@@ -543,7 +554,8 @@ def denoise_tv(image: np.ndarray, *, strength: float | None = None) -> np.ndarra
 NL_MEANS_PATCH, NL_MEANS_SEARCH = 5, 15
 
 
-def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_nl_means(image: ArrayLike, *,
+                     strength: float | None = None) -> NDArray[np.float32]:
     """Non-local means; ``strength`` is the filter parameter h on the [0, 1] scale.
 
     Each pixel becomes a weighted mean of pixels in a 15x15 search window whose
@@ -593,7 +605,8 @@ def denoise_nl_means(image: np.ndarray, *, strength: float | None = None) -> np.
 NL_MEANS_CHROMA = 1.5
 
 
-def _nl_means_plane(planes: np.ndarray, h: float, offset: float, scale: float) -> np.ndarray:
+def _nl_means_plane(planes: NDArray[np.float32], h: float, offset: float,
+                    scale: float) -> NDArray[np.float32]:
     """OpenCV non-local means of one or two planes held as 16-bit ``offset + scale * v``."""
     import cv2
 
@@ -621,7 +634,8 @@ def _nl_means_plane(planes: np.ndarray, h: float, offset: float, scale: float) -
 WAVELET = "sym4"
 
 
-def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+def denoise_wavelet(image: ArrayLike, *,
+                    strength: float | None = None) -> NDArray[np.float32]:
     """Wavelet shrinkage (BayesShrink, soft thresholds); ``strength`` is the noise sigma.
 
     Each detail subband of a ``WAVELET`` (sym4) decomposition is soft-thresholded
@@ -799,8 +813,8 @@ del _name, _entry
 _BUILT_IN = frozenset(entry.func for entry in DENOISE_METHODS.values())
 
 
-def denoise(image: np.ndarray, method: str = "gaussian", *,
-            strength: float | None = None) -> np.ndarray:
+def denoise(image: ArrayLike, method: str = "gaussian", *,
+            strength: float | None = None) -> NDArray[np.float32]:
     """Denoise a float32 image in [0, 1] with a method from ``DENOISE_METHODS``.
 
     Parameters
@@ -841,7 +855,8 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     return entry.func(image, strength=strength)
 
 
-def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+def flatten_background(image: ArrayLike, *,
+                       scale: float | None = None) -> NDArray[np.float32]:
     """Even out uneven lighting: divide by a large-scale background estimate.
 
     The background is a Gaussian blur (sigma ``scale`` pixels, default 1/20 of
@@ -883,7 +898,7 @@ def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.n
     # The background is smooth at this scale: estimate it on a copy shrunk so that
     # `scale` is ~8 pixels (a large closing at full size takes tens of seconds).
     shrink = max(1, int(scale // 8))
-    small = image
+    small: NDArray[Any] = image
     if shrink > 1:
         size = (max(2, round(width / shrink)), max(2, round(height / shrink)))
         small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
@@ -912,7 +927,7 @@ _ENVELOPE_FITS = 8
 _BACKGROUND_SIDE = 256
 
 
-def should_flatten(image: np.ndarray, setting: bool | str) -> bool:
+def should_flatten(image: Any, setting: bool | str) -> bool:
     """Whether ``flatten_background=setting`` flattens this (whole) image.
 
     True and False decide; ``"auto"`` flattens when
@@ -931,7 +946,7 @@ def should_flatten(image: np.ndarray, setting: bool | str) -> bool:
     return bool(setting)
 
 
-def _shrunk_grey(image, side: int) -> np.ndarray:
+def _shrunk_grey(image: Any, side: int) -> NDArray[Any]:
     """Means of k x k blocks (k = ceil(longest side / ``side``)) of the grey image, float32.
 
     RGB is the mean of its channels. Read ``k`` rows at a time (a few at once),

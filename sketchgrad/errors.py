@@ -7,7 +7,8 @@ names the file or parameter, says what was wrong and how to fix it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import TypeVar
 
 __all__ = [
     "SketchgradError",
@@ -16,6 +17,8 @@ __all__ = [
     "OutputError",
     "choose",
 ]
+
+_Entry = TypeVar("_Entry")
 
 
 class SketchgradError(Exception):
@@ -34,7 +37,7 @@ class OutputError(SketchgradError, OSError):
     """An output cannot be written (folder not writable, disk full, ...)."""
 
 
-def choose(registry: dict, name: str, parameter: str) -> object:
+def choose(registry: Mapping[str, _Entry], name: str, parameter: str) -> _Entry:
     """Look up ``name`` in a method registry, or raise a helpful error.
 
     Parameters

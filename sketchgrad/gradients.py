@@ -30,12 +30,16 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property, partial
+from typing import Any, Literal, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .io import LUMA_BT601
 from .registry import add_entry, check_reach, first_doc_line, registered_doc
+
+_F32 = NDArray[np.float32]  # for private signatures
 
 __all__ = [
     "OPERATORS",
@@ -79,7 +83,7 @@ _FARID_EDGE = np.array([-0.109603762960254, -0.276690988455557, 0.0,
 FARID_GAIN = float(np.dot(_FARID_EDGE, np.arange(-2, 3)))
 
 
-def _kernels(derivative, smooth) -> tuple[np.ndarray, np.ndarray]:
+def _kernels(derivative: ArrayLike, smooth: ArrayLike) -> tuple[_F32, _F32]:
     return np.asarray(derivative, np.float32), np.asarray(smooth, np.float32)
 
 
@@ -114,11 +118,11 @@ class GradientField:
     True
     """
 
-    gx: np.ndarray
-    gy: np.ndarray
+    gx: NDArray[np.float32]
+    gy: NDArray[np.float32]
 
     @cached_property
-    def magnitude(self) -> np.ndarray:
+    def magnitude(self) -> NDArray[np.float32]:
         """Gradient strength ``hypot(gx, gy)``, float32 (relative error below 1e-6).
 
         Saturates at the largest float32 instead of overflowing to inf.
@@ -143,7 +147,7 @@ class GradientField:
         return magnitude
 
     @cached_property
-    def orientation(self) -> np.ndarray:
+    def orientation(self) -> NDArray[np.float32]:
         """Direction ``arctan2(gy, gx)`` in radians, float32, in (-pi, pi].
 
         0 points right (+x), pi/2 down (+y); a zero gradient has orientation 0.
@@ -156,7 +160,7 @@ class GradientField:
         return theta
 
 
-def _as_image(image: np.ndarray, finite: bool = True) -> np.ndarray:
+def _as_image(image: ArrayLike, finite: bool = True) -> NDArray[np.float32]:
     """The input rule (:func:`sketchgrad.io.as_image`), C-contiguous for OpenCV."""
     from .io import as_image
 
@@ -169,8 +173,8 @@ def _check_mode(mode: str, cval: float) -> None:
         raise ParameterError(f"cval={cval!r} must be a finite number")
 
 
-def _filter(image: np.ndarray, kernels: tuple[np.ndarray, np.ndarray], mode: str,
-            cval: float) -> tuple[np.ndarray, np.ndarray]:
+def _filter(image: NDArray[Any], kernels: tuple[_F32, _F32], mode: str,
+            cval: float) -> tuple[_F32, _F32]:
     """Correlate with (derivative x smoothing) along x and y, in float32."""
     import cv2
 
@@ -184,7 +188,9 @@ def _filter(image: np.ndarray, kernels: tuple[np.ndarray, np.ndarray], mode: str
             (mode == "reflect" and min(h, w) < radius):
         # OpenCV has no wrap border for filters and needs more pixels than the kernel
         # radius for its reflections; NumPy pads any size with scipy's meaning.
-        pad_mode = {"wrap": "wrap", "mirror": "reflect", "reflect": "symmetric"}[mode]
+        pad_modes: dict[str, Literal["wrap", "reflect", "symmetric"]] = {
+            "wrap": "wrap", "mirror": "reflect", "reflect": "symmetric"}
+        pad_mode = pad_modes[mode]
         image = np.pad(image, radius, mode=pad_mode)
         crop = (slice(radius, radius + h), slice(radius, radius + w))
         border = cv2.BORDER_REPLICATE
@@ -199,11 +205,11 @@ def _filter(image: np.ndarray, kernels: tuple[np.ndarray, np.ndarray], mode: str
     gx, gy = gx.reshape(image.shape), gy.reshape(image.shape)
     if crop is not None:
         gx, gy = np.ascontiguousarray(gx[crop]), np.ascontiguousarray(gy[crop])
-    return gx, gy
+    return cast("NDArray[np.float32]", gx), cast("NDArray[np.float32]", gy)  # CV_32F
 
 
-def sobel(image: np.ndarray, *, mode: str = "reflect",
-          cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def sobel(image: NDArray[Any], *, mode: str = "reflect",
+          cval: float = 0.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Sobel derivatives ``(gx, gy)`` in intensity per pixel.
 
     ``gx`` is OpenCV's ``cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)`` / 8 and
@@ -232,8 +238,8 @@ def sobel(image: np.ndarray, *, mode: str = "reflect",
     return _filter(image, _SOBEL, mode, cval)
 
 
-def scharr(image: np.ndarray, *, mode: str = "reflect",
-           cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def scharr(image: NDArray[Any], *, mode: str = "reflect",
+           cval: float = 0.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Scharr derivatives ``(gx, gy)``: ``cv2.Scharr`` / 32, scikit-image's ``scharr_v`` / 2.
 
     Smoothing taps (3, 10, 3) / 16 across the derivative; more isotropic than
@@ -248,8 +254,8 @@ def scharr(image: np.ndarray, *, mode: str = "reflect",
     return _filter(image, _SCHARR, mode, cval)
 
 
-def prewitt(image: np.ndarray, *, mode: str = "reflect",
-            cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def prewitt(image: NDArray[Any], *, mode: str = "reflect",
+            cval: float = 0.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Prewitt derivatives ``(gx, gy)``: scikit-image's ``prewitt_v`` / 2.
 
     Box smoothing (1, 1, 1) / 3 across the derivative. Parameters as :func:`sobel`.
@@ -263,8 +269,8 @@ def prewitt(image: np.ndarray, *, mode: str = "reflect",
     return _filter(image, _PREWITT, mode, cval)
 
 
-def farid(image: np.ndarray, *, mode: str = "reflect",
-          cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def farid(image: NDArray[Any], *, mode: str = "reflect",
+          cval: float = 0.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Farid & Simoncelli 5-tap derivatives ``(gx, gy)``: scikit-image's ``farid_v`` / FARID_GAIN.
 
     The 5x5 kernels are the most rotation-invariant here (scikit-image's taps,
@@ -281,8 +287,8 @@ def farid(image: np.ndarray, *, mode: str = "reflect",
     return _filter(image, _FARID, mode, cval)
 
 
-def central(image: np.ndarray, *, mode: str = "reflect",
-            cval: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def central(image: NDArray[Any], *, mode: str = "reflect",
+            cval: float = 0.0) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Central differences ``(I[x+1] - I[x-1]) / 2``, as ``np.gradient`` in the interior.
 
     No smoothing across the derivative. On the first and last row/column the
@@ -325,7 +331,7 @@ class Operator:
     reach: int
     border_modes: bool = False
 
-    def __call__(self, image: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, image: NDArray[Any], **kwargs: Any) -> tuple[np.ndarray, np.ndarray]:
         """Call ``func``."""
         return self.func(image, **kwargs)
 
@@ -389,7 +395,7 @@ def register_operator(name: str, func: Callable[..., tuple[np.ndarray, np.ndarra
     return entry
 
 
-def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, float]:
+def _check_finite(image: _F32, inside: NDArray[np.bool_] | None) -> tuple[bool, float]:
     """Raise on non-finite values inside the mask.
 
     Returns whether any lie outside it, and the largest finite absolute value.
@@ -403,7 +409,7 @@ def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, f
         return False, max(-low, high)
     bad = ~np.isfinite(image)
     if image.ndim == 3:
-        bad = bad.any(axis=2)
+        bad = np.any(bad, axis=2)
     inner = bad if inside is None else bad & inside
     count = int(np.count_nonzero(inner))
     if count:
@@ -426,7 +432,7 @@ CHROMA_AXES = ((1.0, -1.0, 0.0), (0.5, 0.5, -1.0))
 SIGN_SHARE = 0.02
 
 
-def _sign_axes(n_channels: int) -> list[np.ndarray]:
+def _sign_axes(n_channels: int) -> list[NDArray[np.float32]]:
     """Channel weights tried in order to sign a Di Zenzo direction."""
     if n_channels == 3:
         return [np.asarray(a, np.float32) for a in (TONE_WEIGHTS,) + CHROMA_AXES]
@@ -435,7 +441,7 @@ def _sign_axes(n_channels: int) -> list[np.ndarray]:
         np.eye(n_channels, dtype=np.float32))
 
 
-def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def _di_zenzo(channels: list[tuple[_F32, _F32]]) -> tuple[_F32, _F32]:
     """Combine per-channel gradients by Di Zenzo's structure tensor (channel mean).
 
     The sign rule is stated in :func:`gradient_field`'s Notes. Written for
@@ -514,8 +520,8 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     return ux, uy
 
 
-def _projection(channels: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray,
-                ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
+def _projection(channels: list[tuple[_F32, _F32]], weights: _F32, ux: _F32,
+                uy: _F32) -> _F32:
     """``sum_c w_c (gx_c ux + gy_c uy)``: the weighted channels' derivative along ``u``."""
     terms = [(float(w), gx, gy) for w, (gx, gy) in zip(weights, channels, strict=True) if w]
     first, gx, gy = terms[0]
@@ -531,8 +537,8 @@ def _projection(channels: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarr
     return wx
 
 
-def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "reflect",
-                   cval: float = 0.0, mask: np.ndarray | None = None) -> GradientField:
+def gradient_field(image: ArrayLike, operator: str = "sobel", *, mode: str = "reflect",
+                   cval: float = 0.0, mask: ArrayLike | None = None) -> GradientField:
     """Measure the gradient field of a grey or colour image.
 
     Parameters
@@ -655,7 +661,7 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     return GradientField(gx=gx, gy=gy)
 
 
-def _erode(inside: np.ndarray, size: int) -> np.ndarray:
+def _erode(inside: NDArray[np.bool_], size: int) -> NDArray[np.bool_]:
     """Pixels whose size x size window lies in ``inside`` (outside the image counts as inside)."""
     import cv2
 

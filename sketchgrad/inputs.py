@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def _glob_base(pattern: str) -> Path:
     return Path(*base) if base else Path(".")
 
 
-def discover(paths: Iterable[str | os.PathLike], exclude: Path | None
+def discover(paths: Iterable[str | os.PathLike[str]], exclude: Path | None
              ) -> tuple[list[FoundInput], list[InputProblem]]:
     """The inputs found (each once, in order) and what yielded none; ``exclude``: OUTDIR."""
     found: list[FoundInput] = []
@@ -125,8 +125,8 @@ def discover(paths: Iterable[str | os.PathLike], exclude: Path | None
     return found, problems
 
 
-def find_inputs(paths: Iterable[str | os.PathLike], *,
-                exclude: str | os.PathLike | None = None) -> list[Path]:
+def find_inputs(paths: Iterable[str | os.PathLike[str]], *,
+                exclude: str | os.PathLike[str] | None = None) -> list[Path]:
     """Expand files, folders (searched recursively) and glob patterns into inputs.
 
     Parameters
@@ -156,7 +156,7 @@ def find_inputs(paths: Iterable[str | os.PathLike], *,
     return [f.path for f in discover(paths, ex)[0]]
 
 
-def plan_outputs(found: list[FoundInput], outdir: Path, kinds: tuple[str, ...]
+def plan_outputs(found: list[FoundInput], outdir: Path, kinds: Sequence[str]
                  ) -> tuple[list[PlannedInput], list[InputProblem]]:
     """Output paths per input: ``<stem>.<kind>.png`` mirroring the folder structure.
 

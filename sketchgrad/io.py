@@ -23,11 +23,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, ScanError, choose
+
+if TYPE_CHECKING:
+    from PIL import Image, ImageFile
 
 __all__ = ["Scan", "ScanMeta", "NativeImage", "load_scan", "as_image", "as_native",
            "DEFAULT_MAX_PIXELS", "LUMA_BT601",
@@ -166,7 +170,7 @@ class NativeImage:
         """Shape and stored dtype; never the samples."""
         return f"NativeImage(shape={self.shape}, samples={self.samples.dtype})"
 
-    def __getitem__(self, key) -> np.ndarray:
+    def __getitem__(self, key: Any) -> NDArray[np.float32]:
         """float32 of the region ``key`` (slices or integers of rows, columns, channel)."""
         key = key if isinstance(key, tuple) else (key,)
         spatial, rest = list(key[:2]), key[2:]
@@ -190,7 +194,7 @@ class NativeImage:
         """The whole image as float32 in [0, 1] (a new array)."""
         return _to_float(self.samples, self.layout, self.mode)[0]
 
-    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
         """The whole image, so NumPy functions read it as float32 in [0, 1]."""
         image = self.to_float()
         return image if dtype is None else image.astype(dtype, copy=False)
@@ -213,7 +217,7 @@ class Scan:
         Where the image came from.
     """
 
-    image: np.ndarray | NativeImage
+    image: NDArray[np.float32] | NativeImage
     meta: ScanMeta = field(repr=False)
 
 
@@ -221,7 +225,7 @@ class Scan:
 class _Decoded:
     """Samples as stored in the file (native dtype), before conversion to float."""
 
-    samples: np.ndarray  # (H, W) or (H, W, C)
+    samples: NDArray[Any]  # (H, W) or (H, W, C)
     layout: str  # "L", "LA", "RGB", "RGBA" or "CMYK"
     mode: str
     bit_depth: int
@@ -232,7 +236,7 @@ class _Decoded:
 
 
 def load_scan(
-    path: str | os.PathLike | BinaryIO,
+    path: str | os.PathLike[str] | BinaryIO,
     *,
     mode: str = "gray",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
@@ -334,7 +338,7 @@ def load_scan(
     nonfinite = 0
     if dtype == "native" and samples.dtype in _NATIVE_DTYPES and (
             decoded.layout == "L" or (decoded.layout == "RGB" and mode == "rgb")):
-        image = NativeImage(samples, mode)
+        image: NDArray[np.float32] | NativeImage = NativeImage(samples, mode)
     else:
         image, nonfinite = _to_float(samples, decoded.layout, mode)
     meta = ScanMeta(source=name, size=decoded.size, mode=decoded.mode,
@@ -357,7 +361,8 @@ _INTEGER_HINT = ("convert it first: image.astype(np.uint8) if its values are 0-2
                  "(image / 255 for 8-bit values)")
 
 
-def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
+def as_image(image: ArrayLike | Scan, *, name: str = "image",
+             finite: bool = True) -> NDArray[np.float32]:
     """The one input rule: any array a user has -> float32 in [0, 1], or a clear error.
 
     Every public function of sketchgrad that takes an image calls this at its
@@ -457,7 +462,8 @@ def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
     return _scale(arr)
 
 
-def as_native(image, *, name: str = "image") -> np.ndarray | NativeImage:
+def as_native(image: ArrayLike | Scan | NativeImage, *,
+              name: str = "image") -> NDArray[np.float32] | NativeImage:
     """The input rule, with grey integer samples kept as they are for tile-by-tile reading.
 
     A :class:`NativeImage` (or a Scan holding one) is returned as it is; a uint8,
@@ -482,7 +488,7 @@ def as_native(image, *, name: str = "image") -> np.ndarray | NativeImage:
     return as_image(image, name=name)
 
 
-def _check_range(arr: np.ndarray, name: str, finite: bool) -> bool:
+def _check_range(arr: NDArray[Any], name: str, finite: bool) -> bool:
     """Raise unless the float ``arr`` lies in [0, 1] (give or take RANGE_SLACK).
 
     Returns whether values sit in the slack outside [0, 1] (to be set to the ends).
@@ -515,7 +521,7 @@ def _check_range(arr: np.ndarray, name: str, finite: bool) -> bool:
 # --------------------------------------------------------------------------- sources
 
 @contextmanager
-def _open_source(path) -> Iterator[tuple[BinaryIO, str]]:
+def _open_source(path: str | os.PathLike[str] | BinaryIO) -> Iterator[tuple[BinaryIO, str]]:
     """Yield a seekable binary file object and the name to use in messages."""
     if isinstance(path, str | os.PathLike):
         name = os.fsdecode(path)
@@ -544,9 +550,10 @@ def _open_source(path) -> Iterator[tuple[BinaryIO, str]]:
     if not callable(getattr(path, "read", None)):
         raise ParameterError(f"path={path!r} is not a file name or a binary file object; "
                              "give a str, a pathlib.Path or a file opened with 'rb'")
-    name = getattr(path, "name", None)
-    name = name if isinstance(name, str) else "<stream>"
-    if isinstance(path, io.TextIOBase):
+    stream_name = getattr(path, "name", None)
+    name = stream_name if isinstance(stream_name, str) else "<stream>"
+    # BinaryIO is the contract, but a caller may pass a text file: say how to fix it.
+    if isinstance(cast(object, path), io.TextIOBase):
         raise ParameterError(f"{name}: is a text-mode file object; open it with "
                              "open(..., 'rb')")
     try:
@@ -621,7 +628,8 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
 _PNG_WIDE = ("RGB;16B", "RGBA;16B", "LA;16B")
 
 
-def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None):
+def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None,
+                 ) -> tuple[ImageFile.ImageFile | None, str]:
     """Identify and open with Pillow's plugins for our formats, without its size check.
 
     ``Image.open`` warns or raises on sizes over ``PIL.Image.MAX_IMAGE_PIXELS``
@@ -687,16 +695,16 @@ def _webp_size(head: bytes) -> tuple[int, int] | None:
     return None
 
 
-def _n_frames(im) -> int:
+def _n_frames(im: Image.Image) -> int:
     try:
         return max(1, int(getattr(im, "n_frames", 1)))
     except Exception:  # noqa: BLE001 - counting frames of a corrupt file
         return 1
 
 
-def _rawmode(im) -> str:
+def _rawmode(im: ImageFile.ImageFile) -> str:
     try:
-        tile = im.tile[0] if im.tile else None
+        tile: Any = im.tile[0] if im.tile else None
         # Pillow >= 11 names the fields of a tile; before, it is a plain 4-tuple
         args = tile.args if hasattr(tile, "args") else tile[3] if tile else None
     except Exception:  # noqa: BLE001
@@ -706,18 +714,18 @@ def _rawmode(im) -> str:
     return args if isinstance(args, str) else ""
 
 
-def _tiff_needs_tifffile(im, rawmode: str) -> bool:
+def _tiff_needs_tifffile(im: Image.Image, rawmode: str) -> bool:
     """Pillow would lose precision: several channels over 8 bits, or 32-bit integers."""
     if im.mode == "I":
         return True
-    bits = im.tag_v2.get(258) if hasattr(im, "tag_v2") else None
+    bits: Any = im.tag_v2.get(258) if hasattr(im, "tag_v2") else None
     if isinstance(bits, tuple | list) and len(bits) > 1:
         return any(int(b) > 8 for b in bits)
     return im.mode not in ("1", "L", "P", "F") and not im.mode.startswith("I;16") and (
         bits is not None and int(bits) > 8)
 
 
-def _decode_into_numpy(im, fmt: str) -> tuple[np.ndarray, object] | None:
+def _decode_into_numpy(im: Image.Image, fmt: str) -> tuple[NDArray[Any], object] | None:
     """Let Pillow decode an 8- or 16-bit grey image straight into a NumPy array.
 
     Pillow decodes into its own image memory, which ``np.asarray`` then copies:
@@ -730,7 +738,7 @@ def _decode_into_numpy(im, fmt: str) -> tuple[np.ndarray, object] | None:
     from PIL import Image
 
     if im.mode not in ("L", "I;16") or fmt not in ("PNG", "TIFF", "JPEG", "BMP") \
-            or not im.tile or getattr(im, "_im", True) is not None:
+            or not getattr(im, "tile", None) or getattr(im, "_im", True) is not None:
         return None
     if fmt == "TIFF" and getattr(im, "tag_v2", {}).get(0x0112, 1) != 1:
         return None  # Pillow turns such a TIFF upright as it loads it: other memory
@@ -741,8 +749,8 @@ def _decode_into_numpy(im, fmt: str) -> tuple[np.ndarray, object] | None:
     return target, core
 
 
-def _from_pillow(im, fmt: str, rawmode: str, name: str,
-                 direct: tuple[np.ndarray, object] | None = None) -> _Decoded:
+def _from_pillow(im: Image.Image, fmt: str, rawmode: str, name: str,
+                 direct: tuple[NDArray[Any], object] | None = None) -> _Decoded:
     mode = im.mode
     transparency = im.info.get("transparency")
     # Pillow < 10.3 opens 16-bit grey PNGs as 32-bit "I" (rawmode "I;16B"); the samples
@@ -774,7 +782,8 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str,
                     orientation=1 if fmt == "TIFF" else _orientation(im))
 
 
-def _pillow_samples(im, direct: tuple[np.ndarray, object] | None = None) -> np.ndarray:
+def _pillow_samples(im: Image.Image,
+                    direct: tuple[NDArray[Any], object] | None = None) -> NDArray[Any]:
     """``np.asarray(im)``: the array Pillow decoded into, or a copy a strip of rows at a time.
 
     ``np.asarray`` goes through one ``tobytes()`` of the whole image (joined
@@ -795,7 +804,8 @@ def _pillow_samples(im, direct: tuple[np.ndarray, object] | None = None) -> np.n
     return samples
 
 
-def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:
+def _colour_key(samples: NDArray[Any], layout: str,
+                key: object) -> tuple[NDArray[Any], str]:
     """A tRNS colour key: pixels equal to ``key`` are transparent (paper)."""
     if isinstance(key, int):
         key = (key,)
@@ -815,7 +825,8 @@ def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]
     return np.dstack([samples, alpha]), "RGBA"
 
 
-def _decode_png16_colour(fp: BinaryIO, name: str, shape: tuple[int, int]) -> np.ndarray:
+def _decode_png16_colour(fp: BinaryIO, name: str,
+                         shape: tuple[int, int]) -> NDArray[Any]:
     """16-bit colour/grey+alpha PNG samples (Pillow keeps only 8 bits of these)."""
     import cv2
 
@@ -857,7 +868,8 @@ def _decode_tifffile(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
             if page >= len(pages):
                 raise ScanError(f"{name}: has no page {page}; it has {len(pages)} page"
                                 f"{'s' if len(pages) != 1 else ''} (pages count from 0)")
-            tiff_page = pages[page]
+            # a TiffFrame lacks most tags; the hasattr test below refuses it
+            tiff_page: Any = pages[page]
             if not hasattr(tiff_page, "imagewidth"):
                 raise ScanError(f"{name}: page {page} of this TIFF holds no image")
             width, height = int(tiff_page.imagewidth), int(tiff_page.imagelength)
@@ -890,7 +902,9 @@ def _decode_tifffile(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
                     orientation=orientation if orientation in _ORIENT else 1)
 
 
-def _arrange_tiff(samples, photometric, extra, colormap, bits, shape, name):
+def _arrange_tiff(samples: NDArray[Any], photometric: int, extra: tuple[int, ...],
+                  colormap: NDArray[Any] | None, bits: int, shape: tuple[int, int],
+                  name: str) -> tuple[NDArray[Any], str, str]:
     kind = _PHOTOMETRIC.get(photometric)
     if kind is None:
         raise ScanError(f"{name}: TIFF photometric interpretation {photometric} is not "
@@ -948,7 +962,7 @@ def _arrange_tiff(samples, photometric, extra, colormap, bits, shape, name):
     return samples, layout, layout + kind_bits
 
 
-def _tiff_dpi(tiff_page) -> tuple[float, float] | None:
+def _tiff_dpi(tiff_page: Any) -> tuple[float, float] | None:
     try:
         unit = int(tiff_page.tags.valueof(296, 2) or 2)
         xres, yres = tiff_page.tags.valueof(282), tiff_page.tags.valueof(283)
@@ -1053,7 +1067,7 @@ def _short(exc: BaseException) -> str:
 
 # --------------------------------------------------------------------------- metadata
 
-def _bit_depth(mode: str, rawmode: str, dtype: np.dtype) -> int:
+def _bit_depth(mode: str, rawmode: str, dtype: np.dtype[Any]) -> int:
     if mode == "1":
         return 1
     if mode == "F":
@@ -1064,7 +1078,7 @@ def _bit_depth(mode: str, rawmode: str, dtype: np.dtype) -> int:
     return 8 * np.dtype(dtype).itemsize if np.dtype(dtype) != bool else 1
 
 
-def _dpi(value) -> tuple[float, float] | None:
+def _dpi(value: Any) -> tuple[float, float] | None:
     try:
         x, y = (float(v) for v in value)
     except Exception:  # noqa: BLE001 - absent or malformed resolution
@@ -1074,7 +1088,7 @@ def _dpi(value) -> tuple[float, float] | None:
     return (x, y)
 
 
-def _orientation(im) -> int:
+def _orientation(im: Image.Image) -> int:
     try:
         value = im.getexif().get(0x0112, 1)
         value = int(value)
@@ -1100,7 +1114,8 @@ _ORIENT = {
 
 # --------------------------------------------------------------------------- to float
 
-def _to_float(samples: np.ndarray, layout: str, mode: str) -> tuple[np.ndarray, int]:
+def _to_float(samples: NDArray[Any], layout: str,
+              mode: str) -> tuple[NDArray[np.float32], int]:
     """Native samples -> float32 image in [0, 1]; returns it and the non-finite count."""
     height, width = samples.shape[:2]
     if layout == "L" and mode == "gray":
@@ -1116,7 +1131,7 @@ def _to_float(samples: np.ndarray, layout: str, mode: str) -> tuple[np.ndarray, 
     if samples.dtype.kind == "f":
         finite = np.isfinite(image)
         if image.ndim == 3:
-            finite = finite.all(axis=2)
+            finite = np.all(finite, axis=2)
         nonfinite = int(finite.size - np.count_nonzero(finite))
         if nonfinite:
             np.nan_to_num(image, copy=False, nan=1.0, posinf=1.0, neginf=0.0)
@@ -1125,29 +1140,32 @@ def _to_float(samples: np.ndarray, layout: str, mode: str) -> tuple[np.ndarray, 
     return image, nonfinite
 
 
-def _scale(samples: np.ndarray) -> np.ndarray:
+def _scale(samples: NDArray[Any]) -> NDArray[np.float32]:
     """Samples of any dtype -> float32 on [0, 1] (floats kept as they are)."""
     kind = samples.dtype.kind
     if samples.dtype == np.uint8:
         import cv2
 
         if samples.ndim == 2 or samples.shape[2] <= 4:
-            return cv2.LUT(np.ascontiguousarray(samples), _LUT8).reshape(samples.shape)
+            return cast("NDArray[np.float32]",
+                        cv2.LUT(np.ascontiguousarray(samples), _LUT8).reshape(samples.shape))
     if kind == "b":
         return samples.astype(np.float32)
     if kind == "f":
         return samples.astype(np.float32)
     if kind == "u":
         top = np.float32(np.iinfo(samples.dtype).max)
-        return np.divide(samples, top, dtype=np.float32)
+        return cast("NDArray[np.float32]", np.divide(samples, top, dtype=np.float32))
     if kind == "i":
         top = np.float32(np.iinfo(samples.dtype).max)
-        return np.divide(np.maximum(samples, 0), top, dtype=np.float32)
+        return cast("NDArray[np.float32]",
+                    np.divide(np.maximum(samples, 0), top, dtype=np.float32))
     raise ScanError(f"samples of type {samples.dtype} are not supported; export the image "
                     "as 8- or 16-bit")
 
 
-def _colour_block(block: np.ndarray, layout: str, mode: str) -> np.ndarray:
+def _colour_block(block: NDArray[np.float32], layout: str,
+                  mode: str) -> NDArray[np.float32]:
     """Composite over white, undo CMYK and reduce to grey (or expand to RGB), in float."""
     if block.ndim == 2:
         block = block[..., None]
@@ -1186,7 +1204,7 @@ _MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", 
           b"GIF89a")
 
 
-def looks_like_image(path: str | os.PathLike) -> bool:
+def looks_like_image(path: str | os.PathLike[str]) -> bool:
     r"""Whether a file is taken as an image: by its ending, else by its first bytes.
 
     Drawings in formats sketchgrad cannot read (``REPORTED_SUFFIXES``: PDF, SVG,

@@ -59,10 +59,12 @@ import base64
 import contextlib
 import math
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .registry import add_entry, first_doc_line, registered_doc
@@ -102,7 +104,7 @@ _SAFE = 2.0 ** 400  # beyond 2**+-400, moments are taken of values scaled by a p
 # input handling
 
 
-def _as_float(x: np.ndarray, name: str = "x") -> np.ndarray:
+def _as_float(x: ArrayLike, name: str = "x") -> NDArray[np.floating[Any]]:
     arr = np.asarray(x)
     if arr.dtype == np.float64 or arr.dtype == np.float32:
         return arr
@@ -111,14 +113,15 @@ def _as_float(x: np.ndarray, name: str = "x") -> np.ndarray:
     raise ParameterError(f"{name} of dtype {arr.dtype} is not numeric; give a numeric array")
 
 
-def _as_mask(mask, shape: tuple, name: str = "x") -> np.ndarray | None:
+def _as_mask(mask: ArrayLike | None, shape: tuple[int, ...],
+             name: str = "x") -> NDArray[np.bool_] | None:
     if mask is None:
         return None
-    mask = np.asarray(mask)
-    if mask.shape != shape:
-        raise ParameterError(f"mask of shape {mask.shape} does not match {name} of shape "
+    given = np.asarray(mask)
+    if given.shape != shape:
+        raise ParameterError(f"mask of shape {given.shape} does not match {name} of shape "
                              f"{shape}; give a boolean mask of the same shape")
-    return mask.astype(bool, copy=False)
+    return given.astype(bool, copy=False)
 
 
 def _count_non_finite(values: np.ndarray) -> int:
@@ -131,7 +134,7 @@ def _raise_non_finite(count: int, name: str, masked: bool) -> None:
                          "remove them (e.g. np.nan_to_num) or exclude them with mask=")
 
 
-def _chunks(values: np.ndarray, size: int = _CHUNK):
+def _chunks(values: np.ndarray, size: int = _CHUNK) -> Iterator[np.ndarray]:
     for start in range(0, values.size, size):
         yield values[start:start + size]
 
@@ -242,10 +245,12 @@ class _Stats:
                 self.mean += delta * other.count / total
         if self.histogram:
             if self.hist is None:
-                self.hist, self.sums = other.hist.copy(), other.sums.copy()
+                # a histogram Stats with a count has both arrays
+                self.hist = cast(np.ndarray, other.hist).copy()
+                self.sums = cast(np.ndarray, other.sums).copy()
             else:
                 self.hist = self.hist + other.hist
-                self.sums = self.sums + other.sums
+                self.sums = cast(np.ndarray, self.sums) + other.sums
         self.count += other.count
 
     def _rescaled(self, shift: int) -> _Stats:
@@ -286,20 +291,21 @@ class _Stats:
         if r >= self.count - 1:
             return self.max
         b = int(np.searchsorted(self._cumulative(), r, side="right"))
-        return min(max(float(self.sums[b] / self.hist[b]), self.min), self.max)
+        sums, hist = cast(np.ndarray, self.sums), cast(np.ndarray, self.hist)
+        return min(max(float(sums[b] / hist[b]), self.min), self.max)
 
     def _cumulative(self) -> np.ndarray:
         cache = self.__dict__.get("_cum")
         if cache is None or cache[0] != self.count:
-            cache = (self.count, np.cumsum(self.hist))
+            cache = (self.count, np.cumsum(cast(np.ndarray, self.hist)))
             self.__dict__["_cum"] = cache
-        return cache[1]
+        return cast(np.ndarray, cache[1])
 
     def _mid_table(self) -> np.ndarray:
         """Per bin, the values below it plus half of those in it (kept while count holds)."""
         cache = self.__dict__.get("_mid")
         if cache is None or cache[0] != self.count:
-            mid = self._cumulative() - self.hist / 2.0
+            mid = self._cumulative() - cast(np.ndarray, self.hist) / 2.0
             mid[_ZERO_BINS] = mid[_ZERO_BIN]
             cache = (self.count, mid)
             self.__dict__["_mid"] = cache
@@ -314,16 +320,17 @@ class _Stats:
 
     # -- serialization
 
-    def to_dict(self) -> dict:
-        d = {"count": self.count, "min": self.min, "max": self.max}
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"count": self.count, "min": self.min, "max": self.max}
         if self.moments:
             d.update(mean=self.mean, m2=self.m2, shift=self.shift)
         if self.histogram:
-            d["histogram"] = None if self.hist is None else _pack(self.hist, self.sums)
+            d["histogram"] = None if self.hist is None else _pack(self.hist,
+                                                                    cast(np.ndarray, self.sums))
         return d
 
     @classmethod
-    def from_dict(cls, d: dict, moments: bool, histogram: bool) -> _Stats:
+    def from_dict(cls, d: dict[str, Any], moments: bool, histogram: bool) -> _Stats:
         s = cls(moments, histogram, int(d["count"]), float(d["min"]), float(d["max"]))
         if moments:
             s.mean, s.m2, s.shift = float(d["mean"]), float(d["m2"]), int(d.get("shift", 0))
@@ -354,7 +361,7 @@ def _unpack(text: str) -> tuple[np.ndarray, np.ndarray]:
 # the methods: parameters, the statistics they need, how they scale
 
 
-def _check_out_range(value) -> tuple[float, float]:
+def _check_out_range(value: Any) -> tuple[float, float]:
     try:
         lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
@@ -364,7 +371,7 @@ def _check_out_range(value) -> tuple[float, float]:
     return lo, hi
 
 
-def _as_number(value) -> float:
+def _as_number(value: Any) -> float:
     """``float(value)``, or NaN (which every range check rejects) for a non-number."""
     try:
         return float(value)
@@ -372,8 +379,8 @@ def _as_number(value) -> float:
         return math.nan
 
 
-def _check_positive(name: str):
-    def check(value) -> float:
+def _check_positive(name: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         v = _as_number(value)
         if not (math.isfinite(v) and v > 0):
             raise ParameterError(f"{name}={value!r} must be a finite number > 0")
@@ -381,8 +388,8 @@ def _check_positive(name: str):
     return check
 
 
-def _check_percent(name: str):
-    def check(value) -> float:
+def _check_percent(name: str) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         v = _as_number(value)
         if not 0.0 <= v <= 100.0:
             raise ParameterError(f"{name}={value!r} must be a percentage in [0, 100]")
@@ -390,7 +397,7 @@ def _check_percent(name: str):
     return check
 
 
-def _check_axis(value) -> int | None:
+def _check_axis(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -398,14 +405,14 @@ def _check_axis(value) -> int | None:
     return int(value)
 
 
-def _check_black(value) -> float:
+def _check_black(value: Any) -> float:
     v = _as_number(value)
     if not (math.isfinite(v) and v >= 0):
         raise ParameterError(f"black={value!r} must be a finite number >= 0")
     return v
 
 
-def _check_level(value) -> float:
+def _check_level(value: Any) -> float:
     v = _as_number(value)
     if not 0.0 < v <= 1.0:
         raise ParameterError(f"level={value!r} must be a number in (0, 1]")
@@ -448,12 +455,12 @@ class NormalizeMethod:
     func: Callable[..., np.ndarray]
     doc: str
     unit: str = "range"
-    params: dict | None = None  # name -> (default, checker)
+    params: dict[str, tuple[Any, Callable[[Any], Any]]] | None = None  # name -> (default, checker)
     scale: Callable[..., np.ndarray] | None = None
     moments: bool = False
     histogram: bool = False
 
-    def __call__(self, x: np.ndarray, **kwargs) -> np.ndarray:
+    def __call__(self, x: ArrayLike, **kwargs: Any) -> np.ndarray:
         """Call ``func``."""
         return self.func(x, **kwargs)
 
@@ -462,7 +469,7 @@ class NormalizeMethod:
         """Whether statistics of parts (tiles, pages) merge into those of the whole."""
         return self.scale is not None
 
-    def options(self, method: str, given: dict) -> dict:
+    def options(self, method: str, given: dict[str, Any]) -> dict[str, Any]:
         """The method's parameters: ``given`` checked, defaults filled in."""
         params = self.params or {}
         unknown = [k for k in given if k not in params]
@@ -480,7 +487,7 @@ class NormalizeMethod:
 _OUT_RANGE = {"out_range": ((0.0, 1.0), _check_out_range)}
 
 
-def _signed_log(values, scale: float):
+def _signed_log(values: np.ndarray, scale: float) -> np.ndarray:
     """``sign(v) * log1p(|v| / scale)`` of an array, as a new array."""
     out = np.abs(values)
     if scale != 1.0:
@@ -492,7 +499,7 @@ def _signed_log(values, scale: float):
         huge = np.isinf(out)
         out[huge] = np.log(np.abs(values[huge])) - out.dtype.type(math.log(scale))
     np.copysign(out, values, out=out)
-    return out
+    return cast(np.ndarray, out)
 
 
 def _onto(t: np.ndarray, out_range: tuple[float, float], clip: bool) -> np.ndarray:
@@ -526,7 +533,7 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     reach = max(abs(own[0] - offset), abs(own[1] - offset))
     div = ends[1] - ends[0]
     if reach <= float(info.max) and float(info.tiny) <= div <= float(info.max):
-        out = np.subtract(x, kind(offset))
+        out: np.ndarray = np.subtract(x, kind(offset))
         out /= kind(div)
         return out
     out = np.empty_like(x)
@@ -563,7 +570,7 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
 # not in NumPy 2). Where the quotient cannot exceed 1 in size, that flag is ignored.
 
 
-def _constant(x: np.ndarray, s: _Stats, opts: dict) -> np.ndarray | None:
+def _constant(x: np.ndarray, s: _Stats, opts: dict[str, Any]) -> np.ndarray | None:
     """The result when the statistics have no scale (a constant array), else None."""
     if s.count == 0 or _no_scale(s.min, s.max):
         zero = opts["out_range"][0] if "out_range" in opts else 0.0
@@ -574,7 +581,7 @@ def _constant(x: np.ndarray, s: _Stats, opts: dict) -> np.ndarray | None:
 # Each method applied with statistics ``s`` to float array ``x`` (a new array); ``inside``:
 # every value lies within the statistics' range; ``own``: x's (min, max).
 
-def _scale_l2(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_l2(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
               own: tuple[float, float]) -> np.ndarray:
     if opts["axis"] is not None:
         raise AssertionError("per-vector l2 is handled by _l2_vectors")
@@ -582,20 +589,20 @@ def _scale_l2(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     if norm == 0:
         return np.zeros_like(x)
     if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
-        return np.ldexp(x, -shift) / norm
+        return cast(np.ndarray, np.ldexp(x, -shift) / norm)
     return _affine(x, 0.0, (0.0, norm), own)
 
 
-def _scale_maxabs(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_maxabs(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                   own: tuple[float, float]) -> np.ndarray:
     peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
     if peak == 0:
         return np.zeros_like(x)
     with np.errstate(over="ignore"):  # |x| <= peak: see _FALSE_OVERFLOW
-        return np.divide(x, x.dtype.type(peak))
+        return cast(np.ndarray, np.divide(x, x.dtype.type(peak)))
 
 
-def _scale_zscore(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_zscore(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                   own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -621,14 +628,14 @@ def _minmax_ratio(x: np.ndarray, s: _Stats, own: tuple[float, float]) -> np.ndar
     with np.errstate(over="ignore"):
         span = high - low   # rounded as x's own max - min: max -> exactly 1
     if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
-        out = np.subtract(x, low)
+        out: np.ndarray = np.subtract(x, low)
         with np.errstate(over="ignore"):  # |x - low| <= span: see _FALSE_OVERFLOW
             out /= span
         return out
     return _affine(x, s.min, (s.min, s.max), own)
 
 
-def _scale_minmax(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_minmax(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                   own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -638,7 +645,7 @@ def _scale_minmax(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
 
 
-def _scale_gamma(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_gamma(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                  own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -652,7 +659,7 @@ def _scale_gamma(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
 
 
-def _scale_log(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_log(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -668,7 +675,7 @@ def _scale_log(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], inside)
 
 
-def _scale_robust(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_robust(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                   own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -689,7 +696,7 @@ def _scale_robust(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], True)
 
 
-def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                     own: tuple[float, float]) -> np.ndarray:
     flat = _constant(x, s, opts)
     if flat is not None:
@@ -706,7 +713,7 @@ def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], True)
 
 
-def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
                     own: tuple[float, float]) -> np.ndarray:
     """``clip(level * (x - b) / (P_upper - b), 0, 1)``, ``b = black * P_lower`` (see exposure)."""
     flat = _constant(x, s, opts)
@@ -736,7 +743,7 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
                              "dimensions")
     # Divide each vector by its largest |entry| first, so that squares can neither
     # overflow nor vanish: x / |x| = (x / m) / |x / m|.
-    scaled = np.abs(x)
+    scaled: np.ndarray = np.abs(x)
     if mask is not None:
         scaled[~mask] = 0
     peak = np.max(scaled, axis=axis, keepdims=True)
@@ -754,12 +761,13 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
     return scaled
 
 
-def _new_stats(method: str, opts: dict) -> _Stats:
+def _new_stats(method: str, opts: dict[str, Any]) -> _Stats:
     entry = NORMALIZE_METHODS[method]
     return _Stats(entry.moments and opts.get("axis") is None, entry.histogram)
 
 
-def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
+def _run(method: str, x: ArrayLike, mask: ArrayLike | None, stats: _Stats | None,
+         opts: dict[str, Any],
          name: str = "x") -> tuple[np.ndarray, _Stats | None]:
     """Normalize x: fit statistics (unless given), then scale. Returns (out, stats)."""
     x = _as_float(x, name)
@@ -791,7 +799,9 @@ def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
         if method == "l2" and opts["axis"] is not None:
             out = _l2_vectors(x, mask, opts["axis"])
         else:
-            out = NORMALIZE_METHODS[method].scale(x, stats, opts, inside, own)
+            # _run serves the methods with statistics (a scale); the others: _run_registered
+            scale = cast("Callable[..., np.ndarray]", NORMALIZE_METHODS[method].scale)
+            out = scale(x, stats, opts, inside, own)
     if bad is not None:
         out[bad] = opts["out_range"][0] if "out_range" in opts else 0.0
     if not inside and out.size and not np.isfinite(np.max(np.abs(out))):
@@ -804,8 +814,8 @@ def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
 # public methods
 
 
-def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
-           out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def minmax(x: ArrayLike, *, mask: ArrayLike | None = None,
+           out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max scaling ``(x - min) / (max - min)`` mapped onto ``out_range``.
 
     The minimum goes to ``out_range[0]``, the maximum to ``out_range[1]``
@@ -838,7 +848,7 @@ def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
         "minmax", {"out_range": out_range}))[0]
 
 
-def zscore(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+def zscore(x: ArrayLike, *, mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
     """Standard score ``(x - mean) / std`` with the population std (``ddof=0``).
 
     Same as scikit-learn's ``StandardScaler`` on the flattened array. No scale
@@ -852,7 +862,8 @@ def zscore(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
     return _run("zscore", x, mask, None, {})[0]
 
 
-def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None) -> np.ndarray:
+def l2(x: ArrayLike, *, mask: ArrayLike | None = None,
+       axis: int | None = None) -> NDArray[np.floating[Any]]:
     """Divide by the Euclidean norm, over the array or per vector along ``axis``.
 
     With ``axis=None`` the norm is ``sqrt(sum(x[mask] ** 2))`` over the whole
@@ -871,8 +882,9 @@ def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None
     return _run("l2", x, mask, None, NORMALIZE_METHODS["l2"].options("l2", {"axis": axis}))[0]
 
 
-def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
-           upper: float = 99.0, out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def robust(x: ArrayLike, *, mask: ArrayLike | None = None, lower: float = 1.0,
+           upper: float = 99.0,
+           out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max between two percentiles, clipped: one bright speck cannot dim the drawing.
 
     ``clip((x - P_lower) / (P_upper - P_lower), 0, 1)`` onto ``out_range``,
@@ -896,7 +908,7 @@ def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
     return _run("robust", x, mask, None, opts)[0]
 
 
-def maxabs(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+def maxabs(x: ArrayLike, *, mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
     """Divide by the largest absolute value: ``x / max(|x|)``, in [-1, 1], zero stays zero.
 
     Same as scikit-learn's ``MaxAbsScaler`` on the flattened array.
@@ -909,8 +921,8 @@ def maxabs(x: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
     return _run("maxabs", x, mask, None, {})[0]
 
 
-def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
-        out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def log(x: ArrayLike, *, mask: ArrayLike | None = None, scale: float = 1.0,
+        out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Logarithmic compression then min-max: ``sign(x) * log1p(|x| / scale)``.
 
     Negative values keep their sign (the curve is odd and increasing), so order
@@ -927,8 +939,8 @@ def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
     return _run("log", x, mask, None, opts)[0]
 
 
-def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
-          out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def gamma(x: ArrayLike, *, mask: ArrayLike | None = None, gamma: float = 0.5,
+          out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Min-max to [0, 1], then the power ``t ** gamma``, onto ``out_range``.
 
     ``gamma < 1`` brightens faint strokes, ``gamma > 1`` darkens them. Values
@@ -944,9 +956,9 @@ def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
     return _run("gamma", x, mask, None, opts)[0]
 
 
-def exposure(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 50.0,
+def exposure(x: ArrayLike, *, mask: ArrayLike | None = None, lower: float = 50.0,
              upper: float = 97.5, black: float = 2.0, level: float = 0.8,
-             out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+             out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Expose a drawing's strokes: paper and its texture black, the strokes bright.
 
     ``clip(level * (x - b) / (P_upper - b), 0, 1)`` onto ``out_range``, with the
@@ -1003,8 +1015,8 @@ def exposure(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 50
     return _run("exposure", x, mask, None, opts)[0]
 
 
-def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
-             out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def equalize(x: ArrayLike, *, mask: ArrayLike | None = None,
+             out_range: tuple[float, float] = (0.0, 1.0)) -> NDArray[np.floating[Any]]:
     """Histogram equalization: each value becomes its rank, spread evenly over out_range.
 
     The rank is the mid-rank of the value's histogram bin (the values below
@@ -1023,7 +1035,8 @@ def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
         "equalize", {"out_range": out_range}))[0]
 
 
-def _entry(func: Callable[..., np.ndarray], scale: Callable[..., np.ndarray], params: dict,
+def _entry(func: Callable[..., np.ndarray], scale: Callable[..., np.ndarray],
+           params: dict[str, tuple[Any, Callable[[Any], Any]]],
            unit: str = "range", **statistics: bool) -> NormalizeMethod:
     return NormalizeMethod(func, first_doc_line(func), unit, params, scale, **statistics)
 
@@ -1108,7 +1121,8 @@ def register_normalization(name: str, func: Callable[..., np.ndarray], *,
     return entry
 
 
-def _run_registered(method: str, entry: NormalizeMethod, x, mask, given: dict) -> np.ndarray:
+def _run_registered(method: str, entry: NormalizeMethod, x: ArrayLike, mask: ArrayLike | None,
+                    given: dict[str, Any]) -> NDArray[np.floating[Any]]:
     """A registered method (no statistics of its own): checked input, checked result."""
     x = _as_float(x)
     if mask is not None:
@@ -1126,7 +1140,8 @@ def _run_registered(method: str, entry: NormalizeMethod, x, mask, given: dict) -
     return out
 
 
-def _given(out_range, axis, params: dict) -> dict:
+def _given(out_range: tuple[float, float] | None, axis: int | None,
+           params: dict[str, Any]) -> dict[str, Any]:
     given = dict(params)
     if out_range is not None:
         given["out_range"] = out_range
@@ -1135,9 +1150,9 @@ def _given(out_range, axis, params: dict) -> dict:
     return given
 
 
-def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None = None,
+def normalize(x: ArrayLike, method: str = "minmax", *, mask: ArrayLike | None = None,
               out_range: tuple[float, float] | None = None, axis: int | None = None,
-              **params) -> np.ndarray:
+              **params: Any) -> NDArray[np.floating[Any]]:
     """Normalize an array with a method from ``NORMALIZE_METHODS``.
 
     Parameters
@@ -1185,8 +1200,8 @@ def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None 
     return _run(method, x, mask, None, opts)[0]
 
 
-def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None = None,
-            copy: bool = True) -> np.ndarray:
+def to_unit(x: ArrayLike, method: str, *, out_range: tuple[float, float] | None = None,
+            copy: bool = True) -> NDArray[np.floating[Any]]:
     """Bring a method's output to [0, 1] for display.
 
     =====================================  ======================================
@@ -1315,7 +1330,8 @@ class Normalizer:
     True
     """
 
-    def __init__(self, method: str = "minmax", **params) -> None:
+    def __init__(self, method: str = "minmax",
+                 **params: Any) -> None:
         entry = choose(NORMALIZE_METHODS, method, "method")
         if entry.scale is None:
             raise ParameterError(f"method {method!r} was registered without statistics, so it "
@@ -1335,7 +1351,7 @@ class Normalizer:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         return f"Normalizer({self.method!r}{params}; count={self._stats.count})"
 
-    def partial_fit(self, array: np.ndarray, mask: np.ndarray | None = None) -> Normalizer:
+    def partial_fit(self, array: ArrayLike, mask: ArrayLike | None = None) -> Normalizer:
         """Add the values of one array (``array[mask]`` when a mask is given).
 
         Raises ``ParameterError`` for non-finite values inside the mask.
@@ -1348,8 +1364,8 @@ class Normalizer:
         self._fitted = True
         return self
 
-    def fit(self, *arrays: np.ndarray,
-            masks: Sequence[np.ndarray | None] | None = None) -> Normalizer:
+    def fit(self, *arrays: ArrayLike,
+            masks: Sequence[ArrayLike | None] | None = None) -> Normalizer:
         """Forget earlier statistics and fit on all ``arrays`` (each with its mask)."""
         if masks is not None and len(masks) != len(arrays):
             raise ParameterError(f"masks: got {len(masks)} masks for {len(arrays)} arrays; "
@@ -1374,7 +1390,8 @@ class Normalizer:
         self._fitted = self._fitted or other._fitted
         return self
 
-    def transform(self, array: np.ndarray, *, mask: np.ndarray | None = None) -> np.ndarray:
+    def transform(self, array: ArrayLike, *,
+                  mask: ArrayLike | None = None) -> NDArray[np.floating[Any]]:
         """Normalize ``array`` with the fitted statistics.
 
         ``mask`` does not change the statistics here; it only marks where
@@ -1392,14 +1409,14 @@ class Normalizer:
         return self._stats.count
 
     @property
-    def statistics(self) -> dict:
+    def statistics(self) -> dict[str, float]:
         """The fitted statistics as plain floats (small; good for logs and provenance).
 
         Always ``count``, ``min``, ``max``; plus ``mean``, ``std`` (zscore, l2),
         ``norm`` (l2), ``lower_value``, ``upper_value`` (robust, exposure: the percentiles).
         """
         s = self._stats
-        d = {"count": s.count, "min": s.min, "max": s.max}
+        d: dict[str, float] = {"count": s.count, "min": s.min, "max": s.max}
         if s.moments:
             d["mean"] = s.true_mean
             d["std"] = s.std
@@ -1414,14 +1431,14 @@ class Normalizer:
             d["upper_value"] = s.percentile(self._opts["upper"])
         return d
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """A JSON-able form (method, params, statistics) for :meth:`from_dict`."""
         params = {k: list(v) if isinstance(v, tuple) else v for k, v in self._opts.items()}
         return {"method": self.method, "params": params, "fitted": self._fitted,
                 "stats": self._stats.to_dict()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Normalizer:
+    def from_dict(cls, data: dict[str, Any]) -> Normalizer:
         """Rebuild a Normalizer from :meth:`to_dict`'s output."""
         try:
             params = {k: tuple(v) if isinstance(v, list) else v
@@ -1436,8 +1453,8 @@ class Normalizer:
             raise ParameterError(f"from_dict: not a Normalizer description ({exc!r})") from None
         return new
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         return self.to_dict()
 
-    def __setstate__(self, state: dict) -> None:
+    def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(Normalizer.from_dict(state).__dict__)

@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .channels import CHANNELS, resolve_channels
 from .color import ColorRamp, as_color
@@ -44,10 +47,14 @@ from .denoise import (
 )
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
-from .io import LUMA_BT601, Scan
+from .io import LUMA_BT601, NativeImage, Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .strokes import StrokeDirections, StrokeStatistics
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
+
+if TYPE_CHECKING:
+    from .io import ScanMeta
+    from .normalize import Normalizer
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
            "image_of", "image_for_channels", "tile_side", "OUTPUT_KINDS", "DEFAULT_OUTPUTS",
@@ -164,8 +171,10 @@ class PipelineConfig:
         if not isinstance(self.axial, bool | np.bool_):
             raise ParameterError(f"axial={self.axial!r} must be True or False")
         object.__setattr__(self, "axial", bool(self.axial))
-        # a single name is that output, not its letters
-        outputs = (self.outputs,) if isinstance(self.outputs, str) else tuple(self.outputs)
+        # a single name is that output, not its letters (the field holds a tuple once
+        # checked; a caller may give one name or any sequence)
+        given = cast("str | Sequence[str]", self.outputs)
+        outputs = (given,) if isinstance(given, str) else tuple(given)
         unknown = [o for o in outputs if o not in OUTPUT_KINDS]
         if unknown or not outputs:
             raise ParameterError(f"outputs={list(outputs)!r}: choose one or more of "
@@ -180,16 +189,16 @@ class PipelineConfig:
                                      f"least {_MIN_TILE} pixels")
             object.__setattr__(self, "tile_size", int(tile))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Return the settings as plain JSON-able values."""
-        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
         d["outputs"] = list(self.outputs)
         if isinstance(self.color, ColorRamp):
             d["color"] = self.color.to_dict()
         return d
 
     @classmethod
-    def from_dict(cls, data: dict) -> PipelineConfig:
+    def from_dict(cls, data: Mapping[str, Any]) -> PipelineConfig:
         """Build a config from a dict; unknown keys are an error that names them."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
@@ -249,16 +258,16 @@ class Result:
         whole scan's :class:`~sketchgrad.strokes.StrokeStatistics` instead.
     """
 
-    image: np.ndarray
+    image: NDArray[np.float32]
     config: PipelineConfig
-    denoised: np.ndarray | None = None
+    denoised: NDArray[np.float32] | None = None
     field: GradientField | None = None
-    normalized: np.ndarray | None = None
-    hsv: np.ndarray | None = None
-    sketch: np.ndarray | None = None
-    meta: object = None
+    normalized: NDArray[np.float32] | None = None
+    hsv: NDArray[np.float32] | None = None
+    sketch: NDArray[np.float32] | None = None
+    meta: ScanMeta | None = None
     full_shape: tuple[int, int] | None = None
-    details: dict | None = None
+    details: dict[str, Any] | None = None
     channels: str = "gray"
     flattened: bool = False
     flow: np.ndarray | None = None
@@ -303,8 +312,8 @@ def tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: bool
     return 0
 
 
-def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
-                   normalizer=None):
+def fit_normalizer(scan: Scan | ArrayLike, config: PipelineConfig | None = None, *,
+                   normalizer: Normalizer | None = None) -> Normalizer:
     """Add one scan's gradient-magnitude statistics to a Normalizer, tile by tile.
 
     The first pass of a shared scale (``--normalize-scope batch``): fit every
@@ -351,7 +360,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     return normalizer
 
 
-def config_of(config) -> PipelineConfig:
+def config_of(config: object) -> PipelineConfig:
     """``config``, or the default settings for None; anything else is an error."""
     if config is None:
         return PipelineConfig()
@@ -362,7 +371,8 @@ def config_of(config) -> PipelineConfig:
     return config
 
 
-def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True) -> None:
+def check_normalizer(normalizer: object, config: PipelineConfig, *,
+                     fitted: bool = True) -> None:
     """A shared normalizer must be one, of ``config.normalize``'s method, and fitted.
 
     Anything with the Normalizer interface (``transform``) is accepted; its
@@ -385,8 +395,8 @@ def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True)
                              "leave normalizer=None to scale each image on its own")
 
 
-def image_of(scan: Scan | np.ndarray, name: str = "scan", *,
-             native: bool = False) -> tuple[np.ndarray, object]:
+def image_of(scan: Scan | ArrayLike, name: str = "scan", *,
+             native: bool = False) -> tuple[NDArray[np.float32] | NativeImage, ScanMeta | None]:
     """The (H, W) or (H, W, 3) float32 image (the input rule, ``io.as_image``) and meta.
 
     With ``native``, integer grey samples stay as they are (``io.as_native``: a
@@ -398,8 +408,8 @@ def image_of(scan: Scan | np.ndarray, name: str = "scan", *,
     return (as_native(scan, name=name) if native else as_image(scan, name=name)), meta
 
 
-def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto", *,
-                       native: bool = False) -> tuple[np.ndarray, str]:
+def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
+                       native: bool = False) -> tuple[NDArray[np.float32] | NativeImage, str]:
     """The image the pipeline processes for a scan, and the channels it is processed in.
 
     The decision is taken once per scan, on the whole image (never per tile).
@@ -463,8 +473,9 @@ def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto", *,
 # Public entry points
 
 
-def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
-            normalizer=None, timings: dict | None = None) -> Result:
+def process(scan: Scan | ArrayLike, config: PipelineConfig | None = None, *,
+            normalizer: Normalizer | None = None,
+            timings: dict[str, float] | None = None) -> Result:
     """Run the pipeline on a scan or a float image in [0, 1].
 
     Only the stages the requested outputs need are computed (``hsv`` alone
@@ -504,7 +515,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     config = config_of(config)
     meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config)
-    image, channels = image_for_channels(scan, config.channels)
+    found, channels = image_for_channels(scan, config.channels)
+    image = cast("NDArray[np.float32]", found)  # not native: float32 (H, W) or (H, W, 3)
     res = Result(image=image, config=config, meta=meta, channels=channels)
     needs = stages_needed(config.outputs, config)
     timer = Timer()
@@ -518,8 +530,8 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     return res
 
 
-def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   normalizer, timer: Timer) -> None:
+def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConfig, needs: set[str],
+                   normalizer: Normalizer | None, timer: Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
     res.flattened = should_flatten(image, config.flatten_background)
@@ -549,9 +561,11 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
     if "hsv" in needs:
         from .color import apply_color
 
-        res.hsv = apply_color(res.field, res.normalized, res.denoised, color=config.color,
-                              axial=config.axial, target=config.color_target,
-                              keep_hue=config.keep_hue, dtype=np.float32)
+        # "hsv" needs the field (stages_needed), computed above
+        res.hsv = apply_color(cast(GradientField, res.field), res.normalized, res.denoised,
+                              color=config.color, axial=config.axial,
+                              target=config.color_target, keep_hue=config.keep_hue,
+                              dtype=np.float32)
         t = timer.add("color", t)
     if "sketch" in needs:
         from .sketch import colour_relief, relief
@@ -574,18 +588,18 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
             timer.add("flow", t)
 
 
-def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   side: int, normalizer, timer: Timer) -> None:
+def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConfig, needs: set[str],
+                   side: int, normalizer: Normalizer | None, timer: Timer) -> None:
     """The tile engine's finished tiles copied into full-size planes."""
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, res.meta), normalizer,
                         timer)
     res.flattened = engine.plan.flattened
     shape = image.shape[:2]
     # the denoised scan and the relief keep the scan's channels (the relief its colours)
-    planes = {kind: np.empty(image.shape if kind in ("denoised", "sketch") else shape,
-                             np.float32)
-              for kind in ("denoised", "gx", "gy", "normalized", "sketch")
-              if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
+    planes: dict[str, NDArray[np.float32]] = {
+        kind: np.empty(image.shape if kind in ("denoised", "sketch") else shape, np.float32)
+        for kind in ("denoised", "gx", "gy", "normalized", "sketch")
+        if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:
         planes["hsv"] = np.empty(shape + (3,), np.float32)
     if "flow" in needs:
@@ -617,6 +631,8 @@ def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs
         from .strokes import StrokeField
 
         field = StrokeField(planes["angle"], planes["coherence"], planes["energy"])
+        if engine.scale.strokes is None:  # the engine's first pass sums them for "strokes"
+            raise RuntimeError("the tile engine measured no stroke statistics")
         res.strokes = StrokeDirections.from_parts(field, engine.scale.strokes)
 
 

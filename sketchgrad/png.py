@@ -31,8 +31,11 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import IO, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import OutputError, ParameterError, choose
 
@@ -60,12 +63,13 @@ _ADLER_BASE = 65521
 
 
 @functools.cache
-def _isal():
+def _isal() -> ModuleType | None:
     try:
         from isal import isal_zlib
     except ImportError:
         return None
-    return isal_zlib
+    engine: ModuleType = isal_zlib  # Any when the optional isal is not installed
+    return engine
 
 
 def deflate_engines() -> tuple[str, ...]:
@@ -79,7 +83,7 @@ def deflate_engines() -> tuple[str, ...]:
     return ("zlib", "isal") if _isal() is not None else ("zlib",)
 
 
-def _engine(name: str | None, level: int):
+def _engine(name: str | None, level: int) -> ModuleType:
     """The compressor module for a level: ISA-L for 1-3 when available, else zlib."""
     if name not in (None, "zlib", "isal"):
         raise ParameterError(f"engine={name!r} is not known; choose one of: "
@@ -88,8 +92,9 @@ def _engine(name: str | None, level: int):
         raise ParameterError("engine='isal' needs the isal package; install it with "
                              "`pip install \"sketchgrad[fast]\"` (or `pip install isal`), "
                              "or use engine='zlib'")
-    if name != "zlib" and 1 <= level <= 3 and _isal() is not None:
-        return _isal()
+    isal = _isal()
+    if name != "zlib" and 1 <= level <= 3 and isal is not None:
+        return isal
     return zlib
 
 
@@ -140,7 +145,7 @@ def _umask() -> int:
     return mask
 
 
-def _write_all(fh, data) -> None:
+def _write_all(fh: IO[bytes], data: bytes) -> None:
     fh.write(data)
 
 
@@ -152,7 +157,7 @@ def _output_error(dest: Path, exc: OSError) -> OutputError:
                        "check free space and permissions")
 
 
-def output_format(path: str | os.PathLike, *, name: str = "path") -> str:
+def output_format(path: str | os.PathLike[str], *, name: str = "path") -> str:
     """The format an output name asks for: "PNG", "JPEG", "TIFF" or "WEBP".
 
     Decided by the ending (case does not matter); a name without an image
@@ -177,13 +182,13 @@ def output_format(path: str | os.PathLike, *, name: str = "path") -> str:
     return "PNG"
 
 
-def _phys_chunk(dpi) -> bytes:
+def _phys_chunk(dpi: tuple[float, float]) -> bytes:
     """pHYs: pixels per metre in x and y (unit 1 = metre), from dots per inch."""
     x, y = (int(round(float(d) / 0.0254)) for d in dpi)
     return _chunk(b"pHYs", struct.pack(">IIB", x, y, 1))
 
 
-def _check_dpi(dpi):
+def _check_dpi(dpi: tuple[float, float] | None) -> tuple[float, float] | None:
     if dpi is None:
         return None
     try:
@@ -196,7 +201,7 @@ def _check_dpi(dpi):
     return (x, y)
 
 
-def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(image: ArrayLike, bit_depth: int) -> NDArray[Any]:
     """Floats in [0, 1] -> uint8/uint16 by clip, scale and round half up."""
     image = np.asarray(image)
     target = np.uint16 if bit_depth == 16 else np.uint8
@@ -211,7 +216,12 @@ def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     scale = np.float32(65535.0 if bit_depth == 16 else 255.0)
     out = np.clip(image, 0.0, 1.0) * scale
     out += np.float32(0.5)
-    return out.astype(target)
+    quantized: NDArray[Any] = out.astype(target)
+    return quantized
+
+
+#: What one strip's deflate job returns: compressed bytes, Adler-32, raw size, last strip?
+_Encoded = tuple[bytes, int, int, bool]
 
 
 class PngWriter:
@@ -266,7 +276,7 @@ class PngWriter:
     #: Strips per thread that may wait for compression before ``write`` blocks.
     _LOOKAHEAD = 4
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, *,
+    def __init__(self, path: str | os.PathLike[str], width: int, height: int, *,
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
                  threads: int | None = None, engine: str | None = None,
@@ -294,15 +304,15 @@ class PngWriter:
         self._row_bytes = self.width * self._bpp
         self._strip_rows = max(1, _STRIP_BYTES // (self._row_bytes + 1))
         self._rows_done = 0
-        self._pending: list[np.ndarray] = []
+        self._pending: list[list[NDArray[Any]]] = []
         self._pending_rows = 0
-        self._prev_row: np.ndarray | None = None
+        self._prev_row: NDArray[np.uint8] | None = None
         self._adler = 1
-        self._futures: deque[Future] = deque()
+        self._futures: deque[Future[_Encoded]] = deque()
         self._threads = max(1, threads or os.cpu_count() or 1)
         self._pool = ThreadPoolExecutor(self._threads) if self._threads > 1 else None
         self._closed = False
-        self._fh = None
+        self._fh: IO[bytes] | None = None
         self._tmp: str | None = None
         self.atomic = bool(atomic)
         self._open(text or {})
@@ -338,9 +348,9 @@ class PngWriter:
         self._fh = os.fdopen(fd, "wb")
         self._write(bytes(header))
 
-    def _write(self, data) -> None:
+    def _write(self, data: bytes) -> None:
         try:
-            _write_all(self._fh, data)
+            _write_all(cast("IO[bytes]", self._fh), data)  # open until close or abort
         except OSError as exc:
             self.abort()
             raise _output_error(self.path, exc) from None
@@ -370,14 +380,15 @@ class PngWriter:
     def __enter__(self) -> PngWriter:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if exc_type is None:
             self.close()
         else:
             self.abort()
 
     # -- rows --------------------------------------------------------------------------
-    def write(self, rows: np.ndarray | list[np.ndarray] | tuple[np.ndarray, ...]) -> None:
+    def write(self, rows: ArrayLike | list[ArrayLike] | tuple[ArrayLike, ...]) -> None:
         """Append rows: (h, W) grey or (h, W, 3) RGB, floats in [0, 1] or uint8/uint16.
 
         ``rows`` may also be a list of blocks side by side (each (h, w_i[, 3]),
@@ -428,7 +439,7 @@ class PngWriter:
             self._prev_row = np.concatenate([self._raw(b[-1:]) for b in parts[-1]], axis=1)
         args = (parts, prev, first, last)
         if self._pool is None:
-            fut: Future = Future()
+            fut: Future[_Encoded] = Future()
             fut.set_result(self._encode(*args))
         else:
             fut = self._pool.submit(self._encode, *args)
@@ -437,14 +448,15 @@ class PngWriter:
         while len(self._futures) > self._LOOKAHEAD * self._threads or (last and self._futures):
             self._drain_one()
 
-    def _raw(self, rows: np.ndarray) -> np.ndarray:
+    def _raw(self, rows: NDArray[Any]) -> NDArray[np.uint8]:
         """Rows of one block as big-endian sample bytes, (h, w * bytes per pixel)."""
         data = quantize(rows, self.bit_depth)
         if self.bit_depth == 16:
             data = data.astype(">u2", copy=False)
         return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1)
 
-    def _encode(self, parts, prev, first: bool, last: bool):
+    def _encode(self, parts: list[list[NDArray[Any]]], prev: NDArray[np.uint8] | None,
+                first: bool, last: bool) -> _Encoded:
         height = sum(len(p[0]) for p in parts)
         buf = np.empty((height, self._row_bytes + 1), np.uint8)
         buf[:, 0] = self._filter
@@ -466,6 +478,7 @@ class PngWriter:
             above[1:] = body[:-1]
             body -= above
         z = self._zlib
+        comp: Any  # zlib's or ISA-L's compressor object
         if z is zlib:
             comp = zlib.compressobj(self.compression, zlib.DEFLATED, -15, 9)
         else:
@@ -503,10 +516,10 @@ class PngWriter:
         self._closed = True
         self._shutdown()
         try:
-            self._fh.close()
+            cast("IO[bytes]", self._fh).close()
             self._fh = None
             if self.atomic:
-                os.replace(self._tmp, self.path)
+                os.replace(cast(str, self._tmp), self.path)
             self._tmp = None
         except OSError as exc:
             self.abort()
@@ -515,8 +528,8 @@ class PngWriter:
 
 
 def save_png(
-    path: str | os.PathLike,
-    image: np.ndarray | Iterable[np.ndarray],
+    path: str | os.PathLike[str],
+    image: ArrayLike | Iterable[ArrayLike],
     *,
     bit_depth: int = 8,
     text: dict[str, str] | None = None,
@@ -581,9 +594,9 @@ def save_png(
     if isinstance(image, np.ndarray) or shape is None:
         image = np.asarray(image)
         shape = image.shape
-        strips: Iterable[np.ndarray] = (image,)
+        strips: Iterable[ArrayLike] = (image,)
     else:
-        strips = image
+        strips = cast("Iterable[ArrayLike]", image)  # strips, given with their shape
     shape = tuple(int(s) for s in shape)
     if len(shape) == 2:
         channels = 1
@@ -606,7 +619,8 @@ def save_png(
     return png.path
 
 
-def _save_other(dest: Path, image: np.ndarray, fmt: str, bit_depth: int, dpi) -> Path:
+def _save_other(dest: Path, image: ArrayLike, fmt: str, bit_depth: int,
+                dpi: tuple[float, float] | None) -> Path:
     """JPEG, TIFF or WebP through Pillow, under a temporary name renamed into place."""
     from PIL import Image
 
@@ -615,7 +629,9 @@ def _save_other(dest: Path, image: np.ndarray, fmt: str, bit_depth: int, dpi) ->
                              ".png or .tif name for 16 bits")
     pixels = quantize(image, bit_depth)
     picture = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
-    options: dict = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}, "TIFF": {}}[fmt]
+    per_format: dict[str, dict[str, Any]] = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True},
+                                             "TIFF": {}}
+    options = per_format[fmt]
     if dpi is not None and fmt != "WEBP":
         options["dpi"] = dpi
     if dest.is_dir():

@@ -15,11 +15,32 @@ from __future__ import annotations
 import io
 import os
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import ParameterError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.backend_bases import RendererBase
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import Colormap
+    from matplotlib.text import Text
+
+    from .gradients import GradientField
+    from .io import NativeImage, ScanMeta
+    from .pipeline import PipelineConfig, Result
+    from .strokes import StrokeDirections, StrokeStatistics
+    from .tiling import FinishedTile
+
+#: A panel's rectangle in sheet pixels: (x, y, width, height).
+_Box = tuple[int, int, int, int]
+#: A panel's colorbar: colormap, limits, options of _colorbar.
+_Colorbar = tuple["Colormap", float, float, dict[str, Any]]
 
 __all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "render_preview", "prepare",
            "preview_png_bytes", "detail_window", "block_peak", "block_mean", "shrink_step",
@@ -185,17 +206,18 @@ def _strided(a: np.ndarray) -> np.ndarray:
     return a[::step, ::step]
 
 
-def format_number(x) -> str:
+def format_number(x: float | None) -> str:
     """A setting's number for a title: ``"auto"`` for None, else ``%g``."""
     return "auto" if x is None else f"{x:g}"
 
 
-def _full_shape(result) -> tuple[int, int]:
+def _full_shape(result: Result) -> tuple[int, int]:
     """(H, W) of the scan itself (the arrays may be a reduced copy)."""
-    return tuple(result.full_shape or result.image.shape[:2])
+    shape = result.full_shape or result.image.shape[:2]
+    return shape[0], shape[1]
 
 
-def _titles(result) -> dict[str, str]:
+def _titles(result: Result) -> dict[str, str]:
     cfg = result.config
     meta = result.meta
     h, w = _full_shape(result)
@@ -233,7 +255,8 @@ def _titles(result) -> dict[str, str]:
     }
 
 
-def _available(result, details=None) -> dict[str, bool]:
+def _available(result: Result,
+               details: Mapping[str, Any] | None = None) -> dict[str, bool]:
     if details is not None:
         return {**_available(result), "detail_scan": "scan" in details,
                 "detail_hsv": "hsv" in details, "detail_relief": "relief" in details}
@@ -256,22 +279,23 @@ def _available(result, details=None) -> dict[str, bool]:
     }
 
 
-def _choose_panels(result, panels, details=None) -> list[str]:
+def _choose_panels(result: Result, panels: str | Sequence[str] | None,
+                   details: Mapping[str, Any] | None = None) -> list[str]:
     have = _available(result, details)
     if panels is None:
         big = max(_full_shape(result)) > 1.25 * PREVIEW_SIDE
         return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)]
-    panels = [panels] if isinstance(panels, str) else list(panels)
-    unknown = [p for p in panels if p not in PREVIEW_PANELS]
-    if unknown or not panels:
-        raise ParameterError(f"panels={panels!r}: choose one or more of "
+    chosen = [panels] if isinstance(panels, str) else list(panels)
+    unknown = [p for p in chosen if p not in PREVIEW_PANELS]
+    if unknown or not chosen:
+        raise ParameterError(f"panels={chosen!r}: choose one or more of "
                              f"{', '.join(PREVIEW_PANELS)}")
-    missing = [p for p in panels if not have[p]]
+    missing = [p for p in chosen if not have[p]]
     if missing:
         raise ParameterError(f"panels {', '.join(missing)} were not computed for this result; "
                              "run process() with outputs including 'preview' (detail panels "
                              "of a reduced result need details=)")
-    return panels
+    return chosen
 
 
 def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
@@ -324,13 +348,13 @@ def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
     return row, col, ch, cw
 
 
-def _details_of(result) -> dict:
+def _details_of(result: Result) -> dict[str, Any]:
     """The window and its full-resolution crops, from a full-size result."""
     busy = result.normalized if result.normalized is not None \
         else 1.0 - downsample(result.image)
     r, c, ch, cw = window = detail_window(busy, result.image.shape[:2])
     where = (slice(r, r + ch), slice(c, c + cw))
-    crops = {"window": window, "scan": result.image[where]}
+    crops: dict[str, Any] = {"window": window, "scan": result.image[where]}
     if result.hsv is not None:
         crops["hsv"] = result.hsv[where]
     if result.sketch is not None:
@@ -338,12 +362,13 @@ def _details_of(result) -> dict:
     return crops
 
 
-def _peaks(result, kind: str, details) -> np.ndarray:
+def _peaks(result: Result, kind: str, details: Mapping[str, Any] | None) -> np.ndarray:
     """The magnitude or colour panel's picture: strongest pixel per block (see block_peak)."""
     given = (details or {}).get(f"{kind}_peaks")
     if given is not None:  # gathered tile by tile from the full-resolution stages
         return np.asarray(given, np.float32)
-    data = result.normalized if kind == "magnitude" else result.hsv
+    # the panel is offered only for a result that has this stage (see _available)
+    data = cast(np.ndarray, result.normalized if kind == "magnitude" else result.hsv)
     return block_peak(data, shrink_step(data.shape))
 
 
@@ -371,13 +396,13 @@ def _superscript(exponent: int) -> str:
     return ("⁻" if exponent < 0 else "") + digits
 
 
-def _short_label(value, _pos=None) -> str:
+def _short_label(value: float, _pos: object = None) -> str:
     """Colorbar tick labels at most five characters wide (they share the column's margin)."""
     text = f"{value:.2g}"
     return "0" if float(text) == 0 else text.replace("-", "−")
 
 
-def _layout(names: list[str], box_h: int, header_lines: int) -> dict:
+def _layout(names: list[str], box_h: int, header_lines: int) -> dict[str, Any]:
     """Where everything goes, in sheet pixels (x right, y down from the top-left corner).
 
     Returns ``{"size": (width, height), "panels": {name: (x, y, w, h)}}``, each
@@ -425,7 +450,8 @@ def _resize(a: np.ndarray, size: tuple[int, int], *, peak: bool = False) -> np.n
     if (h, w) == tuple(size):
         return a
     if not peak or (size[0] >= h and size[1] >= w):
-        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+        return cast(np.ndarray, cv2.resize(a, (size[1], size[0]),
+                                           interpolation=cv2.INTER_NEAREST))
     # each output pixel covers source rows [r0, r0 + ky) and columns [c0, c0 + kx)
     rows = np.arange(size[0]) * h // size[0]
     cols = np.arange(size[1]) * w // size[1]
@@ -444,20 +470,22 @@ def _resize(a: np.ndarray, size: tuple[int, int], *, peak: bool = False) -> np.n
                 better = s > best
                 best = np.where(better, s, best)
                 out = np.where(better[..., None] if a.ndim == 3 else better, pick, out)
-    return out
+    return cast(np.ndarray, out)  # ky, kx >= 1: set in the first step
 
 
-def _rgb8(picture: np.ndarray, cmap=None, vmin: float = 0.0, vmax: float = 1.0) -> np.ndarray:
+def _rgb8(picture: np.ndarray, cmap: Colormap | None = None, vmin: float = 0.0,
+          vmax: float = 1.0) -> NDArray[np.uint8]:
     """uint8 RGB of a picture: grey or RGB in [0, 1], or a colormap of ``[vmin, vmax]``."""
     if cmap is not None:
         unit = np.clip((picture - np.float32(vmin)) / np.float32(vmax - vmin), 0, 1)
-        return cmap(unit, bytes=True)[..., :3]
+        rgba: NDArray[np.uint8] = cmap(unit, bytes=True)
+        return rgba[..., :3]
     grey = np.clip(picture, 0, 1) * np.float32(255) + np.float32(0.5)
     grey = grey.astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2) if grey.ndim == 2 else grey
 
 
-def _framed(rgb: np.ndarray) -> np.ndarray:
+def _framed(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     out = np.empty((rgb.shape[0] + 2, rgb.shape[1] + 2, 3), np.uint8)
     out[:] = _FRAME
     out[1:-1, 1:-1] = rgb
@@ -497,26 +525,27 @@ class _Sheet:
     def picture(self, rgb: np.ndarray, x: int, y: int, name: str) -> None:
         self.pictures.append((name, int(x), int(y), rgb))
 
-    def text(self, x: float, y: float, s: str, gid: str | None = None, **kw):
+    def text(self, x: float, y: float, s: str, gid: str | None = None, **kw: Any) -> Text:
         t = self.fig.text(x / self.width, 1 - y / self.height, s, **kw)
         if gid:
             t.set_gid(gid)
         return t
 
-    def axes(self, x: float, y: float, w: float, h: float):
+    def axes(self, x: float, y: float, w: float, h: float) -> Axes:
         return self.fig.add_axes((x / self.width, 1 - (y + h) / self.height,
                                   w / self.width, h / self.height))
 
     def render(self) -> np.ndarray:
         """The sheet as an (H, W, 3) uint8 array."""
         self.fig.canvas.draw()
-        sheet = np.asarray(self.fig.canvas.buffer_rgba())[..., :3].copy()
+        canvas = cast("FigureCanvasAgg", self.fig.canvas)  # attached in __init__
+        sheet = np.asarray(canvas.buffer_rgba())[..., :3].copy()
         for _, x, y, rgb in self.pictures:
             sheet[y:y + rgb.shape[0], x:x + rgb.shape[1]] = rgb
         return sheet
 
 
-def _colorbar(sheet: _Sheet, box, cmap, vmin: float, vmax: float, name: str, *,
+def _colorbar(sheet: _Sheet, box: _Box, cmap: Colormap, vmin: float, vmax: float, name: str, *,
               extend: bool = False) -> None:
     """A colorbar right of a picture: the bar and tick marks as pixels, labels as texts."""
     from matplotlib.patches import Polygon
@@ -562,7 +591,7 @@ def _colorbar(sheet: _Sheet, box, cmap, vmin: float, vmax: float, name: str, *,
             triangle.set_gid(f"colorbar:{name}")
 
 
-def _decimals(values) -> int:
+def _decimals(values: Sequence[float]) -> int:
     """Fewest decimals that write every tick value exactly (0.025 needs 3)."""
     for decimals in range(7):
         if all(abs(round(v, decimals) - v) < 1e-9 * max(1.0, abs(v)) for v in values):
@@ -570,7 +599,7 @@ def _decimals(values) -> int:
     return 6
 
 
-def _draw_histogram(sheet: _Sheet, box, result) -> None:
+def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
     """Two histograms (before and after normalization, log counts) drawn as pixels.
 
     Bars, frame and tick marks are pixels of one picture each; the tick and
@@ -578,8 +607,9 @@ def _draw_histogram(sheet: _Sheet, box, result) -> None:
     """
     from matplotlib.ticker import MaxNLocator
 
-    before = _strided(result.field.magnitude)
-    after = _strided(result.normalized)
+    # offered only for a result with both stages (see _available)
+    before = _strided(cast("GradientField", result.field).magnitude)
+    after = _strided(cast(np.ndarray, result.normalized))
     x, y, w, h = box
     block = (h + _FOOT_BAND) / 2
     # a reduced result holds block means: say so, their range is narrower than the pixels'
@@ -648,7 +678,7 @@ def _draw_histogram(sheet: _Sheet, box, result) -> None:
                    fontsize=8.5, ha="center", va="top")
 
 
-def _draw_legend(sheet: _Sheet, box, result) -> None:
+def _draw_legend(sheet: _Sheet, box: _Box, result: Result) -> None:
     x, y, w, h = box
     cfg = result.config
     if cfg.color == "stroke":  # no scale: the colours are the drawing's own
@@ -685,7 +715,7 @@ def _draw_legend(sheet: _Sheet, box, result) -> None:
     wheel = cv2.resize(color_wheel(2 * side, axial=getattr(cfg, "axial", False)), (side, side),
                        interpolation=cv2.INTER_AREA)
     sheet.picture(_rgb8(wheel), round(cx - side / 2), round(cy - side / 2), "legend")
-    kw = dict(fontsize=9, ha="center", va="center")
+    kw: dict[str, Any] = dict(fontsize=9, ha="center", va="center")
     sheet.text(cx + side / 2 + 16, cy, "right", rotation=90, **kw)
     sheet.text(cx - side / 2 - 16, cy, "left", rotation=90, **kw)
     sheet.text(cx, cy + side / 2 + 12, "down", **kw)
@@ -698,7 +728,7 @@ def _draw_legend(sheet: _Sheet, box, result) -> None:
 _ROSE_BAR, _ROSE_GUIDE, _ROSE_MARK = (58, 110, 165), (205, 205, 205), (34, 34, 34)
 
 
-def _rose_picture(strokes, side: int) -> np.ndarray:
+def _rose_picture(strokes: StrokeDirections | StrokeStatistics, side: int) -> NDArray[np.uint8]:
     """The rose of stroke angles as a ``side`` x ``side`` uint8 RGB picture.
 
     The pixel form of :func:`sketchgrad.strokes.plot_rose` (a matplotlib polar
@@ -735,7 +765,8 @@ def _rose_picture(strokes, side: int) -> np.ndarray:
     point = (round(centre), round(centre))
     cv2.circle(rgb, point, round(radius), _ROSE_GUIDE, 2, cv2.LINE_AA)
 
-    def across(degrees: float, colour, width: int, inner: float = 0.0) -> None:
+    def across(degrees: float, colour: tuple[int, int, int], width: int,
+               inner: float = 0.0) -> None:
         """A line through the centre at ``degrees``, from ``inner`` to the rim (both ends)."""
         ux, uy = np.cos(np.radians(degrees)), -np.sin(np.radians(degrees))
         outer = radius if inner == 0 else big / 2 - 1
@@ -753,12 +784,13 @@ def _rose_picture(strokes, side: int) -> np.ndarray:
     index = np.minimum((angle * (histogram.size / 180)).astype(np.intp), histogram.size - 1)
     rgb[np.hypot(x, y) <= (radii * radius).astype(np.float32)[index]] = _ROSE_BAR
     dominant = strokes.dominant() if callable(strokes.dominant) else strokes.dominant
-    for rank, (degrees, _share) in enumerate(dominant):
-        across(degrees, _ROSE_MARK, 6 if rank == 0 else 4, inner=0.9 * radius)  # rim ticks
-    return cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA)
+    for rank, (mark, _share) in enumerate(dominant):
+        across(mark, _ROSE_MARK, 6 if rank == 0 else 4, inner=0.9 * radius)  # rim ticks
+    return cast("NDArray[np.uint8]",
+                cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA))
 
 
-def _draw_rose(sheet: _Sheet, box, strokes) -> None:
+def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStatistics) -> None:
     """The rose panel: the picture, its angle labels and the figures below it."""
     x, y, w, h = box
     side = int(max(16, min(h - 76, w - 90)))
@@ -780,12 +812,16 @@ def _draw_rose(sheet: _Sheet, box, strokes) -> None:
                ha="center", va="center", color="0.3")
 
 
-def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tuple:
+def _panel_picture(name: str, result: Result, details: Mapping[str, Any] | None,
+                   fit: Callable[[tuple[int, ...]], tuple[int, int]], window: _Box | None,
+                   full_w: int) -> tuple[NDArray[np.uint8], _Colorbar | None]:
     """(uint8 RGB picture at its display size, colorbar (cmap, vmin, vmax, kw) or None)."""
     from matplotlib import colormaps
 
+    # a panel is offered only for a result that has its stage (see _available)
     if name in ("gx", "gy"):
-        g = downsample(result.field.gx if name == "gx" else result.field.gy)
+        field = cast("GradientField", result.field)
+        g = downsample(field.gx if name == "gx" else field.gy)
         limit = float(np.percentile(np.abs(g), 99.5)) if g.size else 0.0
         limit = limit if limit > 0 else 1.0
         cmap = colormaps["RdBu_r"]
@@ -796,13 +832,15 @@ def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tupl
         peaks = _peaks(result, "magnitude", details)
         return _rgb8(_resize(peaks, fit(peaks.shape), peak=True), cmap), (cmap, 0.0, 1.0, {})
     if name in DETAIL_PANELS:
-        crop = downsample(details[name.removeprefix("detail_")], side=max(window[2:]))
+        # details and window are set whenever a detail panel is shown (_build_figure)
+        crop = downsample(cast("Mapping[str, Any]", details)[name.removeprefix("detail_")],
+                          side=max(cast(_Box, window)[2:]))
         return _rgb8(_resize(crop, fit(crop.shape))), None
     if name == "hsv":
         peaks = _peaks(result, "hsv", details)
         return _rgb8(_resize(peaks, fit(peaks.shape), peak=True)), None
-    data = downsample({"scan": result.image, "denoised": result.denoised,
-                       "relief": result.sketch}[name])
+    data = downsample(cast(np.ndarray, {"scan": result.image, "denoised": result.denoised,
+                                        "relief": result.sketch}[name]))
     rgb = _rgb8(_resize(data, fit(data.shape)))
     if name == "scan" and window is not None:
         r, c, ch, cw = window
@@ -811,20 +849,22 @@ def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tupl
     return rgb, None
 
 
-def _fit_width(text, width: float, renderer) -> None:
+def _fit_width(text: Text, width: float, renderer: RendererBase) -> None:
     """Shrink a text's font until it is at most ``width`` pixels wide (long names)."""
-    size = text.get_fontsize()
+    size = float(text.get_fontsize())
     while size > 6 and text.get_window_extent(renderer).width > width:
         size -= 0.5
         text.set_fontsize(size)
 
 
-def _figure(result, panels, details=None) -> np.ndarray:
+def _figure(result: Result, panels: str | Sequence[str] | None,
+            details: Mapping[str, Any] | None = None) -> NDArray[np.uint8]:
     """The preview sheet as an (H, W, 3) uint8 array."""
     return _build_figure(result, panels, details).render()
 
 
-def _build_figure(result, panels, details=None):
+def _build_figure(result: Result, panels: str | Sequence[str] | None,
+                  details: Mapping[str, Any] | None = None) -> _Sheet:
     """The preview as a :class:`_Sheet` (not drawn yet).
 
     Pictures are named after their panel (``colorbar:name`` for a colorbar);
@@ -865,12 +905,12 @@ def _build_figure(result, panels, details=None):
     layout = _layout(names, box_h, note.count("\n") + 1)
     width, height = layout["size"]
     sheet = _Sheet((width, height))
-    renderer = sheet.fig.canvas.get_renderer()
+    renderer = cast("FigureCanvasAgg", sheet.fig.canvas).get_renderer()
     heading = sheet.text(width / 2, 8, note, gid="heading", fontsize=11, ha="center",
                          va="top", linespacing=1.2)
     _fit_width(heading, width - 8, renderer)
 
-    def fit(shape):
+    def fit(shape: tuple[int, ...]) -> tuple[int, int]:
         return _fit(shape, (box_h, _PANEL_PX))
 
     for name in names:
@@ -886,7 +926,8 @@ def _build_figure(result, panels, details=None):
             _draw_legend(sheet, box, result)
             continue
         if name == "rose":
-            _draw_rose(sheet, box, result.strokes)
+            # the rose is offered only for a result with stroke figures (see _available)
+            _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics", result.strokes))
             continue
         rgb, bar = _panel_picture(name, result, details, fit, window, full_w)
         framed = _framed(rgb)
@@ -899,15 +940,16 @@ def _build_figure(result, panels, details=None):
             _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap, vmin, vmax,
                       name, **kw)
         if name in DETAIL_PANELS:
-            r, c, ch, cw = window
+            r, c, ch, cw = cast(_Box, window)  # set above when a detail panel is shown
             sheet.text(x + bw / 2, py + framed.shape[0] + 4, f"x {c}–{c + cw}, y {r}–{r + ch}",
                        gid=f"detail:{name}", fontsize=8, ha="center", va="top")
     return sheet
 
 
-def render_preview(result, path: str | os.PathLike, *, panels=None,
-                   text: dict[str, str] | None = None, details: dict | None = None,
-                   atomic: bool = True) -> Path:
+def render_preview(result: Result, path: str | os.PathLike[str], *,
+                   panels: str | Sequence[str] | None = None,
+                   text: dict[str, str] | None = None,
+                   details: Mapping[str, Any] | None = None, atomic: bool = True) -> Path:
     """Render a result's stages side by side into a PNG.
 
     Panels (see ``PREVIEW_PANELS``): the scan; the denoised image; the relief;
@@ -972,7 +1014,7 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
                     text=text, atomic=atomic)
 
 
-def _check_result(result) -> None:
+def _check_result(result: object) -> None:
     from .pipeline import Result
 
     if not isinstance(result, Result):
@@ -980,7 +1022,8 @@ def _check_result(result) -> None:
                              "process(scan) returned (render_preview(process(image), path))")
 
 
-def preview_png_bytes(result, *, panels=None, details: dict | None = None,
+def preview_png_bytes(result: Result, *, panels: str | Sequence[str] | None = None,
+                      details: Mapping[str, Any] | None = None,
                       max_side: int | None = None) -> bytes:
     """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
 
@@ -1014,7 +1057,7 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None,
 
         factor = int(max_side) / max(sheet.shape[:2])
         size = (max(1, int(sheet.shape[1] * factor)), max(1, int(sheet.shape[0] * factor)))
-        sheet = cv2.resize(sheet, size, interpolation=cv2.INTER_AREA)
+        sheet = cast("NDArray[np.uint8]", cv2.resize(sheet, size, interpolation=cv2.INTER_AREA))
     buffer = io.BytesIO()
     Image.fromarray(sheet).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
@@ -1024,7 +1067,7 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None,
 # Thumbnails of a streamed run
 
 
-def block_mean(a: np.ndarray, step: int) -> np.ndarray:
+def block_mean(a: np.ndarray | NativeImage, step: int) -> np.ndarray:
     """Mean over ``step`` x ``step`` blocks (partial blocks at the end average what is there).
 
     On tiles whose corners sit on multiples of ``step`` this equals the whole
@@ -1064,7 +1107,7 @@ class Thumbnails:
     #: Full-resolution crops for the preview's detail panels: crop name -> tile stage.
     CROPS = {"hsv": "hsv", "relief": "sketch"}
 
-    def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
+    def __init__(self, image: np.ndarray | NativeImage, step: int, needs: set[str]) -> None:
         self.step = step
         self.full_shape = image.shape[:2]
         self.image = block_mean(image, step)
@@ -1076,7 +1119,7 @@ class Thumbnails:
                        for kind in self.KINDS if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
 
-    def _plan_details(self, image: np.ndarray) -> dict:
+    def _plan_details(self, image: np.ndarray | NativeImage) -> dict[str, Any]:
         """Choose the 1:1 detail window before the tiles stream, and crop the scan.
 
         A cheap first look: the gradient magnitude of the block-mean scan says
@@ -1097,12 +1140,12 @@ class Thumbnails:
         return {"window": window, "scan": image[r:r + ch, c:c + cw].copy(), **peaks}
 
     @staticmethod
-    def _stage(tile, kind: str) -> np.ndarray | None:
-        if kind in ("gx", "gy"):
-            return getattr(tile.field, kind, None)
-        return tile.unit if kind == "normalized" else getattr(tile, kind)
+    def _stage(tile: FinishedTile, kind: str) -> np.ndarray | None:
+        part = (getattr(tile.field, kind, None) if kind in ("gx", "gy")
+                else tile.unit if kind == "normalized" else getattr(tile, kind))
+        return cast("np.ndarray | None", part)
 
-    def add(self, band: list) -> None:
+    def add(self, band: list[FinishedTile]) -> None:
         """Take the block means (and detail crops) of one band of finished tiles."""
         s = self.step
         for tile in band:
@@ -1117,20 +1160,22 @@ class Thumbnails:
                 self._crop(tile)
                 self._peaks(tile)
 
-    def _peaks(self, tile) -> None:
+    def _peaks(self, tile: FinishedTile) -> None:
         """Each block's strongest pixel of the tile's magnitude and colour."""
+        details = cast("dict[str, Any]", self.details)  # called when there are details
         s = self.step
         y0, x0 = tile.box.y0, tile.box.x0
         for name, part in (("magnitude", tile.unit), ("hsv", tile.hsv)):
-            plane = self.details.get(f"{name}_peaks")
+            plane = details.get(f"{name}_peaks")
             if plane is None or part is None:
                 continue
             small = block_peak(part, s)
             plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
 
-    def _crop(self, tile) -> None:
+    def _crop(self, tile: FinishedTile) -> None:
         """Copy the part of a finished tile that falls in the detail window."""
-        r, c, ch, cw = self.details["window"]
+        details = cast("dict[str, Any]", self.details)  # called when there are details
+        r, c, ch, cw = details["window"]
         box = tile.box
         top, bottom = max(box.y0, r), min(box.y1, r + ch)
         left, right = max(box.x0, c), min(box.x1, c + cw)
@@ -1140,12 +1185,12 @@ class Thumbnails:
             part = getattr(tile, kind)
             if part is None:
                 continue
-            if name not in self.details:
-                self.details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
-            self.details[name][top - r:bottom - r, left - c:right - c] = \
+            if name not in details:
+                details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+            details[name][top - r:bottom - r, left - c:right - c] = \
                 part[top - box.y0:bottom - box.y0, left - box.x0:right - box.x0]
 
-    def result(self, config, meta):
+    def result(self, config: PipelineConfig, meta: ScanMeta | None) -> Result:
         """The thumbnails as a small Result (``full_shape`` set when shrunk)."""
         from .gradients import GradientField
         from .pipeline import Result
@@ -1154,4 +1199,4 @@ class Thumbnails:
         field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
         return Result(image=self.image, config=config, meta=meta, field=field,
                       full_shape=self.full_shape if self.step > 1 else None,
-                      details=self.details, **planes)
+                      details=self.details, **cast("dict[str, Any]", planes))

@@ -23,6 +23,13 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from PIL.PngImagePlugin import PngImageFile
+
+    from .normalize import Normalizer
+    from .pipeline import PipelineConfig
 
 __all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "read_provenance",
            "normalizer_record", "expected_record", "record_channels", "output_records",
@@ -37,9 +44,9 @@ PROVENANCE_KEY = "sketchgrad"
 KEEP_STATISTICS = 8192
 
 
-def provenance_text(config, *, normalize_scope: str = "image",
+def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
                     normalizer_state: object = None,
-                    input_statistics: dict | None = None) -> dict[str, str]:
+                    input_statistics: dict[str, Any] | None = None) -> dict[str, str]:
     """The PNG text chunks recording how an output was made.
 
     Parameters
@@ -68,7 +75,7 @@ def provenance_text(config, *, normalize_scope: str = "image",
     """
     from . import __version__
 
-    record = {"version": __version__, "config": config.to_dict(),
+    record: dict[str, Any] = {"version": __version__, "config": config.to_dict(),
               "normalize_scope": normalize_scope}
     if normalizer_state is not None:
         record["normalizer"] = normalizer_state
@@ -132,7 +139,7 @@ def record_channels(text: dict[str, str], channels_used: str) -> dict[str, str]:
     return {**text, PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
 
-def read_provenance(path: str | os.PathLike) -> dict | None:
+def read_provenance(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """Read the provenance record of a PNG sketchgrad wrote.
 
     Parameters
@@ -164,7 +171,8 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
                 return None
             raw = im.info.get(PROVENANCE_KEY)
             if raw is None:
-                raw = im.text.get(PROVENANCE_KEY)  # text chunks after the image data
+                # text chunks after the image data
+                raw = cast("PngImageFile", im).text.get(PROVENANCE_KEY)
     except (OSError, SyntaxError, ValueError):
         return None
     try:
@@ -176,7 +184,7 @@ def read_provenance(path: str | os.PathLike) -> dict | None:
     return record
 
 
-def _jsonable(value):
+def _jsonable(value: object) -> object:
     import numpy as np
 
     if isinstance(value, np.ndarray):
@@ -186,7 +194,7 @@ def _jsonable(value):
     return repr(value)
 
 
-def normalizer_record(normalizer) -> dict | None:
+def normalizer_record(normalizer: Normalizer | None) -> dict[str, Any] | None:
     """A small JSON record of a shared scale's fitted statistics, for provenance.
 
     The statistics are readable (``count``, ``min``, ``max``, ...); the
@@ -208,10 +216,11 @@ def normalizer_record(normalizer) -> dict | None:
     record = {"method": normalizer.method,
               "statistics": normalizer.statistics,
               "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
-    return json.loads(json.dumps(record, default=_jsonable))
+    return cast("dict[str, Any]", json.loads(json.dumps(record, default=_jsonable)))
 
 
-def output_provenance(config, scope: str, state, own=None) -> dict[str, str]:
+def output_provenance(config: PipelineConfig, scope: str, state: object,
+                      own: Normalizer | None = None) -> dict[str, str]:
     """The text chunks of one input's outputs: the run's record plus, when small, its statistics."""
     kept = None
     if own is not None:
@@ -222,10 +231,10 @@ def output_provenance(config, scope: str, state, own=None) -> dict[str, str]:
                            input_statistics=kept)
 
 
-def expected_record(config, scope: str, state) -> dict:
+def expected_record(config: PipelineConfig, scope: str, state: object) -> dict[str, Any]:
     """The provenance record this run's outputs will carry (compared by the skip rule)."""
     text = provenance_text(config, normalize_scope=scope, normalizer_state=state)
-    return json.loads(text[PROVENANCE_KEY])
+    return cast("dict[str, Any]", json.loads(text[PROVENANCE_KEY]))
 
 
 def _newer_than_input(source: Path, dests: list[Path]) -> bool:
@@ -237,13 +246,13 @@ def _newer_than_input(source: Path, dests: list[Path]) -> bool:
         return False
 
 
-def output_records(dests: list[Path]) -> list[dict | None]:
+def output_records(dests: list[Path]) -> list[dict[str, Any] | None]:
     """Each output's provenance record (None: missing, not a file, or not ours), read once."""
     return [read_provenance(dest) if dest.is_file() else None for dest in dests]
 
 
-def up_to_date(source: Path, dests: list[Path], records: list[dict | None],
-               expected: dict) -> bool:
+def up_to_date(source: Path, dests: list[Path], records: list[dict[str, Any] | None],
+               expected: dict[str, Any]) -> bool:
     """The skip rule: every output newer than the input and made with the same settings."""
     if not _newer_than_input(source, dests):
         return False
@@ -253,7 +262,7 @@ def up_to_date(source: Path, dests: list[Path], records: list[dict | None],
                for record in records)
 
 
-def foreign_output(dests: list[Path], records: list[dict | None]) -> Path | None:
+def foreign_output(dests: list[Path], records: list[dict[str, Any] | None]) -> Path | None:
     """The first existing output that sketchgrad did not write, if any."""
     for dest, record in zip(dests, records, strict=True):
         if record is None and dest.exists():
@@ -261,7 +270,8 @@ def foreign_output(dests: list[Path], records: list[dict | None]) -> Path | None
     return None
 
 
-def kept_statistics(source: Path, dests: list[Path], record: dict | None, config):
+def kept_statistics(source: Path, dests: list[Path], record: dict[str, Any] | None,
+                    config: PipelineConfig) -> Normalizer | None:
     """The input's statistics as its up-to-date outputs recorded them, else None.
 
     ``record`` is the first output's provenance; with it a batch-scope re-run

@@ -9,14 +9,15 @@ how the normalization is fitted).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
+from typing import Any, cast
 
 from .errors import ParameterError
 
 __all__ = ["add_entry", "check_reach", "first_doc_line", "registered_doc"]
 
 
-def first_doc_line(func: Callable) -> str:
+def first_doc_line(func: Callable[..., Any]) -> str:
     """The first line of ``func``'s docstring, without reST double backquotes ('' if none).
 
     Examples
@@ -32,7 +33,7 @@ def first_doc_line(func: Callable) -> str:
     return doc.splitlines()[0].replace("``", "") if doc else ""
 
 
-def registered_doc(name: str, func: Callable, doc: str | None) -> str:
+def registered_doc(name: str, func: Callable[..., Any], doc: str | None) -> str:
     """The one-line doc of a method being registered: ``doc``, else ``func``'s first line."""
     if not isinstance(name, str) or not name or name != name.strip() or "," in name:
         raise ParameterError(f"name={name!r}: give a non-empty name without spaces at the "
@@ -44,10 +45,10 @@ def registered_doc(name: str, func: Callable, doc: str | None) -> str:
     return line or f"{name} (registered without a description)"
 
 
-def check_reach(name: str, reach) -> int | Callable[[float], int] | None:
+def check_reach(name: str, reach: object) -> int | Callable[[float], int] | None:
     """A method's declared reach: None, an int >= 0, or a function of the strength."""
     if reach is None or callable(reach):
-        return reach
+        return cast("Callable[[float], int] | None", reach)  # the strength -> pixels contract
     if isinstance(reach, bool) or not isinstance(reach, int) or reach < 0:
         raise ParameterError(f"reach={reach!r} for method {name!r}: give the pixels a result "
                              "depends on around it (an int >= 0), a function of the strength "
@@ -55,7 +56,8 @@ def check_reach(name: str, reach) -> int | Callable[[float], int] | None:
     return reach
 
 
-def add_entry(registry: dict, name: str, entry: object, caller: str) -> None:
+def add_entry(registry: MutableMapping[str, Any], name: str, entry: object,
+              caller: str) -> None:
     """Put ``entry`` in ``registry`` under ``name``, refusing a name already taken."""
     if name in registry:
         raise ParameterError(f"{caller}: the name {name!r} is taken; choose another name "

@@ -14,12 +14,19 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import ParameterError, SketchgradError
 from .pipeline import PipelineConfig
 from .png import DEFAULT_COMPRESSION
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from .normalize import Normalizer
 
 __all__ = ["Job", "Reply", "Runner", "guard", "one_line_reason"]
 
@@ -55,7 +62,7 @@ class Job:
     max_pixels: int | None
     compression: int = DEFAULT_COMPRESSION
     text: tuple[tuple[str, str], ...] = ()
-    normalizer: object = None
+    normalizer: Normalizer | None = None
 
 
 @dataclass
@@ -111,7 +118,7 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _connect(scheduler):
+def _connect(scheduler: str | Client) -> tuple[Client, bool]:
     """A ``distributed.Client`` for a scheduler address (or the client given), and ownership."""
     if not isinstance(scheduler, str):
         return scheduler, False
@@ -140,15 +147,15 @@ class Runner:
         A Dask scheduler address (or client): the jobs run on its workers.
     """
 
-    def __init__(self, workers: int, scheduler=None) -> None:
+    def __init__(self, workers: int, scheduler: str | Client | None = None) -> None:
         self.workers = max(1, workers)
-        self.client = None
+        self.client: Client | None = None
         self.own_client = False
-        self.executor = None
+        self.executor: Executor | None = None
         if scheduler is not None:
             self.client, self.own_client = _connect(scheduler)
 
-    def _executor(self, jobs: int):
+    def _executor(self, jobs: int) -> Executor:
         """The cluster's executor or the local pool, made on first use."""
         if self.executor is None:
             if self.client is not None:
@@ -206,7 +213,7 @@ class Runner:
                 broken = self.client is None
                 yield Reply(job.index, False, error=reason)
         if broken:  # the next pass gets a fresh pool
-            self.executor.shutdown(wait=True)
+            executor.shutdown(wait=True)
             self.executor = None
 
     def abort(self) -> None:

@@ -27,10 +27,16 @@ colour relief is the grey relief in every channel.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
+
+if TYPE_CHECKING:
+    from .color import ColorRamp
 
 __all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "relief", "sketch_effect"]
 
@@ -39,7 +45,7 @@ __all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "relief", "sketch_effect"]
 RELIEF_DARK_FLOOR = 0.2
 
 
-def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _central(image: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Unscaled central differences ``2 * np.gradient`` (one-sided, doubled, at the border).
 
     Returns (d/drow, d/dcol) float32 without the 1/2 factor, which the caller
@@ -63,7 +69,7 @@ def _central(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return d_row, d_col
 
 
-def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
+def _check_grey(image: NDArray[np.floating], *, empty: bool = True) -> None:
     """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
     if image.ndim != 2 or (not empty and image.size == 0):
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
@@ -74,8 +80,8 @@ def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 
-def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
-           azimuth: float = np.pi / 4, operator: str = "central") -> np.ndarray:
+def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+           azimuth: float = np.pi / 4, operator: str = "central") -> NDArray[np.float32]:
     """Light a grey drawing as a relief: gradients become unit surface normals.
 
     The relief stage alone (no denoising, no colour; :func:`sketch_effect` adds
@@ -138,7 +144,8 @@ def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi /
         cv2.accumulateSquare(d_row, length)      # 1 + g1^2 + g2^2, in place
         cv2.accumulateSquare(d_col, length)
         np.sqrt(length, out=length)
-        lit = cv2.addWeighted(d_row, lx, d_col, ly, lz)   # l . (g1, g2, 1)
+        # l . (g1, g2, 1)
+        lit = cast("NDArray[np.float32]", cv2.addWeighted(d_row, lx, d_col, ly, lz))
         np.divide(lit, length, out=lit)
     else:
         lit = np.zeros_like(image)
@@ -153,10 +160,10 @@ def _check_light(operator: str, depth: float, elevation: float, azimuth: float) 
             raise ParameterError(f"{name}={v!r} must be a finite number")
 
 
-def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+def sketch_effect(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
                   azimuth: float = np.pi / 4, operator: str = "central",
                   denoise: str | None = None, strength: float | None = None,
-                  color=None) -> np.ndarray:
+                  color: str | ColorRamp | None = None) -> NDArray[np.float32]:
     """The relief with optional denoising first and colour after: a convenience over stages.
 
     ``denoise`` (:func:`sketchgrad.denoise`), then :func:`relief`, then, with
@@ -221,9 +228,9 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     return rgb
 
 
-def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+def colour_relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
                   azimuth: float = np.pi / 4, operator: str = "central",
-                  denoise: str | None = None, strength: float | None = None) -> np.ndarray:
+                  denoise: str | None = None, strength: float | None = None) -> NDArray[np.float32]:
     """The relief lit in the scan's own colours.
 
     The grey relief (:func:`relief`, same parameters) of the scan's

@@ -21,8 +21,10 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import OutputError, ParameterError
 from .io import NativeImage, Scan
@@ -37,6 +39,14 @@ from .pipeline import (
 )
 from .provenance import add_to_record, record_channels
 from .tiling import TileEngine, Timer, plan_tiles, stages_needed
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from .io import ScanMeta
+    from .normalize import Normalizer
+    from .png import PngWriter
+    from .strokes import StrokeStatistics
 
 __all__ = ["process_to_files", "staged_name"]
 
@@ -64,7 +74,8 @@ def staged_name(dest: Path, token: str) -> Path:
     return dest.with_name(f".{dest.name}.{token}.tmp{ending}")
 
 
-def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
+def _check_destinations(paths: Mapping[str, str | os.PathLike[str]],
+                        kinds: list[str]) -> None:
     """Streamed outputs are PNGs: refuse a name that asks for another format."""
     from .png import output_format
 
@@ -77,7 +88,7 @@ def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
                 "array with save_png, which writes JPEG, TIFF and WebP")
 
 
-def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
+def _provenance(config: PipelineConfig, normalizer: Normalizer | None) -> dict[str, str]:
     """The command's provenance chunk for outputs written through the API."""
     from .provenance import normalizer_record, provenance_text
 
@@ -87,10 +98,12 @@ def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
                            normalizer_state=normalizer_record(normalizer))
 
 
-def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
-                     paths: Mapping[str, str | os.PathLike], *, normalizer=None,
+def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
+                     paths: Mapping[str, str | os.PathLike[str]], *,
+                     normalizer: Normalizer | None = None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
-                     timings: dict | None = None, figures: dict | None = None
+                     timings: dict[str, float] | None = None,
+                     figures: dict[str, Any] | None = None
                      ) -> dict[str, Path]:
     """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
@@ -192,9 +205,10 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     return dests
 
 
-def _write_staged(image: np.ndarray | NativeImage, meta, config: PipelineConfig, kinds: list[str],
-                  staged: dict[str, Path], normalizer, text: dict, compression: int | None,
-                  timer: Timer):
+def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | None,
+                  config: PipelineConfig, kinds: list[str], staged: dict[str, Path],
+                  normalizer: Normalizer | None, text: dict[str, str], compression: int | None,
+                  timer: Timer) -> StrokeStatistics | None:
     """Compute the tiles and write every kind to its staged (temporary) path.
 
     Returns the whole scan's stroke statistics (None when not measured).
@@ -212,7 +226,7 @@ def _write_staged(image: np.ndarray | NativeImage, meta, config: PipelineConfig,
         side = max(step, side // step * step)  # tiles on whole preview blocks
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)
     thumbs = Thumbnails(image, step, needs) if step else None
-    writers = {}
+    writers: dict[str, PngWriter] = {}
     opened = False
     try:
         # the stages written; the preview's thumbnails read every stage (keep them all)
@@ -259,7 +273,7 @@ def _write_staged(image: np.ndarray | NativeImage, meta, config: PipelineConfig,
     return engine.scale.strokes
 
 
-def _write_preview(result: Result, dest: Path, text: dict) -> Path:
+def _write_preview(result: Result, dest: Path, text: dict[str, str]) -> Path:
     from .preview import render_preview
 
     return render_preview(result, dest, text=text, atomic=False)

@@ -71,14 +71,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from .color import hsv_to_rgb
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
 from .io import as_image
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.projections.polar import PolarAxes
+
+_F32 = NDArray[np.float32]  # for private signatures
 
 __all__ = [
     "DEFAULT_SIGMA",
@@ -161,36 +168,37 @@ def reach(sigma: float | None = None, operator: str = "scharr") -> int:
 # --------------------------------------------------------------------------- tensor
 
 
-def _structure_tensor(image: np.ndarray, sigma: float, operator: str,
-                      mask: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _structure_tensor(image: _F32, sigma: float, operator: str,
+                      mask: NDArray[np.bool_] | None) -> tuple[_F32, _F32, _F32]:
     """Smoothed tensor terms (Jxx, Jxy, Jyy), float32, channel mean for colour."""
     import cv2
 
     channels = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
-    jxx = jxy = jyy = None
+    sums: list[NDArray[np.float32]] = []  # Jxx, Jxy, Jyy
     for channel in channels:
         field = gradient_field(channel, operator, mask=mask)
         gx, gy = field.gx, field.gy
         terms = (gx * gx, gx * gy, gy * gy)
-        if jxx is None:
-            jxx, jxy, jyy = terms
+        if not sums:
+            sums = list(terms)
         else:
-            jxx += terms[0]
-            jxy += terms[1]
-            jyy += terms[2]
+            for total, term in zip(sums, terms, strict=True):
+                total += term
+    jxx, jxy, jyy = sums
     if len(channels) > 1:
         # The channels' mean, so a grey image in three equal channels gives the grey tensor.
         inverse = np.float32(1 / len(channels))
         for term in (jxx, jxy, jyy):
-            term *= inverse
+            np.multiply(term, inverse, out=term)
     size = 2 * _gaussian_radius(sigma) + 1
-    return tuple(cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
-                                  borderType=cv2.BORDER_REFLECT)
-                 .reshape(term.shape) for term in (jxx, jxy, jyy))
+    blurred = [cast("NDArray[np.float32]", cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
+                                              borderType=cv2.BORDER_REFLECT)
+                    .reshape(term.shape)) for term in (jxx, jxy, jyy)]
+    return blurred[0], blurred[1], blurred[2]
 
 
-def _stroke_fields(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray,
-                   inside: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stroke_fields(jxx: _F32, jxy: _F32, jyy: _F32,
+                   inside: NDArray[np.bool_] | None) -> tuple[_F32, _F32, _F32]:
     """Per pixel (angle in degrees [0, 180), coherence, energy = trace), float32."""
     import cv2
 
@@ -200,10 +208,10 @@ def _stroke_fields(jxx: np.ndarray, jxy: np.ndarray, jyy: np.ndarray,
     sin2 = jxy + jxy
     # OpenCV's atan2, in degrees over [0, 360]: within 0.01 degree, several times faster
     # than NumPy's with its wrap-around fixed by masks.
-    angle = cv2.phase(cos2, sin2, angleInDegrees=True)
+    angle = cast(_F32, cv2.phase(cos2, sin2, angleInDegrees=True))
     angle *= np.float32(0.5)  # half of the doubled angle
     np.putmask(angle, angle >= 180, np.float32(0))  # 360 (a hair under 0) is 0
-    coherence = cv2.magnitude(cos2, sin2)  # hypot, several times faster than NumPy's
+    coherence = cast(_F32, cv2.magnitude(cos2, sin2))  # hypot, several times faster than NumPy's
     none = energy <= _ZERO_ENERGY
     if inside is not None:
         none |= ~inside
@@ -282,7 +290,7 @@ class StrokeStatistics:
         self.operator = operator
         self.histogram = np.zeros(self.bins, np.float64)
         self.vectors = np.zeros((2, self.bins), np.float64)
-        self.tensor = (0.0, 0.0, 0.0)
+        self.tensor: tuple[float, ...] = (0.0, 0.0, 0.0)
         self.pixels = 0
         self.strength_counts = np.zeros(_COUNT_BINS, np.int64)
 
@@ -292,7 +300,7 @@ class StrokeStatistics:
                 f"overall_coherence={self.overall_coherence:.3f})")
 
     @property
-    def bin_edges(self) -> np.ndarray:
+    def bin_edges(self) -> NDArray[np.float64]:
         """Bin edges in degrees, float64 (bins + 1,) from 0 to 180."""
         return np.linspace(0.0, 180.0, self.bins + 1)
 
@@ -404,7 +412,7 @@ class StrokeStatistics:
             raise ParameterError(f"q={q!r} must be a percentile from 0 to 100")
         return _strength_percentile(self.strength_counts, float(q))
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-able figures, as :meth:`StrokeDirections.summary` (the same keys).
 
         Examples
@@ -418,7 +426,7 @@ class StrokeStatistics:
 
 
 def _summary(dominant: list[tuple[float, float]], overall: float, sigma: float | None,
-             operator: str | None) -> dict:
+             operator: str | None) -> dict[str, Any]:
     return {
         "dominant": [{"angle": round(angle, 1) % 180, "share": round(share, 3)}
                      for angle, share in dominant],
@@ -523,13 +531,13 @@ def _dominant(histogram: np.ndarray, vectors: np.ndarray, smoothing: float,
                 if smooth[i] < half or i not in basin:
                     break
                 run.append(i)
-        run = np.array(sorted(set(run)))
+        bins = np.array(sorted(set(run)))
         # Each bin's doubled-angle vector, less the basin floor's share of its weight.
-        keep = np.clip(1 - smooth[basin].min() / np.maximum(histogram[run], 1e-300), 0, 1)
+        keep = np.clip(1 - smooth[basin].min() / np.maximum(histogram[bins], 1e-300), 0, 1)
         if not keep.any():
-            keep = np.ones(run.size)
-        angle = math.degrees(math.atan2(float(np.dot(keep, vectors[1, run])),
-                                        float(np.dot(keep, vectors[0, run])))) / 2 % 180
+            keep = np.ones(bins.size)
+        angle = math.degrees(math.atan2(float(np.dot(keep, vectors[1, bins])),
+                                        float(np.dot(keep, vectors[0, bins])))) / 2 % 180
         found.append((float(angle), share, float(smooth[peak])))
     found.sort(key=lambda item: (-item[1], -item[2]))
     return [(angle, share) for angle, share, _ in found]
@@ -568,11 +576,11 @@ class StrokeDirections:
         The derivative operator used.
     """
 
-    angle: np.ndarray
-    coherence: np.ndarray
-    energy: np.ndarray
-    histogram: np.ndarray
-    bin_edges: np.ndarray
+    angle: NDArray[np.float32]
+    coherence: NDArray[np.float32]
+    energy: NDArray[np.float32]
+    histogram: NDArray[np.float64]
+    bin_edges: NDArray[np.float64]
     dominant: list[tuple[float, float]]
     overall_coherence: float
     sigma: float
@@ -607,7 +615,7 @@ class StrokeDirections:
                    overall_coherence=statistics.overall_coherence, sigma=statistics.sigma,
                    operator=statistics.operator)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """JSON-able figures for a run's record and a PNG's provenance text.
 
         Returns
@@ -625,8 +633,8 @@ class StrokeDirections:
         return _summary(self.dominant, self.overall_coherence, self.sigma, self.operator)
 
 
-def stroke_directions(image: Any, *, sigma: float | None = None,
-                      mask: np.ndarray | None = None, bins: int = 180,
+def stroke_directions(image: ArrayLike, *, sigma: float | None = None,
+                      mask: ArrayLike | None = None, bins: int = 180,
                       operator: str = "scharr", smoothing: float = 3.0,
                       prominence: float = 0.1, min_share: float = 0.02) -> StrokeDirections:
     """Measure which way the strokes of a drawing run.
@@ -754,7 +762,7 @@ class StrokeField:
 
 
 def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "scharr",
-                 mask: np.ndarray | None = None) -> StrokeField:
+                 mask: ArrayLike | None = None) -> StrokeField:
     """Per-pixel stroke angle, coherence and energy, without the whole-drawing figures.
 
     What :func:`stroke_directions` computes per pixel (same parameters and
@@ -785,7 +793,7 @@ def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "sch
 # --------------------------------------------------------------------------- flow picture
 
 
-def flow_defaults(shape: tuple[int, ...]) -> dict:
+def flow_defaults(shape: tuple[int, ...]) -> dict[str, Any]:
     """The flow picture's automatic ``grain`` and ``length`` for a whole image's shape.
 
     The noise grain grows with the image so that the streaks stay visible
@@ -831,7 +839,7 @@ def _lattice_noise(rows: np.ndarray, cols: np.ndarray, seed: int) -> np.ndarray:
 def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: float | None = None,
                  grain: int | None = None, seed: int = 0, origin: tuple[int, int] = (0, 0),
                  reference: float | None = None, sigma: float | None = None,
-                 operator: str = "scharr") -> np.ndarray:
+                 operator: str = "scharr") -> NDArray[np.float32]:
     """Draw the stroke direction field: noise smeared along the strokes, coloured by angle.
 
     A line-integral convolution: each pixel averages a white-noise texture
@@ -970,7 +978,9 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
     base[..., 1] = ((rows + 0.5) / grain - 0.5 - i0).astype(np.float32)[:, None]
     # The unit stroke direction in lattice cells per step (step = grain: one cell), y down
     # in the array: (cos, -sin) of the angle, i.e. (cos, sin) of its negative.
-    along = cv2.merge(cv2.polarToCart(None, np.float32(360) - angle, angleInDegrees=True))
+    # OpenCV takes magnitude=None for unit vectors; its stubs say otherwise.
+    along = cv2.merge(cv2.polarToCart(None, np.float32(360) - angle,  # type: ignore[call-overload]
+                                      angleInDegrees=True))
     texture = np.zeros(angle.shape, np.float32)
     # Buffers reused by every step (OpenCV writes into them): memory stays at a few
     # planes whatever the streak length.
@@ -979,7 +989,8 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
     weights = [1.0 - abs(k) / (n + 1) for k in range(-n, n + 1)]
     for k, weight in zip(range(-n, n + 1), weights, strict=True):
         cv2.scaleAdd(along, float(k), base, dst=where)
-        cv2.remap(lattice, where, None, cv2.INTER_LINEAR, dst=sample,
+        # OpenCV takes map2=None for a two-channel map1; its stubs say otherwise.
+        cv2.remap(lattice, where, None, cv2.INTER_LINEAR, dst=sample,  # type: ignore[call-overload]
                   borderMode=cv2.BORDER_REPLICATE)
         cv2.scaleAdd(sample, weight, texture, dst=texture)
     del base, along, where, sample
@@ -998,7 +1009,8 @@ def flow_picture(directions: StrokeDirections | StrokeField | Any, *, length: fl
         at = np.empty((height, width, 2), np.float32)
         at[..., 0] = ((np.arange(width) + col0 - off) / grain - cj0).astype(np.float32)[None, :]
         at[..., 1] = ((np.arange(height) + row0 - off) / grain - ci0).astype(np.float32)[:, None]
-        texture = cv2.remap(texture, at, None, cv2.INTER_LINEAR,
+        # map2=None for a two-channel map1, as above.
+        texture = cv2.remap(texture, at, None, cv2.INTER_LINEAR,  # type: ignore[call-overload]
                             borderMode=cv2.BORDER_REPLICATE).reshape(height, width)
         del at
     value = np.minimum(strength / np.float32(reference), np.float32(1))
@@ -1030,8 +1042,9 @@ _HUES = hsv_to_rgb(np.stack([(np.arange(_HUE_STEPS, dtype=np.float32) + 0.5) / _
 # --------------------------------------------------------------------------- rose
 
 
-def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
-              color: str = "#3a6ea5", mark_dominant: bool = True, title: str | None = None):
+def plot_rose(ax: Axes | None, directions: StrokeDirections | StrokeStatistics, *,
+              color: str = "#3a6ea5", mark_dominant: bool = True,
+              title: str | None = None) -> PolarAxes:
     """Draw a rose of stroke angles (a polar histogram) on a matplotlib polar Axes.
 
     Each bin is drawn at its angle and at the angle + 180 degrees, so the rose
@@ -1078,6 +1091,7 @@ def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
     elif getattr(ax, "name", None) != "polar":
         raise ParameterError("ax is not a polar Axes; make one with "
                              "fig.add_subplot(projection='polar') or pass ax=None")
+    ax = cast("PolarAxes", ax)  # checked above by its projection name
     histogram = np.asarray(directions.histogram, np.float64)
     edges = np.radians(directions.bin_edges)
     dominant = (directions.dominant if isinstance(directions, StrokeDirections)
@@ -1097,14 +1111,14 @@ def plot_rose(ax: Any, directions: StrokeDirections | StrokeStatistics, *,
     ax.set_yticks([])
     if mark_dominant:
         for rank, (angle, share) in enumerate(dominant):
-            theta = math.radians(angle)
-            ax.plot([theta + math.pi, theta], [1.05, 1.05], color="#222222",
+            spoke = math.radians(angle)
+            ax.plot([spoke + math.pi, spoke], [1.05, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.plot([theta, theta], [0, 1.05], color="#222222",
+            ax.plot([spoke, spoke], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.plot([theta + math.pi, theta + math.pi], [0, 1.05], color="#222222",
+            ax.plot([spoke + math.pi, spoke + math.pi], [0, 1.05], color="#222222",
                     linewidth=1.5 if rank == 0 else 1.0, linestyle="-" if rank == 0 else "--")
-            ax.annotate(f"{round(angle) % 180}\N{DEGREE SIGN} {share:.0%}", (theta, 0.8),
+            ax.annotate(f"{round(angle) % 180}\N{DEGREE SIGN} {share:.0%}", (spoke, 0.8),
                         ha="center", va="center", fontsize=8,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white",
                               "edgecolor": "none", "alpha": 0.8})

@@ -39,8 +39,9 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -59,6 +60,15 @@ from .io import NativeImage
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
 from .strokes import StrokeField, StrokeStatistics
+
+if TYPE_CHECKING:
+    from .io import ScanMeta
+    from .pipeline import PipelineConfig
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+#: What the engine makes: float32 planes (process) or PNG-ready samples (streaming).
+_TileDtype = type[np.float32] | type[np.uint8]
 
 __all__ = ["KEEP_BYTES", "WHOLE_DENOISE_MAX_PIXELS", "Timer", "TileBox", "TilePlan",
            "ComputedTile", "FinishedTile",
@@ -96,7 +106,8 @@ class Timer:
         return now
 
 
-def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True) -> set[str]:
+def stages_needed(outputs: Iterable[str], config: PipelineConfig, *,
+                  keep_denoised: bool = True) -> set[str]:
     """The stages these outputs need (denoised, field, normalized, hsv, sketch, strokes, flow)."""
     outputs = set(outputs)
     # a ramp over the tone needs no gradients; the stroke colouring needs both
@@ -171,7 +182,7 @@ class TilePlan:
     """
 
     image: np.ndarray | NativeImage
-    config: object
+    config: PipelineConfig
     needs: set[str]
     bands: list[list[TileBox]]
     halo: int
@@ -179,7 +190,7 @@ class TilePlan:
     denoised_whole: np.ndarray | None
     threads: int
     flattened: bool = False
-    flow: dict | None = None
+    flow: dict[str, Any] | None = None
 
     @property
     def boxes(self) -> list[TileBox]:
@@ -244,7 +255,7 @@ class Scale:
     (``strokes.strength_percentile(99)``).
     """
 
-    normalizer: object = None
+    normalizer: Normalizer | None = None
     peak: float | None = None
     unit_whole: np.ndarray | None = None
     strokes: StrokeStatistics | None = None
@@ -255,8 +266,8 @@ class Scale:
 # Planning
 
 
-def plan_tiles(image: np.ndarray | NativeImage, config, needs: set[str], side: int,
-               timer: Timer, meta=None) -> TilePlan:
+def plan_tiles(image: np.ndarray | NativeImage, config: PipelineConfig, needs: set[str],
+               side: int, timer: Timer, meta: ScanMeta | None = None) -> TilePlan:
     """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
 
     ``side`` 0 makes the whole image one tile. ``meta`` (the scan's
@@ -360,7 +371,7 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     if "strokes" in needs:
         from .strokes import stroke_field
 
-        m = plan.flow["grain"] + 1 if "flow" in plan.needs else 0
+        m = _flow_parameters(plan)["grain"] + 1 if "flow" in plan.needs else 0
         sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
         sx0, sx1 = max(px0, box.x0 - m), min(px1, box.x1 + m)
         tile.strokes = stroke_field(den).crop((slice(sy0 - py0, sy1 - py0),
@@ -369,6 +380,13 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         tile.strokes_origin = (sy0, sx0)
         timer.add("strokes", t)
     return tile
+
+
+def _flow_parameters(plan: TilePlan) -> dict[str, Any]:
+    """The plan's flow ``grain`` and ``length``: planned whenever "flow" is needed."""
+    if plan.flow is None:
+        raise RuntimeError("the tile plan needs the flow picture but holds no flow parameters")
+    return plan.flow
 
 
 def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
@@ -381,7 +399,7 @@ def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray
     return to_unit(flat, method)[:-1].reshape(normalized.shape)
 
 
-def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
+def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDtype,
                 timer: Timer) -> FinishedTile:
     """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready samples."""
     config = plan.config
@@ -414,9 +432,10 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
                                                     dtype=dtype)[crop])
         t = timer.add("color", t)
     elif "hsv" in plan.needs:
-        out.hsv = apply_color(field, unit, tile.denoised, color=config.color,
-                              target=config.color_target, axial=config.axial,
-                              keep_hue=config.keep_hue, dtype=dtype)
+        # "hsv" needs the field (stages_needed)
+        out.hsv = apply_color(cast(GradientField, field), unit, tile.denoised,
+                              color=config.color, target=config.color_target,
+                              axial=config.axial, keep_hue=config.keep_hue, dtype=dtype)
         t = timer.add("color", t)
     if tile.sketch is not None:
         out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
@@ -425,7 +444,8 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
         from .strokes import flow_picture
 
         picture = flow_picture(tile.strokes, origin=tile.strokes_origin,
-                               reference=scale.flow_reference, **plan.flow)[tile.strokes_core]
+                               reference=scale.flow_reference,
+                               **_flow_parameters(plan))[tile.strokes_core]
         out.flow = picture if dtype is np.float32 else quantize(picture, 8)
         del picture
         timer.add("flow", t)
@@ -446,7 +466,7 @@ _DROPPABLE = frozenset(("denoised", "field", "normalized", "unit", "hsv", "sketc
 class TileEngine:
     """Runs a :class:`TilePlan` in a thread pool; yields finished tiles band by band."""
 
-    def __init__(self, plan: TilePlan, normalizer, timer: Timer) -> None:
+    def __init__(self, plan: TilePlan, normalizer: Normalizer | None, timer: Timer) -> None:
         self.plan = plan
         self.scale = Scale(normalizer)
         self.timer = timer
@@ -460,9 +480,10 @@ class TileEngine:
         """One tile's floored gradient magnitude only (a first pass that keeps nothing)."""
         return compute_tile(self.plan, box, self.timer, {"field", "normalized"})
 
-    def ordered(self, pool, func: Callable, items: list) -> Iterator:
+    def ordered(self, pool: ThreadPoolExecutor, func: Callable[[_In], _Out],
+                items: Iterable[_In]) -> Iterator[_Out]:
         """``pool.map`` with a bounded window, so only a few tiles are alive at once."""
-        pending: deque = deque()
+        pending: deque[Future[_Out]] = deque()
         for item in items:
             pending.append(pool.submit(func, item))
             if len(pending) > 2 * self.plan.threads:
@@ -483,7 +504,7 @@ class TileEngine:
             kept += 1
         per_pixel = 12 * ("field" in self.plan.needs) + scan_bytes * kept
         per_pixel += 12 * ("strokes" in self.later)
-        return per_pixel * height * width
+        return int(per_pixel * height * width)
 
     def _fits_scale(self) -> bool:
         """Whether the normalization needs the whole image's magnitude first."""
@@ -491,7 +512,7 @@ class TileEngine:
         return ("normalized" in self.plan.needs and not self.plan.single
                 and (self.scale.normalizer is None or entry.unit == "peak"))
 
-    def _fit(self, pool) -> dict[TileBox, ComputedTile]:
+    def _fit(self, pool: ThreadPoolExecutor) -> dict[TileBox, ComputedTile]:
         """First pass: the whole image's scale and stroke figures from every tile; kept tiles."""
         method = self.plan.config.normalize
         entry = NORMALIZE_METHODS[method]
@@ -502,14 +523,16 @@ class TileEngine:
         kept: dict[TileBox, ComputedTile] = {}
         whole = None
         fitting = scaling and self.scale.normalizer is None and entry.fits_in_parts
+        normalizer = self.scale.normalizer
         if fitting:
-            self.scale.normalizer = Normalizer(method)
+            normalizer = self.scale.normalizer = Normalizer(method)
         elif scaling and self.scale.normalizer is None:  # a registered method: on the whole
             whole = np.empty(self.plan.image.shape, np.float32)
         if strokes:
             from .strokes import DEFAULT_SIGMA
 
-            self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr")
+            statistics = self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA,
+                                                               operator="scharr")
         top = -math.inf
         measured = ({"field", "normalized"} if scaling else set()) | \
             ({"strokes"} if strokes else set())
@@ -522,16 +545,20 @@ class TileEngine:
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
             if scaling:
+                if tile.field is None:  # "field" is among the stages measured
+                    raise RuntimeError("the first pass computed no gradient field")
                 magnitude = tile.field.magnitude  # floored in compute
-                if fitting:
-                    self.scale.normalizer.partial_fit(magnitude)
+                if fitting and normalizer is not None:
+                    normalizer.partial_fit(magnitude)
                 elif whole is not None:
                     whole[tile.box.where] = magnitude
                 top = max(top, float(magnitude.max()))
                 del magnitude
                 t = self.timer.add("normalize", t)
             if strokes:
-                self.scale.strokes.add(tile.strokes, core=tile.strokes_core)
+                if tile.strokes is None:  # "strokes" is among the stages measured
+                    raise RuntimeError("the first pass computed no stroke directions")
+                statistics.add(tile.strokes, core=tile.strokes_core)
                 self.timer.add("strokes", t)
                 if not keep or "strokes" not in self.later:
                     tile.strokes = None
@@ -540,18 +567,20 @@ class TileEngine:
             del tile
         t = time.perf_counter()
         if strokes:
-            self.scale.flow_reference = self.scale.strokes.strength_percentile(99.0)
+            self.scale.flow_reference = statistics.strength_percentile(99.0)
         if whole is not None:
             normalized = normalize(whole, method)
             del whole
             self.scale.unit_whole = to_unit(normalized, method, copy=False)
-        elif scaling and entry.unit == "peak":
-            probe = self.scale.normalizer.transform(np.array([top], np.float32))
+        elif scaling and entry.unit == "peak" and normalizer is not None:
+            # peak units come with a normalizer: given, or fitted (fits_in_parts) above
+            probe = normalizer.transform(np.array([top], np.float32))
             self.scale.peak = float(np.abs(probe).max())
         self.timer.add("normalize", t)
         return kept
 
-    def run(self, dtype, keep: set[str] | None = None) -> Iterator[list[FinishedTile]]:
+    def run(self, dtype: _TileDtype,
+            keep: set[str] | None = None) -> Iterator[list[FinishedTile]]:
         """Yield each band of finished tiles, top to bottom.
 
         With a global scale to fit, or stroke figures to sum, a first pass
@@ -589,4 +618,4 @@ class TileEngine:
         """Every tile's floored gradient magnitude, computed a few at a time."""
         with ThreadPoolExecutor(self.plan.threads) as pool:
             for tile in self.ordered(pool, self.magnitude, self.plan.boxes):
-                yield tile.field.magnitude
+                yield cast(GradientField, tile.field).magnitude
