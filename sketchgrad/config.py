@@ -195,7 +195,8 @@ def merge_settings(*layers: dict) -> dict:
 
 def provenance_text(config, *, normalize_scope: str = "image",
                     normalizer_state: object = None,
-                    input_statistics: dict | None = None) -> dict[str, str]:
+                    input_statistics: dict | None = None,
+                    strength_used: float | None = None) -> dict[str, str]:
     """The PNG text chunks recording how an output was made.
 
     Parameters
@@ -209,6 +210,10 @@ def provenance_text(config, *, normalize_scope: str = "image",
     input_statistics : dict, optional
         This input's own statistics (``Normalizer.to_dict()``), so that a
         re-run need not measure an unchanged input again.
+    strength_used : float, optional
+        The denoise strength the run used (the automatic estimate resolved),
+        recorded as ``strength_used`` beside the config's ``strength``. It is
+        a result, not a setting: the skip rule of batch runs does not compare it.
 
     Returns
     -------
@@ -230,6 +235,8 @@ def provenance_text(config, *, normalize_scope: str = "image",
         record["normalizer"] = normalizer_state
     if input_statistics is not None:
         record["input_statistics"] = input_statistics
+    if strength_used is not None:
+        record["strength_used"] = float(strength_used)
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
