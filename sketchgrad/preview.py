@@ -747,7 +747,7 @@ def _draw_legend(sheet: _Sheet, box, result) -> None:
 
 
 def _area(stage: np.ndarray, fit) -> np.ndarray:
-    """A stage shrunk to its panel's size by area averaging in one step (as OpenCV would the file)."""
+    """A stage shrunk to its panel's size by area averaging, in one step (as OpenCV would)."""
     a = downsample(stage, side=max(stage.shape[:2]))  # float32 by the input rule, no resize
     return _resize(a, fit(a.shape))
 

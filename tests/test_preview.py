@@ -399,9 +399,9 @@ def test_colour_and_magnitude_panels_are_as_bright_as_their_files(tmp_path, monk
     panels) makes the colour panel several times brighter than the file: the
     last assertion shows the check would catch it.
     """
-    import sketchgrad.pipeline as pipeline
     from matplotlib import colormaps
 
+    import sketchgrad.pipeline as pipeline
     from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
     from sketchgrad.preview import _build_figure, _resize, block_peak
 
