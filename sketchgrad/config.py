@@ -29,6 +29,7 @@ __all__ = [
     "read_provenance",
     "settings_from_png",
     "provenance_text",
+    "with_strength_used",
     "normalizer_record",
 ]
 
@@ -239,6 +240,36 @@ def provenance_text(config, *, normalize_scope: str = "image",
         record["strength_used"] = float(strength_used)
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
+
+
+def with_strength_used(text: dict[str, str], strength_used: float | None) -> dict[str, str]:
+    """``text`` with the denoise strength a run used added to its provenance record.
+
+    The strength is known only once the scan is read (the automatic estimate),
+    after the record was made; chunks without a sketchgrad record are
+    returned unchanged, as is everything when ``strength_used`` is None.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> text = with_strength_used(provenance_text(PipelineConfig()), 0.5)
+    >>> record = json.loads(text["sketchgrad"])
+    >>> record["config"]["strength"], record["strength_used"]
+    (None, 0.5)
+    """
+    text = dict(text)
+    raw = text.get(PROVENANCE_KEY)
+    if strength_used is None or raw is None:
+        return text
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return text
+    if not isinstance(record, dict):
+        return text
+    record["strength_used"] = float(strength_used)
+    text[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
+    return text
 
 
 def normalizer_record(normalizer) -> dict | None:

@@ -173,7 +173,9 @@ class Result:
     scan's (H, W); ``details`` then holds full-resolution crops of the
     busiest strokes for the preview's 1:1 panels (see
     :func:`sketchgrad.preview.render_preview`). In Jupyter a Result shows as
-    its preview.
+    its preview. ``strength_used`` is the denoise strength the run used: the
+    automatic estimate resolved to a number when ``config.strength`` is None
+    (``None`` for ``denoise="none"``, which has no strength).
     """
 
     image: np.ndarray
@@ -186,6 +188,7 @@ class Result:
     meta: object = None
     full_shape: tuple[int, int] | None = None
     details: dict | None = None
+    strength_used: float | None = None
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -692,7 +695,8 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
 
         image = flatten_background(image)
         t = timer.add("flatten", t)
-    res.denoised = denoise(image, config.denoise, strength=config.strength)
+    res.strength_used = _resolve_strength(image, config)  # the number, recorded
+    res.denoised = denoise(image, config.denoise, strength=res.strength_used)
     t = timer.add("denoise", t)
     if "field" in needs:
         res.field = gradient_field(res.denoised, config.operator)
@@ -719,6 +723,7 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
 def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
                    side: int, normalizer, timer: _Timer) -> None:
     tiles = _Tiles(image, config, needs, side, normalizer, timer)
+    res.strength_used = tiles.strength
     shape = image.shape
     planes = {kind: np.empty(shape, np.float32)
               for kind in ("denoised", "gx", "gy", "normalized", "sketch")
@@ -820,6 +825,9 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     if step > 1 and side:
         side = max(step, side // step * step)  # tiles on whole preview blocks
     tiles = _Tiles(image, config, needs, side, normalizer, timer)
+    from .config import with_strength_used
+
+    text = with_strength_used(text, tiles.strength)  # the estimate, now that it is known
     thumbs = _Thumbs(image, step, needs) if step else None
 
     layout = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
@@ -850,8 +858,9 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
             writer.abort()
     if thumbs:
         t = time.perf_counter()
-        written["preview"] = _write_preview(thumbs.result(config, meta), Path(paths["preview"]),
-                                            text)
+        shown = thumbs.result(config, meta)
+        shown.strength_used = tiles.strength
+        written["preview"] = _write_preview(shown, Path(paths["preview"]), text)
         timer.add("preview", t)
     if timings is not None:
         timings.update(timer.seconds)

@@ -518,3 +518,66 @@ def test_a_grey_run_says_so_and_keeps_grey_panels(rng):
     for name in ("scan", "denoised", "relief"):
         panel = panel_pixels(shown, sheet, name).astype(int)
         assert (panel.max(axis=2) == panel.min(axis=2)).all(), name
+
+
+def test_the_strength_used_is_on_the_result_in_the_titles_and_in_every_record(tmp_path):
+    """The automatic strength resolved to a number: Result, preview titles, file records."""
+    import json
+
+    from sketchgrad.config import read_provenance
+    from sketchgrad.denoise import resolve_strength
+    from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
+    from sketchgrad.preview import _build_figure
+
+    image = thin_strokes((400, 500))
+    image = np.clip(image + np.random.default_rng(3).normal(0, 0.08, image.shape), 0, 1)
+    image = image.astype(np.float32)
+    want = resolve_strength(image, "gaussian")  # independent: the denoiser's own rule
+    assert 0.5 < want < 2.0  # inside the clip: an estimate, not a bound
+    whole = process(image)
+    tiled = process(image, PipelineConfig(tile_size=64))
+    assert whole.strength_used == tiled.strength_used == pytest.approx(want, rel=1e-6)
+    assert process(image, PipelineConfig(strength=1.25)).strength_used == 1.25
+    assert process(image, PipelineConfig(denoise="none")).strength_used is None
+
+    texts = {t.get_gid(): t.get_text() for t in _build_figure(whole, None).fig.texts
+             if t.get_gid()}
+    assert texts["title:denoised"] == f"denoised · gaussian, strength {want:.3g} (auto)"
+    assert f"denoise gaussian, strength {want:.3g} (auto)" in texts["heading"]
+
+    paths = {kind: tmp_path / f"p.{kind}.png" for kind in OUTPUT_KINDS}
+    process_to_files(image, PipelineConfig(), paths)
+    for kind, path in paths.items():
+        record = read_provenance(path)
+        assert record["config"]["strength"] is None, kind  # the setting stays "auto"
+        assert record["strength_used"] == pytest.approx(want, rel=1e-6), kind
+    # a record given by the caller (a batch's) gets it too; other chunks are left alone
+    given = {"sketchgrad": json.dumps({"config": PipelineConfig().to_dict()}), "note": "x"}
+    process_to_files(image, PipelineConfig(), {"hsv": tmp_path / "g.png"}, text=given)
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.text["note"] == "x"
+    assert read_provenance(tmp_path / "g.png")["strength_used"] == pytest.approx(want, rel=1e-6)
+    # an explicit strength is recorded as used
+    process_to_files(image, PipelineConfig(strength=0.8), {"hsv": tmp_path / "s.png"})
+    assert read_provenance(tmp_path / "s.png")["strength_used"] == 0.8
+
+
+def test_a_batch_rerun_still_skips_with_the_strength_recorded(tmp_path):
+    from sketchgrad.batch import run_batch
+    from sketchgrad.config import read_provenance
+    from sketchgrad.denoise import resolve_strength
+    from sketchgrad.png import save_png
+
+    (tmp_path / "in").mkdir()
+    image = thin_strokes((120, 160))
+    save_png(tmp_path / "in" / "page.png", image, bit_depth=8)
+    with Image.open(tmp_path / "in" / "page.png") as im:
+        stored = np.asarray(im).astype(np.float32) / 255
+    config = PipelineConfig(outputs=("hsv", "preview"))
+    first = run_batch([tmp_path / "in"], tmp_path / "out", config)
+    assert [o.status for o in first] == ["ok"]
+    for output in first[0].outputs:
+        assert read_provenance(output)["strength_used"] == pytest.approx(
+            resolve_strength(stored, "gaussian"), rel=1e-6)
+    again = run_batch([tmp_path / "in"], tmp_path / "out", config)
+    assert [o.status for o in again] == ["skipped"]
