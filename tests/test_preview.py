@@ -581,3 +581,28 @@ def test_a_batch_rerun_still_skips_with_the_strength_recorded(tmp_path):
             resolve_strength(stored, "gaussian"), rel=1e-6)
     again = run_batch([tmp_path / "in"], tmp_path / "out", config)
     assert [o.status for o in again] == ["skipped"]
+
+
+def test_the_strongest_pixel_view_is_shown_only_on_request_and_says_so():
+    from sketchgrad.preview import EXTRA_PANELS, _build_figure, block_peak
+
+    res = process(thin_strokes((1500, 2000)), PipelineConfig(normalize="minmax"))
+    assert EXTRA_PANELS == ("hsv_strongest",)
+    assert "picture hsv_strongest" not in [f"picture {p[0]}" for p in
+                                           _build_figure(res, None).pictures]
+    sheet = _build_figure(res, ["hsv", "hsv_strongest"])
+    shown = sheet.render()
+    texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+    assert texts["title:hsv_strongest"] == \
+        "colour · strongest pixel per block (brighter than the file)"
+    assert "strongest-pixel colour panel" in texts["heading"]
+    strongest = panel_pixels(shown, sheet, "hsv_strongest").astype(np.float32) / 255
+    averaged = panel_pixels(shown, sheet, "hsv").astype(np.float32) / 255
+    peaks = block_peak(res.hsv, 3)  # 2000 px in blocks of 3: at most 720
+    assert strongest.mean() >= peaks.mean() - MEAN_TOLERANCE  # at least as strong as the peaks
+    assert strongest.mean() > 3 * averaged.mean()
+    # a reduced result has it only with the gathered peaks
+    small = process(downsample(res.image, 500), res.config)
+    small.full_shape = res.image.shape
+    with pytest.raises(ParameterError, match="hsv_strongest were not computed"):
+        _build_figure(small, ["hsv_strongest"])
