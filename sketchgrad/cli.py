@@ -2,22 +2,63 @@
 
 ``sketchgrad run INPUT... -o OUTDIR``, ``sketchgrad methods``,
 ``sketchgrad compare INPUT --what normalize -o sheet.png``, ``sketchgrad --version``.
-Exit status: 0 all done, 1 some inputs failed, 2 usage error, 130 interrupted.
+``-`` as INPUT reads a scan from standard input and ``-o -`` writes the PNG to
+standard output (``compare``; ``run`` with one input and one output kind).
+Exit status: 0 done, 1 some inputs failed, 2 usage error, 3 internal error,
+130 interrupted (``EXIT_*`` below, and ``sketchgrad --help``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 import traceback
 import warnings
+from pathlib import Path
 
 from .errors import SketchgradError
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
+
+#: Every input done (processed, or skipped as up to date).
+EXIT_OK = 0
+#: Some inputs failed; each is named on stderr and the others were done.
+EXIT_FAILED = 1
+#: A usage error (bad option, setting or ``-``), reported before any work.
+EXIT_USAGE = 2
+#: A bug in sketchgrad outside the per-input work.
+EXIT_INTERNAL = 3
+#: Interrupted (Ctrl-C): the workers stopped, temporary files removed.
+EXIT_INTERRUPTED = 130
+
+#: The file name meaning standard input (INPUT) or standard output (``-o``).
+STDIO = "-"
+
+_EXIT_STATUS = f"""\
+exit status:
+  {EXIT_OK}    done: every input processed or up to date
+  {EXIT_FAILED}    some inputs failed (each named on stderr); the others were done
+  {EXIT_USAGE}    usage error (an option, setting or "-" misused); reported before any work
+  {EXIT_INTERNAL}    internal error: a bug in sketchgrad; run again with --debug and report it
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); temporary files removed"""
+
+_EXAMPLES = {
+    "run": ("sketchgrad run scans/ -o results/ --workers 2",
+            "sketchgrad run - -o - --outputs hsv < page.png > page.hsv.png"),
+    "methods": ("sketchgrad methods",
+                "sketchgrad methods | grep -A8 'named ramps'"),
+    "compare": ("sketchgrad compare page.png --what normalize -o sheet.png",
+                "cat page.jpg | sketchgrad compare - --what ramp -o - > ramps.png"),
+}
+
+
+def _epilog(*commands: str) -> str:
+    lines = ["examples:"]
+    for command in commands:
+        lines += [f"  {example}" for example in _EXAMPLES[command]]
+    return "\n".join(lines) + "\n\n" + _EXIT_STATUS
 
 
 def _names(registry: dict) -> str:
@@ -74,17 +115,25 @@ def _build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="sketchgrad",
-        description="Turn scanned drawings into gradient fields, colour and relief.")
+        description="Turn scanned drawings into gradient fields, colour and relief.",
+        epilog=_epilog("run", "methods", "compare"),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"sketchgrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
         "run", help="process scans (files, folders, glob patterns) into OUTDIR",
         description="Process scans into OUTDIR/<stem>.<kind>.png, mirroring the folders "
-        "given. Inputs whose outputs are up to date are skipped.")
+        "given. Inputs whose outputs are up to date are skipped.",
+        epilog=_epilog("run"), formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("inputs", nargs="+", metavar="INPUT",
-                     help="scan files, folders (searched recursively) or quoted glob patterns")
-    run.add_argument("-o", "--outdir", help="folder for the outputs (created if needed)")
+                     help="scan files, folders (searched recursively) or quoted glob "
+                     "patterns; - reads one scan from standard input (with -o -)")
+    run.add_argument("-o", "--outdir",
+                     help="folder for the outputs (created if needed); - writes the PNG to "
+                     "standard output (one INPUT, one --outputs kind)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list what would be written and skipped, and why; write nothing")
     _add_pipeline_options(run)
     run.add_argument("--outputs", metavar="KINDS",
                      help=f"comma list of {','.join(OUTPUT_KINDS)} (default: all)")
@@ -92,7 +141,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="image (default): each scan on its own scale; batch: one scale "
                      "from statistics of every input, so faint pages stay faint")
     run.add_argument("--workers", type=int, metavar="N",
-                     help=f"worker processes (default: the cores, {os.cpu_count()})")
+                     help="worker processes (default: one per core)")
     run.add_argument("--scheduler", metavar="ADDRESS",
                      help="run on a Dask distributed cluster, e.g. tcp://scheduler-host:8786 "
                      "(needs sketchgrad[distributed] and paths the workers can reach)")
@@ -105,14 +154,17 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="print only errors")
 
     sub.add_parser("methods", help="list denoise methods, operators, normalizations, "
-                   "colour spaces and ramps")
+                   "colour spaces and ramps", epilog=_epilog("methods"),
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
 
-    cmp_ = sub.add_parser("compare", help="a contact sheet comparing methods on one scan")
-    cmp_.add_argument("input", metavar="INPUT", help="a scan")
+    cmp_ = sub.add_parser("compare", help="a contact sheet comparing methods on one scan",
+                          epilog=_epilog("compare"),
+                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    cmp_.add_argument("input", metavar="INPUT", help="a scan; - reads it from standard input")
     cmp_.add_argument("--what", required=True, choices=tuple(COMPARE_WHAT),
                       help="the stage whose methods are shown side by side")
     cmp_.add_argument("-o", "--output", required=True, metavar="SHEET.png",
-                      help="the PNG to write")
+                      help="the PNG to write; - writes it to standard output")
     _add_pipeline_options(cmp_)
     return parser
 
@@ -142,6 +194,23 @@ def _pipeline_config(settings: dict):
     return PipelineConfig.from_dict({k: v for k, v in settings.items() if k in PIPELINE_KEYS})
 
 
+class _Stderr:
+    """Whole lines on stderr, remembering whether one was cut off half-way.
+
+    A Ctrl-C can arrive while a line is being written; the interruption message
+    then starts with a line break instead of being glued to the half line.
+    """
+
+    open_line = False
+
+    @classmethod
+    def line(cls, text: str) -> None:
+        cls.open_line = True
+        sys.stderr.write(text + "\n")  # one write: the text and its line break together
+        sys.stderr.flush()
+        cls.open_line = False
+
+
 def _as_flags(message: str) -> str:
     """Library messages name parameters (``max_pixels=``); the command's user knows flags."""
     import re
@@ -162,15 +231,19 @@ def _as_flags(message: str) -> str:
 
 
 def _error(message: str) -> None:
-    print(f"sketchgrad: error: {_as_flags(message)}", file=sys.stderr)
+    _Stderr.line(f"sketchgrad: error: {_as_flags(message)}")
 
 
 class _Progress:
-    """Progress on stderr: a tqdm bar on a terminal, else one line per input."""
+    """Progress on stderr: a tqdm bar on a terminal, else one line per input.
 
-    def __init__(self, quiet: bool, debug: bool) -> None:
+    ``names`` maps paths as found to the names to show (``-`` for standard input).
+    """
+
+    def __init__(self, quiet: bool, debug: bool, names: dict[str, str] | None = None) -> None:
         self.quiet = quiet
         self.debug = debug
+        self.names = names or {}
         self.bar = None
         self.tty = sys.stderr.isatty()
 
@@ -178,7 +251,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.write(line, file=sys.stderr)
         else:
-            print(line, file=sys.stderr, flush=True)
+            _Stderr.line(line)
 
     def start(self, stage: str, total: int) -> None:
         self.close()
@@ -197,13 +270,14 @@ class _Progress:
             self.bar.update(1)
 
     def done(self, outcome) -> None:
+        shown = self.names.get(outcome.input, outcome.input)
         if outcome.status == "failed":
-            self._print(f"sketchgrad: error: {outcome.input}: {_as_flags(outcome.error)}")
+            self._print(f"sketchgrad: error: {shown}: {_as_flags(outcome.error)}")
             if self.debug and outcome.traceback:
                 self._print(outcome.traceback.rstrip())
         elif not self.quiet and self.bar is None:
             what = "done" if outcome.status == "ok" else "skipped (up to date)"
-            self._print(f"{what}: {outcome.input} ({outcome.seconds:.2f} s)")
+            self._print(f"{what}: {shown} ({outcome.seconds:.2f} s)")
         if self.bar is not None:
             self.bar.update(1)
 
@@ -213,21 +287,90 @@ class _Progress:
             self.bar = None
 
 
-def _run(args: argparse.Namespace) -> int:
-    from .batch import run_batch
-    from .png import DEFAULT_COMPRESSION
+def _check_dashes(args: argparse.Namespace, settings: dict, config) -> None:
+    """``-`` means standard input or output only where that is one scan or one PNG."""
+    inputs, outdir = args.inputs, settings.get("outdir")
+    if STDIO in inputs:
+        if len(inputs) > 1:
+            raise _Usage("- (standard input) must be the only INPUT; give the other scans "
+                         "in another run")
+        if outdir != STDIO:
+            raise _Usage("- (standard input) has no file name to name outputs after; write "
+                         "the PNG to standard output with -o - and one --outputs kind")
+    if outdir != STDIO:
+        return
+    if len(inputs) != 1:
+        raise _Usage(f"-o - (standard output) takes one INPUT, not {len(inputs)}; give an "
+                     "output folder for several")
+    if inputs[0] != STDIO and Path(inputs[0]).is_dir():
+        raise _Usage(f"{inputs[0]}: is a folder, and -o - (standard output) holds one PNG; "
+                     "give one scan file, or an output folder")
+    if len(config.outputs) != 1:
+        raise _Usage("-o - (standard output) holds one PNG; choose one kind with --outputs "
+                     "(e.g. --outputs hsv)")
+    for flag, key in (("--json", "json"), ("--scheduler", "scheduler")):
+        if settings.get(key):
+            raise _Usage(f"{flag} cannot be used with -o - (standard output holds the PNG "
+                         "and the scan is processed here); drop one of them")
+    if args.dry_run:
+        raise _Usage("--dry-run lists files to be written; -o - writes none, drop one of them")
+    _check_stdout()
 
+
+def _check_stdin() -> None:
+    if sys.stdin is None or sys.stdin.isatty():
+        raise _Usage("- reads a scan from standard input, which is a terminal; pipe or "
+                     "redirect the scan into it (... - < page.png)")
+
+
+def _check_stdout() -> None:
+    if sys.stdout is None or sys.stdout.isatty():
+        raise _Usage("-o - writes a PNG to standard output, which is a terminal; redirect "
+                     "it to a file or a pipe (... -o - > out.png)")
+
+
+def _stdin_scan():
+    """Standard input as a binary file object named ``-`` (load_scan's messages name it)."""
+    import io
+
+    data = io.BytesIO(sys.stdin.buffer.read())
+    data.name = STDIO
+    return data
+
+
+def _to_stdout(path: Path) -> None:
+    import shutil
+
+    with open(path, "rb") as fh:
+        shutil.copyfileobj(fh, sys.stdout.buffer)
+    sys.stdout.buffer.flush()
+
+
+def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = _pipeline_config(settings)
     outdir = settings.get("outdir")
     if not outdir:
         raise _Usage("-o OUTDIR is required (or outdir in the --config file)")
+    _check_dashes(args, settings, config)
+    if args.dry_run:
+        return _dry_run(args.inputs, Path(outdir), config, settings)
+    if outdir == STDIO:
+        return _run_to_stdout(args.inputs[0], config, settings)
+    return _run_batch(args.inputs, outdir, config, settings)
+
+
+def _run_batch(inputs: list, outdir, config, settings: dict,
+               names: dict[str, str] | None = None) -> int:
+    from .batch import run_batch
+    from .png import DEFAULT_COMPRESSION
+
     quiet, debug = bool(settings.get("quiet")), bool(settings.get("debug"))
-    progress = _Progress(quiet, debug)
+    progress = _Progress(quiet, debug, names)
     start = time.perf_counter()
     try:
         outcomes = run_batch(
-            args.inputs, outdir, config,
+            inputs, outdir, config,
             compression=settings.get("png_compression", DEFAULT_COMPRESSION),
             workers=settings.get("workers"), overwrite=bool(settings.get("overwrite")),
             normalize_scope=settings.get("normalize_scope", "image"),
@@ -240,10 +383,136 @@ def _run(args: argparse.Namespace) -> int:
     if settings.get("json"):
         json.dump([o.to_dict() for o in outcomes], sys.stdout, indent=2)
         print()
+    if names is not None:  # -o -: the PNG goes to stdout before the summary
+        ok = [o for o in outcomes if o.status == "ok"]
+        if ok:
+            _to_stdout(Path(ok[0].outputs[0]))
     if not quiet:
-        print(f"sketchgrad: {counts['ok']} done, {counts['skipped']} skipped, "
-              f"{counts['failed']} failed in {seconds:.1f} s", file=sys.stderr)
-    return 1 if counts["failed"] else 0
+        _Stderr.line(f"sketchgrad: {counts['ok']} done, {counts['skipped']} skipped, "
+                     f"{counts['failed']} failed in {seconds:.1f} s")
+    return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+def _run_to_stdout(source: str, config, settings: dict) -> int:
+    """One scan (a file, or ``-``) to one PNG on standard output, via a temporary folder."""
+    import tempfile
+
+    if source == STDIO:
+        _check_stdin()
+    with tempfile.TemporaryDirectory(prefix="sketchgrad-") as tmp:
+        names = {}
+        if source == STDIO:
+            path = Path(tmp) / "stdin"
+            path.write_bytes(sys.stdin.buffer.read())
+            names[str(path)] = STDIO
+            source = str(path)
+        # a fresh folder: nothing to skip or protect, so --overwrite changes nothing
+        return _run_batch([source], Path(tmp) / "out", config,
+                          {**settings, "workers": 1, "overwrite": True}, names)
+
+
+def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
+    """List what ``run`` would write, skip and fail, with the reason; write nothing."""
+    # the batch's own planning, step by step, without _check_outdir's mkdir and probe
+    from .batch import (
+        NORMALIZE_SCOPES,
+        _discover,
+        _expected_record,
+        _foreign,
+        _kept_statistics,
+        _merge,
+        _normalizer_state,
+        _pixel_limit,
+        _plan,
+        _records,
+        _up_to_date,
+    )
+    from .errors import OutputError, choose
+
+    scope = settings.get("normalize_scope", "image")
+    choose(dict.fromkeys(NORMALIZE_SCOPES), scope, "normalize_scope")
+    _pixel_limit(settings.get("max_pixels"))
+    if outdir.exists() and not outdir.is_dir():
+        raise OutputError(f"{outdir}: the output folder is a file; choose a folder (-o)")
+    overwrite = bool(settings.get("overwrite"))
+    found, problems = _discover(inputs, outdir.resolve())
+    planned, clashes = _plan(found, outdir, config.outputs)
+    rows = [(o.input, "fail", [], o.error) for o in problems + clashes]
+    pending = []
+    for f, dests in planned:
+        if not f.path.exists():
+            rows.append((str(f.path), "fail", [], "no such file; check the path"))
+        elif overwrite:
+            rows.append((str(f.path), "write", dests, "--overwrite"))
+        else:
+            records = _records(dests)
+            clash = _foreign(dests, records)
+            if clash is not None:
+                rows.append((str(f.path), "fail", [], f"{clash} exists and was not written "
+                             "by sketchgrad; move it away or use --overwrite"))
+            else:
+                pending.append((f, dests, records))
+    state, unmeasured = None, 0
+    if scope == "batch" and pending:
+        kept = [_kept_statistics(f.path, dests, records[0], config)
+                for f, dests, records in pending]
+        unmeasured = sum(k is None for k in kept)
+        if not unmeasured:  # every scale is recorded: the merged scale is known now
+            state = _normalizer_state(_merge(kept))
+    expected = _expected_record(config, scope, state)
+    for f, dests, records in pending:
+        if unmeasured:
+            why = _why_redo(f.path, dests, records, expected, compare_scale=False)
+            if why is None:
+                why = (f"{unmeasured} input(s) must be measured for the batch's scale first; "
+                       "skipped if that scale is unchanged")
+            rows.append((str(f.path), "write", dests, why))
+        elif _up_to_date(f.path, dests, records, expected):
+            rows.append((str(f.path), "skip", dests, "up to date: newer than the input, "
+                         "same settings"))
+        else:
+            rows.append((str(f.path), "write", dests,
+                         _why_redo(f.path, dests, records, expected) or "out of date"))
+    order = {str(f.path): i for i, f in enumerate(found)}
+    rows.sort(key=lambda row: order.get(row[0], len(order)))
+    if settings.get("json"):
+        json.dump([{"input": i, "action": a, "outputs": [str(d) for d in ds], "reason": r}
+                   for i, a, ds, r in rows], sys.stdout, indent=2)
+        print()
+    else:
+        for source, action, dests, reason in rows:
+            target = f" -> {', '.join(map(str, dests))}" if action == "write" else ""
+            print(f"{action:<5} {source}{target}  ({reason})")
+    counts = {a: sum(row[1] == a for row in rows) for a in ("write", "skip", "fail")}
+    if not settings.get("quiet"):
+        _Stderr.line(f"sketchgrad: dry run: {counts['write']} to process, {counts['skip']} "
+                     f"to skip, {counts['fail']} would fail; nothing was written")
+    return EXIT_FAILED if counts["fail"] else EXIT_OK
+
+
+def _why_redo(source: Path, dests: list[Path], records: list, expected: dict, *,
+              compare_scale: bool = True) -> str | None:
+    """Why an input's outputs are not up to date (None: they are, as far as can be told)."""
+    missing = [d.name for d in dests if not d.is_file()]
+    if len(missing) == len(dests):
+        return "no outputs yet"
+    if missing:
+        return f"missing {', '.join(missing)}"
+    newest = source.stat().st_mtime_ns
+    if any(d.stat().st_mtime_ns < newest for d in dests):
+        return "the input changed after its outputs were written"
+    for record in records:
+        old, new = record.get("config") or {}, expected.get("config") or {}
+        changed = [k for k in new if old.get(k) != new.get(k)]
+        if changed:
+            return "made with other settings (" + ", ".join(
+                f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed) + ")"
+        if record.get("normalize_scope") != expected.get("normalize_scope"):
+            return (f"made with --normalize-scope {record.get('normalize_scope')}, now "
+                    f"{expected.get('normalize_scope')}")
+        if compare_scale and record.get("normalizer") != expected.get("normalizer"):
+            return "the batch's normalization scale changed"
+    return None
 
 
 def _methods() -> int:
@@ -281,7 +550,7 @@ def _hex(rgb) -> str:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import tempfile
 
     from .batch import _pixel_limit, _reason
     from .compare import render_comparison
@@ -290,25 +559,43 @@ def _compare(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     config = _pipeline_config(settings)
+    to_stdout = args.output == STDIO
     dest = Path(args.output)
-    if dest.exists() and not settings.get("overwrite"):
+    if to_stdout:
+        _check_stdout()
+    elif dest.exists() and not settings.get("overwrite"):
         raise _Usage(f"{dest}: exists; choose another -o or use --overwrite")
-    try:
-        scan = load_scan(args.input, mode="gray",
-                         max_pixels=_pixel_limit(settings.get("max_pixels")))
-        render_comparison(scan, args.what, dest, config=config, text=provenance_text(config))
-    except SketchgradError as exc:
-        _error(f"{args.input}: {_reason(exc, args.input)}")
-        if settings.get("debug"):
-            traceback.print_exc()
-        return 1
+    if args.input == STDIO:
+        _check_stdin()
+    limit = _pixel_limit(settings.get("max_pixels"))
+    with tempfile.TemporaryDirectory(prefix="sketchgrad-") as tmp:
+        try:
+            source = _stdin_scan() if args.input == STDIO else args.input
+            scan = load_scan(source, mode="gray", max_pixels=limit)
+            target = Path(tmp) / "sheet.png" if to_stdout else dest
+            render_comparison(scan, args.what, target, config=config,
+                              text=provenance_text(config))
+        except SketchgradError as exc:
+            _error(f"{args.input}: {_reason(exc, args.input)}")
+            if settings.get("debug"):
+                traceback.print_exc()
+            return EXIT_FAILED
+        if to_stdout:
+            _to_stdout(target)
     if not settings.get("quiet"):
-        print(f"sketchgrad: wrote {dest}", file=sys.stderr)
-    return 0
+        _Stderr.line(f"sketchgrad: wrote {'standard output' if to_stdout else dest}")
+    return EXIT_OK
 
 
 class _Usage(Exception):
     """A usage error found after parsing (exit status 2)."""
+
+
+def _refuse_dash_settings(args: argparse.Namespace) -> None:
+    for flag, value in (("--config", getattr(args, "config", None)),
+                        ("--config-from", getattr(args, "config_from", None))):
+        if value == STDIO:
+            raise _Usage(f"{flag} -: settings are not read from standard input; give a file")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,7 +609,9 @@ def main(argv: list[str] | None = None) -> int:
     Returns
     -------
     int
-        0 all done, 1 some inputs failed, 2 usage error, 130 interrupted.
+        The exit status: ``EXIT_OK`` (0) done, ``EXIT_FAILED`` (1) some inputs
+        failed, ``EXIT_USAGE`` (2) usage error, ``EXIT_INTERNAL`` (3) internal
+        error, ``EXIT_INTERRUPTED`` (130) interrupted.
 
     Examples
     --------
@@ -335,29 +624,34 @@ def main(argv: list[str] | None = None) -> int:
     # file that still decodes, and matplotlib's note that a title character (a file
     # name in another script) has no glyph in the font, would only add noise.
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-    warnings.filterwarnings("ignore", message=r"Glyph .* missing from font", category=UserWarning)
+    warnings.filterwarnings("ignore", message=r"Glyph .* missing from (current )?font",
+                            category=UserWarning)  # matplotlib 3.8 says "current font"
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
     try:
+        _refuse_dash_settings(args)
         if args.command == "methods":
             return _methods()
         if args.command == "compare":
             return _compare(args)
         return _run(args)
     except KeyboardInterrupt:
-        print("sketchgrad: interrupted; temporary files removed", file=sys.stderr)
-        return 130
+        # a line cut off by the Ctrl-C is ended first, so the message stands on its own
+        lead = "\n" if _Stderr.open_line else ""
+        _Stderr.open_line = False
+        _Stderr.line(f"{lead}sketchgrad: interrupted; temporary files removed")
+        return EXIT_INTERRUPTED
     except (SketchgradError, _Usage) as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()
         _error(str(exc))
-        return 2
+        return EXIT_USAGE
     except Exception as exc:  # a bug: one line unless --debug
         if getattr(args, "debug", False):
             raise
         _error(f"internal error ({type(exc).__name__}: {exc}); run again with --debug "
                "and report the traceback")
-        return 1
+        return EXIT_INTERNAL

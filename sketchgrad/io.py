@@ -533,7 +533,9 @@ def _n_frames(im) -> int:
 
 def _rawmode(im) -> str:
     try:
-        args = im.tile[0].args if im.tile else None
+        tile = im.tile[0] if im.tile else None
+        # Pillow >= 11 names the fields of a tile; before, it is a plain 4-tuple
+        args = tile.args if hasattr(tile, "args") else tile[3] if tile else None
     except Exception:  # noqa: BLE001
         return ""
     if isinstance(args, tuple):
@@ -555,6 +557,11 @@ def _tiff_needs_tifffile(im, rawmode: str) -> bool:
 def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     mode = im.mode
     transparency = im.info.get("transparency")
+    # Pillow < 10.3 opens 16-bit grey PNGs as 32-bit "I" (rawmode "I;16B"); the samples
+    # are still 16-bit, so they are kept as uint16 and described as later Pillows do.
+    wide_grey = mode == "I" and rawmode.startswith("I;16")
+    if wide_grey:
+        mode = "I;16"
     if mode == "P" or mode == "PA":
         has_alpha = mode == "PA" or transparency is not None
         im = im.convert("RGBA" if has_alpha else "RGB")
@@ -564,6 +571,8 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
         raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
                         "as 8- or 16-bit RGB or greyscale")
     samples = np.asarray(im)
+    if wide_grey:
+        samples = samples.astype(np.uint16)
     layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
               "CMYK": "CMYK"}.get(im.mode, "L")
     if transparency is not None and mode in ("L", "RGB") or (
@@ -572,7 +581,9 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     return _Decoded(samples=samples, layout=layout, mode=mode,
                     bit_depth=_bit_depth(mode, rawmode, samples.dtype),
                     size=im.size, format=fmt, dpi=_dpi(im.info.get("dpi")),
-                    orientation=_orientation(im))
+                    # Pillow turns a TIFF upright as it loads it (some versions still
+                    # report the tag afterwards): applying it again would turn it twice
+                    orientation=1 if fmt == "TIFF" else _orientation(im))
 
 
 def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:

@@ -501,6 +501,11 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     return out
 
 
+# _FALSE_OVERFLOW: NumPy 1.26's vector division sets the overflow flag when it divides
+# subnormal numbers, even when the quotient is at most 1 (5e-324 / 5e-324 warns there,
+# not in NumPy 2). Where the quotient cannot exceed 1 in size, that flag is ignored.
+
+
 def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
            own: tuple[float, float]) -> np.ndarray:
     """Apply ``method`` with statistics ``s`` to float array ``x`` (a new array)."""
@@ -517,7 +522,10 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
         return _affine(x, 0.0, (0.0, norm), own)
     if method == "maxabs":
         peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
-        return np.zeros_like(x) if peak == 0 else np.divide(x, kind(peak))
+        if peak == 0:
+            return np.zeros_like(x)
+        with np.errstate(over="ignore"):  # |x| <= peak: see _FALSE_OVERFLOW
+            return np.divide(x, kind(peak))
     if s.count == 0 or _no_scale(s.min, s.max):
         return np.full(x.shape, zero, x.dtype)
     if method == "zscore":
@@ -539,7 +547,8 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             span = high - low   # rounded as x's own max - min: max -> exactly 1
         if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
             out = np.subtract(x, low)
-            out /= span
+            with np.errstate(over="ignore"):  # |x - low| <= span: see _FALSE_OVERFLOW
+                out /= span
         else:
             out = _affine(x, s.min, (s.min, s.max), own)
         if method == "gamma":
@@ -557,7 +566,8 @@ def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
             return np.full(x.shape, zero, x.dtype)
         out = _signed_log(x, opts["scale"])
         out -= ends[0]
-        out /= ends[1] - ends[0]
+        with np.errstate(over="ignore"):  # |out| <= the span: see _FALSE_OVERFLOW
+            out /= ends[1] - ends[0]
         return _onto(out, opts["out_range"], inside)
     if method == "robust":
         p_lo, p_hi = s.percentile(opts["lower"]), s.percentile(opts["upper"])

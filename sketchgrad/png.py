@@ -14,9 +14,9 @@ magnitudes of an 8.5 MP ink scan): level 1 with PNG filter "none" is the
 fastest and, because the outputs are mostly black, as small as "sub" or "up"
 (6.6 MB vs 6.6 / 6.9 MB for RGB with zlib); level 6 makes the RGB file 20%
 smaller at 4.5x the time. ``compression`` (``--png-compression``) lets users
-choose. Levels 1-3 use ISA-L's deflate (the ``isal`` package) when it is
-installed: on that image 33 ms instead of zlib's 177 ms per core, and smaller
-(6.15 MB); level 0 (stored) and 4-9 always use zlib.
+choose. Levels 1-3 use ISA-L's deflate (the ``isal`` package, the optional
+extra ``sketchgrad[fast]``) when it is installed: on that image 33 ms instead of
+zlib's 177 ms per core, and smaller (6.15 MB); level 0 (stored) and 4-9 always use zlib.
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ def _engine(name: str | None, level: int):
                              + ", ".join(repr(e) for e in deflate_engines()))
     if name == "isal" and _isal() is None:
         raise ParameterError("engine='isal' needs the isal package; install it with "
-                             "`pip install isal`, or use engine='zlib'")
+                             "`pip install \"sketchgrad[fast]\"` (or `pip install isal`), "
+                             "or use engine='zlib'")
     if name != "zlib" and 1 <= level <= 3 and _isal() is not None:
         return _isal()
     return zlib

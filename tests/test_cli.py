@@ -7,6 +7,7 @@ The helpers at the top (``drawing``, ``write_scan``, ``sketchgrad``, ``pixels``,
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import subprocess
@@ -51,6 +52,16 @@ def sketchgrad_cmd(*args, cwd=None, timeout=120, **kw) -> subprocess.CompletedPr
     """Run the real command: ``python -m sketchgrad ARGS``."""
     return subprocess.run([sys.executable, "-m", "sketchgrad", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def sketchgrad_bytes(*args, cwd=None, timeout=120, **kw) -> subprocess.CompletedProcess:
+    """Run the real command with bytes in and out (stdin, stdout and stderr as bytes)."""
+    if "stdout" not in kw and "stderr" not in kw:
+        kw["capture_output"] = True
+    if "input" not in kw and "stdin" not in kw:
+        kw["stdin"] = subprocess.DEVNULL
+    return subprocess.run([sys.executable, "-m", "sketchgrad", *map(str, args)], cwd=cwd,
+                          timeout=timeout, **kw)
 
 
 def pixels(path: Path) -> np.ndarray:
@@ -478,3 +489,215 @@ def test_unicode_name_preview_prints_only_the_progress_lines(tmp_path):
     assert "Glyph" not in res.stderr and "Warning" not in res.stderr
     assert len(res.stderr.strip().splitlines()) == 2, res.stderr  # one file line, one summary
     assert pixels(tmp_path / "out" / "skizze ü 日本.preview.png").ndim == 3
+
+
+# ---------------------------------------------------------------------------------- stdio
+
+
+def png_from(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()  # the whole PNG decodes: stdout held nothing else
+    return im
+
+
+def test_dash_reads_stdin_and_writes_stdout(tmp_path):
+    scan = write_scan(tmp_path / "page.png", 95)
+    data = scan.read_bytes()
+    # run: stdin -> stdout, file -> stdout, and the same scan into a folder
+    piped = sketchgrad_bytes("run", "-", "-o", "-", "--outputs", "magnitude", input=data,
+                             cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr.decode().splitlines()[0].startswith("done: - (")
+    from_file = sketchgrad_bytes("run", scan, "-o", "-", "--outputs", "magnitude", "--quiet",
+                                 cwd=tmp_path)
+    assert from_file.returncode == 0 and from_file.stderr == b""
+    res = sketchgrad_cmd("run", scan, "-o", tmp_path / "out", "--outputs", "magnitude")
+    assert res.returncode == 0, res.stderr
+    kept = tmp_path / "out" / "page.magnitude.png"
+    for stream in (piped.stdout, from_file.stdout):
+        im = png_from(stream)
+        assert im.mode in ("I;16", "I")  # 16-bit grey (Pillow < 10.3 says "I")
+        np.testing.assert_array_equal(np.asarray(im), pixels(kept))
+        assert json.loads(im.text["sketchgrad"]) == provenance(kept)
+    # compare: stdin -> stdout gives the sheet it writes into a file (the title names "-")
+    sheet = sketchgrad_bytes("compare", "-", "--what", "operator", "-o", "-", input=data,
+                             cwd=tmp_path)
+    assert sheet.returncode == 0, sheet.stderr
+    assert sheet.stderr.decode().splitlines() == ["sketchgrad: wrote standard output"]
+    res = sketchgrad_bytes("compare", "-", "--what", "operator", "-o", tmp_path / "sheet.png",
+                           input=data)
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(np.asarray(png_from(sheet.stdout)),
+                                  pixels(tmp_path / "sheet.png"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "page.png", "sheet.png"]
+
+
+def test_dash_input_that_is_not_a_scan_fails_with_its_name(tmp_path):
+    for args in (("run", "-", "-o", "-", "--outputs", "hsv"),
+                 ("compare", "-", "--what", "ramp", "-o", "-")):
+        res = sketchgrad_bytes(*args, input=b"", cwd=tmp_path)
+        assert res.returncode == 1
+        assert res.stdout == b""
+        (line,) = error_lines(res.stderr.decode())
+        assert line == f"{ERROR_PREFIX}-: the file is empty (0 bytes); re-export or re-scan it"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_other_dash_is_a_usage_error(tmp_path):
+    scan = write_scan(tmp_path / "a.png", 96)
+    write_scan(tmp_path / "b.png", 97)
+    (tmp_path / "folder").mkdir()
+    write_scan(tmp_path / "folder" / "c.png", 98)
+    before = snapshot(tmp_path)
+    cases = {
+        ("run", "-", "-o", "out"): "- (standard input) has no file name to name outputs "
+        "after; write the PNG to standard output with -o - and one --outputs kind",
+        ("run", "-", scan, "-o", "-", "--outputs", "hsv"): "- (standard input) must be the "
+        "only INPUT; give the other scans in another run",
+        ("run", scan, "-o", "-"): "-o - (standard output) holds one PNG; choose one kind "
+        "with --outputs (e.g. --outputs hsv)",
+        ("run", scan, tmp_path / "b.png", "-o", "-", "--outputs", "hsv"): "-o - (standard "
+        "output) takes one INPUT, not 2; give an output folder for several",
+        ("run", tmp_path / "folder", "-o", "-", "--outputs", "hsv"): f"{tmp_path / 'folder'}: "
+        "is a folder, and -o - (standard output) holds one PNG; give one scan file, or an "
+        "output folder",
+        ("run", scan, "-o", "-", "--outputs", "hsv", "--json"): "--json cannot be used with "
+        "-o - (standard output holds the PNG and the scan is processed here); drop one of them",
+        ("run", scan, "-o", "-", "--outputs", "hsv", "--dry-run"): "--dry-run lists files to "
+        "be written; -o - writes none, drop one of them",
+        ("run", scan, "-o", "out", "--config", "-"): "--config -: settings are not read from "
+        "standard input; give a file",
+        ("compare", scan, "--what", "ramp", "-o", "s.png", "--config-from", "-"):
+        "--config-from -: settings are not read from standard input; give a file",
+    }
+    for args, message in cases.items():
+        res = sketchgrad_bytes(*args, input=scan.read_bytes(), cwd=tmp_path)
+        assert res.returncode == 2, (args, res.stderr)
+        assert res.stdout == b""
+        assert res.stderr.decode().splitlines() == [ERROR_PREFIX + message], args
+    assert snapshot(tmp_path) == before  # no file named "-", no output folder
+
+
+def test_dash_refuses_a_terminal(tmp_path):
+    import pty
+
+    scan = write_scan(tmp_path / "a.png", 99)
+    leader, follower = pty.openpty()
+    try:
+        to_tty = sketchgrad_bytes("compare", scan, "--what", "ramp", "-o", "-",
+                                  stdout=follower, stderr=subprocess.PIPE, cwd=tmp_path)
+        from_tty = sketchgrad_bytes("run", "-", "-o", "-", "--outputs", "hsv", stdin=follower,
+                                    cwd=tmp_path)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert to_tty.returncode == from_tty.returncode == 2
+    assert to_tty.stderr.decode() == (f"{ERROR_PREFIX}-o - writes a PNG to standard output, "
+                                      "which is a terminal; redirect it to a file or a pipe "
+                                      "(... -o - > out.png)\n")
+    assert from_tty.stderr.decode() == (f"{ERROR_PREFIX}- reads a scan from standard input, "
+                                        "which is a terminal; pipe or redirect the scan into "
+                                        "it (... - < page.png)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+# ------------------------------------------------------------------- exit codes and help
+
+
+def test_internal_error_exits_3_and_usage_2(tmp_path):
+    # a bug planted in the command: the one-line report, and status 3 (not 1: inputs failed)
+    bug = ("import sys, sketchgrad.cli as cli\n"
+           "def boom():\n    raise ZeroDivisionError('planted')\n"
+           "cli._methods = boom\n"
+           "sys.exit(cli.main(sys.argv[1:]))\n")
+    res = subprocess.run([sys.executable, "-c", bug, "methods"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 3
+    assert res.stderr.splitlines() == [
+        f"{ERROR_PREFIX}internal error (ZeroDivisionError: planted); run again with --debug "
+        "and report the traceback"]
+    res = subprocess.run([sys.executable, "-c", bug, "methods", "--frobnicate"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "unrecognized arguments: --frobnicate" in res.stderr
+
+
+def test_help_documents_exit_codes_and_examples_that_run(tmp_path):
+    from sketchgrad import cli
+
+    main_help = sketchgrad_cmd("--help")
+    assert main_help.returncode == 0
+    codes = {"0": "done", "1": "some inputs failed", "2": "usage error",
+             "3": "internal error", "130": "interrupted"}
+    for command in ("run", "methods", "compare"):
+        shown = sketchgrad_cmd(command, "--help")
+        assert shown.returncode == 0
+        for text in (main_help.stdout, shown.stdout):
+            status = text[text.index("exit status:"):].splitlines()[1:]
+            assert {line.split()[0]: line.split(None, 1)[1] for line in status}.keys() == \
+                codes.keys()
+            for code, meaning in codes.items():
+                assert any(line.split()[0] == code and meaning in line for line in status)
+            block = text[text.index("examples:"):text.index("exit status:")].splitlines()
+            examples = [line for line in block if f"sketchgrad {command} " in line + " "]
+            assert len(examples) == 2, (command, examples)
+    assert str(os.cpu_count()) not in sketchgrad_cmd("run", "--help").stdout.split(
+        "--workers N")[1].split("--")[0]
+    # every example, run as written (with this Python) on a page, a JPEG and a folder
+    write_scan(tmp_path / "page.png", 100)
+    write_scan(tmp_path / "page.jpg", 101, fmt="JPEG")
+    write_scan(tmp_path / "scans" / "p1.png", 102)
+    command = f"{sys.executable} -m sketchgrad"
+    for examples in cli._EXAMPLES.values():
+        for example in examples:
+            res = subprocess.run(example.replace("sketchgrad ", command + " "), shell=True,
+                                 cwd=tmp_path, capture_output=True, timeout=300)
+            assert res.returncode == 0, (example, res.stderr)
+    for name in ("page.hsv.png", "sheet.png", "ramps.png"):
+        png_from((tmp_path / name).read_bytes())
+    assert len(pngs(tmp_path / "results")) == 4
+
+
+# ------------------------------------------------------------------------------- dry run
+
+
+def test_dry_run_lists_what_a_run_would_do_and_writes_nothing(tmp_path):
+    src = tmp_path / "in"
+    for name, seed in (("a.png", 1), ("b.png", 2), ("c.png", 3), ("d.png", 4)):
+        write_scan(src / name, seed)
+    out = tmp_path / "out"
+    args = ("run", src, "-o", out, "--outputs", "magnitude,hsv")
+    assert sketchgrad_cmd(*args).returncode == 0
+    newest = max(p.stat().st_mtime_ns for p in out.iterdir())
+    os.utime(src / "b.png", ns=(newest + 10**9,) * 2)  # b changed after its outputs
+    (out / "c.hsv.png").unlink()
+    (out / "d.hsv.png").write_bytes(b"someone else's file")
+    write_scan(src / "e.png", 5)  # new
+    before = snapshot(tmp_path)
+    res = sketchgrad_cmd(*args, "--dry-run")
+    assert res.returncode == 1  # d would fail
+    assert res.stdout.splitlines() == [
+        f"skip  {src / 'a.png'}  (up to date: newer than the input, same settings)",
+        f"write {src / 'b.png'} -> {out / 'b.magnitude.png'}, {out / 'b.hsv.png'}  "
+        "(the input changed after its outputs were written)",
+        f"write {src / 'c.png'} -> {out / 'c.magnitude.png'}, {out / 'c.hsv.png'}  "
+        "(missing c.hsv.png)",
+        f"fail  {src / 'd.png'}  ({out / 'd.hsv.png'} exists and was not written by "
+        "sketchgrad; move it away or use --overwrite)",
+        f"write {src / 'e.png'} -> {out / 'e.magnitude.png'}, {out / 'e.hsv.png'}  "
+        "(no outputs yet)"]
+    assert res.stderr.splitlines() == [
+        "sketchgrad: dry run: 3 to process, 1 to skip, 1 would fail; nothing was written"]
+    other = sketchgrad_cmd(*args, "--dry-run", "--operator", "scharr", "--json")
+    assert json.loads(other.stdout)[0] == {
+        "input": str(src / "a.png"), "action": "write",
+        "outputs": [str(out / "a.magnitude.png"), str(out / "a.hsv.png")],
+        "reason": "made with other settings (operator: 'sobel' -> 'scharr')"}
+    missing = sketchgrad_cmd("run", src, "-o", tmp_path / "new", "--dry-run", "--quiet")
+    assert missing.returncode == 0 and missing.stderr == ""
+    assert len(missing.stdout.splitlines()) == 5
+    assert snapshot(tmp_path) == before  # nothing written, no folder created
+    # the real run does what the dry run listed
+    real = sketchgrad_cmd(*args, "--json")
+    statuses = {Path(o["input"]).name: o["status"] for o in json.loads(real.stdout)}
+    assert statuses == {"a.png": "skipped", "b.png": "ok", "c.png": "ok", "d.png": "failed",
+                        "e.png": "ok"}

@@ -6,10 +6,12 @@ from __future__ import annotations
 import errno
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +42,51 @@ def _finals(folder: Path) -> list[Path]:
 
 def _start(args: list, **kw) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "sketchgrad", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kw)
+
+
+class _Lines:
+    """A child's stderr, read line by line in a thread so that a test can wait for a line."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._stream = stream
+        self._queue: queue.Queue = queue.Queue()
+        self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            self._queue.put(line)
+        self._queue.put(None)
+
+    def wait_for(self, prefix: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            assert line is not None, f"the command ended before a {prefix!r} line: {self.lines}"
+            self.lines.append(line.rstrip("\n"))
+            if line.startswith(prefix):
+                return line
+
+    def rest(self, timeout: float = 60) -> list[str]:
+        """Every line, once the child has closed its stderr."""
+        self._reader.join(timeout)
+        self._stream.close()
+        while (line := self._queue.get(timeout=timeout)) is not None:
+            self.lines.append(line.rstrip("\n"))
+        return self.lines
+
+
+def _write_batch(src: Path, seed: int, small: int = 8) -> None:
+    """``small`` quick scans, then one large one (``z_large.png``, processed last).
+
+    The interrupting tests act as soon as the command reports its first input done; the
+    large scan still takes a second or more then, so the run cannot end first.
+    """
+    for i in range(small):
+        write_scan(src / f"p{i}.png", seed + i, shape=(240, 320))
+    write_scan(src / "z_large.png", seed + small, shape=(1600, 2400))
 
 
 def _complete(folder: Path, kinds: int) -> list[str]:
@@ -52,32 +98,24 @@ def _complete(folder: Path, kinds: int) -> list[str]:
     return sorted(s for s, n in stems.items() if n == kinds)
 
 
-def _wait_for_output(folder: Path, proc: subprocess.Popen, kinds: int,
-                     timeout: float = 60) -> list[str]:
-    """Wait until some input has all its outputs in place; return those inputs' stems."""
-    deadline = time.monotonic() + timeout
-    while not (folder.exists() and _complete(folder, kinds)):
-        assert proc.poll() is None, "the run ended before it could be interrupted"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    return _complete(folder, kinds)
-
-
 @pytest.mark.slow
 def test_sigkill_mid_batch_then_rerun_equals_an_uninterrupted_run(tmp_path):
     src = tmp_path / "in"
-    for i in range(8):
-        write_scan(src / f"p{i}.png", 100 + i, shape=(240, 320))
+    _write_batch(src, 100)
     args = ["run", src, "--workers", 2, "--json", "--outputs", "magnitude,hsv,sketch"]
     ref = tmp_path / "ref"
     assert sketchgrad_cmd(*args, "-o", ref).returncode == 0
 
     out = tmp_path / "out"
     proc = _start([*args, "-o", out], start_new_session=True)
-    finished = _wait_for_output(out, proc, kinds=3)
+    stderr = _Lines(proc.stderr)
+    stderr.wait_for("done: ")  # an input is finished: its outputs are in place
     os.killpg(proc.pid, signal.SIGKILL)  # the parent and its worker processes, at once
-    proc.communicate(timeout=30)
+    proc.wait(timeout=30)
+    stderr.rest()
     assert proc.returncode == -signal.SIGKILL
+    finished = _complete(out, kinds=3)
+    assert finished
     done_before = sorted(str(p.relative_to(out)) for p in _finals(out))
     assert 0 < len(done_before) < len(pngs(ref))  # really killed mid-way
     for p in _finals(out):  # a final name never holds a partial PNG
@@ -200,16 +238,18 @@ def test_outdir_that_cannot_be_written_is_reported_before_any_work(tmp_path, mon
 
 def test_ctrl_c_stops_cleans_up_and_exits_130(tmp_path):
     src = tmp_path / "in"
-    for i in range(8):
-        write_scan(src / f"p{i}.png", 200 + i, shape=(240, 320))
+    _write_batch(src, 200)
     out = tmp_path / "out"
     proc = _start(["run", src, "-o", out, "--workers", 2, "--outputs", "magnitude,hsv,sketch"])
-    _wait_for_output(out, proc, kinds=3)
+    stderr = _Lines(proc.stderr)
+    stderr.wait_for("done: ")  # the run is under way (and the large scan is still to come)
     proc.send_signal(signal.SIGINT)  # to the parent only: it must stop its workers itself
-    _, stderr = proc.communicate(timeout=60)
-    assert proc.returncode == 130, stderr
-    assert "Traceback" not in stderr
-    assert stderr.splitlines()[-1] == "sketchgrad: interrupted; temporary files removed"
+    proc.wait(timeout=60)
+    lines = stderr.rest()
+    assert proc.returncode == 130, lines
+    assert not any("Traceback" in line for line in lines)
+    assert lines[-1] == "sketchgrad: interrupted; temporary files removed"
+    assert not (out / "z_large.sketch.png").exists()  # really interrupted mid-way
     assert temp_files(tmp_path) == []
     for p in _finals(out):
         pixels(p)

@@ -32,6 +32,18 @@ SKIMAGE = {"sobel": (skimage.filters.sobel, 2.0), "scharr": (skimage.filters.sch
            "prewitt": (skimage.filters.prewitt, 2.0), "farid": (skimage.filters.farid, FARID_GAIN)}
 
 
+def skimage_edge(reference, image, axis, mode, cval):
+    """scikit-image's edge filter, with ``mode="constant"`` built by padding with ``cval``.
+
+    scikit-image < 0.26 does not pass ``cval`` on (its issue 7825), so for the constant
+    border the image is padded with ``cval`` by hand, filtered, and the padding cut off.
+    """
+    if mode != "constant":
+        return reference(image, axis=axis, mode=mode)
+    padded = np.pad(image, 3, constant_values=cval)
+    return reference(padded, axis=axis, mode="constant")[3:-3, 3:-3]
+
+
 def test_registry_holds_the_public_functions():
     assert OPERATORS == {"sobel": sobel, "scharr": scharr, "prewitt": prewitt, "farid": farid,
                          "central": central}
@@ -134,8 +146,8 @@ def test_scikit_image_factors_with_every_border_mode(rng, operator, mode):
     image = rng.random((17, 20))
     reference, factor = SKIMAGE[operator]
     f = gradient_field(image, operator, mode=mode, cval=0.3)
-    assert_allclose(f.gx, reference(image, axis=1, mode=mode, cval=0.3) / factor, **TOL)
-    assert_allclose(f.gy, reference(image, axis=0, mode=mode, cval=0.3) / factor, **TOL)
+    assert_allclose(f.gx, skimage_edge(reference, image, 1, mode, 0.3) / factor, **TOL)
+    assert_allclose(f.gy, skimage_edge(reference, image, 0, mode, 0.3) / factor, **TOL)
 
 
 def test_scikit_image_v_and_h_functions(rng):
@@ -171,8 +183,8 @@ def test_tiny_images_match_scikit_image(rng, shape, mode):
     for operator, (reference, factor) in SKIMAGE.items():
         f = gradient_field(image, operator, mode=mode, cval=0.5)
         assert f.gx.shape == shape
-        assert_allclose(f.gx, reference(image, axis=1, mode=mode, cval=0.5) / factor, **TOL)
-        assert_allclose(f.gy, reference(image, axis=0, mode=mode, cval=0.5) / factor, **TOL)
+        assert_allclose(f.gx, skimage_edge(reference, image, 1, mode, 0.5) / factor, **TOL)
+        assert_allclose(f.gy, skimage_edge(reference, image, 0, mode, 0.5) / factor, **TOL)
 
 
 def test_empty_image():

@@ -493,3 +493,25 @@ def test_webp_size_read_from_header_before_decoding(tmp_path, options):
     with pytest.raises(ScanError, match="56x40 = 2,240 pixels is more than max_pixels=2,239"):
         load_scan(path, max_pixels=2239)
     assert load_scan(path, max_pixels=2240).image.shape == (40, 56)
+
+
+def test_16bit_grey_png_opened_as_mode_i_by_older_pillow(tmp_path, monkeypatch):
+    # Pillow 10.0-10.2 opens 16-bit grey PNGs as 32-bit mode "I" (later ones as "I;16");
+    # make this Pillow do the same, then load every value and sketchgrad's own output.
+    from PIL import PngImagePlugin
+
+    from sketchgrad.png import save_png
+
+    values = every_uint16()
+    png = tmp_path / "g16.png"
+    Image.fromarray(values).save(png)
+    magnitude = np.linspace(0, 1, 48 * 64, dtype=np.float32).reshape(48, 64)
+    ours = save_png(tmp_path / "ours.magnitude.png", magnitude, bit_depth=16)
+    monkeypatch.setitem(PngImagePlugin._MODES, (16, 0), ("I", "I;16B"))
+    with Image.open(png) as im:
+        assert im.mode == "I"  # the old behaviour, really reproduced
+    scan = load_scan(png)
+    assert (scan.meta.mode, scan.meta.bit_depth) == ("I;16", 16)
+    assert_array_equal(np.round(scan.image * 65535).astype(np.int64), values)
+    back = load_scan(ours).image
+    assert np.abs(back - magnitude).max() <= 0.5 / 65535 + FLOAT_TOL

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import PIL
 import pytest
 from PIL import Image, ImageOps
 
@@ -14,6 +15,16 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
 SCRIPT = ROOT / "scripts" / "make_sample_images.py"
 MAX_BYTES = 2 * 1024 * 1024
+#: The drawings are computed in floating point, and another CPU's vector units or another
+#: NumPy may round a pixel the other way (seen in the 16-bit TIFF, one level of 65535: 12 of
+#: 786,432 pixels on an AVX-512 CPU, 0.19 % of them with NumPy 1.26). A fresh drawing may
+#: differ from the committed one by at most this many levels ...
+MAX_LEVELS = 1
+#: ... on at most this fraction of its samples (1 %); a change to the script moves more.
+MAX_DIFFERING = 1e-2
+#: Pillow's polygon filling, which draws the strokes' edges, changed between 11.0 and 12.0
+#: (edge pixels move by up to 48 levels); the committed drawings were made with Pillow 13.
+DRAWN_WITH_PILLOW = (12, 0)
 
 
 def committed():
@@ -50,6 +61,10 @@ def pixels(path: Path) -> np.ndarray:
         return np.asarray(im).astype(np.int64)
 
 
+@pytest.mark.skipif(
+    tuple(int(v) for v in PIL.__version__.split(".")[:2]) < DRAWN_WITH_PILLOW,
+    reason="Pillow < 12 fills the strokes' polygons differently; the drawings are "
+           "reproduced with the Pillow that drew them or a later one")
 def test_script_reproduces_the_committed_drawings(regenerated):
     # Pixels, not bytes: a newer zlib or libjpeg may encode the same pixels differently.
     names = sorted(p.name for p in regenerated.iterdir())
@@ -61,7 +76,9 @@ def test_script_reproduces_the_committed_drawings(regenerated):
         if path.suffix.lower() in (".jpg", ".jpeg"):
             assert np.mean(np.abs(fresh - kept)) < 0.5, hint  # decoder rounding at most
         else:
-            assert np.array_equal(fresh, kept), hint
+            assert np.abs(fresh - kept).max() <= MAX_LEVELS, hint
+            assert np.mean(fresh != kept) <= MAX_DIFFERING, hint
+
 
 
 def test_two_runs_give_byte_identical_files(regenerated, tmp_path):
