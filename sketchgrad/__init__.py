@@ -19,21 +19,34 @@ from .color import (
     apply_color,
     color_wheel,
     gradient_map,
+    hsv_color,
     hsv_remap,
     hsv_to_rgb,
     stroke_color,
 )
 from .compare import render_comparison
-from .config import read_provenance
-from .denoise import DENOISE_METHODS, denoise, estimate_noise, flatten_background
+from .denoise import (
+    DENOISE_METHODS,
+    denoise,
+    estimate_noise,
+    flatten_background,
+    register_denoiser,
+)
 from .errors import OutputError, ParameterError, ScanError, SketchgradError
-from .gradients import OPERATORS, GradientField, gradient_field
+from .gradients import OPERATORS, GradientField, gradient_field, register_operator
 from .io import DEFAULT_MAX_PIXELS, Scan, ScanMeta, as_image, load_scan
-from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
+from .normalize import (
+    NORMALIZE_METHODS,
+    Normalizer,
+    normalize,
+    register_normalization,
+    to_unit,
+)
 from .pipeline import PipelineConfig, Result, fit_normalizer, process, process_to_files
 from .png import PngWriter, save_png
 from .preview import preview_png_bytes, render_preview
-from .sketch import colour_relief, sketch_effect
+from .provenance import read_provenance
+from .sketch import colour_relief, relief, sketch_effect
 from .strokes import StrokeDirections, flow_picture, plot_rose, stroke_directions
 
 __version__ = "0.1.0"
@@ -78,6 +91,7 @@ __all__ = [
     "denoise",
     "estimate_noise",
     "gradient_field",
+    "hsv_color",
     "hsv_remap",
     "hsv_to_rgb",
     "load_scan",
@@ -88,6 +102,10 @@ __all__ = [
     "PngWriter",
     "render_preview",
     "save_png",
+    "relief",
+    "register_denoiser",
+    "register_operator",
+    "register_normalization",
     "sketch_effect",
     "StrokeDirections",
     "stroke_directions",

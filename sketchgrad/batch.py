@@ -1,33 +1,41 @@
-"""Running the pipeline over many scans, one outcome per input.
+"""Running the pipeline over many scans, one outcome per input: :func:`run_batch`.
 
-:func:`run_batch` finds the inputs (files, folders searched recursively, glob
-patterns), plans one output name per input and kind, skips inputs whose
-outputs are up to date, and runs the rest in this process, in a local process
-pool or on a Dask distributed cluster. The same inputs and settings give the
-same PNG pixels whichever way the work runs.
+``run_batch`` reads as its phases: find the inputs and plan their outputs
+(:mod:`sketchgrad.inputs`), refuse outputs sketchgrad did not write, measure a
+shared scale (``normalize_scope="batch"``), skip inputs whose outputs are up
+to date (:mod:`sketchgrad.provenance`), and produce the rest on a runner (this
+process, a local pool or a Dask cluster, :mod:`sketchgrad.runners`). The same
+inputs and settings give the same PNG pixels whichever way the work runs.
 
-Nothing is lost: every output of an input is first written under a hidden
-temporary name (``.<name>.<token>.tmp``) in its final folder, and only when all
-of that input's outputs are written are they renamed into place. A failed
+Nothing is lost: all outputs of an input are written under hidden temporary
+names (``.<name>.<token>.tmp``) in their final folder and renamed into place
+together, once, by :func:`sketchgrad.streaming.process_to_files`. A failed
 input leaves its earlier outputs as they were; a killed run leaves only
 temporary files, which the next run removes before it starts.
 """
 
 from __future__ import annotations
 
-import glob
-import json
 import os
-import time
-import traceback
-import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import OutputError, ParameterError, SketchgradError, choose
+from .errors import OutputError, ParameterError, choose
+from .inputs import PlannedInput, discover, find_inputs, plan_outputs
+from .io import DEFAULT_MAX_PIXELS, IMAGE_SUFFIXES, REPORTED_SUFFIXES, looks_like_image
 from .pipeline import PipelineConfig
 from .png import DEFAULT_COMPRESSION
+from .provenance import (
+    expected_record,
+    foreign_output,
+    kept_statistics,
+    normalizer_record,
+    output_provenance,
+    output_records,
+    up_to_date,
+)
+from .runners import Job, Reply, Runner, guard
 
 __all__ = [
     "Outcome",
@@ -35,27 +43,15 @@ __all__ = [
     "find_inputs",
     "looks_like_image",
     "remove_leftovers",
+    "pixel_limit",
+    "merge_normalizers",
     "IMAGE_SUFFIXES",
+    "REPORTED_SUFFIXES",
     "NORMALIZE_SCOPES",
 ]
 
-#: File name endings taken as images when a folder is searched (case-insensitive).
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp",
-                  ".gif")
-
-#: Endings of drawings in formats sketchgrad cannot read. A folder search takes them too,
-#: so each is named in a one-line error with a hint ("export the page as PNG or TIFF")
-#: rather than left out without a word.
-REPORTED_SUFFIXES = (".pdf", ".svg", ".svgz", ".heic", ".heif", ".avif", ".psd", ".jxl")
-
 #: Where the magnitude's normalization statistics come from.
 NORMALIZE_SCOPES = ("image", "batch")
-
-# First bytes of the formats load_scan reads, for files without an image ending.
-_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a",
-          b"GIF89a")
-
-_GLOB_CHARS = frozenset("*?[")
 
 
 @dataclass
@@ -87,192 +83,6 @@ class Outcome:
         """The JSON summary fields: input, outputs, status, error, seconds."""
         return {"input": self.input, "outputs": list(self.outputs), "status": self.status,
                 "error": self.error, "seconds": self.seconds}
-
-
-# ----------------------------------------------------------------------------------------
-# Finding inputs and naming outputs
-
-
-@dataclass(frozen=True)
-class _Found:
-    path: Path
-    base: Path | None  # the folder it was found under (outputs mirror the path below it)
-
-
-def looks_like_image(path: str | os.PathLike) -> bool:
-    r"""Whether a file is taken as an image: by its ending, else by its first bytes.
-
-    Drawings in formats sketchgrad cannot read (``REPORTED_SUFFIXES``: PDF, SVG,
-    HEIC, ...) are taken too, so that they fail with a message naming them.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scan_without_ending"
-    >>> _ = p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
-    >>> looks_like_image(p), looks_like_image(p.with_name("notes.txt"))
-    (True, False)
-    """
-    p = Path(path)
-    if p.suffix.lower() in IMAGE_SUFFIXES + REPORTED_SUFFIXES:
-        return True
-    try:
-        with open(p, "rb") as fh:
-            head = fh.read(16)
-    except OSError:
-        return False
-    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
-
-
-def _inside(path: Path, folder: Path | None) -> bool:
-    if folder is None:
-        return False
-    try:
-        path.resolve().relative_to(folder)
-    except ValueError:
-        return False
-    return True
-
-
-def _search(folder: Path, exclude: Path | None) -> list[Path]:
-    """Image files under ``folder``, sorted; hidden entries and ``exclude`` left out."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        rootp = Path(root)
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".")
-                         and not _inside(rootp / d, exclude))
-        for name in sorted(files):
-            f = rootp / name
-            if name.startswith(".") or _inside(f, exclude):
-                continue
-            if f.is_file() and looks_like_image(f):
-                found.append(f)
-    return found
-
-
-def _glob_base(pattern: str) -> Path:
-    """The folder part of a pattern before its first wildcard."""
-    parts = Path(pattern).parts
-    base = []
-    for part in parts[:-1]:
-        if _GLOB_CHARS & set(part):
-            break
-        base.append(part)
-    return Path(*base) if base else Path(".")
-
-
-def _discover(paths: Iterable[str | os.PathLike], exclude: Path | None
-              ) -> tuple[list[_Found], list[Outcome]]:
-    found: list[_Found] = []
-    problems: list[Outcome] = []
-    seen: set[Path] = set()
-
-    def add(f: Path, base: Path | None) -> None:
-        key = f.resolve()
-        if key not in seen:
-            seen.add(key)
-            found.append(_Found(f, base))
-
-    for arg in paths:
-        p = Path(arg)
-        if p.is_dir():
-            files = _search(p, exclude)
-            if not files:
-                problems.append(Outcome(str(p), "failed", error="no image files found in this "
-                                        "folder (files inside the output folder are not taken)"))
-            for f in files:
-                add(f, p)
-        elif p.exists() or not (_GLOB_CHARS & set(str(arg))):
-            add(p, None)  # a missing file fails later with load_scan's message
-        else:
-            base = _glob_base(str(arg))
-            matches = sorted(glob.glob(str(arg), recursive=True))
-            taken = 0
-            for m in map(Path, matches):
-                if m.is_dir():
-                    for f in _search(m, exclude):
-                        add(f, base)
-                        taken += 1
-                elif m.is_file() and not _inside(m, exclude) and not m.name.startswith("."):
-                    add(m, base)
-                    taken += 1
-            if not taken:
-                problems.append(Outcome(str(arg), "failed", error="no file matches this "
-                                        "pattern; check the pattern and quote it for the shell"))
-    return found, problems
-
-
-def find_inputs(paths: Iterable[str | os.PathLike], *,
-                exclude: str | os.PathLike | None = None) -> list[Path]:
-    """Expand files, folders (searched recursively) and glob patterns into inputs.
-
-    Parameters
-    ----------
-    paths : iterable of str or path-like
-        Files (taken as given), folders (image files found by ending or first
-        bytes; hidden entries skipped) and glob patterns (``**`` recurses).
-    exclude : str or path-like, optional
-        A folder whose files are never taken from folders or patterns (the
-        output folder).
-
-    Returns
-    -------
-    list of Path
-        Each input once, folders' files sorted.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> for name in ("b.PNG", "a.jpg", "notes.txt"):
-    ...     _ = (d / name).write_bytes(b"")
-    >>> [p.name for p in find_inputs([d])]
-    ['a.jpg', 'b.PNG']
-    """
-    ex = Path(exclude).resolve() if exclude is not None else None
-    return [f.path for f in _discover(paths, ex)[0]]
-
-
-def _plan(found: list[_Found], outdir: Path, kinds: tuple[str, ...]
-          ) -> tuple[list[tuple[_Found, list[Path]]], list[Outcome]]:
-    """Output paths per input: ``<stem>.<kind>.png`` mirroring the folder structure.
-
-    Stems that clash in one output folder (``page1.png`` and ``page1.jpg``) keep
-    the file's ending (``page1.png.hsv.png``); names still clashing are failures.
-    """
-    def rel_parent(f: _Found) -> Path:
-        if f.base is None:
-            return Path()
-        try:
-            return f.path.parent.relative_to(f.base)
-        except ValueError:
-            return Path()
-
-    def key(f: _Found, name: str) -> str:
-        return str(rel_parent(f) / name).casefold()
-
-    stem_count: dict[str, int] = {}
-    for f in found:
-        k = key(f, f.path.stem)
-        stem_count[k] = stem_count.get(k, 0) + 1
-    names: list[str] = []
-    for f in found:
-        clash = stem_count[key(f, f.path.stem)] > 1
-        names.append(f.path.name if clash else f.path.stem)
-    owner: dict[str, int] = {}
-    planned, problems = [], []
-    for i, (f, name) in enumerate(zip(found, names, strict=True)):
-        k = key(f, name)
-        if k in owner:
-            other = found[owner[k]].path
-            problems.append(Outcome(str(f.path), "failed", error=(
-                f"its outputs would have the same names as those of {other}; give the folders "
-                "that hold them instead of the files, or run them with different -o")))
-            continue
-        owner[k] = i
-        folder = outdir / rel_parent(f)
-        planned.append((f, [folder / f"{name}.{kind}.png" for kind in kinds]))
-    return planned, problems
 
 
 # ----------------------------------------------------------------------------------------
@@ -316,240 +126,56 @@ def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
 
 
 # ----------------------------------------------------------------------------------------
-# The work one input needs (runs in a worker: everything here must pickle)
+# The work of one input (runs in a worker: module-level functions, so they pickle)
 
 
-@dataclass(frozen=True)
-class _Job:
-    index: int
-    source: str
-    outputs: tuple[tuple[str, str], ...]  # (kind, destination)
-    config: PipelineConfig
-    max_pixels: int | None
-    compression: int = DEFAULT_COMPRESSION
-    text: tuple[tuple[str, str], ...] = ()
-    normalizer: object = None
-
-
-@dataclass
-class _Reply:
-    index: int
-    ok: bool
-    value: object = None  # written paths, or a fitted Normalizer
-    error: str | None = None
-    traceback: str | None = None
-    seconds: float = 0.0
-
-
-def _reason(exc: BaseException, source: str) -> str:
-    """The one-line message without a leading ``<source>: `` (the CLI adds it)."""
-    msg = " ".join(str(exc).split()) or type(exc).__name__
-    for prefix in (f"{source}: ", f"{Path(source).resolve()}: "):
-        if msg.startswith(prefix):
-            return msg[len(prefix):]
-    return msg
-
-
-def _guard(job: _Job, work: Callable[[_Job], object]) -> _Reply:
-    start = time.perf_counter()
-    try:
-        reply = _Reply(job.index, True, work(job))
-    except SketchgradError as exc:
-        reply = _Reply(job.index, False, error=_reason(exc, job.source),
-                       traceback=traceback.format_exc())
-    except MemoryError:
-        reply = _Reply(job.index, False, error="out of memory; use fewer workers= or a "
-                       "smaller tile_size=", traceback=traceback.format_exc())
-    except Exception as exc:  # a bug must not stop the other inputs
-        reply = _Reply(job.index, False,
-                       error=f"internal error ({type(exc).__name__}: {exc}); please report "
-                       "it with the debug=True output", traceback=traceback.format_exc())
-    reply.seconds = time.perf_counter() - start
-    return reply
-
-
-def _load(job: _Job):
+def _load(job: Job):
     from .io import load_scan
 
     return load_scan(job.source, mode="gray", max_pixels=job.max_pixels)
 
 
-def _fit(job: _Job):
+def _fit(job: Job):
     """First pass of ``normalize_scope="batch"``: this input's magnitude statistics.
 
     ``fit_normalizer`` goes tile by tile (memory: the image plus a few tiles)
     and measures exactly the magnitude the pipeline normalizes (floored at
-    ``color.ZERO_GRADIENT``, bitwise repeatable).
+    ``gradients.ZERO_GRADIENT``, bitwise repeatable).
     """
     from .pipeline import fit_normalizer
 
     return fit_normalizer(_load(job), job.config)
 
 
-def _produce(job: _Job) -> list[str]:
-    """Second pass: process one input and put all its outputs in place together."""
-    from .pipeline import process_to_files
+def _produce(job: Job) -> list[str]:
+    """Second pass: process one input; its outputs are put in place together, once."""
+    from .streaming import process_to_files
 
     scan = _load(job)
-    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    staged: dict[str, Path] = {}
-    try:
-        for kind, dest in job.outputs:
-            dest = Path(dest)
-            try:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise OutputError(f"{dest.parent}: cannot create the folder "
-                                  f"({exc.strerror or exc})") from None
-            staged[kind] = dest.with_name(f".{dest.name}.{token}.tmp")
-        process_to_files(scan, job.config, staged, normalizer=job.normalizer,
-                         text=dict(job.text), compression=job.compression)
-        for kind, dest in job.outputs:
-            os.replace(staged[kind], dest)
-    except BaseException as exc:
-        for stage in staged.values():
-            stage.unlink(missing_ok=True)
-        if isinstance(exc, OutputError):  # name the output, not its temporary file
-            message = str(exc)
-            for kind, dest in job.outputs:
-                message = message.replace(str(staged.get(kind, dest)), dest)
-            raise OutputError(message) from None
-        raise
+    for _kind, dest in job.outputs:
+        folder = Path(dest).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{folder}: cannot create the folder "
+                              f"({exc.strerror or exc})") from None
+    process_to_files(scan, job.config, dict(job.outputs), normalizer=job.normalizer,
+                     text=dict(job.text), compression=job.compression)
     return [dest for _kind, dest in job.outputs]
 
 
-def _fit_job(job: _Job) -> _Reply:
-    return _guard(job, _fit)
+def _fit_job(job: Job) -> Reply:
+    return guard(job, _fit)
 
 
-def _produce_job(job: _Job, normalizer=None) -> _Reply:
+def _produce_job(job: Job, normalizer=None) -> Reply:
     if normalizer is not None:  # shared by every job: sent once, not inside each job
         job = replace(job, normalizer=normalizer)
-    return _guard(job, _produce)
+    return guard(job, _produce)
 
 
 # ----------------------------------------------------------------------------------------
-# Where the work runs
-
-
-def _ignore_sigint() -> None:
-    import signal
-
-    # Ctrl-C reaches the whole process group: the parent alone handles it
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-class _Runner:
-    """Runs jobs here, in a process pool, or on a Dask cluster; yields replies as done."""
-
-    def __init__(self, workers: int, scheduler=None) -> None:
-        self.workers = max(1, workers)
-        self.scheduler = scheduler
-        self.client = None
-        self.own_client = False
-        self.pool = None
-        self._futures: list = []  # the Dask futures of the current pass (cancelled by abort)
-        if scheduler is not None:
-            self.client, self.own_client = _connect(scheduler)
-
-    def run(self, func: Callable[..., _Reply], jobs: list[_Job],
-            shared: object = None) -> Iterator[_Reply]:
-        """``func(job)``, or ``func(job, shared)`` when an object is shared by all jobs."""
-        if not jobs:
-            return
-        extra = () if shared is None else (shared,)
-        if self.client is not None:
-            yield from self._run_dask(func, jobs, shared)
-        elif self.workers == 1 or len(jobs) == 1:
-            for job in jobs:
-                yield func(job, *extra)
-        else:
-            yield from self._run_pool(func, jobs, extra)
-
-    def _run_pool(self, func, jobs, extra):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-        from concurrent.futures.process import BrokenProcessPool
-
-        if self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                max_workers=min(self.workers, len(jobs)),
-                mp_context=multiprocessing.get_context("spawn"), initializer=_ignore_sigint)
-        futures = {self.pool.submit(func, job, *extra): job for job in jobs}
-        broken = False
-        for fut in as_completed(futures):
-            job = futures[fut]
-            try:
-                yield fut.result()
-            except BrokenProcessPool:
-                broken = True
-                yield _Reply(job.index, False, error="a worker process died (killed, or out "
-                             "of memory); use fewer workers= or a smaller tile_size=")
-        if broken:  # the next pass gets a fresh pool
-            self.pool.shutdown(wait=True)
-            self.pool = None
-
-    def _run_dask(self, func, jobs, shared):
-        from distributed import as_completed
-
-        if shared is None:
-            futures = self.client.map(func, jobs, pure=False)
-        else:  # one copy to every worker, not one per job
-            [handle] = self.client.scatter([shared], broadcast=True, hash=False)
-            futures = self.client.map(func, jobs, pure=False, normalizer=handle)
-        index = {fut.key: job for fut, job in zip(futures, jobs, strict=True)}
-        self._futures = futures
-        for fut in as_completed(futures, loop=self.client.loop):
-            job = index[fut.key]
-            try:
-                yield fut.result()
-            except Exception as exc:  # the worker process was lost, or cannot import us
-                yield _Reply(job.index, False, error=f"the Dask cluster failed this input "
-                             f"({type(exc).__name__}: {exc})")
-
-    def abort(self) -> None:
-        """Stop at once (Ctrl-C): cancel queued work and end the worker processes."""
-        if self.pool is not None:
-            processes = list(getattr(self.pool, "_processes", {}).values())
-            self.pool.shutdown(wait=False, cancel_futures=True)
-            for p in processes:
-                p.terminate()
-            for p in processes:
-                p.join(5)
-            self.pool = None
-        if self.client is not None:
-            if self._futures:
-                self.client.cancel(self._futures)
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True)
-            self.pool = None
-        if self.client is not None and self.own_client:
-            self.client.close()
-        self.client = None
-
-
-def _connect(scheduler):
-    """A ``distributed.Client`` for a scheduler address (or the client given)."""
-    if not isinstance(scheduler, str):
-        return scheduler, False
-    try:
-        from distributed import Client
-    except ImportError:
-        raise ParameterError(
-            "scheduler= needs Dask distributed, which is not installed; install it with: "
-            "pip install \"sketchgrad[distributed]\"") from None
-    try:
-        return Client(scheduler, timeout="10s", set_as_default=False), True
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ParameterError(
-            f"scheduler={scheduler}: cannot connect to a Dask scheduler there ({exc}); "
-            "start one with `dask scheduler` and give the address it prints") from None
-
-
-# ----------------------------------------------------------------------------------------
-# The batch
+# Checks before any work
 
 
 def _check_outdir(outdir: Path) -> None:
@@ -571,29 +197,22 @@ def _check_outdir(outdir: Path) -> None:
                           f"({exc.strerror or exc}); choose another (outdir=)") from None
 
 
-def _normalizer_state(normalizer) -> dict | None:
-    """A small JSON record of fitted statistics, for provenance and skip checks.
+def pixel_limit(max_pixels: int | None) -> int | None:
+    """``load_scan``'s max_pixels for the command's: None -> the default, 0 -> no limit.
 
-    The statistics are readable (``count``, ``min``, ``max``, ...); the
-    fingerprint (SHA-256 of the full state, histograms included) tells
-    whether two batches' scales are the same.
+    Examples
+    --------
+    >>> pixel_limit(None) == DEFAULT_MAX_PIXELS, pixel_limit(0), pixel_limit(10)
+    (True, None, 10)
     """
-    from .config import normalizer_record
-
-    return normalizer_record(normalizer)  # the API's process_to_files records the same
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return repr(value)
+    if max_pixels is None:
+        return DEFAULT_MAX_PIXELS
+    if int(max_pixels) < 0:
+        raise ParameterError(f"max_pixels={max_pixels!r} must be 0 (no limit) or more")
+    return int(max_pixels) or None
 
 
-def _merge(normalizers: list) -> object:
+def merge_normalizers(normalizers: list) -> object:
     """Merge per-input statistics in input order (the same result on any runner)."""
     from .normalize import Normalizer
 
@@ -603,45 +222,119 @@ def _merge(normalizers: list) -> object:
     return total
 
 
-def _expected_record(config: PipelineConfig, scope: str, state) -> dict:
-    from .config import provenance_text
-
-    text = provenance_text(config, normalize_scope=scope, normalizer_state=state)
-    return json.loads(text["sketchgrad"])
+# ----------------------------------------------------------------------------------------
+# The batch
 
 
-def _newer_than_input(source: Path, dests: list[Path]) -> bool:
-    """Whether every output exists and was written after the input last changed."""
-    try:
-        newest_input = source.stat().st_mtime_ns
-        return all(dest.stat().st_mtime_ns >= newest_input for dest in dests)
-    except OSError:
-        return False
+@dataclass
+class _Batch:
+    """The state a batch's phases share: the planned inputs by index, and the outcomes."""
+
+    config: PipelineConfig
+    overwrite: bool
+    planned: dict[int, PlannedInput]
+    on_done: Callable[[Outcome], None] | None
+    outcomes: dict[int, Outcome] = field(default_factory=dict)
+    records: dict[int, list] = field(default_factory=dict)  # provenance of outputs there
+    spent: dict[int, float] = field(default_factory=dict)  # seconds of the first pass
+
+    def finish(self, index: int, outcome: Outcome) -> None:
+        self.outcomes[index] = outcome
+        if self.on_done:
+            self.on_done(outcome)
+
+    def failed(self, reply: Reply, seconds: float | None = None) -> None:
+        source = str(self.planned[reply.index].found.path)
+        self.finish(reply.index, Outcome(
+            source, "failed", error=reply.error, traceback=reply.traceback,
+            seconds=round(reply.seconds if seconds is None else seconds, 3)))
+
+    def outputs(self, index: int) -> list[Path]:
+        return list(self.planned[index].outputs)
 
 
-def _records(dests: list[Path]) -> list[dict | None]:
-    """Each output's provenance record (None: missing, not a file, or not ours), read once."""
-    from .config import read_provenance
+def _refuse_foreign(batch: _Batch, jobs: list[Job]) -> list[Job]:
+    """Phase: fail inputs one of whose outputs exists but was not written by sketchgrad."""
+    if batch.overwrite:
+        return jobs
+    kept = []
+    for job in jobs:
+        clash = foreign_output(batch.outputs(job.index), batch.records[job.index])
+        if clash is None:
+            kept.append(job)
+        else:
+            batch.finish(job.index, Outcome(
+                str(batch.planned[job.index].found.path), "failed",
+                error=f"{clash} exists and was not written by sketchgrad; move it away or "
+                "use overwrite=True"))
+    return kept
 
-    return [read_provenance(dest) if dest.is_file() else None for dest in dests]
+
+def _measure(batch: _Batch, jobs: list[Job], runner: Runner, on_start, on_measured
+             ) -> tuple[list[Job], dict[int, object], object]:
+    """Phase (batch scope): every input's statistics, merged into one scale.
+
+    Statistics recorded in up-to-date outputs need no second look. Returns the
+    jobs still to do, each input's own statistics and the merged normalizer.
+    """
+    if on_start:
+        on_start("statistics", len(jobs))
+    fitted: dict[int, object] = {}
+    measure = []
+    for job in jobs:
+        source = batch.planned[job.index].found.path
+        kept = None if batch.overwrite else kept_statistics(
+            source, batch.outputs(job.index), batch.records[job.index][0], batch.config)
+        if kept is None:
+            measure.append(job)
+        else:
+            fitted[job.index] = kept
+            if on_measured:
+                on_measured(str(source))
+    for reply in runner.run(_fit_job, measure):
+        batch.spent[reply.index] = reply.seconds
+        if reply.ok:
+            fitted[reply.index] = reply.value
+            if on_measured:
+                on_measured(str(batch.planned[reply.index].found.path))
+        else:
+            batch.failed(reply)
+    jobs = [j for j in jobs if j.index in fitted]
+    normalizer = merge_normalizers([fitted[i] for i in sorted(fitted)]) if fitted else None
+    return jobs, fitted, normalizer
 
 
-def _up_to_date(source: Path, dests: list[Path], records: list[dict | None],
-                expected: dict) -> bool:
-    if not _newer_than_input(source, dests):
-        return False
-    return all(record is not None
-               and all(record.get(k) == expected.get(k)
-                       for k in ("config", "normalize_scope", "normalizer"))
-               for record in records)
+def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str, normalizer,
+                     fitted: dict[int, object]) -> list[Job]:
+    """Phase: skip inputs whose outputs are up to date; give the rest their provenance."""
+    state = normalizer_record(normalizer)
+    expected = expected_record(batch.config, scope, state)
+    todo = []
+    for job in jobs:
+        planned = batch.planned[job.index]
+        source, dests = planned.found.path, batch.outputs(job.index)
+        if not batch.overwrite and up_to_date(source, dests, batch.records[job.index],
+                                              expected):
+            batch.finish(job.index, Outcome(
+                str(source), "skipped", [str(d) for d in dests],
+                seconds=round(batch.spent.get(job.index, 0.0), 3)))
+        else:
+            text = output_provenance(batch.config, scope, state, fitted.get(job.index))
+            todo.append(replace(job, text=tuple(text.items())))
+    return todo
 
 
-def _foreign(dests: list[Path], records: list[dict | None]) -> Path | None:
-    """The first existing output that sketchgrad did not write, if any."""
-    for dest, record in zip(dests, records, strict=True):
-        if record is None and dest.exists():
-            return dest
-    return None
+def _produce_all(batch: _Batch, todo: list[Job], runner: Runner, normalizer) -> None:
+    """Phase: process the remaining inputs on the runner."""
+    for reply in runner.run(_produce_job, todo, normalizer):
+        seconds = reply.seconds + batch.spent.get(reply.index, 0.0)
+        if reply.ok:
+            planned = batch.planned[reply.index]
+            batch.finish(reply.index, Outcome(
+                str(planned.found.path), "ok", [str(d) for d in planned.outputs],
+                seconds=round(seconds, 3)))
+        else:
+            batch.failed(reply, seconds)
 
 
 def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
@@ -723,156 +416,42 @@ def run_batch(inputs: Iterable[str | os.PathLike], outdir: str | os.PathLike,
         workers = os.cpu_count() or 1
     if int(workers) < 1:
         raise ParameterError(f"workers={workers!r} must be 1 or more")
-    limit = _pixel_limit(max_pixels)
+    limit = pixel_limit(max_pixels)
     outdir = Path(outdir)
     _check_outdir(outdir)
-    outdir_abs = outdir.resolve()
     remove_leftovers(outdir)
 
-    found, problems = _discover(inputs, outdir_abs)
-    planned, clashes = _plan(found, outdir, config.outputs)
-    problems += clashes
+    # Find the inputs and name their outputs; what yields nothing is a failed outcome.
+    found, problems = discover(inputs, outdir.resolve())
+    planned, clashes = plan_outputs(found, outdir, config.outputs)
     order = {str(f.path): i for i, f in enumerate(found)}
-    outcomes: dict[int, Outcome] = {}
+    batch = _Batch(config, overwrite, {order[str(p.found.path)]: p for p in planned}, on_done)
+    for k, problem in enumerate(problems + clashes):
+        batch.finish(order.get(problem.input, len(found) + k),
+                     Outcome(problem.input, "failed", error=problem.error))
 
-    def finish(index: int, outcome: Outcome) -> None:
-        outcomes[index] = outcome
-        if on_done:
-            on_done(outcome)
-
-    base = len(found)
-    for k, outcome in enumerate(problems):
-        finish(order.get(outcome.input, base + k), outcome)
-
-    runner = _Runner(int(workers), scheduler)
+    runner = Runner(int(workers), scheduler)
     try:
-        jobs = [_Job(order[str(f.path)], str(f.path.resolve()),
-                     tuple((kind, str(d.resolve().parent / d.name))
-                           for kind, d in zip(config.outputs, dests, strict=True)),
-                     config, limit, int(compression))
-                for f, dests in planned]
-        shown = {order[str(f.path)]: (f, dests) for f, dests in planned}
-        # what the outputs already there record, for the checks below (--overwrite: unused)
-        records = {} if overwrite else {i: _records(dests) for i, (_, dests) in shown.items()}
-        if not overwrite:
-            foreign = []
-            for job in jobs:
-                f, dests = shown[job.index]
-                clash = _foreign(dests, records[job.index])
-                if clash is not None:
-                    finish(job.index, Outcome(str(f.path), "failed", error=(
-                        f"{clash} exists and was not written by sketchgrad; move it away "
-                        "or use overwrite=True")))
-                    foreign.append(job.index)
-            jobs = [j for j in jobs if j.index not in foreign]
-
-        spent: dict[int, float] = {}
-        normalizer = None
-        fitted: dict[int, object] = {}
+        jobs = [Job(index, str(p.found.path.resolve()),
+                    tuple((kind, str(d.resolve().parent / d.name))
+                          for kind, d in zip(config.outputs, p.outputs, strict=True)),
+                    config, limit, int(compression))
+                for index, p in batch.planned.items()]
+        if not overwrite:  # what the outputs already there record, read once
+            batch.records = {job.index: output_records(batch.outputs(job.index))
+                             for job in jobs}
+        jobs = _refuse_foreign(batch, jobs)
+        normalizer, fitted = None, {}
         if normalize_scope == "batch" and jobs:
-            if on_start:
-                on_start("statistics", len(jobs))
-            measure = []
-            for job in jobs:  # statistics kept in up-to-date outputs need no second look
-                f, dests = shown[job.index]
-                kept = None if overwrite else _kept_statistics(
-                    f.path, dests, records[job.index][0], config)
-                if kept is None:
-                    measure.append(job)
-                else:
-                    fitted[job.index] = kept
-                    if on_measured:
-                        on_measured(str(f.path))
-            for reply in runner.run(_fit_job, measure):
-                spent[reply.index] = reply.seconds
-                if reply.ok:
-                    fitted[reply.index] = reply.value
-                    if on_measured:
-                        on_measured(str(shown[reply.index][0].path))
-                else:
-                    finish(reply.index, _failed(shown[reply.index][0], reply))
-            jobs = [j for j in jobs if j.index in fitted]
-            if fitted:
-                normalizer = _merge([fitted[i] for i in sorted(fitted)])
-        state = _normalizer_state(normalizer)
-        expected = _expected_record(config, normalize_scope, state)
-        todo = []
-        for job in jobs:
-            f, dests = shown[job.index]
-            if not overwrite and _up_to_date(f.path, dests, records[job.index], expected):
-                finish(job.index, Outcome(str(f.path), "skipped", [str(d) for d in dests],
-                                          seconds=round(spent.get(job.index, 0.0), 3)))
-            else:
-                text = _provenance(config, normalize_scope, state, fitted.get(job.index))
-                todo.append(replace(job, text=tuple(text.items())))
+            jobs, fitted, normalizer = _measure(batch, jobs, runner, on_start, on_measured)
+        todo = _skip_up_to_date(batch, jobs, normalize_scope, normalizer, fitted)
         if on_start:
             on_start("process", len(todo))
-        for reply in runner.run(_produce_job, todo, normalizer):
-            f, dests = shown[reply.index]
-            seconds = round(reply.seconds + spent.get(reply.index, 0.0), 3)
-            if reply.ok:
-                finish(reply.index, Outcome(str(f.path), "ok", [str(d) for d in dests],
-                                            seconds=seconds))
-            else:
-                outcome = _failed(f, reply)
-                outcome.seconds = seconds
-                finish(reply.index, outcome)
+        _produce_all(batch, todo, runner, normalizer)
     except BaseException:
         runner.abort()
         remove_leftovers(outdir)
         raise
     finally:
         runner.close()
-    return [outcomes[i] for i in sorted(outcomes)]
-
-
-def _pixel_limit(max_pixels: int | None) -> int | None:
-    """``load_scan``'s max_pixels for the command's: None -> the default, 0 -> no limit."""
-    from .io import DEFAULT_MAX_PIXELS
-
-    if max_pixels is None:
-        return DEFAULT_MAX_PIXELS
-    if int(max_pixels) < 0:
-        raise ParameterError(f"max_pixels={max_pixels!r} must be 0 (no limit) or more")
-    return int(max_pixels) or None
-
-
-#: Largest JSON of one input's own statistics kept in its outputs' provenance (minmax,
-#: zscore, ... take about 200 bytes; the histograms of robust / equalize are not kept).
-_KEEP_STATISTICS = 8192
-
-
-def _provenance(config: PipelineConfig, scope: str, state, own=None) -> dict[str, str]:
-    from .config import provenance_text
-
-    kept = None
-    if own is not None:
-        kept = json.loads(json.dumps(own.to_dict(), default=_jsonable))
-        if len(json.dumps(kept)) > _KEEP_STATISTICS:
-            kept = None
-    return provenance_text(config, normalize_scope=scope, normalizer_state=state,
-                           input_statistics=kept)
-
-
-def _kept_statistics(source: Path, dests: list[Path], record: dict | None,
-                     config: PipelineConfig):
-    """The input's statistics as recorded (``record``: its first output's), or None."""
-    from .normalize import Normalizer
-
-    if not _newer_than_input(source, dests):
-        return None
-    if (record is None or record.get("normalize_scope") != "batch"
-            or record.get("config") != _expected_record(config, "batch", None)["config"]
-            or not isinstance(record.get("input_statistics"), dict)):
-        return None
-    try:
-        kept = Normalizer.from_dict(record["input_statistics"])
-    except (SketchgradError, TypeError, ValueError):
-        return None
-    return kept if kept.method == config.normalize else None
-
-
-def _failed(found: _Found, reply: _Reply) -> Outcome:
-    return Outcome(str(found.path), "failed", error=reply.error,
-                   seconds=round(reply.seconds, 3), traceback=reply.traceback)
-
+    return [batch.outcomes[i] for i in sorted(batch.outcomes)]

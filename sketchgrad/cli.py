@@ -413,40 +413,37 @@ def _run_to_stdout(source: str, config, settings: dict) -> int:
 
 def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
     """List what ``run`` would write, skip and fail, with the reason; write nothing."""
-    # the batch's own planning, step by step, without _check_outdir's mkdir and probe
-    from .batch import (
-        NORMALIZE_SCOPES,
-        _discover,
-        _expected_record,
-        _foreign,
-        _kept_statistics,
-        _merge,
-        _normalizer_state,
-        _pixel_limit,
-        _plan,
-        _records,
-        _up_to_date,
-    )
+    # the batch's own planning, step by step, without the output folder's mkdir and probe
+    from .batch import NORMALIZE_SCOPES, merge_normalizers, pixel_limit
     from .errors import OutputError, choose
+    from .inputs import discover, plan_outputs
+    from .provenance import (
+        expected_record,
+        foreign_output,
+        kept_statistics,
+        normalizer_record,
+        output_records,
+        up_to_date,
+    )
 
     scope = settings.get("normalize_scope", "image")
     choose(dict.fromkeys(NORMALIZE_SCOPES), scope, "normalize_scope")
-    _pixel_limit(settings.get("max_pixels"))
+    pixel_limit(settings.get("max_pixels"))
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: the output folder is a file; choose a folder (-o)")
     overwrite = bool(settings.get("overwrite"))
-    found, problems = _discover(inputs, outdir.resolve())
-    planned, clashes = _plan(found, outdir, config.outputs)
+    found, problems = discover(inputs, outdir.resolve())
+    planned, clashes = plan_outputs(found, outdir, config.outputs)
     rows = [(o.input, "fail", [], o.error) for o in problems + clashes]
     pending = []
-    for f, dests in planned:
+    for f, dests in ((p.found, list(p.outputs)) for p in planned):
         if not f.path.exists():
             rows.append((str(f.path), "fail", [], "no such file; check the path"))
         elif overwrite:
             rows.append((str(f.path), "write", dests, "--overwrite"))
         else:
-            records = _records(dests)
-            clash = _foreign(dests, records)
+            records = output_records(dests)
+            clash = foreign_output(dests, records)
             if clash is not None:
                 rows.append((str(f.path), "fail", [], f"{clash} exists and was not written "
                              "by sketchgrad; move it away or use --overwrite"))
@@ -454,12 +451,12 @@ def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
                 pending.append((f, dests, records))
     state, unmeasured = None, 0
     if scope == "batch" and pending:
-        kept = [_kept_statistics(f.path, dests, records[0], config)
+        kept = [kept_statistics(f.path, dests, records[0], config)
                 for f, dests, records in pending]
         unmeasured = sum(k is None for k in kept)
         if not unmeasured:  # every scale is recorded: the merged scale is known now
-            state = _normalizer_state(_merge(kept))
-    expected = _expected_record(config, scope, state)
+            state = normalizer_record(merge_normalizers(kept))
+    expected = expected_record(config, scope, state)
     for f, dests, records in pending:
         if unmeasured:
             why = _why_redo(f.path, dests, records, expected, compare_scale=False)
@@ -467,7 +464,7 @@ def _dry_run(inputs: list, outdir: Path, config, settings: dict) -> int:
                 why = (f"{unmeasured} input(s) must be measured for the batch's scale first; "
                        "skipped if that scale is unchanged")
             rows.append((str(f.path), "write", dests, why))
-        elif _up_to_date(f.path, dests, records, expected):
+        elif up_to_date(f.path, dests, records, expected):
             rows.append((str(f.path), "skip", dests, "up to date: newer than the input, "
                          "same settings"))
         else:
@@ -521,14 +518,11 @@ def _methods() -> int:
     from .gradients import OPERATORS
     from .normalize import NORMALIZE_METHODS
 
-    def first_line(func) -> str:
-        return func.__doc__.strip().splitlines()[0].replace("``", "")
-
     sections = [
-        ("denoise methods (--denoise)", {k: first_line(f) for k, f in DENOISE_METHODS.items()}),
-        ("gradient operators (--operator)", {k: first_line(f) for k, f in OPERATORS.items()}),
+        ("denoise methods (--denoise)", {k: e.doc for k, e in DENOISE_METHODS.items()}),
+        ("gradient operators (--operator)", {k: e.doc for k, e in OPERATORS.items()}),
         ("normalization methods (--normalize)",
-         {k: first_line(f) for k, f in NORMALIZE_METHODS.items()}),
+         {k: e.doc for k, e in NORMALIZE_METHODS.items()}),
         ("ramp colour spaces (ColorRamp(space=...))", COLOR_SPACE_NOTES),
         ("named ramps (--color NAME)",
          {k: " -> ".join(_hex(c) for c in r.stops) + f" (in {r.space})"
@@ -552,10 +546,11 @@ def _hex(rgb) -> str:
 def _compare(args: argparse.Namespace) -> int:
     import tempfile
 
-    from .batch import _pixel_limit, _reason
+    from .batch import pixel_limit
     from .compare import render_comparison
-    from .config import provenance_text
     from .io import load_scan
+    from .provenance import provenance_text
+    from .runners import one_line_reason
 
     settings = _settings(args)
     config = _pipeline_config(settings)
@@ -567,7 +562,7 @@ def _compare(args: argparse.Namespace) -> int:
         raise _Usage(f"{dest}: exists; choose another -o or use --overwrite")
     if args.input == STDIO:
         _check_stdin()
-    limit = _pixel_limit(settings.get("max_pixels"))
+    limit = pixel_limit(settings.get("max_pixels"))
     with tempfile.TemporaryDirectory(prefix="sketchgrad-") as tmp:
         try:
             source = _stdin_scan() if args.input == STDIO else args.input
@@ -576,7 +571,7 @@ def _compare(args: argparse.Namespace) -> int:
             render_comparison(scan, args.what, target, config=config,
                               text=provenance_text(config))
         except SketchgradError as exc:
-            _error(f"{args.input}: {_reason(exc, args.input)}")
+            _error(f"{args.input}: {one_line_reason(exc, args.input)}")
             if settings.get("debug"):
                 traceback.print_exc()
             return EXIT_FAILED

@@ -24,7 +24,7 @@ import numpy as np
 
 from .channels import CHROMA_THRESHOLD, luma
 from .errors import ParameterError, choose
-from .gradients import GradientField
+from .gradients import ZERO_GRADIENT, GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
@@ -36,6 +36,8 @@ __all__ = [
     "ZERO_GRADIENT",
     "ColorRamp",
     "apply_color",
+    "ramp_from_spec",
+    "hsv_color",
     "as_color",
     "color_label",
     "color_wheel",
@@ -68,9 +70,6 @@ COLOR_SPACE_NOTES = {
 COLOR_SPACES = tuple(COLOR_SPACE_NOTES)
 #: Ways round the hue circle between two stops (hue spaces only).
 HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
-#: Gradient magnitude (intensity per pixel) at or below which a pixel has no
-#: direction: ``hsv_remap`` and ``apply_color`` show it black, never a random hue.
-ZERO_GRADIENT = 1e-6
 
 _TWO_PI = np.float32(2 * np.pi)
 # Below this saturation (hsv, hsl) or OKLCh chroma a stop counts as grey (no hue).
@@ -456,11 +455,11 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
               saturation: str | float = 1.0, value: str | float = "magnitude",
               normalize: str = "minmax", axial: bool = False,
               strength: np.ndarray | None = None, dtype=np.float32) -> np.ndarray:
-    """Colour a gradient field: by default hue from direction, value from strength.
+    """Normalize a field's magnitude, then colour it: a convenience over :func:`hsv_color`.
 
     The strength is the gradient magnitude normalized with ``normalize`` and
-    brought to [0, 1] by :func:`sketchgrad.to_unit`. Pixels whose magnitude is
-    at most ``ZERO_GRADIENT`` have no direction and are black. On the same
+    brought to [0, 1] by :func:`sketchgrad.to_unit` (the normalize stage), then
+    :func:`hsv_color` colours the field with it (the colour stage). On the same
     gradients this matches the OpenCV recipe (``cartToPolar`` angle as hue,
     ``NORM_MINMAX`` magnitude as value, ``COLOR_HSV2BGR``) to within 2 levels
     of 255, without that recipe's 2-degree hue steps.
@@ -469,20 +468,12 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     ----------
     field : GradientField
         The gradients.
-    hue : "orientation" or float
-        Hue from the gradient direction (0 = right = red, a quarter turn =
-        down), or a fixed hue in turns, [0, 1].
-    saturation, value : "magnitude" or float
-        Each channel takes the strength (``"magnitude"``) or a fixed value in [0, 1].
+    hue, saturation, value, axial, dtype
+        As for :func:`hsv_color`.
     normalize : str
         A key of ``NORMALIZE_METHODS`` for the strength.
-    axial : bool
-        Hue from the orientation modulo pi, spread over the whole wheel, so the
-        two sides of a stroke (opposite gradients) get one colour.
     strength : ndarray, optional
         An already-normalized magnitude in [0, 1] to use instead of ``normalize``.
-    dtype : {np.float32, np.uint8, np.uint16}
-        Output type; uint8 is rounded directly from the float result.
 
     Returns
     -------
@@ -491,6 +482,7 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
 
     See Also
     --------
+    hsv_color : the colour stage alone.
     color_wheel : the legend of this colouring.
 
     Examples
@@ -504,26 +496,73 @@ def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
     [255, 191, 0]
     """
     _check_field(field)
+    if strength is None:
+        _check_channels(hue, saturation, value)
+        strength = to_unit(_normalize(field.magnitude, normalize), normalize,
+                           copy=False)  # new array
+    return hsv_color(field, strength, hue=hue, saturation=saturation, value=value, axial=axial,
+                     dtype=dtype)
+
+
+def _check_channels(hue, saturation, value) -> None:
     if not (hue == "orientation" or not isinstance(hue, str)):
         raise ParameterError(f"hue={hue!r}: use 'orientation' or a fixed hue in [0, 1]")
     for name, channel in (("saturation", saturation), ("value", value)):
         if isinstance(channel, str) and channel != "magnitude":
             raise ParameterError(f"{name}={channel!r}: use 'magnitude' or a number in [0, 1]")
+
+
+def hsv_color(field: GradientField, strength: np.ndarray, *, hue: str | float = "orientation",
+              saturation: str | float = 1.0, value: str | float = "magnitude",
+              axial: bool = False, dtype=np.float32) -> np.ndarray:
+    """Colour a gradient field: by default hue from direction, value from a given strength.
+
+    The colour stage alone: ``strength`` is already in [0, 1] (the normalize
+    stage's output brought there by :func:`sketchgrad.to_unit`). Pixels whose
+    magnitude is at most ``ZERO_GRADIENT`` have no direction and are black.
+
+    Parameters
+    ----------
+    field : GradientField
+        The gradients.
+    strength : ndarray
+        (H, W) normalized magnitude in [0, 1].
+    hue : "orientation" or float
+        Hue from the gradient direction (0 = right = red, a quarter turn =
+        down), or a fixed hue in turns, [0, 1].
+    saturation, value : "magnitude" or float
+        Each channel takes the strength (``"magnitude"``) or a fixed value in [0, 1].
+    axial : bool
+        Hue from the orientation modulo pi, spread over the whole wheel, so the
+        two sides of a stroke (opposite gradients) get one colour.
+    dtype : {np.float32, np.uint8, np.uint16}
+        Output type; uint8 is rounded directly from the float result.
+
+    Returns
+    -------
+    ndarray
+        RGB (H, W, 3): float32 in [0, 1], or uint8 / uint16.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> from sketchgrad.gradients import gradient_field
+    >>> hsv_color(gradient_field(0.1 * y), np.ones((5, 5), np.float32))[2, 2].round(3).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    _check_field(field)
+    _check_channels(hue, saturation, value)
     shape = field.gx.shape
-    magnitude = field.magnitude
-    if strength is None:
-        strength = to_unit(_normalize(magnitude, normalize), normalize, copy=False)  # new array
-    else:
-        strength = np.asarray(strength, dtype=np.float32)
-        if strength.shape != shape:
-            raise ParameterError(f"strength of shape {strength.shape} does not match the "
-                                 f"field's {shape}")
+    strength = np.asarray(strength, dtype=np.float32)
+    if strength.shape != shape:
+        raise ParameterError(f"strength of shape {strength.shape} does not match the "
+                             f"field's {shape}")
     strength = _no_nan(strength, "strength")
     hue_plane = (_hue_degrees(field, axial) if hue == "orientation"
                  else np.float32(_check_unit("hue", hue) * 360.0))
     planes = [strength if c == "magnitude" else np.float32(_check_unit(n, c))
               for n, c in (("saturation", saturation), ("value", value))]
-    zero = magnitude <= np.float32(ZERO_GRADIENT)
+    zero = field.magnitude <= np.float32(ZERO_GRADIENT)
     return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
 
 
@@ -906,7 +945,14 @@ RAMPS: dict[str, ColorRamp] = {
 
 
 @lru_cache(maxsize=32)
-def _ramp_from_spec(color: str) -> ColorRamp:
+def ramp_from_spec(color: str) -> ColorRamp:
+    """The ColorRamp a ``color`` setting names: a named ramp, ``"ramp:#hex,..."`` or a colormap.
+
+    Examples
+    --------
+    >>> ramp_from_spec("ramp:#000000,#ffffff")(np.array([0.5], np.float32)).round(2).tolist()
+    [[0.5, 0.5, 0.5]]
+    """
     if color in RAMPS:
         return RAMPS[color]
     if color.startswith("ramp:"):
@@ -1061,7 +1107,7 @@ def gradient_map(tone: np.ndarray, ramp, *, keep_hue: bool = False,
     (True, True)
     """
     if isinstance(ramp, str):
-        ramp = _ramp_from_spec(ramp)
+        ramp = ramp_from_spec(ramp)
     if not isinstance(ramp, ColorRamp):
         raise ParameterError(f"ramp={ramp!r} must be a ColorRamp or a ramp name such as "
                              "'sepia'")
@@ -1100,7 +1146,7 @@ def as_color(color) -> str | ColorRamp:
         return ColorRamp.from_dict(color)
     if isinstance(color, str):
         if color not in ("hsv", "stroke"):
-            _ramp_from_spec(color)  # raises for an unknown name
+            ramp_from_spec(color)  # raises for an unknown name
         return color
     if callable(color) and hasattr(color, "N"):  # a matplotlib Colormap
         return ColorRamp(color, space="rgb")
@@ -1167,10 +1213,10 @@ def apply_color(field: GradientField, value: np.ndarray, tone: np.ndarray, *,
     choose(dict.fromkeys(("magnitude", "tone")), target, "color_target")
     color = as_color(color)
     if isinstance(color, str) and color == "hsv":
-        return hsv_remap(field, strength=value, axial=bool(axial), dtype=dtype)
+        return hsv_color(field, value, axial=bool(axial), dtype=dtype)
     if isinstance(color, str) and color == "stroke":
         return stroke_color(field, tone, value, dtype=dtype)
-    ramp = color if isinstance(color, ColorRamp) else _ramp_from_spec(color)
+    ramp = color if isinstance(color, ColorRamp) else ramp_from_spec(color)
     if target == "tone":
         return gradient_map(tone, ramp, keep_hue=keep_hue, dtype=dtype)
     return ramp(value, dtype=dtype)

@@ -170,7 +170,7 @@ def _tiles_operator(image, config):
 
 
 def _tiles_ramp(image, config):
-    from .color import RAMPS, ColorRamp, _ramp_from_spec, color_label, hsv_to_rgb
+    from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
     denoised, base = _denoised_once(image, config)
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
@@ -182,7 +182,7 @@ def _tiles_ramp(image, config):
             strip = hsv_to_rgb(np.stack([hues, np.ones(512), np.ones(512)], axis=-1))[None]
             ticks = ["right", "down", "left", "up", "right"]
         else:
-            ramp = name if isinstance(name, ColorRamp) else _ramp_from_spec(name)
+            ramp = name if isinstance(name, ColorRamp) else ramp_from_spec(name)
             strip = ramp.strip(512, 1)
             ticks = (["ink", "paper"] if config.color_target == "tone" else ["0", "1"])
         tiles.append(dict(label=color_label(name), data=rgb, strip=strip, ticks=ticks))
@@ -397,7 +397,7 @@ def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
     fig, _, run = _sheet(image, what, config)
     rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
     if text is None:  # the command's provenance chunk
-        from .config import provenance_text
+        from .provenance import provenance_text
 
         used = None if what == "denoise" else run.strength_used
         text = provenance_text(config, strength_used=used)

@@ -1,23 +1,25 @@
-"""Run settings: TOML config files, merging with flags, provenance read back.
+"""Run settings: TOML config files, their checks, merging with flags and ``--config-from``.
 
 A run's settings are the pipeline settings (:class:`~sketchgrad.pipeline.PipelineConfig`)
 plus how the batch runs (workers, scope of normalization, ...). They come, each
 later layer overriding the earlier ones, from the defaults, a result PNG's
-provenance (``--config-from``), a TOML file (``--config``) and the command's flags.
-
-Every PNG sketchgrad writes carries a ``sketchgrad`` text chunk holding JSON::
-
-    {"version": "0.1.0", "config": {...PipelineConfig...}, "normalize_scope": "image"}
+provenance (``--config-from``, read by :mod:`sketchgrad.provenance`), a TOML file
+(``--config``) and the command's flags.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import fields
 from pathlib import Path
 
 from .errors import ParameterError, ScanError
+from .provenance import (  # re-exported: they lived here
+    PROVENANCE_KEY,
+    normalizer_record,
+    provenance_text,
+    read_provenance,
+)
 
 __all__ = [
     "PIPELINE_KEYS",
@@ -29,13 +31,8 @@ __all__ = [
     "read_provenance",
     "settings_from_png",
     "provenance_text",
-    "with_strength_used",
     "normalizer_record",
 ]
-
-#: Name of the PNG text chunk that holds the provenance JSON.
-PROVENANCE_KEY = "sketchgrad"
-
 
 def _pipeline_keys() -> tuple[str, ...]:
     from .pipeline import PipelineConfig
@@ -192,164 +189,6 @@ def merge_settings(*layers: dict) -> dict:
     for layer in layers:
         merged.update({k: v for k, v in layer.items() if v is not None})
     return merged
-
-
-def provenance_text(config, *, normalize_scope: str = "image",
-                    normalizer_state: object = None,
-                    input_statistics: dict | None = None,
-                    strength_used: float | None = None) -> dict[str, str]:
-    """The PNG text chunks recording how an output was made.
-
-    Parameters
-    ----------
-    config : PipelineConfig
-        The pipeline settings.
-    normalize_scope : {"image", "batch"}
-        Whether the magnitude scale came from the image or the whole batch.
-    normalizer_state : JSON-able, optional
-        The batch's merged statistics (``normalize_scope="batch"``).
-    input_statistics : dict, optional
-        This input's own statistics (``Normalizer.to_dict()``), so that a
-        re-run need not measure an unchanged input again.
-    strength_used : float, optional
-        The denoise strength the run used (the automatic estimate resolved),
-        recorded as ``strength_used`` beside the config's ``strength``. It is
-        a result, not a setting: the skip rule of batch runs does not compare it.
-
-    Returns
-    -------
-    dict
-        ``{"Software": "sketchgrad X", "sketchgrad": "<json>"}``.
-
-    Examples
-    --------
-    >>> from sketchgrad.pipeline import PipelineConfig
-    >>> text = provenance_text(PipelineConfig(denoise="none"))
-    >>> json.loads(text["sketchgrad"])["config"]["denoise"]
-    'none'
-    """
-    from . import __version__
-
-    record = {"version": __version__, "config": config.to_dict(),
-              "normalize_scope": normalize_scope}
-    if normalizer_state is not None:
-        record["normalizer"] = normalizer_state
-    if input_statistics is not None:
-        record["input_statistics"] = input_statistics
-    if strength_used is not None:
-        record["strength_used"] = float(strength_used)
-    return {"Software": f"sketchgrad {__version__}",
-            PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
-
-
-def with_strength_used(text: dict[str, str], strength_used: float | None) -> dict[str, str]:
-    """``text`` with the denoise strength a run used added to its provenance record.
-
-    The strength is known only once the scan is read (the automatic estimate),
-    after the record was made; chunks without a sketchgrad record are
-    returned unchanged, as is everything when ``strength_used`` is None.
-
-    Examples
-    --------
-    >>> from sketchgrad.pipeline import PipelineConfig
-    >>> text = with_strength_used(provenance_text(PipelineConfig()), 0.5)
-    >>> record = json.loads(text["sketchgrad"])
-    >>> record["config"]["strength"], record["strength_used"]
-    (None, 0.5)
-    """
-    text = dict(text)
-    raw = text.get(PROVENANCE_KEY)
-    if strength_used is None or raw is None:
-        return text
-    try:
-        record = json.loads(raw)
-    except ValueError:
-        return text
-    if not isinstance(record, dict):
-        return text
-    record["strength_used"] = float(strength_used)
-    text[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
-    return text
-
-
-def normalizer_record(normalizer) -> dict | None:
-    """A small JSON record of a shared scale's fitted statistics, for provenance.
-
-    The statistics are readable (``count``, ``min``, ``max``, ...); the
-    fingerprint (SHA-256 of the full state, histograms included) tells
-    whether two batches' scales are the same.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from sketchgrad.normalize import Normalizer
-    >>> record = normalizer_record(Normalizer("minmax").fit(np.array([0.0, 2.0])))
-    >>> record["method"], record["statistics"]["max"], len(record["fingerprint"])
-    ('minmax', 2.0, 64)
-    """
-    import hashlib
-
-    if normalizer is None:
-        return None
-    full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
-    record = {"method": normalizer.method,
-              "statistics": normalizer.statistics,
-              "fingerprint": hashlib.sha256(full.encode()).hexdigest()}
-    return json.loads(json.dumps(record, default=_jsonable))
-
-
-def _jsonable(value):
-    import numpy as np
-
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return repr(value)
-
-
-def read_provenance(path: str | os.PathLike) -> dict | None:
-    """Read the provenance record of a PNG sketchgrad wrote.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A PNG.
-
-    Returns
-    -------
-    dict or None
-        The decoded record, or ``None`` when the file is not a PNG or has no
-        (valid) sketchgrad text chunk.
-
-    Examples
-    --------
-    >>> import tempfile, numpy as np
-    >>> from sketchgrad.pipeline import PipelineConfig
-    >>> from sketchgrad.png import save_png
-    >>> p = save_png(tempfile.mkdtemp() + "/a.png", np.zeros((2, 2), np.float32),
-    ...              text=provenance_text(PipelineConfig(operator="scharr")))
-    >>> read_provenance(p)["config"]["operator"]
-    'scharr'
-    """
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            if im.format != "PNG":
-                return None
-            raw = im.info.get(PROVENANCE_KEY)
-            if raw is None:
-                raw = im.text.get(PROVENANCE_KEY)  # text chunks after the image data
-    except (OSError, SyntaxError, ValueError):
-        return None
-    try:
-        record = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
-        return None
-    return record
 
 
 def settings_from_png(path: str | os.PathLike) -> dict:

@@ -1,7 +1,9 @@
 """Cleaning scans before gradients are measured.
 
-``DENOISE_METHODS`` maps a name to a public function ``f(image, *, strength=None)``;
-``denoise`` validates the name and dispatches. Every method takes a float image
+``DENOISE_METHODS`` maps a name to a :class:`DenoiseMethod` entry (the public
+function ``f(image, *, strength=None)``, its one-line doc, its reach in pixels
+and its automatic strength); ``denoise`` validates the name and dispatches, and
+:func:`register_denoiser` adds a method. Every method takes a float image
 in [0, 1], grey (H, W) or RGB (H, W, 3), of any size down to 1x1, and returns a
 new float32 array of the same shape in [0, 1]. ``strength=None`` means the
 strength is derived from the image's noise level (:func:`estimate_noise`);
@@ -36,15 +38,20 @@ measures them again.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from .channels import luma
 from .errors import ParameterError, choose
+from .registry import add_entry, check_reach, first_doc_line, registered_doc
 
 __all__ = [
     "DENOISE_METHODS",
+    "DenoiseMethod",
+    "register_denoiser",
     "denoise",
     "estimate_noise",
     "resolve_strength",
@@ -175,22 +182,6 @@ def _median_in_place(values: np.ndarray) -> float:
     return float(np.mean(values[half - 1:half + 1]))
 
 
-#: Methods whose automatic strength on colour comes from the noise of the BT.601 luma.
-_LUMA_STRENGTH = ("nl_means",)
-
-
-#: How each method turns the estimated noise sigma into its automatic strength.
-_AUTO_STRENGTH: dict[str, Callable[[float], float]] = {
-    "none": lambda noise: 0.0,
-    "gaussian": lambda noise: float(np.clip(10.0 * noise, 0.5, 2.0)),
-    "median": lambda noise: 1.0 if noise < 0.1 else 2.0,
-    "bilateral": lambda noise: 2.0 * noise,
-    "tv": lambda noise: 0.75 * noise,
-    "nl_means": lambda noise: 1.2 * noise,
-    "wavelet": lambda noise: noise,
-}
-
-
 def resolve_strength(image: np.ndarray, method: str, strength: float | None = None) -> float:
     """The strength ``denoise(image, method, strength=strength)`` will use.
 
@@ -205,7 +196,7 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     >>> round(resolve_strength(noisy, "nl_means"), 2), resolve_strength(noisy, "median", 3)
     (0.06, 3.0)
     """
-    choose(_AUTO_STRENGTH, method, "method")
+    choose(DENOISE_METHODS, method, "method")
     if method == "none":
         return 0.0
     return _auto(_as_image(image), strength, method)
@@ -213,9 +204,10 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
 
 def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
     if strength is None:
-        if image.ndim == 3 and method in _LUMA_STRENGTH:
+        entry = DENOISE_METHODS[method]
+        if image.ndim == 3 and entry.noise_from_luma:
             image = luma(image)
-        return float(_AUTO_STRENGTH[method](estimate_noise(image)))
+        return float(entry.strength_from_noise(estimate_noise(image)))
     return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
                          "from the image)")
 
@@ -500,15 +492,130 @@ def denoise_wavelet(image: np.ndarray, *, strength: float | None = None) -> np.n
     return _finish(out, image)
 
 
-DENOISE_METHODS: dict[str, Callable[..., np.ndarray]] = {
-    "none": denoise_none,
-    "gaussian": denoise_gaussian,
-    "median": denoise_median,
-    "bilateral": denoise_bilateral,
-    "tv": denoise_tv,
-    "nl_means": denoise_nl_means,
-    "wavelet": denoise_wavelet,
-}
+def _gaussian_reach(sigma: float) -> int:
+    # OpenCV's float kernel reaches round(4 sigma); one more for any 4-sigma truncation
+    return int(math.ceil(4.0 * float(sigma))) + 1
+
+
+def _median_reach(radius: float) -> int:
+    return int(round(float(radius)))
+
+
+@dataclass(frozen=True)
+class DenoiseMethod:
+    """One entry of ``DENOISE_METHODS``: what the package needs to know about a denoiser.
+
+    Attributes
+    ----------
+    func : callable
+        ``func(image, strength=s) -> image``: a float32 (H, W) or (H, W, 3) image in
+        [0, 1] and a strength ``s`` (a float >= 0) to a new array of the same shape.
+    doc : str
+        One line for ``sketchgrad methods``.
+    reach : int, callable or None
+        How many pixels away a denoised pixel still depends on the input: a number,
+        or ``reach(strength) -> int`` when it grows with the strength; ``None``
+        when the method is not local (it is then run on the whole image, never
+        on tiles).
+    strength_from_noise : callable
+        ``strength_from_noise(sigma) -> float``: the automatic strength for an
+        image whose estimated noise is ``sigma`` (``strength=None``).
+    noise_from_luma : bool
+        On colour, estimate that noise on the BT.601 luma (not the channels' mean).
+
+    Calling the entry calls ``func``, so ``DENOISE_METHODS["median"](img)`` works.
+    """
+
+    func: Callable[..., np.ndarray]
+    doc: str
+    reach: int | Callable[[float], int] | None
+    strength_from_noise: Callable[[float], float] = float
+    noise_from_luma: bool = False
+
+    def __call__(self, image: np.ndarray, *, strength: float | None = None) -> np.ndarray:
+        """Call ``func(image, strength=strength)``."""
+        return self.func(image, strength=strength)
+
+    def reach_for(self, strength: float | None) -> int | None:
+        """The reach in pixels at this strength (None: not local, or the strength is unknown)."""
+        if self.reach is None or isinstance(self.reach, int):
+            return self.reach
+        return None if strength is None else int(self.reach(strength))
+
+
+#: The denoisers by name. Read it as a mapping; add to it with :func:`register_denoiser`.
+DENOISE_METHODS: dict[str, DenoiseMethod] = {}
+
+
+def register_denoiser(name: str, func: Callable[..., np.ndarray], *,
+                      reach: int | Callable[[float], int] | None,
+                      doc: str | None = None,
+                      strength_from_noise: Callable[[float], float] = float) -> DenoiseMethod:
+    """Add a denoiser that then works everywhere a denoise method name is taken.
+
+    That is :func:`denoise`, the pipeline (whole and tiled, with the declared
+    reach as halo), ``PipelineConfig`` and ``sketchgrad methods``.
+
+    Parameters
+    ----------
+    name : str
+        The method's name (``denoise=name``); must not be taken.
+    func : callable
+        ``func(image, strength=s) -> image``. ``image`` is float32 (H, W) or
+        (H, W, 3) in [0, 1]; ``s`` a float >= 0 (``strength=None`` is resolved
+        before the call, see ``strength_from_noise``). Return a new array of the
+        same shape in [0, 1]; never change ``image``.
+    reach : int, callable or None
+        Pixels of neighbourhood a result pixel depends on (a number, or a function
+        of the strength). Tiles are computed with this much halo, so tiled results
+        equal whole-image ones; ``None`` runs the method once on the whole image.
+    doc : str, optional
+        One-line description (default: the first line of ``func``'s docstring).
+    strength_from_noise : callable
+        The automatic strength from the estimated noise sigma (default: the sigma).
+
+    Returns
+    -------
+    DenoiseMethod
+        The registered entry.
+
+    Examples
+    --------
+    >>> import cv2
+    >>> def box(image, strength):
+    ...     k = 2 * round(strength) + 1
+    ...     return cv2.blur(image, (k, k), borderType=cv2.BORDER_REFLECT)
+    >>> entry = register_denoiser("box_doc", box, reach=lambda s: round(s), doc="box blur")
+    >>> denoise(np.full((5, 5), 0.5, np.float32), "box_doc", strength=1).mean().round(3)
+    np.float32(0.5)
+    >>> del DENOISE_METHODS["box_doc"]
+    """
+    entry = DenoiseMethod(func, registered_doc(name, func, doc), check_reach(name, reach),
+                          strength_from_noise)
+    add_entry(DENOISE_METHODS, name, entry, "register_denoiser")
+    return entry
+
+
+DENOISE_METHODS.update({
+    "none": DenoiseMethod(denoise_none, "", 0, lambda noise: 0.0),
+    "gaussian": DenoiseMethod(denoise_gaussian, "", _gaussian_reach,
+                              lambda noise: float(np.clip(10.0 * noise, 0.5, 2.0))),
+    "median": DenoiseMethod(denoise_median, "", _median_reach,
+                            lambda noise: 1.0 if noise < 0.1 else 2.0),
+    # OpenCV's bilateral filter reaches round(1.5 * sigma_space)
+    "bilateral": DenoiseMethod(denoise_bilateral, "",
+                               int(math.ceil(1.5 * BILATERAL_SPACE_SIGMA)) + 1,
+                               lambda noise: 2.0 * noise),
+    "tv": DenoiseMethod(denoise_tv, "", None, lambda noise: 0.75 * noise),
+    "nl_means": DenoiseMethod(denoise_nl_means, "",
+                              NL_MEANS_SEARCH // 2 + NL_MEANS_PATCH // 2 + 1,
+                              lambda noise: 1.2 * noise, noise_from_luma=True),
+    "wavelet": DenoiseMethod(denoise_wavelet, "", None, float),
+})
+for _name, _entry in DENOISE_METHODS.items():
+    DENOISE_METHODS[_name] = replace(_entry, doc=first_doc_line(_entry.func))
+del _name, _entry
+_BUILT_IN = frozenset(entry.func for entry in DENOISE_METHODS.values())
 
 
 def denoise(image: np.ndarray, method: str = "gaussian", *,
@@ -546,8 +653,11 @@ def denoise(image: np.ndarray, method: str = "gaussian", *,
     >>> out.shape, out.dtype, bool(np.allclose(out, 0.5))
     ((8, 8), dtype('float32'), True)
     """
-    func = choose(DENOISE_METHODS, method, "method")
-    return func(image, strength=strength)
+    entry = choose(DENOISE_METHODS, method, "method")
+    if strength is None and entry.func not in _BUILT_IN:
+        # the built-in methods resolve None themselves (after checking the image once)
+        strength = resolve_strength(image, method)
+    return entry.func(image, strength=strength)
 
 
 def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Gradient fields of a drawing's tone.
+"""Gradient fields of a drawing's tone: the operators, their registry and the zero-gradient floor.
 
 Unit: intensity per pixel on the [0, 1] scale. On a ramp ``I = a*x + b*y``
 every operator gives ``gx = a`` and ``gy = b`` away from the border; x runs
@@ -18,6 +18,10 @@ doubled derivatives, i.e. ``sqrt(2)`` times our ``magnitude``.
 
 The kernels run through OpenCV's separable filter in float32: this is the
 hot path of the pipeline (about 15 ms per derivative on an 8.5 MP scan).
+
+``OPERATORS`` maps a name to an :class:`Operator` entry (the function, its
+one-line doc and its reach in pixels); :func:`register_operator` adds one.
+``ZERO_GRADIENT`` is the magnitude at or below which a pixel has no direction.
 """
 
 from __future__ import annotations
@@ -25,15 +29,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 
 from .errors import ParameterError, choose
 from .io import LUMA_BT601
+from .registry import add_entry, check_reach, first_doc_line, registered_doc
 
 __all__ = [
     "OPERATORS",
+    "Operator",
+    "register_operator",
+    "ZERO_GRADIENT",
+    "floor_zero_gradients",
     "BORDER_MODES",
     "TONE_WEIGHTS",
     "CHROMA_AXES",
@@ -52,6 +61,11 @@ __all__ = [
 #: reflect ``dcba|abcd|dcba``, mirror ``dcb|abcd|cba``, nearest ``aaaa|abcd|dddd``,
 #: constant ``kkkk|abcd|kkkk`` (k = ``cval``), wrap ``abcd|abcd|abcd``.
 BORDER_MODES = ("reflect", "mirror", "nearest", "constant", "wrap")
+
+#: Gradient magnitude (intensity per pixel) at or below which a pixel has no direction:
+#: rounding noise (an ulp of the denoised image gives 3e-8; one 16-bit level is 1.5e-5).
+#: The colour shows it black, never a random hue; the pipeline normalizes it as zero.
+ZERO_GRADIENT = 1e-6
 
 _PI = np.float32(np.pi)
 _SAFE = 2.0 ** 100  # images beyond this magnitude are filtered scaled down
@@ -284,18 +298,95 @@ def central(image: np.ndarray, *, mode: str = "reflect",
     return _filter(image, _CENTRAL, mode, cval)
 
 
-OPERATORS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
-    "sobel": sobel,
-    "scharr": scharr,
-    "prewitt": prewitt,
-    "farid": farid,
-    "central": central,
-}
+@dataclass(frozen=True)
+class Operator:
+    """One entry of ``OPERATORS``: what the package needs to know about a gradient operator.
 
-# Side of each operator's square window (mask= erodes by it; tiles need half of it as halo).
-_FOOTPRINT = {name: max(len(d), len(s)) for name, (d, s) in (
-    ("sobel", _SOBEL), ("scharr", _SCHARR), ("prewitt", _PREWITT), ("farid", _FARID),
-    ("central", _CENTRAL))}
+    Attributes
+    ----------
+    func : callable
+        ``func(image) -> (gx, gy)``: a float32 (H, W) image in [0, 1] to two float32
+        (H, W) arrays in intensity per pixel (on ``I = a*x + b*y``, ``gx = a`` and
+        ``gy = b``); x runs along columns, y down the rows.
+    doc : str
+        One line for ``sketchgrad methods``.
+    reach : int
+        How many pixels away from a pixel its gradient still looks (1 for a 3x3
+        window, 2 for 5x5). Tiles get this much halo; ``mask=`` erodes by it.
+    border_modes : bool
+        Whether ``func`` takes ``mode=`` and ``cval=`` keywords (``BORDER_MODES``);
+        otherwise it decides its own border and only ``mode="reflect"`` is accepted.
+
+    Calling the entry calls ``func``, so ``OPERATORS["sobel"](img)`` works.
+    """
+
+    func: Callable[..., tuple[np.ndarray, np.ndarray]]
+    doc: str
+    reach: int
+    border_modes: bool = False
+
+    def __call__(self, image: np.ndarray, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+        """Call ``func``."""
+        return self.func(image, **kwargs)
+
+
+#: The gradient operators by name. Read it as a mapping; add to it with
+#: :func:`register_operator`.
+OPERATORS: dict[str, Operator] = {
+    name: Operator(func, first_doc_line(func), max(len(d), len(s)) // 2, border_modes=True)
+    for name, func, (d, s) in (
+        ("sobel", sobel, _SOBEL), ("scharr", scharr, _SCHARR), ("prewitt", prewitt, _PREWITT),
+        ("farid", farid, _FARID), ("central", central, _CENTRAL))}
+
+
+def register_operator(name: str, func: Callable[..., tuple[np.ndarray, np.ndarray]], *,
+                      reach: int, doc: str | None = None) -> Operator:
+    """Add a gradient operator that then works everywhere an operator name is taken.
+
+    That is :func:`gradient_field`, the pipeline (whole and tiled, with ``reach``
+    pixels of halo), ``PipelineConfig`` and ``sketchgrad methods``.
+
+    Parameters
+    ----------
+    name : str
+        The operator's name (``operator=name``); must not be taken.
+    func : callable
+        ``func(image) -> (gx, gy)``: ``image`` is float32 (H, W) in [0, 1]; return
+        two float32 (H, W) arrays in intensity per pixel (``gx = a``, ``gy = b`` on
+        ``I = a*x + b*y``). Colour images are handled by :func:`gradient_field`
+        (Di Zenzo over the channels), so ``func`` only sees grey planes.
+    reach : int
+        Pixels each side a gradient depends on (1 for a 3x3 kernel); the tiles'
+        halo and ``mask=``'s erosion use it, so it must not be understated.
+    doc : str, optional
+        One-line description (default: the first line of ``func``'s docstring).
+
+    Returns
+    -------
+    Operator
+        The registered entry.
+
+    Examples
+    --------
+    >>> def forward(image):
+    ...     "Forward differences (a 2-pixel window)."
+    ...     gx, gy = np.zeros_like(image), np.zeros_like(image)
+    ...     gx[:, :-1] = image[:, 1:] - image[:, :-1]
+    ...     gy[:-1] = image[1:] - image[:-1]
+    ...     return gx, gy
+    >>> _ = register_operator("forward_doc", forward, reach=1)
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> round(float(gradient_field(0.1 * x, "forward_doc").gx[2, 2]), 6)
+    0.1
+    >>> del OPERATORS["forward_doc"]
+    """
+    checked = check_reach(name, reach)
+    if checked is None or callable(checked):
+        raise ParameterError(f"reach={reach!r} for operator {name!r}: give the window's "
+                             "half side in pixels (an int >= 0)")
+    entry = Operator(func, registered_doc(name, func, doc), checked)
+    add_entry(OPERATORS, name, entry, "register_operator")
+    return entry
 
 
 def _check_finite(image: np.ndarray, inside: np.ndarray | None) -> tuple[bool, float]:
@@ -468,8 +559,11 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     >>> float(np.degrees(f.orientation[3, 3])).__round__(2)
     68.2
     """
-    func = choose(OPERATORS, operator, "operator")
+    entry = choose(OPERATORS, operator, "operator")
     _check_mode(mode, cval)
+    if not entry.border_modes and (mode, cval) != ("reflect", 0.0):
+        raise ParameterError(f"operator {operator!r} takes no border mode (it was registered "
+                             "without one); leave mode='reflect' and cval=0")
     image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
     inside = None
     if mask is not None:
@@ -488,11 +582,12 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
     if shift:
         image = np.ldexp(image, -shift).astype(np.float32)
         cval = math.ldexp(cval, -shift)
+    # the border value as scaled above
+    func = entry.func if not entry.border_modes else partial(entry.func, mode=mode, cval=cval)
     if image.ndim == 2:
-        gx, gy = func(image, mode=mode, cval=cval)
+        gx, gy = func(image)
     else:
-        channels = [func(np.ascontiguousarray(image[..., c]), mode=mode, cval=cval)
-                    for c in range(image.shape[2])]
+        channels = [func(np.ascontiguousarray(image[..., c])) for c in range(image.shape[2])]
         gx, gy = channels[0] if len(channels) == 1 else _di_zenzo(channels)
     if shift:
         top = np.finfo(np.float32).max
@@ -500,7 +595,7 @@ def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "r
             gx, gy = (np.clip(np.ldexp(g, shift), -top, top).astype(np.float32)
                       for g in (gx, gy))
     if inside is not None:
-        keep = _erode(inside, _FOOTPRINT[operator])
+        keep = _erode(inside, 2 * entry.reach + 1)
         gx[~keep] = 0
         gy[~keep] = 0
     return GradientField(gx=gx, gy=gy)
@@ -516,3 +611,24 @@ def _erode(inside: np.ndarray, size: int) -> np.ndarray:
     eroded = cv2.erode(inside.astype(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
                        borderValue=1)
     return eroded.reshape(inside.shape).astype(bool)
+
+
+def floor_zero_gradients(magnitude: np.ndarray, *, in_place: bool = False) -> np.ndarray:
+    """Magnitudes at most ``ZERO_GRADIENT`` (1e-6) set to zero (before normalizing).
+
+    Such gradients are rounding noise and have no direction. Without this a flat
+    page would stay black when computed whole but show its rounding noise at full
+    scale when computed in tiles, whose last bits can differ.
+
+    Examples
+    --------
+    >>> floor_zero_gradients(np.array([1e-7, 0.5], np.float32)).tolist()
+    [0.0, 0.5]
+    """
+    small = magnitude <= np.float32(ZERO_GRADIENT)
+    if not small.any():
+        return magnitude
+    if in_place:
+        np.putmask(magnitude, small, np.float32(0.0))
+        return magnitude
+    return np.where(small, np.float32(0.0), magnitude)

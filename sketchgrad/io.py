@@ -1,4 +1,4 @@
-"""Reading scans: any PNG, JPEG, TIFF, BMP, WebP or GIF as float32 in [0, 1].
+"""Reading scans (PNG, JPEG, TIFF, BMP, WebP, GIF) as float32 in [0, 1], and sniffing image files.
 
 ``load_scan`` turns a scan file into a float32 image in [0, 1] and says where
 it came from (:class:`ScanMeta`). Writing PNG outputs lives in
@@ -22,6 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
@@ -29,7 +30,8 @@ import numpy as np
 from .errors import ParameterError, ScanError, choose
 
 __all__ = ["Scan", "ScanMeta", "load_scan", "as_image", "DEFAULT_MAX_PIXELS", "LUMA_BT601",
-           "SUPPORTED_FORMATS", "RANGE_SLACK"]
+           "SUPPORTED_FORMATS", "RANGE_SLACK", "IMAGE_SUFFIXES", "REPORTED_SUFFIXES",
+           "looks_like_image"]
 
 #: Largest image accepted by default (300 million pixels). A 1200-dpi A3 scan
 #: (14032 x 19843 = 278 MP) fits; a header claiming more is refused before decoding.
@@ -958,3 +960,45 @@ def _colour_block(block: np.ndarray, layout: str, mode: str) -> np.ndarray:
     if colour.shape[2] == 1:
         return np.repeat(colour, 3, axis=2)
     return colour
+
+
+# ----------------------------------------------------------------------------------------
+# Telling image files from others without decoding them
+
+#: File name endings taken as images when a folder is searched (case-insensitive).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".jpe", ".jfif", ".tif", ".tiff", ".bmp", ".webp",
+                  ".gif")
+
+#: Endings of drawings in formats sketchgrad cannot read. A folder search takes them too,
+#: so each is named in a one-line error with a hint ("export the page as PNG or TIFF")
+#: rather than left out without a word.
+REPORTED_SUFFIXES = (".pdf", ".svg", ".svgz", ".heic", ".heif", ".avif", ".psd", ".jxl")
+
+# First bytes of the formats load_scan reads, for files without an image ending.
+_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"BM", b"GIF87a",
+          b"GIF89a")
+
+
+def looks_like_image(path: str | os.PathLike) -> bool:
+    r"""Whether a file is taken as an image: by its ending, else by its first bytes.
+
+    Drawings in formats sketchgrad cannot read (``REPORTED_SUFFIXES``: PDF, SVG,
+    HEIC, ...) are taken too, so that they fail with a message naming them.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "scan_without_ending"
+    >>> _ = p.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    >>> looks_like_image(p), looks_like_image(p.with_name("notes.txt"))
+    (True, False)
+    """
+    p = Path(path)
+    if p.suffix.lower() in IMAGE_SUFFIXES + REPORTED_SUFFIXES:
+        return True
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return False
+    return head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")

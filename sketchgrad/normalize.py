@@ -1,8 +1,11 @@
 """Normalization methods for gradient magnitudes (and any NumPy array).
 
-``NORMALIZE_METHODS`` maps a name to a public function ``f(x, *, mask=None,
-**params)``; :func:`normalize` validates the name and the parameters and
-dispatches; :func:`to_unit` brings each method's output to [0, 1] for display;
+``NORMALIZE_METHODS`` maps a name to a :class:`NormalizeMethod` entry (the
+public function ``f(x, *, mask=None, **params)``, its one-line doc, its
+parameters, how it scales with fitted statistics and its display rule);
+:func:`normalize` validates the name and the parameters and dispatches;
+:func:`register_normalization` adds a method; :func:`to_unit` brings each
+method's output to [0, 1] for display;
 :class:`Normalizer` keeps mergeable statistics so that many arrays (the pages
 of a sketchbook, the tiles of a huge scan, files in worker processes) share
 one scale.
@@ -61,9 +64,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ParameterError, choose
+from .registry import add_entry, first_doc_line, registered_doc
 
 __all__ = [
     "NORMALIZE_METHODS",
+    "NormalizeMethod",
+    "UNIT_RULES",
+    "register_normalization",
     "RTOL",
     "Normalizer",
     "normalize",
@@ -389,38 +396,72 @@ def _check_axis(value) -> int | None:
     return int(value)
 
 
+#: How :func:`to_unit` brings a method's output to [0, 1]: ``"range"`` maps
+#: ``out_range`` (default (0, 1)) onto [0, 1] and clips; ``"sigma"`` takes +-3 as the
+#: ends (``(x + 3) / 6``, clipped); ``"abs"`` is ``|x|`` clipped; ``"peak"`` is
+#: ``|x| / max(|x|)`` of the array given.
+UNIT_RULES = ("range", "sigma", "abs", "peak")
+
+
 @dataclass(frozen=True)
-class _Method:
-    params: dict  # name -> (default, checker)
+class NormalizeMethod:
+    """One entry of ``NORMALIZE_METHODS``: what the package needs to know about a method.
+
+    Attributes
+    ----------
+    func : callable
+        The public function ``func(x, *, mask=None, **params) -> array``.
+    doc : str
+        One line for ``sketchgrad methods``.
+    unit : str
+        How :func:`to_unit` brings the output to [0, 1] (one of ``UNIT_RULES``).
+    params : dict or None
+        Parameter name -> (default, checker); ``None`` (a registered method):
+        any keyword is handed to ``func``.
+    scale : callable or None
+        ``scale(x, stats, opts, inside, own) -> array``: the method applied with
+        fitted statistics (what :class:`Normalizer` and the tiles use). ``None``:
+        the method keeps no mergeable statistics; the pipeline then fits it on the
+        whole image's magnitude (see :func:`register_normalization`).
+    moments, histogram : bool
+        Which statistics ``scale`` needs besides count, min and max.
+
+    Calling the entry calls ``func``, so ``NORMALIZE_METHODS["minmax"](x)`` works.
+    """
+
+    func: Callable[..., np.ndarray]
+    doc: str
+    unit: str = "range"
+    params: dict | None = None  # name -> (default, checker)
+    scale: Callable[..., np.ndarray] | None = None
     moments: bool = False
     histogram: bool = False
 
+    def __call__(self, x: np.ndarray, **kwargs) -> np.ndarray:
+        """Call ``func``."""
+        return self.func(x, **kwargs)
+
+    @property
+    def fits_in_parts(self) -> bool:
+        """Whether statistics of parts (tiles, pages) merge into those of the whole."""
+        return self.scale is not None
+
     def options(self, method: str, given: dict) -> dict:
-        unknown = [k for k in given if k not in self.params]
+        """The method's parameters: ``given`` checked, defaults filled in."""
+        params = self.params or {}
+        unknown = [k for k in given if k not in params]
         if unknown:
-            known = ", ".join(self.params) or "none"
+            known = ", ".join(params) or "none"
             raise ParameterError(f"method {method!r} takes no parameter {unknown[0]!r}; its "
                                  f"parameters are: {known}")
         opts = {k: check(given[k]) if k in given else default
-                for k, (default, check) in self.params.items()}
+                for k, (default, check) in params.items()}
         if "lower" in opts and not opts["lower"] < opts["upper"]:
             raise ParameterError(f"lower={opts['lower']!r} must be below upper={opts['upper']!r}")
         return opts
 
 
 _OUT_RANGE = {"out_range": ((0.0, 1.0), _check_out_range)}
-_SPECS: dict[str, _Method] = {
-    "minmax": _Method(dict(_OUT_RANGE)),
-    "zscore": _Method({}, moments=True),
-    "l2": _Method({"axis": (None, _check_axis)}, moments=True),
-    "robust": _Method({"lower": (1.0, _check_percent("lower")),
-                       "upper": (99.0, _check_percent("upper")), **_OUT_RANGE},
-                      histogram=True),
-    "maxabs": _Method({}),
-    "log": _Method({"scale": (1.0, _check_positive("scale")), **_OUT_RANGE}),
-    "gamma": _Method({"gamma": (0.5, _check_positive("gamma")), **_OUT_RANGE}),
-    "equalize": _Method(dict(_OUT_RANGE), histogram=True),
-}
 
 
 def _signed_log(values, scale: float):
@@ -506,94 +547,147 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
 # not in NumPy 2). Where the quotient cannot exceed 1 in size, that flag is ignored.
 
 
-def _scale(method: str, x: np.ndarray, s: _Stats, opts: dict, inside: bool,
-           own: tuple[float, float]) -> np.ndarray:
-    """Apply ``method`` with statistics ``s`` to float array ``x`` (a new array)."""
-    kind = x.dtype.type
-    zero = opts["out_range"][0] if "out_range" in opts else 0.0
-    if method == "l2":
-        if opts["axis"] is not None:
-            raise AssertionError("per-vector l2 is handled by _l2_vectors")
-        norm, shift = s.norm() if s.count else (0.0, 0)
-        if norm == 0:
-            return np.zeros_like(x)
-        if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
-            return np.ldexp(x, -shift) / norm
-        return _affine(x, 0.0, (0.0, norm), own)
-    if method == "maxabs":
-        peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
-        if peak == 0:
-            return np.zeros_like(x)
-        with np.errstate(over="ignore"):  # |x| <= peak: see _FALSE_OVERFLOW
-            return np.divide(x, kind(peak))
+def _constant(x: np.ndarray, s: _Stats, opts: dict) -> np.ndarray | None:
+    """The result when the statistics have no scale (a constant array), else None."""
     if s.count == 0 or _no_scale(s.min, s.max):
+        zero = opts["out_range"][0] if "out_range" in opts else 0.0
         return np.full(x.shape, zero, x.dtype)
-    if method == "zscore":
-        if not s.m2 > 0:  # a spread lost below float64's resolution
-            return np.zeros_like(x)
-        if s.shift:  # float64 beyond 2**+-400: work on the scaled values, chunk by chunk
-            out = np.empty_like(x)
-            std = math.sqrt(s.m2 / s.count)
-            for start in range(0, x.size, _CHUNK):
-                part = np.ldexp(x.reshape(-1)[start:start + _CHUNK], -s.shift)
-                part -= s.mean
-                part /= std
-                out.reshape(-1)[start:start + _CHUNK] = part
-            return out
-        return _affine(x, s.true_mean, (0.0, s.std), own)
-    if method == "minmax" or method == "gamma":
-        low, high = kind(s.min), kind(s.max)
-        with np.errstate(over="ignore"):
-            span = high - low   # rounded as x's own max - min: max -> exactly 1
-        if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
-            out = np.subtract(x, low)
-            with np.errstate(over="ignore"):  # |x - low| <= span: see _FALSE_OVERFLOW
-                out /= span
-        else:
-            out = _affine(x, s.min, (s.min, s.max), own)
-        if method == "gamma":
-            sign = np.sign(out) if not inside else None
-            np.abs(out, out=out)
-            np.power(out, kind(opts["gamma"]), out=out)
-            if sign is not None:
-                out *= sign
-        # Inside [min, max] the ratio stays in [0, 1] exactly; only the mapping rounds.
-        return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
-    if method == "log":
-        ends = _signed_log(np.array([s.min, s.max], x.dtype), opts["scale"])
-        lo, hi = float(ends[0]), float(ends[1])
-        if _no_scale(lo, hi):
-            return np.full(x.shape, zero, x.dtype)
-        out = _signed_log(x, opts["scale"])
-        out -= ends[0]
-        with np.errstate(over="ignore"):  # |out| <= the span: see _FALSE_OVERFLOW
-            out /= ends[1] - ends[0]
-        return _onto(out, opts["out_range"], inside)
-    if method == "robust":
-        p_lo, p_hi = s.percentile(opts["lower"]), s.percentile(opts["upper"])
-        if _no_scale(p_lo, p_hi):
-            # Empty window (most values equal, e.g. a blank page with a few strokes):
-            # the limit of the clipped ramp is a step at the window.
-            out = np.greater(x, kind(p_hi)).astype(x.dtype)
-        else:
-            # Clip to the window first: far outliers (the reason for this method) divided
-            # by a small window would overflow before the clip brought them back.
-            window = np.clip(x, kind(p_lo), kind(p_hi))
-            out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi))
-            del window
-            np.clip(out, kind(0), kind(1), out=out)
-        return _onto(out, opts["out_range"], True)
-    if method == "equalize":
-        ends = np.empty(2, np.float64)
-        s.mid_ranks(np.array([s.min, s.max]), ends)
-        if ends[1] <= ends[0]:  # every value in one histogram bin
-            return np.full(x.shape, zero, x.dtype)
-        out = np.empty(x.shape, x.dtype)
-        s.mid_ranks(x, out)
-        out -= kind(ends[0])
-        out /= kind(ends[1] - ends[0])
-        return _onto(out, opts["out_range"], True)
-    raise AssertionError(method)  # every registered method is handled above
+    return None
+
+
+# Each method applied with statistics ``s`` to float array ``x`` (a new array); ``inside``:
+# every value lies within the statistics' range; ``own``: x's (min, max).
+
+def _scale_l2(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+              own: tuple[float, float]) -> np.ndarray:
+    if opts["axis"] is not None:
+        raise AssertionError("per-vector l2 is handled by _l2_vectors")
+    norm, shift = s.norm() if s.count else (0.0, 0)
+    if norm == 0:
+        return np.zeros_like(x)
+    if shift:  # float64 beyond 2**400: divide the scaled values (exact powers of two)
+        return np.ldexp(x, -shift) / norm
+    return _affine(x, 0.0, (0.0, norm), own)
+
+
+def _scale_maxabs(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                  own: tuple[float, float]) -> np.ndarray:
+    peak = max(abs(s.min), abs(s.max)) if s.count else 0.0
+    if peak == 0:
+        return np.zeros_like(x)
+    with np.errstate(over="ignore"):  # |x| <= peak: see _FALSE_OVERFLOW
+        return np.divide(x, x.dtype.type(peak))
+
+
+def _scale_zscore(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                  own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    if not s.m2 > 0:  # a spread lost below float64's resolution
+        return np.zeros_like(x)
+    if s.shift:  # float64 beyond 2**+-400: work on the scaled values, chunk by chunk
+        out = np.empty_like(x)
+        std = math.sqrt(s.m2 / s.count)
+        for start in range(0, x.size, _CHUNK):
+            part = np.ldexp(x.reshape(-1)[start:start + _CHUNK], -s.shift)
+            part -= s.mean
+            part /= std
+            out.reshape(-1)[start:start + _CHUNK] = part
+        return out
+    return _affine(x, s.true_mean, (0.0, s.std), own)
+
+
+def _minmax_ratio(x: np.ndarray, s: _Stats, own: tuple[float, float]) -> np.ndarray:
+    """``(x - min) / (max - min)`` as a new array."""
+    kind = x.dtype.type
+    low, high = kind(s.min), kind(s.max)
+    with np.errstate(over="ignore"):
+        span = high - low   # rounded as x's own max - min: max -> exactly 1
+    if np.isfinite(span) and max(abs(own[0] - s.min), abs(own[1] - s.min)) <= span:
+        out = np.subtract(x, low)
+        with np.errstate(over="ignore"):  # |x - low| <= span: see _FALSE_OVERFLOW
+            out /= span
+        return out
+    return _affine(x, s.min, (s.min, s.max), own)
+
+
+def _scale_minmax(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                  own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    out = _minmax_ratio(x, s, own)
+    # Inside [min, max] the ratio stays in [0, 1] exactly; only the mapping rounds.
+    return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
+
+
+def _scale_gamma(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                 own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    out = _minmax_ratio(x, s, own)
+    sign = np.sign(out) if not inside else None
+    np.abs(out, out=out)
+    np.power(out, x.dtype.type(opts["gamma"]), out=out)
+    if sign is not None:
+        out *= sign
+    return _onto(out, opts["out_range"], inside and opts["out_range"] != (0.0, 1.0))
+
+
+def _scale_log(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+               own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    ends = _signed_log(np.array([s.min, s.max], x.dtype), opts["scale"])
+    lo, hi = float(ends[0]), float(ends[1])
+    if _no_scale(lo, hi):
+        return np.full(x.shape, opts["out_range"][0], x.dtype)
+    out = _signed_log(x, opts["scale"])
+    out -= ends[0]
+    with np.errstate(over="ignore"):  # |out| <= the span: see _FALSE_OVERFLOW
+        out /= ends[1] - ends[0]
+    return _onto(out, opts["out_range"], inside)
+
+
+def _scale_robust(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                  own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    kind = x.dtype.type
+    p_lo, p_hi = s.percentile(opts["lower"]), s.percentile(opts["upper"])
+    if _no_scale(p_lo, p_hi):
+        # Empty window (most values equal, e.g. a blank page with a few strokes):
+        # the limit of the clipped ramp is a step at the window.
+        out = np.greater(x, kind(p_hi)).astype(x.dtype)
+    else:
+        # Clip to the window first: far outliers (the reason for this method) divided
+        # by a small window would overflow before the clip brought them back.
+        window = np.clip(x, kind(p_lo), kind(p_hi))
+        out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi))
+        del window
+        np.clip(out, kind(0), kind(1), out=out)
+    return _onto(out, opts["out_range"], True)
+
+
+def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                    own: tuple[float, float]) -> np.ndarray:
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    kind = x.dtype.type
+    ends = np.empty(2, np.float64)
+    s.mid_ranks(np.array([s.min, s.max]), ends)
+    if ends[1] <= ends[0]:  # every value in one histogram bin
+        return np.full(x.shape, opts["out_range"][0], x.dtype)
+    out = np.empty(x.shape, x.dtype)
+    s.mid_ranks(x, out)
+    out -= kind(ends[0])
+    out /= kind(ends[1] - ends[0])
+    return _onto(out, opts["out_range"], True)
 
 
 def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray:
@@ -621,8 +715,8 @@ def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray
 
 
 def _new_stats(method: str, opts: dict) -> _Stats:
-    spec = _SPECS[method]
-    return _Stats(spec.moments and opts.get("axis") is None, spec.histogram)
+    entry = NORMALIZE_METHODS[method]
+    return _Stats(entry.moments and opts.get("axis") is None, entry.histogram)
 
 
 def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
@@ -657,7 +751,7 @@ def _run(method: str, x, mask, stats: _Stats | None, opts: dict,
         if method == "l2" and opts["axis"] is not None:
             out = _l2_vectors(x, mask, opts["axis"])
         else:
-            out = _scale(method, x, stats, opts, inside, own)
+            out = NORMALIZE_METHODS[method].scale(x, stats, opts, inside, own)
     if bad is not None:
         out[bad] = opts["out_range"][0] if "out_range" in opts else 0.0
     if not inside and out.size and not np.isfinite(np.max(np.abs(out))):
@@ -700,7 +794,7 @@ def minmax(x: np.ndarray, *, mask: np.ndarray | None = None,
     >>> minmax(np.array([5.0, 5.0])).tolist()
     [0.0, 0.0]
     """
-    return _run("minmax", x, mask, None, _SPECS["minmax"].options(
+    return _run("minmax", x, mask, None, NORMALIZE_METHODS["minmax"].options(
         "minmax", {"out_range": out_range}))[0]
 
 
@@ -734,7 +828,7 @@ def l2(x: np.ndarray, *, mask: np.ndarray | None = None, axis: int | None = None
     >>> l2(np.array([[3.0, 4.0], [0.0, 0.0]]), axis=-1).tolist()
     [[0.6, 0.8], [0.0, 0.0]]
     """
-    return _run("l2", x, mask, None, _SPECS["l2"].options("l2", {"axis": axis}))[0]
+    return _run("l2", x, mask, None, NORMALIZE_METHODS["l2"].options("l2", {"axis": axis}))[0]
 
 
 def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
@@ -757,7 +851,7 @@ def robust(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 1.0,
     >>> robust(x, lower=0, upper=99)[[0, 50, 99, 100]].round(6).tolist()
     [0.0, 0.505051, 1.0, 1.0]
     """
-    opts = _SPECS["robust"].options("robust", {"lower": lower, "upper": upper,
+    opts = NORMALIZE_METHODS["robust"].options("robust", {"lower": lower, "upper": upper,
                                                "out_range": out_range})
     return _run("robust", x, mask, None, opts)[0]
 
@@ -789,7 +883,7 @@ def log(x: np.ndarray, *, mask: np.ndarray | None = None, scale: float = 1.0,
     >>> log(np.array([0.0, np.e - 1, np.e ** 2 - 1])).round(6).tolist()
     [0.0, 0.5, 1.0]
     """
-    opts = _SPECS["log"].options("log", {"scale": scale, "out_range": out_range})
+    opts = NORMALIZE_METHODS["log"].options("log", {"scale": scale, "out_range": out_range})
     return _run("log", x, mask, None, opts)[0]
 
 
@@ -806,7 +900,7 @@ def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
     >>> gamma(np.array([0.0, 1.0, 4.0]), gamma=0.5).tolist()
     [0.0, 0.5, 1.0]
     """
-    opts = _SPECS["gamma"].options("gamma", {"gamma": gamma, "out_range": out_range})
+    opts = NORMALIZE_METHODS["gamma"].options("gamma", {"gamma": gamma, "out_range": out_range})
     return _run("gamma", x, mask, None, opts)[0]
 
 
@@ -826,20 +920,106 @@ def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
     >>> equalize(np.array([1.0, 10.0, 100.0, 1000.0, 10.0])).tolist()
     [0.0, 0.375, 0.75, 1.0, 0.375]
     """
-    return _run("equalize", x, mask, None, _SPECS["equalize"].options(
+    return _run("equalize", x, mask, None, NORMALIZE_METHODS["equalize"].options(
         "equalize", {"out_range": out_range}))[0]
 
 
-NORMALIZE_METHODS: dict[str, Callable[..., np.ndarray]] = {
-    "minmax": minmax,
-    "zscore": zscore,
-    "l2": l2,
-    "robust": robust,
-    "maxabs": maxabs,
-    "log": log,
-    "gamma": gamma,
-    "equalize": equalize,
+def _entry(func: Callable[..., np.ndarray], scale: Callable[..., np.ndarray], params: dict,
+           unit: str = "range", **statistics: bool) -> NormalizeMethod:
+    return NormalizeMethod(func, first_doc_line(func), unit, params, scale, **statistics)
+
+
+#: The normalizations by name. Read it as a mapping; add to it with
+#: :func:`register_normalization`.
+NORMALIZE_METHODS: dict[str, NormalizeMethod] = {
+    "minmax": _entry(minmax, _scale_minmax, dict(_OUT_RANGE)),
+    "zscore": _entry(zscore, _scale_zscore, {}, "sigma", moments=True),
+    "l2": _entry(l2, _scale_l2, {"axis": (None, _check_axis)}, "peak", moments=True),
+    "robust": _entry(robust, _scale_robust, {"lower": (1.0, _check_percent("lower")),
+                                             "upper": (99.0, _check_percent("upper")),
+                                             **_OUT_RANGE}, histogram=True),
+    "maxabs": _entry(maxabs, _scale_maxabs, {}, "abs"),
+    "log": _entry(log, _scale_log, {"scale": (1.0, _check_positive("scale")), **_OUT_RANGE}),
+    "gamma": _entry(gamma, _scale_gamma, {"gamma": (0.5, _check_positive("gamma")),
+                                          **_OUT_RANGE}),
+    "equalize": _entry(equalize, _scale_equalize, dict(_OUT_RANGE), histogram=True),
 }
+
+
+def register_normalization(name: str, func: Callable[..., np.ndarray], *,
+                           doc: str | None = None, unit: str = "range") -> NormalizeMethod:
+    """Add a normalization that then works everywhere a normalization name is taken.
+
+    That is :func:`normalize`, :func:`to_unit`, the pipeline (whole and tiled),
+    ``PipelineConfig`` and ``sketchgrad methods``.
+
+    Parameters
+    ----------
+    name : str
+        The method's name (``normalize=name``); must not be taken.
+    func : callable
+        ``func(x, **params) -> array``: ``x`` is a float array (float32 for
+        float32 input), ``params`` are the keywords given to :func:`normalize`
+        (``mask=`` only when a mask is given). Return an array of ``x``'s shape;
+        non-finite results are an error.
+    doc : str, optional
+        One-line description (default: the first line of ``func``'s docstring).
+    unit : str
+        How :func:`to_unit` brings the result to [0, 1] for display, one of
+        ``UNIT_RULES``: ``"range"`` (results in [0, 1], clipped), ``"sigma"``
+        (+-3 as the ends), ``"abs"`` (``|x|`` clipped) or ``"peak"``
+        (``|x| / max(|x|)``).
+
+    Returns
+    -------
+    NormalizeMethod
+        The registered entry.
+
+    Notes
+    -----
+    A method registered so keeps no mergeable statistics. The pipeline therefore
+    applies it to the **whole** image's gradient magnitude, also when it computes
+    in tiles: the tiles' magnitudes are gathered into one full-size float32 plane,
+    ``func`` runs once on it, and each tile takes its part (tiled equals whole;
+    the cost is that plane, 4 bytes per pixel, also in ``process_to_files``).
+    :class:`Normalizer` refuses such a method, so ``normalize_scope="batch"``
+    cannot use it.
+
+    Examples
+    --------
+    >>> def halve(x, **params):
+    ...     "Half the value, clipped to [0, 1]."
+    ...     return np.clip(x / 2, 0, 1)
+    >>> _ = register_normalization("halve_doc", halve)
+    >>> normalize(np.array([0.5, 1.0], np.float32), "halve_doc").tolist()
+    [0.25, 0.5]
+    >>> del NORMALIZE_METHODS["halve_doc"]
+    """
+    line = registered_doc(name, func, doc)
+    if unit not in UNIT_RULES:
+        raise ParameterError(f"unit={unit!r} for method {name!r}: choose one of "
+                             f"{', '.join(UNIT_RULES)}")
+    entry = NormalizeMethod(func, line, unit)
+    add_entry(NORMALIZE_METHODS, name, entry, "register_normalization")
+    return entry
+
+
+def _run_registered(method: str, entry: NormalizeMethod, x, mask, given: dict) -> np.ndarray:
+    """A registered method (no statistics of its own): checked input, checked result."""
+    x = _as_float(x)
+    if mask is not None:
+        given["mask"] = _as_mask(mask, x.shape)
+    elif x.size and not np.isfinite(x).all():
+        _raise_non_finite(_count_non_finite(x), "x", False)
+    out = np.asarray(entry.func(x, **given))
+    if out.shape != x.shape:
+        raise ParameterError(f"normalization {method!r} returned shape {out.shape} for x of "
+                             f"shape {x.shape}; a normalization must keep the shape")
+    out = out.astype(x.dtype, copy=False)
+    if out.size and not np.isfinite(out).all():
+        raise ParameterError(f"normalization {method!r} returned {_count_non_finite(out)} "
+                             "non-finite values; fix the method for this input")
+    return out
 
 
 def _given(out_range, axis, params: dict) -> dict:
@@ -893,8 +1073,10 @@ def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None 
     >>> normalize(np.array([1.0, 3.0]), "zscore").tolist()
     [-1.0, 1.0]
     """
-    choose(NORMALIZE_METHODS, method, "method")
-    opts = _SPECS[method].options(method, _given(out_range, axis, params))
+    entry = choose(NORMALIZE_METHODS, method, "method")
+    if entry.scale is None:
+        return _run_registered(method, entry, x, mask, _given(out_range, axis, params))
+    opts = entry.options(method, _given(out_range, axis, params))
     return _run(method, x, mask, None, opts)[0]
 
 
@@ -937,7 +1119,7 @@ def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None
     >>> to_unit(np.array([-1.0, 0.5, 1.0]), "minmax", out_range=(-1, 1)).tolist()
     [0.0, 0.75, 1.0]
     """
-    choose(NORMALIZE_METHODS, method, "method")
+    rule = choose(NORMALIZE_METHODS, method, "method").unit
     given = np.asarray(x)
     out = _as_float(given)
     if copy and out is given:
@@ -948,12 +1130,12 @@ def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None
     if not (math.isfinite(lo) and math.isfinite(hi)):
         _raise_non_finite(_count_non_finite(out), "x", False)
     kind = out.dtype.type
-    if method in ("zscore",):
+    if rule == "sigma":
         out += kind(3)
         out /= kind(6)
-    elif method in ("maxabs", "l2"):
+    elif rule in ("abs", "peak"):
         np.abs(out, out=out)
-        if method == "l2":
+        if rule == "peak":
             peak = max(abs(lo), abs(hi))
             if peak == 0:
                 return out
@@ -1028,10 +1210,15 @@ class Normalizer:
     """
 
     def __init__(self, method: str = "minmax", **params) -> None:
-        choose(NORMALIZE_METHODS, method, "method")
+        entry = choose(NORMALIZE_METHODS, method, "method")
+        if entry.scale is None:
+            raise ParameterError(f"method {method!r} was registered without statistics, so it "
+                                 "cannot be fitted in parts or shared by several arrays; "
+                                 "normalize each array on its own (normalize(), "
+                                 "normalize_scope='image')")
         self.method = method
         self.params = dict(params)
-        self._opts = _SPECS[method].options(method, self.params)
+        self._opts = entry.options(method, self.params)
         self._stats = self._empty()
         self._fitted = False
 

@@ -1,47 +1,40 @@
-"""The whole chain: scan -> denoise -> gradients -> normalize -> colour / relief.
+"""The pipeline's settings, its result and the in-memory run (scan to colour and relief).
 
-Two ways to run it:
+- :class:`PipelineConfig` holds the settings, :class:`Result` what a run computed.
+- :func:`process` returns every requested stage as full-size arrays; large
+  images are computed by the tile engine (:mod:`sketchgrad.tiling`) into them.
+- :func:`fit_normalizer` measures a scan's magnitude statistics tile by tile
+  (the first pass of a batch's shared scale).
+- :func:`~sketchgrad.streaming.process_to_files` (re-exported here) streams the
+  outputs into PNG files in bounded memory.
 
-- :func:`process` returns every requested stage as full-size arrays (a
-  :class:`Result`), for code that wants the numbers.
-- :func:`process_to_files` writes the requested outputs as PNG files and keeps
-  only small tiles in memory: each tile (with a halo of neighbouring pixels
-  wide enough for the denoise and gradient footprints) is computed in a thread
-  pool (OpenCV and NumPy release the GIL), and finished rows are streamed into
-  :class:`sketchgrad.png.PngWriter`. Peak memory is about the input image plus
-  a band of tiles, whatever the scan's size.
-
-Tiling never changes what a pixel means. Global normalization runs in two
-passes: every tile's magnitude statistics are merged with
-``Normalizer.partial_fit``, then each tile is transformed with them. Tiled
-float results equal whole-image results to within 1e-5 (OpenCV's vector and
-scalar code paths may round differently in the last bit), PNG outputs to
-within one level.
+Tiling never changes what a pixel means: each tile gets a halo as wide as the
+denoiser's and the operator's declared reach (their registry entries), and a
+global normalization is fitted on the whole image's magnitude before any tile
+is scaled. Tiled float results equal whole-image results to within 1e-5
+(OpenCV's vector and scalar code paths may round differently in the last
+bit), PNG outputs to within one level.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields, replace
-from pathlib import Path
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 from .color import ColorRamp, as_color
 from .denoise import DENOISE_METHODS, denoise
 from .errors import ParameterError, choose
-from .gradients import OPERATORS, GradientField, gradient_field
+from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
+from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
-           "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE", "KEEP_BYTES"]
+           "image_of", "tile_side", "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE",
+           "KEEP_BYTES"]
 
 #: The outputs the pipeline can produce, in the order they are written.
 OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
@@ -51,9 +44,6 @@ TILE_THRESHOLD = 4096 * 4096
 
 #: Tile side used when tiling is automatic.
 DEFAULT_TILE = 512
-
-#: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
-KEEP_BYTES = 128 * 2**20
 
 #: Longest side of the thumbnail a Result shows as in Jupyter (``_repr_png_``).
 REPR_SIDE = 1024
@@ -215,307 +205,17 @@ class Result:
         return preview_png_bytes(self, max_side=REPR_SIDE)
 
 
-# ----------------------------------------------------------------------------------------
-# What each output needs
+def tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: bool) -> int:
+    """Tile side for an image of this shape (0 = whole image).
 
-
-def _needs(outputs: Iterable[str], config: PipelineConfig, *, keep_denoised: bool = True
-           ) -> set[str]:
-    """Stages to compute for these outputs (only what they need)."""
-    outputs = set(outputs)
-    tone_ramp = config.color != "hsv" and config.color_target == "tone"
-    colored = "hsv" in outputs
-    needs = set()
-    if keep_denoised or "preview" in outputs or (colored and tone_ramp):
-        needs.add("denoised")
-    if outputs & {"magnitude", "preview"} or (colored and not tone_ramp):
-        needs |= {"field", "normalized"}  # a ramp over the tone needs no gradients
-    if outputs & {"hsv", "preview"}:
-        needs.add("hsv")
-    if outputs & {"sketch", "preview"}:
-        needs.add("sketch")
-    return needs
-
-
-def _tile_side(shape: tuple[int, int], config: PipelineConfig, *, streaming: bool) -> int:
-    """Tile side for an image of this shape (0 = whole image)."""
+    ``config.tile_size`` if set; else ``DEFAULT_TILE`` when streaming or when the
+    image has more than ``TILE_THRESHOLD`` pixels.
+    """
     if config.tile_size is not None:
         return config.tile_size
     if streaming or shape[0] * shape[1] > TILE_THRESHOLD:
         return DEFAULT_TILE
     return 0
-
-
-def _denoise_radius(method: str, strength: float | None) -> int | None:
-    """How far a denoised pixel depends on its neighbours (None: not local or not known)."""
-    from .denoise import BILATERAL_SPACE_SIGMA, NL_MEANS_PATCH, NL_MEANS_SEARCH
-
-    if method == "none":
-        return 0
-    if strength is None:
-        return None
-    if method == "gaussian":
-        # OpenCV's float kernel reaches round(4 sigma); one more for any 4-sigma truncation
-        return int(math.ceil(4.0 * float(strength))) + 1
-    if method == "median":
-        return int(round(float(strength)))
-    if method == "bilateral":
-        # OpenCV's bilateral filter reaches round(1.5 * sigma_space)
-        return int(math.ceil(1.5 * BILATERAL_SPACE_SIGMA)) + 1
-    if method == "nl_means":
-        return NL_MEANS_SEARCH // 2 + NL_MEANS_PATCH // 2 + 1
-    return None  # global methods (tv, wavelet, ...) are run on the whole image
-
-
-def _operator_radius(operator: str) -> int:
-    """Reach of the gradient operator (at least 1: the relief's central differences)."""
-    from .gradients import _FOOTPRINT
-
-    return max(1, _FOOTPRINT[operator] // 2)
-
-
-def _resolve_strength(image: np.ndarray, config: PipelineConfig) -> float | None:
-    """The strength the denoiser would pick for the whole image, when it can be known."""
-    from .denoise import resolve_strength
-
-    if config.strength is not None or config.denoise == "none":
-        return config.strength
-    return resolve_strength(image, config.denoise)
-
-
-# ----------------------------------------------------------------------------------------
-# Display scale of a tile
-
-
-def _no_flicker(magnitude: np.ndarray, *, in_place: bool = False) -> np.ndarray:
-    """Magnitudes at most ``color.ZERO_GRADIENT`` (1e-6) set to zero before normalizing.
-
-    Such gradients are rounding noise (an ulp of the denoised image gives 3e-8;
-    one 16-bit level is 1.5e-5) and have no direction. Without this a flat page
-    would stay black when computed whole but show its rounding noise at full
-    scale when computed in tiles, whose last bits can differ.
-    """
-    from .color import ZERO_GRADIENT
-
-    small = magnitude <= np.float32(ZERO_GRADIENT)
-    if not small.any():
-        return magnitude
-    if in_place:
-        np.putmask(magnitude, small, np.float32(0.0))
-        return magnitude
-    return np.where(small, np.float32(0.0), magnitude)
-
-
-def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
-    """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
-    if method != "l2" or peak is None:
-        # the tile's normalized values are ours alone: let to_unit work in place
-        return to_unit(normalized, method, copy=False)
-    # to_unit's l2 rule divides by the largest |value|: give it the whole image's.
-    flat = np.append(normalized.ravel(), np.float32(peak))
-    return to_unit(flat, method)[:-1].reshape(normalized.shape)
-
-
-# ----------------------------------------------------------------------------------------
-# Colour helpers
-
-
-def _color(field: GradientField, unit, tone, config: PipelineConfig, dtype) -> np.ndarray:
-    """``apply_color``; ``dtype`` uint8 gives PNG bytes without a float copy."""
-    from .color import apply_color
-
-    return apply_color(field, unit, tone, color=config.color, target=config.color_target,
-                       axial=config.axial, dtype=dtype)
-
-
-def _png_bytes(x: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Exactly what ``save_png`` stores for a float array."""
-    from .png import _quantize
-
-    return _quantize(x, bit_depth)
-
-
-# ----------------------------------------------------------------------------------------
-# The tile engine
-
-
-class _Timer:
-    """Seconds per stage, summed over threads (so they can exceed the wall time)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._lock = threading.Lock()
-
-    def add(self, stage: str, since: float) -> float:
-        now = time.perf_counter()
-        with self._lock:
-            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
-        return now
-
-
-class _Tiles:
-    """Compute the pipeline tile by tile with a halo; the caller consumes finished tiles."""
-
-    def __init__(self, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                 side: int, normalizer, timer: _Timer) -> None:
-        self.config, self.needs, self.timer = config, needs, timer
-        start = time.perf_counter()
-        if config.flatten_background:
-            from .denoise import flatten_background
-
-            image = flatten_background(image)
-            start = timer.add("flatten", start)
-        self.image = image
-        self.height, self.width = image.shape
-        side = side or max(self.height, self.width)
-        self.side = side
-        strength = _resolve_strength(image, config)
-        start = timer.add("estimate_noise", start) if config.strength is None else start
-        radius = _denoise_radius(config.denoise, strength)
-        self.strength = strength
-        self.denoised_whole = None
-        if radius is None:
-            # Not a local filter (or its strength depends on the whole image): denoise once.
-            self.denoised_whole = denoise(image, config.denoise,
-                                          strength=strength)  # estimated once, above
-            timer.add("denoise", start)
-            radius = 0
-        self.halo = radius + _operator_radius(config.operator) + 1  # +1 to spare
-        self.normalizer = normalizer
-        self.peak: float | None = None
-        self.tiles = [[(y, min(y + side, self.height), x, min(x + side, self.width))
-                       for x in range(0, self.width, side)]
-                      for y in range(0, self.height, side)]
-        self.threads = min(os.cpu_count() or 1, sum(len(b) for b in self.tiles))
-
-    # -- per tile (runs in worker threads) --------------------------------------------
-    def compute(self, box, needs: set[str] | None = None) -> dict:
-        """Denoise, gradients and relief of one tile (cropped to the tile)."""
-        needs = self.needs if needs is None else needs
-        y0, y1, x0, x1 = box
-        h = self.halo
-        py0, py1 = max(0, y0 - h), min(self.height, y1 + h)
-        px0, px1 = max(0, x0 - h), min(self.width, x1 + h)
-        crop = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
-        t = time.perf_counter()
-        if self.denoised_whole is not None:
-            den = self.denoised_whole[py0:py1, px0:px1]
-        else:
-            den = denoise(np.ascontiguousarray(self.image[py0:py1, px0:px1]),
-                          self.config.denoise, strength=self.strength)
-            t = self.timer.add("denoise", t)
-        parts: dict = {"box": box}
-        if "denoised" in needs:
-            parts["denoised"] = np.ascontiguousarray(den[crop])
-        if "field" in needs:
-            full = gradient_field(den, self.config.operator)
-            # views into the padded tile: no copy (the halo is 5% more memory per tile)
-            parts["field"] = GradientField(full.gx[crop], full.gy[crop])
-            del full
-            if "normalized" in needs:  # computed (and cached) here, in the worker thread
-                _no_flicker(parts["field"].magnitude, in_place=True)
-            t = self.timer.add("gradients", t)
-        if "sketch" in needs:
-            from .sketch import sketch_effect
-
-            parts["sketch"] = np.ascontiguousarray(sketch_effect(den)[crop])
-            self.timer.add("sketch", t)
-        return parts
-
-    def finish(self, parts: dict, dtype) -> dict:
-        """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready bytes."""
-        t = time.perf_counter()
-        field = parts.get("field")
-        out = {"box": parts["box"]}
-        unit = None
-        if field is not None and "normalized" in self.needs:
-            if self.normalizer is not None:
-                normalized = self.normalizer.transform(field.magnitude)  # floored in compute
-            else:
-                normalized = normalize(field.magnitude, self.config.normalize)
-            unit = _unit(normalized, self.config.normalize, self.peak)
-            del normalized
-            if dtype is np.float32:
-                out["normalized"] = unit
-            elif "magnitude" in self.config.outputs:
-                out["normalized"] = _png_bytes(unit, 16)
-            t = self.timer.add("normalize", t)
-        if "hsv" in self.needs:
-            out["hsv"] = _color(field, unit, parts.get("denoised"), self.config, dtype)
-            t = self.timer.add("color", t)
-        if "denoised" in parts:
-            out["denoised"] = parts["denoised"]
-        if "sketch" in parts:
-            out["sketch"] = parts["sketch"] if dtype is np.float32 \
-                else _png_bytes(parts["sketch"], 8)
-        if field is not None:
-            out["field"] = field
-        if unit is not None:
-            out["unit"] = unit
-        return out
-
-    def _magnitude(self, box) -> dict:
-        """First pass without keeping tiles: only the magnitude is needed."""
-        return self.compute(box, {"field", "normalized"})
-
-    def _kept_bytes(self) -> int:
-        """Bytes the first pass's tiles would take if kept for the second."""
-        per_pixel = 12 + 4 * len(self.needs & {"denoised", "sketch"})  # gx, gy, magnitude
-        return per_pixel * self.height * self.width
-
-    # -- driving ----------------------------------------------------------------------
-    def _ordered(self, pool, func: Callable, items: list) -> Iterator:
-        """``pool.map`` with a bounded window, so only a few tiles are alive at once."""
-        pending: deque = deque()
-        for item in items:
-            pending.append(pool.submit(func, item))
-            if len(pending) > 2 * self.threads:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-    def run(self, dtype) -> Iterator[list[dict]]:
-        """Yield each band of finished tiles, top to bottom.
-
-        With global statistics to gather, a first pass computes every tile's
-        magnitude for ``Normalizer.partial_fit``. The second pass reuses the
-        first pass's tiles when they fit in ``KEEP_BYTES`` (8.5 MP, outputs
-        hsv: 102 MB), and computes them again otherwise, so memory stays bounded.
-        """
-        method = self.config.normalize
-        fit = "normalized" in self.needs and (self.normalizer is None or method == "l2")
-        whole = len(self.tiles) == 1 and len(self.tiles[0]) == 1
-        kept: dict = {}
-        with ThreadPoolExecutor(self.threads) as pool:
-            if fit and not whole:
-                keep = self._kept_bytes() <= KEEP_BYTES
-                fitting = self.normalizer is None
-                if fitting:
-                    from .normalize import Normalizer
-
-                    self.normalizer = Normalizer(method)
-                top = -math.inf
-                first = self.compute if keep else self._magnitude
-                for parts in self._ordered(pool, first, sum(self.tiles, [])):
-                    t = time.perf_counter()
-                    magnitude = parts["field"].magnitude  # floored in compute
-                    if fitting:
-                        self.normalizer.partial_fit(magnitude)
-                    top = max(top, float(magnitude.max()))
-                    self.timer.add("normalize", t)
-                    if keep:
-                        kept[parts["box"]] = parts
-                    del parts, magnitude
-                if method == "l2":
-                    probe = self.normalizer.transform(np.array([top], np.float32))
-                    self.peak = float(np.abs(probe).max())
-
-            def second(box):
-                parts = kept.pop(box, None) or self.compute(box)
-                return self.finish(parts, dtype)
-
-            for band in self.tiles:
-                yield list(self._ordered(pool, second, band))
 
 
 def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
@@ -526,7 +226,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     page, merge, then give the result to :func:`process_to_files` as
     ``normalizer``. Memory stays at the image plus a few tiles; the statistics
     are those of the magnitude :func:`process` normalizes (values at most
-    ``color.ZERO_GRADIENT`` counted as zero).
+    ``gradients.ZERO_GRADIENT`` counted as zero).
 
     Parameters
     ----------
@@ -551,19 +251,21 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     """
     from .normalize import Normalizer
 
-    config = _config_of(config)
-    image, _ = _image_of(scan)
-    _check_normalizer(normalizer, config, fitted=False)
+    config = config_of(config)
+    image, _ = image_of(scan)
+    check_normalizer(normalizer, config, fitted=False)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
-    side = _tile_side(image.shape, config, streaming=True)
-    tiles = _Tiles(image, config, {"field", "normalized"}, side, None, _Timer())
-    with ThreadPoolExecutor(tiles.threads) as pool:
-        for parts in tiles._ordered(pool, tiles._magnitude, sum(tiles.tiles, [])):
-            normalizer.partial_fit(parts["field"].magnitude)  # floored in compute
+    side = tile_side(image.shape, config, streaming=True)
+    timer = Timer()
+    engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer), None,
+                        timer)
+    for magnitude in engine.magnitudes():
+        normalizer.partial_fit(magnitude)  # floored in compute_tile
     return normalizer
 
 
-def _config_of(config) -> PipelineConfig:
+def config_of(config) -> PipelineConfig:
+    """``config``, or the default settings for None; anything else is an error."""
     if config is None:
         return PipelineConfig()
     if not isinstance(config, PipelineConfig):
@@ -573,30 +275,7 @@ def _config_of(config) -> PipelineConfig:
     return config
 
 
-def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
-    """Streamed outputs are PNGs: refuse a name that asks for another format."""
-    from .png import output_format
-
-    for kind in kinds:
-        fmt = output_format(paths[kind], name=f"paths[{kind!r}]")
-        if fmt != "PNG" and kind != "preview":  # the preview is drawn whole: any format
-            raise ParameterError(
-                f"paths[{kind!r}]={os.fspath(paths[kind])!r}: process_to_files streams "
-                f"{kind} as PNG and cannot write {fmt}; name it .png, or write process()'s "
-                "array with save_png, which writes JPEG, TIFF and WebP")
-
-
-def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
-    """The command's provenance chunk for outputs written through the API."""
-    from .config import normalizer_record, provenance_text
-
-    if normalizer is None:
-        return provenance_text(config)
-    return provenance_text(config, normalize_scope="batch",
-                           normalizer_state=normalizer_record(normalizer))
-
-
-def _check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True) -> None:
+def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True) -> None:
     """A shared normalizer must be one, of ``config.normalize``'s method, and fitted.
 
     Anything with the Normalizer interface (``transform``) is accepted; its
@@ -619,8 +298,8 @@ def _check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True
                              "leave normalizer=None to scale each image on its own")
 
 
-def _image_of(scan, name: str = "scan") -> tuple[np.ndarray, object]:
-    """The input rule (``io.as_image``) for the pipeline, which is grey only for now."""
+def image_of(scan: Scan | np.ndarray, name: str = "scan") -> tuple[np.ndarray, object]:
+    """The (H, W) float32 image (the input rule, ``io.as_image``; grey only for now) and meta."""
     from .io import as_image
 
     meta = scan.meta if isinstance(scan, Scan) else None
@@ -670,13 +349,13 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     >>> res.hsv.shape, res.sketch is None
     ((8, 8, 3), True)
     """
-    config = _config_of(config)
-    image, meta = _image_of(scan)
-    _check_normalizer(normalizer, config)
+    config = config_of(config)
+    image, meta = image_of(scan)
+    check_normalizer(normalizer, config)
     res = Result(image=image, config=config, meta=meta)
-    needs = _needs(config.outputs, config)
-    timer = _Timer()
-    side = _tile_side(image.shape, config, streaming=False)
+    needs = stages_needed(config.outputs, config)
+    timer = Timer()
+    side = tile_side(image.shape, config, streaming=False)
     if side == 0 or side >= max(image.shape):
         _process_whole(res, image, config, needs, normalizer, timer)
     else:
@@ -686,8 +365,22 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     return res
 
 
+def _strength_used(image: np.ndarray, config: PipelineConfig) -> float | None:
+    """The denoise strength for this (flattened) image: the automatic estimate resolved.
+
+    The rule of :func:`sketchgrad.tiling.plan_tiles`, so whole and tiled runs
+    record the same number; ``None`` for ``denoise="none"`` without a strength.
+    """
+    from .denoise import resolve_strength
+
+    if config.strength is not None:
+        return resolve_strength(image, config.denoise, config.strength) \
+            if config.denoise != "none" else float(config.strength)
+    return None if config.denoise == "none" else resolve_strength(image, config.denoise)
+
+
 def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   normalizer, timer: _Timer) -> None:
+                   normalizer, timer: Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
     if config.flatten_background:
@@ -695,7 +388,7 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
 
         image = flatten_background(image)
         t = timer.add("flatten", t)
-    res.strength_used = _resolve_strength(image, config)  # the number, recorded
+    res.strength_used = _strength_used(image, config)
     res.denoised = denoise(image, config.denoise, strength=res.strength_used)
     t = timer.add("denoise", t)
     if "field" in needs:
@@ -703,43 +396,49 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         t = timer.add("gradients", t)
         if "normalized" in needs:
             if normalizer is not None:
-                normalized = normalizer.transform(_no_flicker(res.field.magnitude))
+                normalized = normalizer.transform(floor_zero_gradients(res.field.magnitude))
             else:
-                normalized = normalize(_no_flicker(res.field.magnitude), config.normalize)
+                normalized = normalize(floor_zero_gradients(res.field.magnitude),
+                                       config.normalize)
             # normalize() always returns a new array (never the magnitude): scale it in place
             res.normalized = to_unit(normalized, config.normalize, copy=False)
             del normalized
             t = timer.add("normalize", t)
     if "hsv" in needs:
-        res.hsv = _color(res.field, res.normalized, res.denoised, config, np.float32)
+        from .color import apply_color
+
+        res.hsv = apply_color(res.field, res.normalized, res.denoised, color=config.color,
+                              axial=config.axial,
+                              target=config.color_target, dtype=np.float32)
         t = timer.add("color", t)
     if "sketch" in needs:
-        from .sketch import sketch_effect
+        from .sketch import relief
 
-        res.sketch = sketch_effect(res.denoised)
+        res.sketch = relief(res.denoised)
         timer.add("sketch", t)
 
 
 def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
-                   side: int, normalizer, timer: _Timer) -> None:
-    tiles = _Tiles(image, config, needs, side, normalizer, timer)
-    res.strength_used = tiles.strength
+                   side: int, normalizer, timer: Timer) -> None:
+    """The tile engine's finished tiles copied into full-size planes."""
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
+    res.strength_used = None if engine.plan.strength is None else float(engine.plan.strength)
     shape = image.shape
     planes = {kind: np.empty(shape, np.float32)
               for kind in ("denoised", "gx", "gy", "normalized", "sketch")
               if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:
         planes["hsv"] = np.empty(shape + (3,), np.float32)
-    for band in tiles.run(np.float32):
-        for out in band:
-            y0, y1, x0, x1 = out["box"]
-            where = (slice(y0, y1), slice(x0, x1))
-            if "field" in out:
-                planes["gx"][where] = out["field"].gx
-                planes["gy"][where] = out["field"].gy
+    for band in engine.run(np.float32):
+        for tile in band:
+            where = tile.box.where
+            if tile.field is not None:
+                planes["gx"][where] = tile.field.gx
+                planes["gy"][where] = tile.field.gy
             for kind in ("denoised", "normalized", "hsv", "sketch"):
-                if kind in out and kind in planes:
-                    planes[kind][where] = out[kind]
+                part = getattr(tile, kind)
+                if part is not None and kind in planes:
+                    planes[kind][where] = part
     res.denoised = planes.get("denoised")
     if "gx" in planes:
         res.field = GradientField(planes["gx"], planes["gy"])
@@ -748,245 +447,6 @@ def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs
     res.sketch = planes.get("sketch")
 
 
-def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
-                     paths: Mapping[str, str | os.PathLike], *, normalizer=None,
-                     text: Mapping[str, str] | None = None, compression: int | None = None,
-                     timings: dict | None = None) -> dict[str, Path]:
-    """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
-    Memory stays at about the input image plus a band of tiles: no full-size
-    intermediate or output is held (``magnitude`` is written as 16-bit grey,
-    ``hsv`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview`` from
-    subsampled stages, so its cost does not grow with the scan). The pixels
-    equal ``save_png`` of :func:`process`'s arrays to within one level
-    (identical away from OpenCV's last-bit rounding).
-
-    Parameters
-    ----------
-    scan : Scan or ndarray
-        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
-    config : PipelineConfig or None
-        Settings (``tile_size=0`` computes the whole image at once, then writes).
-    paths : mapping
-        Output kind (``"magnitude"``, ``"hsv"``, ``"sketch"``, ``"preview"``)
-        -> destination PNG; only these kinds are computed. Each file is
-        written under a temporary name and renamed into place. A name ending in
-        ``.jpg``, ``.tif`` or ``.webp`` is refused for the streamed kinds (the
-        preview is written in that format).
-    normalizer : Normalizer, optional
-        Already-fitted magnitude statistics (a batch's shared scale).
-    text : mapping, optional
-        PNG text chunks for every file; by default the provenance chunk the
-        command writes (:func:`sketchgrad.config.provenance_text` of ``config``,
-        with the normalizer's statistics when one is given). Every PNG also
-        records the scan's resolution (``pHYs``) when its file had one.
-    compression : int, optional
-        zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
-    timings : dict, optional
-        Filled with seconds per stage (summed over threads) and ``"png"``,
-        the time spent waiting for the writers.
-
-    Returns
-    -------
-    dict
-        Kind -> written path.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from PIL import Image
-    >>> d = tempfile.mkdtemp()
-    >>> y, x = np.mgrid[0:40, 0:50].astype(np.float32)
-    >>> out = process_to_files(x / 49, PipelineConfig(denoise="none"), {"hsv": d + "/h.png"})
-    >>> with Image.open(out["hsv"]) as im:
-    ...     print(im.size, im.mode)
-    (50, 40) RGB
-    """
-    from .png import DEFAULT_COMPRESSION, PngWriter
-
-    config = _config_of(config)
-    compression = DEFAULT_COMPRESSION if compression is None else compression
-    unknown = sorted(set(paths) - set(OUTPUT_KINDS))
-    if unknown or not paths:
-        raise ParameterError(f"paths: kinds {unknown or '(none)'} are not outputs; use some of "
-                             f"{', '.join(OUTPUT_KINDS)}")
-    kinds = [k for k in OUTPUT_KINDS if k in paths]
-    config = replace(config, outputs=tuple(kinds))
-    image, meta = _image_of(scan)
-    _check_normalizer(normalizer, config)
-    _check_destinations(paths, kinds)
-    height, width = image.shape
-    text = dict(text) if text is not None else _provenance(config, normalizer)
-    dpi = getattr(meta, "dpi", None)
-    timer = _Timer()
-    needs = _needs(kinds, config, keep_denoised=False)
-    side = _tile_side(image.shape, config, streaming=True)
-    step = _preview_step(image.shape) if "preview" in kinds else 0
-    if step > 1 and side:
-        side = max(step, side // step * step)  # tiles on whole preview blocks
-    tiles = _Tiles(image, config, needs, side, normalizer, timer)
-    from .config import with_strength_used
-
-    text = with_strength_used(text, tiles.strength)  # the estimate, now that it is known
-    thumbs = _Thumbs(image, step, needs) if step else None
-
-    layout = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
-    writers = {}
-    try:
-        for kind in kinds:
-            if kind in layout:
-                _, channels, depth = layout[kind]
-                writers[kind] = PngWriter(paths[kind], width, height, channels=channels,
-                                          bit_depth=depth, text=text, compression=compression,
-                                          dpi=dpi)
-        for band in tiles.run(np.uint8):
-            if thumbs:
-                thumbs.add(band)
-            for kind, writer in writers.items():
-                t = time.perf_counter()
-                writer.write([out[layout[kind][0]] for out in band])  # joined while compressed
-                timer.add("png", t)
-            del band
-        written = {}
-        for kind, writer in writers.items():
-            t = time.perf_counter()
-            written[kind] = writer.close()
-            timer.add("png", t)
-        writers.clear()
-    finally:
-        for writer in writers.values():
-            writer.abort()
-    if thumbs:
-        t = time.perf_counter()
-        shown = thumbs.result(config, meta)
-        shown.strength_used = tiles.strength
-        written["preview"] = _write_preview(shown, Path(paths["preview"]), text)
-        timer.add("preview", t)
-    if timings is not None:
-        timings.update(timer.seconds)
-    return {k: written[k] for k in kinds}
-
-
-# ----------------------------------------------------------------------------------------
-# Preview from subsampled stages
-
-
-def _preview_step(shape: tuple[int, int]) -> int:
-    from . import preview
-
-    return preview.shrink_step(shape, preview.PREVIEW_SIDE)  # the side as set now
-
-
-def _block_mean(a: np.ndarray, step: int) -> np.ndarray:
-    """Mean over ``step`` x ``step`` blocks (partial blocks at the end average what is there).
-
-    On tiles whose corners sit on multiples of ``step`` this equals the whole
-    image's block means, as OpenCV's ``INTER_AREA`` shrink by an integer factor.
-    """
-    a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
-    rows = np.arange(0, a.shape[0], step)
-    cols = np.arange(0, a.shape[1], step)
-    sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
-    count_r = np.diff(np.append(rows, a.shape[0])).astype(np.float32)
-    count_c = np.diff(np.append(cols, a.shape[1])).astype(np.float32)
-    counts = np.outer(count_r, count_c)
-    return sums / (counts[..., None] if sums.ndim == 3 else counts)
-
-
-class _Thumbs:
-    """Block means (``step`` x ``step``) of each stage, gathered tile by tile for the preview."""
-
-    KINDS = ("denoised", "normalized", "hsv", "sketch", "gx", "gy")
-
-    #: Full-resolution crops for the preview's detail panels: crop name -> tile part.
-    CROPS = {"hsv": "hsv", "relief": "sketch"}
-
-    def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
-        self.step = step
-        self.full_shape = image.shape
-        self.image = _block_mean(image, step)
-        shape = self.image.shape
-        have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
-        self.planes = {kind: np.zeros(shape + ((3,) if kind == "hsv" else ()), np.float32)
-                       for kind in self.KINDS if kind in have}
-        self.details = self._plan_details(image) if step > 1 else None
-
-    def _plan_details(self, image: np.ndarray) -> dict:
-        """Choose the 1:1 detail window before the tiles stream, and crop the scan.
-
-        A cheap first look: the gradient magnitude of the block-mean scan says
-        where the busiest strokes are (the full-resolution magnitude does not
-        exist yet). The window's crops of each stage are then copied out of
-        the tiles as they pass (``add``): a panel-sized crop each, whatever
-        the scan's size.
-        """
-        from .gradients import gradient_field
-        from .preview import detail_window
-
-        busy = gradient_field(self.image, "sobel").magnitude
-        r, c, ch, cw = window = detail_window(busy, self.full_shape)
-        shape = self.image.shape
-        # overview pictures that keep thin strokes visible (preview.block_peak)
-        peaks = {f"{name}_peaks": np.zeros(shape + ((3,) if name == "hsv" else ()), np.float32)
-                 for name, kind in (("magnitude", "normalized"), ("hsv", "hsv"))
-                 if kind in self.planes}
-        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy(), **peaks}
-
-    def add(self, band: list[dict]) -> None:
-        s = self.step
-        for out in band:
-            y0, _, x0, _ = out["box"]  # multiples of the step (the tile side is)
-            for kind, plane in self.planes.items():
-                if kind in ("gx", "gy"):
-                    part = getattr(out.get("field"), kind, None)
-                else:
-                    part = out.get("unit" if kind == "normalized" else kind)
-                if part is None:
-                    continue
-                small = _block_mean(part, s)
-                plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
-            if self.details is not None:
-                self._crop(out)
-                self._peaks(out)
-
-    def _peaks(self, out: dict) -> None:
-        """Each block's strongest pixel of the tile's magnitude and colour."""
-        from .preview import block_peak
-
-        s = self.step
-        y0, _, x0, _ = out["box"]
-        for name, kind in (("magnitude", "unit"), ("hsv", "hsv")):
-            plane, part = self.details.get(f"{name}_peaks"), out.get(kind)
-            if plane is None or part is None:
-                continue
-            small = block_peak(part, s)
-            plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
-
-    def _crop(self, out: dict) -> None:
-        """Copy the part of a finished tile that falls in the detail window."""
-        r, c, ch, cw = self.details["window"]
-        y0, y1, x0, x1 = out["box"]
-        top, bottom, left, right = max(y0, r), min(y1, r + ch), max(x0, c), min(x1, c + cw)
-        if top >= bottom or left >= right:
-            return
-        for name, kind in self.CROPS.items():
-            part = out.get(kind)
-            if part is None:
-                continue
-            if name not in self.details:
-                self.details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
-            self.details[name][top - r:bottom - r, left - c:right - c] = \
-                part[top - y0:bottom - y0, left - x0:right - x0]
-
-    def result(self, config: PipelineConfig, meta) -> Result:
-        planes = dict(self.planes)
-        field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
-        return Result(image=self.image, config=config, meta=meta, field=field,
-                      full_shape=self.full_shape if self.step > 1 else None,
-                      details=self.details, **planes)
-
-
-def _write_preview(result: Result, dest: Path, text: dict) -> Path:
-    from .preview import render_preview
-
-    return render_preview(result, dest, text=text)
+# process_to_files lives with the streaming writer; imported last, as it builds on this module
+from .streaming import process_to_files  # noqa: E402

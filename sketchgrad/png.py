@@ -36,8 +36,8 @@ import numpy as np
 
 from .errors import OutputError, ParameterError, choose
 
-__all__ = ["save_png", "PngWriter", "DEFAULT_COMPRESSION", "PNG_FILTERS", "deflate_engines",
-           "output_format", "WRITE_FORMATS"]
+__all__ = ["save_png", "PngWriter", "quantize", "DEFAULT_COMPRESSION", "PNG_FILTERS",
+           "deflate_engines", "output_format", "WRITE_FORMATS"]
 
 #: zlib level used when the caller does not choose one (fast; see the module notes).
 DEFAULT_COMPRESSION = 1
@@ -196,7 +196,7 @@ def _check_dpi(dpi):
     return (x, y)
 
 
-def _quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
+def quantize(image: np.ndarray, bit_depth: int) -> np.ndarray:
     """Floats in [0, 1] -> uint8/uint16 by clip, scale and round half up."""
     image = np.asarray(image)
     target = np.uint16 if bit_depth == 16 else np.uint8
@@ -245,6 +245,11 @@ class PngWriter:
         Compression threads (default: the number of CPUs).
     engine : {None, "zlib", "isal"}
         Deflate implementation; None picks ISA-L for levels 1-3 when installed.
+    atomic : bool
+        Write under a temporary name and rename into place on :meth:`close`
+        (default). ``False`` writes ``path`` itself, for a caller that stages
+        several files under its own temporary names and renames them together
+        (:func:`sketchgrad.streaming.process_to_files`); :meth:`abort` removes it.
 
     Examples
     --------
@@ -265,7 +270,7 @@ class PngWriter:
                  channels: int = 1, bit_depth: int = 8, text: dict[str, str] | None = None,
                  compression: int = DEFAULT_COMPRESSION, filter_type: str = "none",
                  threads: int | None = None, engine: str | None = None,
-                 dpi: tuple[float, float] | None = None) -> None:
+                 dpi: tuple[float, float] | None = None, atomic: bool = True) -> None:
         if bit_depth not in (8, 16):
             raise ParameterError(f"bit_depth={bit_depth!r} is not supported; use 8 or 16")
         if channels not in (1, 3):
@@ -299,6 +304,7 @@ class PngWriter:
         self._closed = False
         self._fh = None
         self._tmp: str | None = None
+        self.atomic = bool(atomic)
         self._open(text or {})
 
     # -- file handling -------------------------------------------------------------------
@@ -315,8 +321,12 @@ class PngWriter:
         if dest.is_dir():
             raise OutputError(f"{dest}: is a folder; give a file name ending in .png")
         try:
-            fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
-                                             dir=dest.parent)
+            if self.atomic:
+                fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
+                                                 dir=dest.parent)
+            else:  # the caller stages the file under its own temporary name
+                fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+                self._tmp = str(dest)
         except OSError as exc:
             self._shutdown()
             raise OutputError(f"{dest.parent}: cannot write here ({exc.strerror}); "
@@ -429,7 +439,7 @@ class PngWriter:
 
     def _raw(self, rows: np.ndarray) -> np.ndarray:
         """Rows of one block as big-endian sample bytes, (h, w * bytes per pixel)."""
-        data = _quantize(rows, self.bit_depth)
+        data = quantize(rows, self.bit_depth)
         if self.bit_depth == 16:
             data = data.astype(">u2", copy=False)
         return np.ascontiguousarray(data).view(np.uint8).reshape(len(data), -1)
@@ -495,7 +505,8 @@ class PngWriter:
         try:
             self._fh.close()
             self._fh = None
-            os.replace(self._tmp, self.path)
+            if self.atomic:
+                os.replace(self._tmp, self.path)
             self._tmp = None
         except OSError as exc:
             self.abort()
@@ -512,6 +523,7 @@ def save_png(
     compression: int = DEFAULT_COMPRESSION,
     shape: tuple[int, ...] | None = None,
     dpi: tuple[float, float] | None = None,
+    atomic: bool = True,
 ) -> Path:
     """Write a float image in [0, 1] (or uint8/uint16) as a PNG, atomically.
 
@@ -544,6 +556,8 @@ def save_png(
         ``(H, W)`` or ``(H, W, 3)`` when ``image`` is an iterable of strips.
     dpi : (float, float), optional
         Resolution in dots per inch recorded in the file (PNG ``pHYs``).
+    atomic : bool
+        ``False`` writes ``path`` itself (the caller stages it; see :class:`PngWriter`).
 
     Returns
     -------
@@ -586,7 +600,7 @@ def save_png(
             image, np.ndarray) else image
         return _save_other(Path(path), whole, fmt, bit_depth, _check_dpi(dpi))
     with PngWriter(path, shape[1], shape[0], channels=channels, bit_depth=bit_depth, text=text,
-                   compression=compression, dpi=dpi) as png:
+                   compression=compression, dpi=dpi, atomic=atomic) as png:
         for strip in strips:
             png.write(strip)
     return png.path
@@ -599,7 +613,7 @@ def _save_other(dest: Path, image: np.ndarray, fmt: str, bit_depth: int, dpi) ->
     if bit_depth == 16 and fmt != "TIFF":
         raise ParameterError(f"{dest}: {fmt} holds 8 bits per sample; use bit_depth=8, or a "
                              ".png or .tif name for 16 bits")
-    pixels = _quantize(image, bit_depth)
+    pixels = quantize(image, bit_depth)
     picture = Image.fromarray(pixels)  # uint16 grey becomes Pillow's "I;16"
     options: dict = {"JPEG": {"quality": 95}, "WEBP": {"lossless": True}, "TIFF": {}}[fmt]
     if dpi is not None and fmt != "WEBP":

@@ -1,4 +1,4 @@
-"""PNG previews of a pipeline result: one labelled sheet of panels.
+"""PNG previews of a pipeline result (one sheet of panels), and a streamed run's thumbnails.
 
 matplotlib is imported only inside the functions (or in the background by
 :func:`prepare`) and used through the object-oriented API on the Agg canvas
@@ -22,8 +22,8 @@ import numpy as np
 from .errors import ParameterError
 
 __all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "EXTRA_PANELS", "render_preview",
-           "prepare", "preview_png_bytes", "detail_window", "block_peak", "shrink_step",
-           "strength_label", "channels_label"]
+           "prepare", "preview_png_bytes", "detail_window", "block_peak", "block_mean",
+           "shrink_step", "Thumbnails", "strength_label", "channels_label"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
 PREVIEW_SIDE = 720
@@ -188,7 +188,8 @@ def _strided(a: np.ndarray) -> np.ndarray:
     return a[::step, ::step]
 
 
-def _fmt(x) -> str:
+def format_number(x) -> str:
+    """A setting's number for a title: ``"auto"`` for None, else ``%g``."""
     return "auto" if x is None else f"{x:g}"
 
 
@@ -212,7 +213,7 @@ def strength_label(config, used: float | None) -> str:
     if config.denoise == "none":
         return "none"
     if used is None:
-        return f"{config.denoise}, strength {_fmt(config.strength)}"
+        return f"{config.denoise}, strength {format_number(config.strength)}"
     how = "auto" if config.strength is None else "set"
     return f"{config.denoise}, strength {float(used):.3g} ({how})"
 
@@ -709,12 +710,12 @@ def _draw_legend(sheet: _Sheet, box, result) -> None:
     x, y, w, h = box
     cfg = result.config
     if cfg.color != "hsv":
-        from .color import ColorRamp, _ramp_from_spec
+        from .color import ColorRamp, ramp_from_spec
 
         strip_w = w - 60
         strip_h = int(min(0.25 * strip_w, h - 60))
         top = y + (h - 30 - strip_h) // 2
-        ramp = cfg.color if isinstance(cfg.color, ColorRamp) else _ramp_from_spec(cfg.color)
+        ramp = cfg.color if isinstance(cfg.color, ColorRamp) else ramp_from_spec(cfg.color)
         strip = ramp.strip(strip_w, strip_h)
         sheet.picture(_rgb8(strip), x + 30, top, "legend")
         ax = sheet.axes(x + 30, top, strip_w, strip_h)
@@ -878,7 +879,8 @@ def _build_figure(result, panels, details=None):
 
 
 def render_preview(result, path: str | os.PathLike, *, panels=None,
-                   text: dict[str, str] | None = None, details: dict | None = None) -> Path:
+                   text: dict[str, str] | None = None, details: dict | None = None,
+                   atomic: bool = True) -> Path:
     """Render a result's stages side by side into a PNG.
 
     Panels (see ``PREVIEW_PANELS``): the scan; the denoised image; the relief;
@@ -917,6 +919,9 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
         picture of the ``"hsv_strongest"`` panel (:func:`block_peak` of the
         full-resolution colour). Default: ``result.details`` if present, else
         taken from ``result`` itself.
+    atomic : bool
+        ``False`` writes ``path`` itself, for a caller that stages it
+        (see :func:`sketchgrad.png.save_png`).
 
     Returns
     -------
@@ -931,8 +936,8 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     >>> render_preview(res, tempfile.mkdtemp() + "/p.png").stat().st_size > 1000
     True
     """
-    from .config import provenance_text
     from .png import output_format, save_png
+    from .provenance import provenance_text
 
     _check_result(result)
     output_format(path)  # refuse an unwritable format before drawing
@@ -942,7 +947,7 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     # level 3: ISA-L's fastest good level when installed (level 6 took ten times as long
     # for a file a fifth smaller)
     return save_png(path, _figure(result, panels, details), bit_depth=8, compression=3,
-                    text=text)
+                    text=text, atomic=atomic)
 
 
 def _check_result(result) -> None:
@@ -981,3 +986,128 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None,
     buffer = io.BytesIO()
     Image.fromarray(sheet).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+# ----------------------------------------------------------------------------------------
+# Thumbnails of a streamed run
+
+
+def block_mean(a: np.ndarray, step: int) -> np.ndarray:
+    """Mean over ``step`` x ``step`` blocks (partial blocks at the end average what is there).
+
+    On tiles whose corners sit on multiples of ``step`` this equals the whole
+    image's block means, as OpenCV's ``INTER_AREA`` shrink by an integer factor.
+    uint8 samples are read as ``value / 255``.
+
+    Examples
+    --------
+    >>> block_mean(np.arange(6, dtype=np.float32).reshape(2, 3), 2).tolist()
+    [[2.0, 3.5]]
+    """
+    a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
+    rows = np.arange(0, a.shape[0], step)
+    cols = np.arange(0, a.shape[1], step)
+    sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
+    count_r = np.diff(np.append(rows, a.shape[0])).astype(np.float32)
+    count_c = np.diff(np.append(cols, a.shape[1])).astype(np.float32)
+    counts = np.outer(count_r, count_c)
+    return sums / (counts[..., None] if sums.ndim == 3 else counts)
+
+
+class Thumbnails:
+    """Block means (``step`` x ``step``) of each stage, gathered tile by tile for the preview.
+
+    :func:`sketchgrad.streaming.process_to_files` hands every band of finished
+    tiles (``sketchgrad.tiling.FinishedTile``) to :meth:`add`; :meth:`result`
+    then gives a small :class:`~sketchgrad.pipeline.Result` with ``full_shape``
+    and the 1:1 detail crops, whatever the scan's size.
+    """
+
+    KINDS = ("denoised", "normalized", "hsv", "sketch", "gx", "gy")
+
+    #: Full-resolution crops for the preview's detail panels: crop name -> tile stage.
+    CROPS = {"hsv": "hsv", "relief": "sketch"}
+
+    def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
+        self.step = step
+        self.full_shape = image.shape
+        self.image = block_mean(image, step)
+        have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
+        # made at the first tile, with its channels (a colour run's denoised scan and relief)
+        self.planes: dict[str, np.ndarray | None] = {kind: None for kind in self.KINDS
+                                                     if kind in have}
+        self.details = self._plan_details(image) if step > 1 else None
+
+    def _plan_details(self, image: np.ndarray) -> dict:
+        """Choose the 1:1 detail window before the tiles stream, and crop the scan.
+
+        A cheap first look: the gradient magnitude of the block-mean scan says
+        where the busiest strokes are (the full-resolution magnitude does not
+        exist yet). The window's crops of each stage are then copied out of
+        the tiles as they pass (``add``): a panel-sized crop each, whatever
+        the scan's size.
+        """
+        from .gradients import gradient_field
+
+        busy = gradient_field(self.image, "sobel").magnitude
+        r, c, ch, cw = window = detail_window(busy, self.full_shape)
+        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy()}
+
+    @staticmethod
+    def _stage(tile, kind: str) -> np.ndarray | None:
+        if kind in ("gx", "gy"):
+            return getattr(tile.field, kind, None)
+        return tile.unit if kind == "normalized" else getattr(tile, kind)
+
+    def add(self, band: list) -> None:
+        """Take the block means (and detail crops) of one band of finished tiles."""
+        s = self.step
+        for tile in band:
+            y0, x0 = tile.box.y0, tile.box.x0  # multiples of the step (the tile side is)
+            for kind, plane in self.planes.items():
+                part = self._stage(tile, kind)
+                if part is None:
+                    continue
+                if plane is None:
+                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + part.shape[2:],
+                                                         np.float32)
+                # block means, as the file looks shrunk (the preview's panels are faithful)
+                small = block_mean(part, s)
+                plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
+            if self.details is not None:
+                self._crop(tile)
+
+    def _crop(self, tile) -> None:
+        """Copy the part of a finished tile that falls in the detail window."""
+        r, c, ch, cw = self.details["window"]
+        box = tile.box
+        top, bottom = max(box.y0, r), min(box.y1, r + ch)
+        left, right = max(box.x0, c), min(box.x1, c + cw)
+        if top >= bottom or left >= right:
+            return
+        for name, kind in self.CROPS.items():
+            part = getattr(tile, kind)
+            if part is None:
+                continue
+            if name not in self.details:
+                self.details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+            self.details[name][top - r:bottom - r, left - c:right - c] = \
+                part[top - box.y0:bottom - box.y0, left - box.x0:right - box.x0]
+
+    def result(self, config, meta, **recorded):
+        """The thumbnails as a small Result (``full_shape`` set when shrunk).
+
+        ``recorded``: what the run decided, kept on the Result for the
+        preview's titles (``strength_used=``, the denoise strength used).
+        """
+        from .gradients import GradientField
+        from .pipeline import Result
+
+        planes = dict(self.planes)
+        field = GradientField(planes.pop("gx"), planes.pop("gy")) \
+            if planes.get("gx") is not None else None
+        planes.pop("gx", None)
+        planes.pop("gy", None)
+        return Result(image=self.image, config=config, meta=meta, field=field,
+                      full_shape=self.full_shape if self.step > 1 else None,
+                      details=self.details, **planes, **recorded)

@@ -7,7 +7,7 @@ lights them from ``(cos el cos az, cos el sin az, sin el)``.
 
 Axis pairing: that script names ``np.gradient``'s first output (the row
 derivative, d/dy) ``grad_x`` and pairs it with the light's first component.
-``sketch_effect`` keeps that pairing for every operator, so the light does
+``relief`` keeps that pairing for every operator, so the light does
 not move when the operator changes: ``cos(el) cos(az)`` multiplies d/dy
 (rows, downwards) and ``cos(el) sin(az)`` multiplies d/dx (columns, right).
 The azimuth is therefore measured from the downward axis towards the right;
@@ -32,7 +32,7 @@ import numpy as np
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
 
-__all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "sketch_effect"]
+__all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "relief", "sketch_effect"]
 
 #: Added to the colour and its luma before the colour is taken at unit tone
 #: (``colour_relief``), so dark ink's noisy channel ratios do not become vivid.
@@ -74,16 +74,15 @@ def _check_grey(image: np.ndarray, *, empty: bool = True) -> None:
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 
-def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
-                  azimuth: float = np.pi / 4, operator: str = "central",
-                  denoise: str | None = None, strength: float | None = None,
-                  color=None) -> np.ndarray:
-    """Light the drawing as a relief: gradients become unit surface normals.
+def relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+           azimuth: float = np.pi / 4, operator: str = "central") -> np.ndarray:
+    """Light a grey drawing as a relief: gradients become unit surface normals.
 
-    With the defaults, on a grey image, this reproduces the classic script
-    (``np.gradient``, depth 10, light at elevation pi/2.2, azimuth pi/4) to
-    within one grey level on every pixel (the script truncates to uint8, this
-    returns floats). See the module docstring for the axis pairing.
+    The relief stage alone (no denoising, no colour; :func:`sketch_effect` adds
+    both). With the defaults this reproduces the classic script (``np.gradient``,
+    depth 10, light at elevation pi/2.2, azimuth pi/4) to within one grey level
+    on every pixel (the script truncates to uint8, this returns floats). See the
+    module docstring for the axis pairing.
 
     Parameters
     ----------
@@ -100,47 +99,25 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     operator : str
         A key of ``OPERATORS``; "central" is ``np.gradient`` as in the classic
         script, "sobel"/"scharr" smooth across the stroke and show less grain.
-    denoise : str, optional
-        A key of ``DENOISE_METHODS`` applied first (paper grain otherwise
-        shows as relief noise); ``None`` applies nothing.
-    strength : float, optional
-        Denoise strength (``None`` estimates it).
-    color : str or ColorRamp, optional
-        Colour mode: the (denoised) tone coloured by this ramp (anything
-        ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
-        multiplied by the relief shading; or ``"scan"`` for an (H, W, 3)
-        scan: the relief lit in the scan's own colours (:func:`colour_relief`).
 
     Returns
     -------
     ndarray
-        float32 (H, W) in [0, 1], or RGB (H, W, 3) in colour mode.
+        float32 (H, W) in [0, 1].
 
     Examples
     --------
-    >>> out = sketch_effect(np.full((4, 4), 0.5, np.float32))
+    >>> out = relief(np.full((4, 4), 0.5, np.float32))
     >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
     True
-    >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
-    (4, 4, 3)
     """
     import cv2
 
-    choose(OPERATORS, operator, "operator")
-    for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
-        if not np.isfinite(v):
-            raise ParameterError(f"{name}={v!r} must be a finite number")
     from .io import as_image
 
+    _check_light(operator, depth, elevation, azimuth)
     image = as_image(image)
-    if isinstance(color, str) and color == "scan":
-        return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
-                             operator=operator, denoise=denoise, strength=strength)
     _check_grey(image)
-    if denoise is not None:
-        from .denoise import denoise as _denoise
-
-        image = _denoise(image, denoise, strength=strength)
     image = np.ascontiguousarray(image, dtype=np.float32)
     # Slopes on the 0-255 scale times depth/100, as the classic script.
     scale = 255.0 * float(depth) / 100.0
@@ -166,14 +143,79 @@ def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
     else:
         lit = np.zeros_like(image)
     np.clip(lit, 0.0, 1.0, out=lit)
+    return lit
+
+
+def _check_light(operator: str, depth: float, elevation: float, azimuth: float) -> None:
+    choose(OPERATORS, operator, "operator")
+    for name, v in (("depth", depth), ("elevation", elevation), ("azimuth", azimuth)):
+        if not np.isfinite(v):
+            raise ParameterError(f"{name}={v!r} must be a finite number")
+
+
+def sketch_effect(image: np.ndarray, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
+                  azimuth: float = np.pi / 4, operator: str = "central",
+                  denoise: str | None = None, strength: float | None = None,
+                  color=None) -> np.ndarray:
+    """The relief with optional denoising first and colour after: a convenience over stages.
+
+    ``denoise`` (:func:`sketchgrad.denoise`), then :func:`relief`, then, with
+    ``color``, the (denoised) tone coloured by a ramp and multiplied by the
+    relief shading, or (``color="scan"``) :func:`colour_relief`. Each step is
+    its stage's own function; this only chains them.
+
+    Parameters
+    ----------
+    image : ndarray
+        (H, W) float image in [0, 1] ((H, W, 3) with ``color="scan"``).
+    depth, elevation, azimuth, operator
+        As for :func:`relief`.
+    denoise : str, optional
+        A key of ``DENOISE_METHODS`` applied first (paper grain otherwise
+        shows as relief noise); ``None`` applies nothing.
+    strength : float, optional
+        Denoise strength (``None`` estimates it).
+    color : str or ColorRamp, optional
+        Colour mode: the (denoised) tone coloured by this ramp (anything
+        ``apply_color`` accepts except "hsv", or a :class:`ColorRamp`) and
+        multiplied by the relief shading; or ``"scan"`` for an (H, W, 3)
+        scan: the relief lit in the scan's own colours (:func:`colour_relief`).
+
+    Returns
+    -------
+    ndarray
+        float32 (H, W) in [0, 1], or RGB (H, W, 3) in colour mode.
+
+    Examples
+    --------
+    >>> out = sketch_effect(np.full((4, 4), 0.5, np.float32))
+    >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
+    True
+    >>> sketch_effect(np.eye(4, dtype=np.float32), color="sepia").shape
+    (4, 4, 3)
+    """
+    from .io import as_image
+
+    _check_light(operator, depth, elevation, azimuth)
+    image = as_image(image)
+    if isinstance(color, str) and color == "scan":
+        return colour_relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
+                             operator=operator, denoise=denoise, strength=strength)
+    _check_grey(image)
+    if denoise is not None:
+        from .denoise import denoise as denoise_stage
+
+        image = denoise_stage(image, denoise, strength=strength)
+    image = np.ascontiguousarray(image, dtype=np.float32)
+    lit = relief(image, depth=depth, elevation=elevation, azimuth=azimuth, operator=operator)
     if color is None:
         return lit
-    from .color import ColorRamp, _ramp_from_spec
+    from .color import ColorRamp, ramp_from_spec
 
     if isinstance(color, str) and color == "hsv":
         raise ParameterError("color='hsv' has no meaning for the relief; use a ramp such as "
                              "'sepia', 'ramp:#hex,#hex' or a colormap name")
-    ramp = color if isinstance(color, ColorRamp) else _ramp_from_spec(color)
+    ramp = color if isinstance(color, ColorRamp) else ramp_from_spec(color)
     rgb = ramp(image)
     rgb *= lit[..., None]
     return rgb
@@ -184,7 +226,7 @@ def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
                   denoise: str | None = None, strength: float | None = None) -> np.ndarray:
     """The relief lit in the scan's own colours.
 
-    The grey relief (:func:`sketch_effect`, same parameters) of the scan's
+    The grey relief (:func:`relief`, same parameters) of the scan's
     BT.601 luma ``Y`` gives the shading ``s``; each pixel's colour ``c`` is
     taken at unit tone and shaded: ``out = s (c + e) / (Y + e)``, ``e`` =
     ``RELIEF_DARK_FLOOR``, divided by its largest channel where that exceeds 1.
@@ -198,6 +240,7 @@ def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
         grey relief repeated in three channels).
     depth, elevation, azimuth, operator, denoise, strength
         As :func:`sketch_effect`; ``denoise`` is applied to the colour scan.
+        (A convenience: denoise, :func:`relief` of the luma, then the colour.)
 
     Returns
     -------
@@ -227,8 +270,8 @@ def colour_relief(image: np.ndarray, *, depth: float = 10.0, elevation: float = 
 
         image = _denoise(image, denoise, strength=strength)
     tone = luma(image)
-    shading = sketch_effect(tone, depth=depth, elevation=elevation, azimuth=azimuth,
-                            operator=operator)
+    shading = relief(tone, depth=depth, elevation=elevation, azimuth=azimuth,
+                     operator=operator)
     floor = np.float32(RELIEF_DARK_FLOOR)
     tone += floor
     out = image + floor

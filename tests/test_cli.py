@@ -362,8 +362,9 @@ def test_methods_and_version():
     assert res.returncode == 0
     lines = res.stdout.splitlines()
     for registry in (DENOISE_METHODS, OPERATORS, NORMALIZE_METHODS):
-        for name, func in registry.items():
-            first = func.__doc__.strip().splitlines()[0].replace("``", "")
+        for name, entry in registry.items():
+            # each entry's doc is its function's first docstring line (without ``)
+            first = entry.func.__doc__.strip().splitlines()[0].replace("``", "")
             assert f"  {name} " in res.stdout
             assert any(line.split() and line.split()[0] == name and line.endswith(first)
                        for line in lines), name

@@ -45,9 +45,10 @@ def drawing_pair():
 
 def test_registry_names_and_public_functions():
     assert list(DENOISE_METHODS) == METHODS
-    for name, func in DENOISE_METHODS.items():
-        assert func is getattr(module, f"denoise_{name}")
-        assert func.__doc__ and "strength" in func.__doc__
+    for name, entry in DENOISE_METHODS.items():
+        assert entry.func is getattr(module, f"denoise_{name}")
+        assert entry.func.__doc__ and "strength" in entry.func.__doc__
+        assert entry.doc == entry.func.__doc__.strip().splitlines()[0].replace("``", "")
     with pytest.raises(ParameterError, match="method='blur' is not known; choose one of: 'none'"):
         denoise(np.zeros((4, 4), np.float32), "blur")
 

@@ -45,8 +45,11 @@ def skimage_edge(reference, image, axis, mode, cval):
 
 
 def test_registry_holds_the_public_functions():
-    assert OPERATORS == {"sobel": sobel, "scharr": scharr, "prewitt": prewitt, "farid": farid,
-                         "central": central}
+    # each entry is a record carrying the function and its reach (half the window side)
+    assert {k: e.func for k, e in OPERATORS.items()} == {
+        "sobel": sobel, "scharr": scharr, "prewitt": prewitt, "farid": farid, "central": central}
+    assert {k: e.reach for k, e in OPERATORS.items()} == {
+        "sobel": 1, "scharr": 1, "prewitt": 1, "farid": 2, "central": 1}
 
 
 @pytest.mark.parametrize("operator", list(OPERATORS))

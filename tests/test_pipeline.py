@@ -7,10 +7,12 @@ import pytest
 from PIL import Image
 
 import sketchgrad.pipeline as pipeline
-from sketchgrad.color import ZERO_GRADIENT, apply_color
+import sketchgrad.streaming as streaming
+import sketchgrad.tiling as tiling
+from sketchgrad.color import apply_color
 from sketchgrad.denoise import denoise
 from sketchgrad.errors import ParameterError
-from sketchgrad.gradients import gradient_field
+from sketchgrad.gradients import ZERO_GRADIENT, gradient_field
 from sketchgrad.normalize import normalize, to_unit
 from sketchgrad.pipeline import OUTPUT_KINDS, PipelineConfig, process, process_to_files
 from sketchgrad.sketch import sketch_effect
@@ -87,13 +89,14 @@ def test_only_requested_stages_are_computed(monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("not needed for these outputs")
 
-    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    monkeypatch.setattr("sketchgrad.sketch.relief", boom)
     res = process(img, PipelineConfig(outputs=("hsv",), strength=1.0))
     assert res.sketch is None and res.hsv is not None
     res = process(img, PipelineConfig(outputs=("magnitude",), strength=1.0))
     assert res.hsv is None and res.sketch is None and res.normalized is not None
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "gradient_field", boom)
+    monkeypatch.setattr(pipeline, "gradient_field", boom)  # the whole image
+    monkeypatch.setattr(tiling, "gradient_field", boom)  # the tiles
     res = process(img, PipelineConfig(outputs=("sketch",), strength=1.0))
     assert res.field is None and res.normalized is None and res.sketch is not None
 
@@ -127,7 +130,7 @@ def test_files_only_for_requested_kinds(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("relief is not needed for hsv")
 
-    monkeypatch.setattr("sketchgrad.sketch.sketch_effect", boom)
+    monkeypatch.setattr("sketchgrad.sketch.relief", boom)
     out = process_to_files(drawing(), PipelineConfig(strength=1.0), {"hsv": tmp_path / "h.png"})
     assert list(out) == ["hsv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["h.png"]
@@ -135,13 +138,13 @@ def test_files_only_for_requested_kinds(tmp_path, monkeypatch):
 
 def test_preview_cost_does_not_grow_with_the_scan(tmp_path, monkeypatch):
     seen = []
-    real = pipeline._write_preview
+    real = streaming._write_preview
 
     def spy(result, dest, text):
         seen.append(result.image.shape)
         return real(result, dest, text)
 
-    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    monkeypatch.setattr(streaming, "_write_preview", spy)
     big = np.tile(drawing((100, 100)), (20, 18))  # 2000 x 1800
     process_to_files(big, PipelineConfig(strength=1.0, tile_size=512),
                      {"preview": tmp_path / "p.png"})
@@ -203,7 +206,8 @@ def test_tone_ramp_needs_no_gradients(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a ramp over the tone needs no gradients")
 
-    monkeypatch.setattr(pipeline, "gradient_field", boom)
+    monkeypatch.setattr(pipeline, "gradient_field", boom)  # the whole image
+    monkeypatch.setattr(tiling, "gradient_field", boom)  # the tiles
     img = drawing()
     cfg = PipelineConfig(strength=1.0, color="ramp:#000000,#ffffff", color_target="tone",
                          outputs=("hsv",))
@@ -232,13 +236,13 @@ def test_failure_leaves_no_files(tmp_path):
 
 def test_streamed_preview_names_the_scan_size_and_zooms_on_the_strokes(tmp_path, monkeypatch):
     seen = {}
-    real = pipeline._write_preview
+    real = streaming._write_preview
 
     def spy(result, dest, text):
         seen["result"] = result
         return real(result, dest, text)
 
-    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    monkeypatch.setattr(streaming, "_write_preview", spy)
     page = np.full((1500, 2000), 0.93, np.float32)  # blank paper ...
     page[1000:1300, 1400:1900] = np.tile(drawing((100, 100)), (3, 5))  # ... with one drawing
     process_to_files(page, PipelineConfig(strength=1.0), {"preview": tmp_path / "p.png"})

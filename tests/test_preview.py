@@ -302,7 +302,7 @@ def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path,
     last bit differs between tiles and the whole image), and the preview shows
     the very pixels of the outputs in its 1:1 panels.
     """
-    import sketchgrad.pipeline as pipeline
+    import sketchgrad.streaming as streaming
     from sketchgrad.color import ZERO_GRADIENT, apply_color
     from sketchgrad.denoise import denoise, resolve_strength
     from sketchgrad.gradients import gradient_field
@@ -313,13 +313,13 @@ def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path,
 
     image = sketchy((900, 1200), np.random.default_rng(11))  # > 1.25 panels: details shown
     seen = {}
-    real = pipeline._write_preview
+    real = streaming._write_preview  # the preview writer moved to streaming.py
 
     def spy(result, dest, text):
         seen["result"] = result
         return real(result, dest, text)
 
-    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    monkeypatch.setattr(streaming, "_write_preview", spy)
     paths = {kind: tmp_path / f"page.{kind}.png" for kind in OUTPUT_KINDS}
     process_to_files(image, PipelineConfig(), paths)
 

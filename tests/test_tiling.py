@@ -5,6 +5,8 @@ import pytest
 from PIL import Image
 
 import sketchgrad.pipeline as pipeline
+import sketchgrad.streaming as streaming
+import sketchgrad.tiling as tiling
 from sketchgrad.denoise import DENOISE_METHODS
 from sketchgrad.gradients import OPERATORS
 from sketchgrad.normalize import NORMALIZE_METHODS
@@ -39,9 +41,10 @@ def previewed(monkeypatch):
 
     def capture(result, dest, text):
         seen["result"] = result
+        dest.touch()  # the staged file process_to_files renames into place
         return dest
 
-    monkeypatch.setattr(pipeline, "_write_preview", capture)
+    monkeypatch.setattr(streaming, "_write_preview", capture)
     return seen
 
 
@@ -111,13 +114,13 @@ def test_normalizer_from_outside_with_tiles():
 
 def test_automatic_tiling_threshold(monkeypatch):
     calls = []
-    real = pipeline._Tiles
+    real = tiling.plan_tiles
 
-    def spy(image, config, needs, side, normalizer, timer):
+    def spy(image, config, needs, side, timer):
         calls.append(side)
-        return real(image, config, needs, side, normalizer, timer)
+        return real(image, config, needs, side, timer)
 
-    monkeypatch.setattr(pipeline, "_Tiles", spy)
+    monkeypatch.setattr(pipeline, "plan_tiles", spy)
     monkeypatch.setattr(pipeline, "TILE_THRESHOLD", 50 * 50)
     monkeypatch.setattr(pipeline, "DEFAULT_TILE", 16)
     process(scan((40, 50)), PipelineConfig(strength=1.0))
@@ -193,7 +196,7 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
     img = scan((64, 90), seed=9)
     cfg = PipelineConfig(strength=1.0, tile_size=16)
     kept = process(img, cfg)
-    monkeypatch.setattr(pipeline, "KEEP_BYTES", 0)
+    monkeypatch.setattr(tiling, "KEEP_BYTES", 0)
     again = process(img, cfg)
     compare(kept, again)  # NumPy's hypot may round an ulp differently run to run
 
@@ -203,13 +206,13 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
 def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength):
     img = scan((60, 70))
     cfg = PipelineConfig(denoise=method, strength=strength, tile_size=16)
-    tiles = pipeline._Tiles(img, cfg, {"field"}, 16, None, pipeline._Timer())
+    plan = tiling.plan_tiles(img, cfg, {"field"}, 16, tiling.Timer())
     local = method in ("none", "gaussian", "median", "bilateral", "nl_means")
-    assert (tiles.denoised_whole is None) == local
+    assert (plan.denoised_whole is None) == local
 
 
 def test_fit_normalizer_tile_by_tile_equals_the_whole_magnitude():
-    from sketchgrad.color import ZERO_GRADIENT
+    from sketchgrad.gradients import ZERO_GRADIENT
     from sketchgrad.normalize import Normalizer
 
     img = scan((80, 100), seed=12)
@@ -249,18 +252,23 @@ def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(
         assert (got == want).mean() > 0.99, name
 
 
-def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(
+def test_streamed_preview_overviews_are_block_means_of_the_whole_image(
         tmp_path, monkeypatch, previewed):
-    from sketchgrad.preview import block_peak
-
+    """The magnitude and colour panels show the files' block means (as bright as the files)."""
     monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
     img = scan((120, 161), seed=6)  # step 5, partial blocks at the right
     process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
                      {"preview": tmp_path / "p.png"})
-    details = previewed["result"].details
+    shown = previewed["result"]
     whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
-    np.testing.assert_allclose(details["magnitude_peaks"], block_peak(whole.normalized, 5),
-                               atol=1e-5)
-    want = block_peak(np.floor(whole.hsv * 255 + 0.5).astype(np.uint8), 5)
-    close = np.abs(details["hsv_peaks"] - want).max(axis=2) <= 1 / 255 + 1e-6
-    assert details["hsv_peaks"].shape == (24, 33, 3) and close.mean() > 0.99
+
+    def means(a, step=5):  # independent: a loop over the blocks (partial ones at the ends)
+        rows, cols = -(-a.shape[0] // step), -(-a.shape[1] // step)
+        return np.array([[a[r * step:(r + 1) * step, c * step:(c + 1) * step].mean(axis=(0, 1))
+                          for c in range(cols)] for r in range(rows)], np.float32)
+
+    np.testing.assert_allclose(shown.normalized, means(whole.normalized), atol=1e-5)
+    assert shown.hsv.shape == (24, 33, 3)
+    # the colour tiles are 8-bit samples: their means are within half a level of the floats'
+    np.testing.assert_allclose(shown.hsv, means(whole.hsv), atol=0.5 / 255 + 1e-5)
+    assert "hsv_peaks" not in shown.details and "magnitude_peaks" not in shown.details

@@ -1,0 +1,231 @@
+"""Streaming the pipeline into PNG files tile by tile: :func:`process_to_files`.
+
+Each tile (with a halo as wide as the denoiser's and operator's declared
+reach) is computed in a thread pool by :mod:`sketchgrad.tiling`, and finished
+rows are streamed into :class:`sketchgrad.png.PngWriter`; the preview is
+drawn from thumbnails gathered as the tiles pass
+(:class:`sketchgrad.preview.Thumbnails`). Peak memory is about the input image
+plus a band of tiles, whatever the scan's size.
+
+Nothing half-written is ever seen: every output of a call is written under a
+hidden temporary name (``.<name>.<token>.tmp``) in its folder, and all of them
+are renamed into place once, together, when the last one is complete.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .errors import OutputError, ParameterError
+from .io import Scan
+from .pipeline import (
+    OUTPUT_KINDS,
+    PipelineConfig,
+    Result,
+    check_normalizer,
+    config_of,
+    image_of,
+    tile_side,
+)
+from .tiling import TileEngine, Timer, plan_tiles, stages_needed
+
+__all__ = ["process_to_files", "staged_name"]
+
+#: Per output kind: the finished tile's stage written, channels and bit depth.
+_LAYOUT = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
+
+
+def staged_name(dest: Path, token: str) -> Path:
+    """The hidden temporary name an output is written under before it is renamed into place.
+
+    A PNG's is ``.<name>.<token>.tmp`` (what ``batch.remove_leftovers`` clears);
+    another format's keeps its ending, which decides the format written.
+
+    Examples
+    --------
+    >>> staged_name(Path("out/page.hsv.png"), "123-ab").as_posix()
+    'out/.page.hsv.png.123-ab.tmp'
+    >>> staged_name(Path("out/page.preview.jpg"), "123-ab").as_posix()
+    'out/.page.preview.jpg.123-ab.tmp.jpg'
+    """
+    from .png import output_format
+
+    ending = "" if output_format(dest) == "PNG" else dest.suffix
+    return dest.with_name(f".{dest.name}.{token}.tmp{ending}")
+
+
+def _check_destinations(paths: Mapping, kinds: list[str]) -> None:
+    """Streamed outputs are PNGs: refuse a name that asks for another format."""
+    from .png import output_format
+
+    for kind in kinds:
+        fmt = output_format(paths[kind], name=f"paths[{kind!r}]")
+        if fmt != "PNG" and kind != "preview":  # the preview is drawn whole: any format
+            raise ParameterError(
+                f"paths[{kind!r}]={os.fspath(paths[kind])!r}: process_to_files streams "
+                f"{kind} as PNG and cannot write {fmt}; name it .png, or write process()'s "
+                "array with save_png, which writes JPEG, TIFF and WebP")
+
+
+def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
+    """The command's provenance chunk for outputs written through the API."""
+    from .provenance import normalizer_record, provenance_text
+
+    if normalizer is None:
+        return provenance_text(config)
+    return provenance_text(config, normalize_scope="batch",
+                           normalizer_state=normalizer_record(normalizer))
+
+
+def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
+                     paths: Mapping[str, str | os.PathLike], *, normalizer=None,
+                     text: Mapping[str, str] | None = None, compression: int | None = None,
+                     timings: dict | None = None) -> dict[str, Path]:
+    """Run the pipeline and stream the outputs into PNG files, tile by tile.
+
+    Memory stays at about the input image plus a band of tiles: no full-size
+    intermediate or output is held (``magnitude`` is written as 16-bit grey,
+    ``hsv`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview`` from
+    subsampled stages, so its cost does not grow with the scan). The pixels
+    equal ``save_png`` of :func:`~sketchgrad.pipeline.process`'s arrays to
+    within one level (identical away from OpenCV's last-bit rounding).
+
+    Parameters
+    ----------
+    scan : Scan or ndarray
+        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
+    config : PipelineConfig or None
+        Settings (``tile_size=0`` computes the whole image at once, then writes).
+    paths : mapping
+        Output kind (``"magnitude"``, ``"hsv"``, ``"sketch"``, ``"preview"``)
+        -> destination PNG; only these kinds are computed. All of them are
+        written under temporary names and renamed into place together at the
+        end; on failure none is changed. A name ending in ``.jpg``, ``.tif`` or
+        ``.webp`` is refused for the streamed kinds (the preview is written in
+        that format).
+    normalizer : Normalizer, optional
+        Already-fitted magnitude statistics (a batch's shared scale).
+    text : mapping, optional
+        PNG text chunks for every file; by default the provenance chunk the
+        command writes (:func:`sketchgrad.provenance.provenance_text` of
+        ``config``, with the normalizer's statistics when one is given). Every
+        PNG also records the scan's resolution (``pHYs``) when its file had one.
+    compression : int, optional
+        zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
+    timings : dict, optional
+        Filled with seconds per stage (summed over threads) and ``"png"``,
+        the time spent waiting for the writers.
+
+    Returns
+    -------
+    dict
+        Kind -> written path.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from PIL import Image
+    >>> d = tempfile.mkdtemp()
+    >>> y, x = np.mgrid[0:40, 0:50].astype(np.float32)
+    >>> out = process_to_files(x / 49, PipelineConfig(denoise="none"), {"hsv": d + "/h.png"})
+    >>> with Image.open(out["hsv"]) as im:
+    ...     print(im.size, im.mode)
+    (50, 40) RGB
+    """
+    config = config_of(config)
+    unknown = sorted(set(paths) - set(OUTPUT_KINDS))
+    if unknown or not paths:
+        raise ParameterError(f"paths: kinds {unknown or '(none)'} are not outputs; use some of "
+                             f"{', '.join(OUTPUT_KINDS)}")
+    kinds = [k for k in OUTPUT_KINDS if k in paths]
+    config = replace(config, outputs=tuple(kinds))
+    image, meta = image_of(scan)
+    check_normalizer(normalizer, config)
+    _check_destinations(paths, kinds)
+    text = dict(text) if text is not None else _provenance(config, normalizer)
+    dests = {kind: Path(paths[kind]) for kind in kinds}
+    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
+    timer = Timer()
+    try:
+        _write_staged(image, meta, config, kinds, staged, normalizer, text, compression, timer)
+        for kind in kinds:
+            os.replace(staged[kind], dests[kind])
+    except BaseException as exc:
+        for path in staged.values():
+            path.unlink(missing_ok=True)
+        if isinstance(exc, OutputError):  # name the output, not its temporary file
+            message = str(exc)
+            for kind in kinds:
+                message = message.replace(str(staged[kind]), str(dests[kind]))
+            raise OutputError(message) from None
+        raise
+    if timings is not None:
+        timings.update(timer.seconds)
+    return dests
+
+
+def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[str],
+                  staged: dict[str, Path], normalizer, text: dict, compression: int | None,
+                  timer: Timer) -> None:
+    """Compute the tiles and write every kind to its staged (temporary) path."""
+    from .png import DEFAULT_COMPRESSION, PngWriter
+    from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
+    from .provenance import with_strength_used
+
+    compression = DEFAULT_COMPRESSION if compression is None else compression
+    height, width = image.shape
+    dpi = getattr(meta, "dpi", None)
+    needs = stages_needed(kinds, config, keep_denoised=False)
+    side = tile_side(image.shape, config, streaming=True)
+    step = shrink_step(image.shape, PREVIEW_SIDE) if "preview" in kinds else 0
+    if step > 1 and side:
+        side = max(step, side // step * step)  # tiles on whole preview blocks
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
+    strength = engine.plan.strength
+    strength = None if strength is None else float(strength)
+    text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
+    thumbs = Thumbnails(image, step, needs) if step else None
+    writers = {}
+    try:
+        for kind in kinds:
+            if kind in _LAYOUT:
+                _, channels, depth = _LAYOUT[kind]
+                writers[kind] = PngWriter(staged[kind], width, height, channels=channels,
+                                          bit_depth=depth, text=text, compression=compression,
+                                          dpi=dpi, atomic=False)
+        for band in engine.run(np.uint8):
+            if thumbs:
+                thumbs.add(band)
+            for kind, writer in writers.items():
+                t = time.perf_counter()
+                stage = _LAYOUT[kind][0]
+                writer.write([getattr(tile, stage) for tile in band])  # joined while compressed
+                timer.add("png", t)
+            del band
+        for kind, writer in list(writers.items()):
+            t = time.perf_counter()
+            writer.close()
+            del writers[kind]
+            timer.add("png", t)
+    finally:
+        for writer in writers.values():
+            writer.abort()
+    if thumbs:
+        t = time.perf_counter()
+        _write_preview(thumbs.result(config, meta, strength_used=strength), staged["preview"],
+                       text)
+        timer.add("preview", t)
+
+
+def _write_preview(result: Result, dest: Path, text: dict) -> Path:
+    from .preview import render_preview
+
+    return render_preview(result, dest, text=text, atomic=False)

@@ -1,0 +1,414 @@
+"""The tile engine: the pipeline computed tile by tile, each with a halo from the methods' reach.
+
+Three pieces, each its own function over typed records:
+
+- **planning** (:func:`plan_tiles`): the tile grid, the halo (the denoiser's
+  and the operator's declared reach, from their registry entries) and what is
+  done once for the whole image (background flattening, the automatic denoise
+  strength, a denoiser that is not local);
+- **per-tile compute** (:func:`compute_tile`, in worker threads): denoise,
+  gradients and relief of the padded tile, cropped back to the tile;
+- **finishing** (:func:`finish_tile`): normalize with the whole image's scale
+  and colour; ``uint8`` output gives PNG-ready samples.
+
+:class:`TileEngine` drives them in a thread pool, band by band, and keeps the
+two-pass memory policy: a global normalization first merges every tile's
+magnitude statistics (``Normalizer.partial_fit``), keeping the first pass's
+tiles for the second when they fit in ``KEEP_BYTES`` and recomputing them
+otherwise. A normalization registered without mergeable statistics is fitted
+on the whole image's magnitude, gathered from the tiles into one plane.
+Tiled float results equal whole-image results to within 1e-5 (OpenCV's vector
+and scalar code paths may round differently in the last bit).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .color import apply_color
+from .denoise import DENOISE_METHODS, denoise, flatten_background, resolve_strength
+from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
+from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
+from .png import quantize
+
+__all__ = ["KEEP_BYTES", "Timer", "TileBox", "TilePlan", "ComputedTile", "FinishedTile",
+           "Scale", "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
+
+#: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
+KEEP_BYTES = 128 * 2**20
+
+#: Reach of the relief's central differences, which every tile may compute.
+RELIEF_REACH = 1
+
+
+class Timer:
+    """Seconds per stage, summed over threads (so they can exceed the wall time)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, since: float) -> float:
+        """Add the time since ``since`` to ``stage``; return now (the next stage's start)."""
+        now = time.perf_counter()
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + now - since
+        return now
+
+
+def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True) -> set[str]:
+    """Stages (``denoised``, ``field``, ``normalized``, ``hsv``, ``sketch``) these outputs need."""
+    outputs = set(outputs)
+    tone_ramp = config.color != "hsv" and config.color_target == "tone"
+    colored = "hsv" in outputs
+    needs = set()
+    if keep_denoised or "preview" in outputs or (colored and tone_ramp):
+        needs.add("denoised")
+    if outputs & {"magnitude", "preview"} or (colored and not tone_ramp):
+        needs |= {"field", "normalized"}  # a ramp over the tone needs no gradients
+    if outputs & {"hsv", "preview"}:
+        needs.add("hsv")
+    if outputs & {"sketch", "preview"}:
+        needs.add("sketch")
+    return needs
+
+
+# ----------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class TileBox:
+    """A tile's rows ``y0:y1`` and columns ``x0:x1`` in the image."""
+
+    y0: int
+    y1: int
+    x0: int
+    x1: int
+
+    @property
+    def where(self) -> tuple[slice, slice]:
+        """The tile's slices of a full-size plane."""
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
+
+@dataclass
+class TilePlan:
+    """What every tile shares: the (flattened) image, the grid, the halo, whole-image work.
+
+    Attributes
+    ----------
+    image : ndarray
+        The (H, W) float32 image the tiles are cut from (after background flattening).
+    config : PipelineConfig
+        The run's settings.
+    needs : set of str
+        The stages to compute.
+    bands : list of list of TileBox
+        The tiles, row band by row band, top to bottom.
+    halo : int
+        Pixels of neighbourhood each tile is computed with.
+    strength : float or None
+        The denoise strength, fixed once for the whole image.
+    denoised_whole : ndarray or None
+        The whole image denoised once, when the denoiser is not local.
+    threads : int
+        Worker threads.
+    """
+
+    image: np.ndarray
+    config: object
+    needs: set[str]
+    bands: list[list[TileBox]]
+    halo: int
+    strength: float | None
+    denoised_whole: np.ndarray | None
+    threads: int
+
+    @property
+    def boxes(self) -> list[TileBox]:
+        """Every tile, band after band."""
+        return [box for band in self.bands for box in band]
+
+    @property
+    def single(self) -> bool:
+        """Whether the whole image is one tile."""
+        return len(self.bands) == 1 and len(self.bands[0]) == 1
+
+
+@dataclass
+class ComputedTile:
+    """Denoise, gradients and relief of one tile, cropped to it (stages not needed: None)."""
+
+    box: TileBox
+    denoised: np.ndarray | None = None
+    field: GradientField | None = None
+    sketch: np.ndarray | None = None
+
+
+@dataclass
+class FinishedTile:
+    """One tile's outputs, float32 or PNG-ready samples (stages not needed: None).
+
+    ``normalized`` is the displayed magnitude (``to_unit`` of the normalization):
+    float32 in [0, 1], or 16-bit samples for PNG output; ``unit`` is always the
+    float32 form (for the preview's thumbnails).
+    """
+
+    box: TileBox
+    denoised: np.ndarray | None = None
+    field: GradientField | None = None
+    normalized: np.ndarray | None = None
+    unit: np.ndarray | None = None
+    hsv: np.ndarray | None = None
+    sketch: np.ndarray | None = None
+
+
+@dataclass
+class Scale:
+    """The whole image's normalization, as the tiles apply it.
+
+    ``normalizer`` (fitted statistics) or ``unit_whole`` (a registered method
+    fitted on the whole magnitude, already brought to [0, 1]); ``peak`` is the
+    whole image's largest |normalized value| (l2's display rule divides by it).
+    """
+
+    normalizer: object = None
+    peak: float | None = None
+    unit_whole: np.ndarray | None = None
+
+
+# ----------------------------------------------------------------------------------------
+# Planning
+
+
+def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
+               timer: Timer) -> TilePlan:
+    """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
+
+    ``side`` 0 makes the whole image one tile.
+    """
+    start = time.perf_counter()
+    if config.flatten_background:
+        image = flatten_background(image)
+        start = timer.add("flatten", start)
+    height, width = image.shape
+    side = side or max(height, width)
+    strength = config.strength
+    if strength is None and config.denoise != "none":
+        # the strength the denoiser would pick for the whole image, fixed for every tile
+        strength = resolve_strength(image, config.denoise)
+        start = timer.add("estimate_noise", start)
+    reach = DENOISE_METHODS[config.denoise].reach_for(strength)
+    denoised_whole = None
+    if reach is None:
+        # Not a local filter: denoise once, with the strength estimated above.
+        denoised_whole = denoise(image, config.denoise, strength=strength)
+        timer.add("denoise", start)
+        reach = 0
+    operator_reach = max(RELIEF_REACH, OPERATORS[config.operator].reach)
+    bands = [[TileBox(y, min(y + side, height), x, min(x + side, width))
+              for x in range(0, width, side)]
+             for y in range(0, height, side)]
+    threads = min(os.cpu_count() or 1, sum(len(b) for b in bands))
+    return TilePlan(image, config, needs, bands, reach + operator_reach + 1,  # +1 to spare
+                    strength, denoised_whole, threads)
+
+
+# ----------------------------------------------------------------------------------------
+# Per tile (runs in worker threads)
+
+
+def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
+                 needs: set[str] | None = None) -> ComputedTile:
+    """Denoise, gradients and relief of one tile, computed with its halo and cropped to it.
+
+    The magnitude is floored at ``ZERO_GRADIENT`` here, in the worker thread,
+    when it will be normalized.
+    """
+    from .sketch import relief
+
+    needs = plan.needs if needs is None else needs
+    height, width = plan.image.shape
+    h = plan.halo
+    py0, py1 = max(0, box.y0 - h), min(height, box.y1 + h)
+    px0, px1 = max(0, box.x0 - h), min(width, box.x1 + h)
+    crop = (slice(box.y0 - py0, box.y1 - py0), slice(box.x0 - px0, box.x1 - px0))
+    t = time.perf_counter()
+    if plan.denoised_whole is not None:
+        den = plan.denoised_whole[py0:py1, px0:px1]
+    else:
+        den = denoise(np.ascontiguousarray(plan.image[py0:py1, px0:px1]),
+                      plan.config.denoise, strength=plan.strength)
+        t = timer.add("denoise", t)
+    tile = ComputedTile(box)
+    if "denoised" in needs:
+        tile.denoised = np.ascontiguousarray(den[crop])
+    if "field" in needs:
+        full = gradient_field(den, plan.config.operator)
+        # views into the padded tile: no copy (the halo is 5% more memory per tile)
+        tile.field = GradientField(full.gx[crop], full.gy[crop])
+        del full
+        if "normalized" in needs:  # computed (and cached) here, in the worker thread
+            floor_zero_gradients(tile.field.magnitude, in_place=True)
+        t = timer.add("gradients", t)
+    if "sketch" in needs:
+        tile.sketch = np.ascontiguousarray(relief(den)[crop])
+        timer.add("sketch", t)
+    return tile
+
+
+def _unit(normalized: np.ndarray, method: str, peak: float | None) -> np.ndarray:
+    """``to_unit`` of a tile; ``peak`` is the whole image's largest |value| (l2 divides by it)."""
+    if NORMALIZE_METHODS[method].unit != "peak" or peak is None:
+        # the tile's normalized values are ours alone: let to_unit work in place
+        return to_unit(normalized, method, copy=False)
+    # to_unit's peak rule divides by the largest |value|: give it the whole image's.
+    flat = np.append(normalized.ravel(), np.float32(peak))
+    return to_unit(flat, method)[:-1].reshape(normalized.shape)
+
+
+def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
+                timer: Timer) -> FinishedTile:
+    """Normalize and colour a computed tile; ``dtype`` uint8 gives PNG-ready samples."""
+    config = plan.config
+    t = time.perf_counter()
+    field = tile.field
+    out = FinishedTile(tile.box, denoised=tile.denoised, field=field)
+    unit = None
+    if field is not None and "normalized" in plan.needs:
+        if scale.unit_whole is not None:
+            unit = scale.unit_whole[tile.box.where]
+        else:
+            if scale.normalizer is not None:
+                normalized = scale.normalizer.transform(field.magnitude)  # floored in compute
+            else:
+                normalized = normalize(field.magnitude, config.normalize)
+            unit = _unit(normalized, config.normalize, scale.peak)
+            del normalized
+        if dtype is np.float32:
+            out.normalized = unit
+        elif "magnitude" in config.outputs:
+            out.normalized = quantize(unit, 16)
+        t = timer.add("normalize", t)
+    if "hsv" in plan.needs:
+        out.hsv = apply_color(field, unit, tile.denoised, color=config.color,
+                              target=config.color_target, axial=config.axial, dtype=dtype)
+        t = timer.add("color", t)
+    if tile.sketch is not None:
+        out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
+    out.unit = unit
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# Driving
+
+
+class TileEngine:
+    """Runs a :class:`TilePlan` in a thread pool; yields finished tiles band by band."""
+
+    def __init__(self, plan: TilePlan, normalizer, timer: Timer) -> None:
+        self.plan = plan
+        self.scale = Scale(normalizer)
+        self.timer = timer
+
+    def compute(self, box: TileBox) -> ComputedTile:
+        """One tile's stages (in a worker thread)."""
+        return compute_tile(self.plan, box, self.timer)
+
+    def magnitude(self, box: TileBox) -> ComputedTile:
+        """One tile's floored gradient magnitude only (a first pass that keeps nothing)."""
+        return compute_tile(self.plan, box, self.timer, {"field", "normalized"})
+
+    def ordered(self, pool, func: Callable, items: list) -> Iterator:
+        """``pool.map`` with a bounded window, so only a few tiles are alive at once."""
+        pending: deque = deque()
+        for item in items:
+            pending.append(pool.submit(func, item))
+            if len(pending) > 2 * self.plan.threads:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+    def _kept_bytes(self) -> int:
+        """Bytes the first pass's tiles would take if kept for the second."""
+        height, width = self.plan.image.shape
+        per_pixel = 12 + 4 * len(self.plan.needs & {"denoised", "sketch"})  # gx, gy, magnitude
+        return per_pixel * height * width
+
+    def _fit(self, pool) -> dict[TileBox, ComputedTile]:
+        """First pass: the whole image's scale from every tile's magnitude; kept tiles."""
+        method = self.plan.config.normalize
+        entry = NORMALIZE_METHODS[method]
+        keep = self._kept_bytes() <= KEEP_BYTES
+        kept: dict[TileBox, ComputedTile] = {}
+        whole = None
+        fitting = self.scale.normalizer is None and entry.fits_in_parts
+        if fitting:
+            self.scale.normalizer = Normalizer(method)
+        elif self.scale.normalizer is None:  # a registered method: fitted on the whole
+            whole = np.empty(self.plan.image.shape, np.float32)
+        top = -math.inf
+        first = self.compute if keep else self.magnitude
+        for tile in self.ordered(pool, first, self.plan.boxes):
+            t = time.perf_counter()
+            magnitude = tile.field.magnitude  # floored in compute
+            if fitting:
+                self.scale.normalizer.partial_fit(magnitude)
+            elif whole is not None:
+                whole[tile.box.where] = magnitude
+            top = max(top, float(magnitude.max()))
+            self.timer.add("normalize", t)
+            if keep:
+                kept[tile.box] = tile
+            del tile, magnitude
+        t = time.perf_counter()
+        if whole is not None:
+            normalized = normalize(whole, method)
+            del whole
+            self.scale.unit_whole = to_unit(normalized, method, copy=False)
+        elif entry.unit == "peak":
+            probe = self.scale.normalizer.transform(np.array([top], np.float32))
+            self.scale.peak = float(np.abs(probe).max())
+        self.timer.add("normalize", t)
+        return kept
+
+    def run(self, dtype) -> Iterator[list[FinishedTile]]:
+        """Yield each band of finished tiles, top to bottom.
+
+        With a global scale to fit, a first pass computes every tile's magnitude;
+        the second pass reuses the first pass's tiles when they fit in
+        ``KEEP_BYTES`` (8.5 MP, outputs hsv: 102 MB), and computes them again
+        otherwise, so memory stays bounded.
+        """
+        plan = self.plan
+        entry = NORMALIZE_METHODS[plan.config.normalize]
+        fit = "normalized" in plan.needs and (self.scale.normalizer is None
+                                               or entry.unit == "peak")
+        kept: dict[TileBox, ComputedTile] = {}
+        with ThreadPoolExecutor(plan.threads) as pool:
+            if fit and not plan.single:
+                kept = self._fit(pool)
+
+            def second(box: TileBox) -> FinishedTile:
+                tile = kept.pop(box, None) or self.compute(box)
+                return finish_tile(plan, self.scale, tile, dtype, self.timer)
+
+            for band in plan.bands:
+                yield list(self.ordered(pool, second, band))
+
+    def magnitudes(self) -> Iterator[np.ndarray]:
+        """Every tile's floored gradient magnitude, computed a few at a time."""
+        with ThreadPoolExecutor(self.plan.threads) as pool:
+            for tile in self.ordered(pool, self.magnitude, self.plan.boxes):
+                yield tile.field.magnitude
