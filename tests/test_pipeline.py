@@ -121,7 +121,8 @@ def test_files_hold_exactly_the_stage_results(tmp_path):
     assert np.abs(hsv - reference).max() <= 1
     assert (hsv == reference).mean() > 0.99
     with Image.open(paths["hsv"]) as im:
-        assert json.loads(im.text["sketchgrad"]) == {"x": 1}
+        # the given record, with the strength the run used added (a result, not a setting)
+        assert json.loads(im.text["sketchgrad"]) == {"x": 1, "strength_used": 1.5}
     with Image.open(paths["preview"]) as im:
         assert im.mode in ("RGB", "RGBA") and im.size[0] > 100
 

@@ -411,19 +411,19 @@ def test_colour_and_magnitude_panels_are_as_bright_as_their_files(tmp_path, monk
     """
     from matplotlib import colormaps
 
-    import sketchgrad.pipeline as pipeline
+    import sketchgrad.streaming as streaming
     from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
     from sketchgrad.preview import _build_figure, _resize, block_peak
 
     image = thin_strokes((1800, 2500))
     seen = {}
-    real = pipeline._write_preview
+    real = streaming._write_preview
 
     def spy(result, dest, text):
         seen["result"] = result
         return real(result, dest, text)
 
-    monkeypatch.setattr(pipeline, "_write_preview", spy)
+    monkeypatch.setattr(streaming, "_write_preview", spy)
     paths = {kind: tmp_path / f"page.{kind}.png" for kind in OUTPUT_KINDS}
     process_to_files(image, PipelineConfig(normalize="minmax"), paths)
     sheet = _build_figure(seen["result"], None)
