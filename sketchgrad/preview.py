@@ -1030,7 +1030,7 @@ class Thumbnails:
 
     def __init__(self, image: np.ndarray, step: int, needs: set[str]) -> None:
         self.step = step
-        self.full_shape = image.shape
+        self.full_shape = image.shape[:2]
         self.image = block_mean(image, step)
         have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
         # made at the first tile, with its channels (a colour run's denoised scan and relief)
