@@ -202,6 +202,10 @@ def test_api_outputs_carry_provenance_and_the_scans_dpi(tmp_path):
     paths = {k: tmp_path / f"o.{k}.png" for k in ("magnitude", "hsv", "sketch", "preview")}
     out = sg.process_to_files(scan, cfg, paths)
     expected = json.loads(provenance_text(cfg)["sketchgrad"])
+    # and the denoise strength the run used: the automatic estimate, resolved on the scan
+    from sketchgrad.denoise import resolve_strength
+
+    expected["strength_used"] = resolve_strength(scan.image, cfg.denoise)
     for kind in ("magnitude", "hsv", "sketch"):
         with Image.open(out[kind]) as im:
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01), kind
