@@ -9,6 +9,7 @@ Examples
 (16, 16, 3)
 """
 
+from . import data
 from .batch import Outcome, run_batch
 from .channels import CHANNELS, ColourMeasure, colourfulness, luma, resolve_channels
 from .color import (
@@ -53,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "__version__",
+    "data",
     "ColorRamp",
     "Outcome",
     "run_batch",

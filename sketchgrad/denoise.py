@@ -670,6 +670,18 @@ def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.n
     result ``image / background`` is clipped to [0, 1], so the paper becomes
     white and the ink keeps its contrast relative to the paper.
 
+    Parameters
+    ----------
+    image : ndarray
+        Grey (H, W) or colour (H, W, 3) scan in [0, 1].
+    scale : float, optional
+        Size of the lighting changes to remove, in pixels; 0 returns the image unchanged.
+
+    Returns
+    -------
+    ndarray
+        float32, the shape of ``image``, in [0, 1].
+
     Examples
     --------
     >>> y, x = np.mgrid[0:64, 0:64].astype(np.float32)

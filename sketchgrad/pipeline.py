@@ -163,9 +163,34 @@ class Result:
     scan's (H, W); ``details`` then holds full-resolution crops of the
     busiest strokes for the preview's 1:1 panels (see
     :func:`sketchgrad.preview.render_preview`). In Jupyter a Result shows as
-    its preview. ``strength_used`` is the denoise strength the run used: the
-    automatic estimate resolved to a number when ``config.strength`` is None
-    (``None`` for ``denoise="none"``, which has no strength).
+    its preview.
+
+    Attributes
+    ----------
+    image : ndarray
+        The scan, float32 in [0, 1].
+    config : PipelineConfig
+        The settings that made this result.
+    denoised : ndarray or None
+        The scan after denoising.
+    field : GradientField or None
+        Gradients of the denoised scan.
+    normalized : ndarray or None
+        The gradient magnitude normalized by ``config.normalize``.
+    hsv : ndarray or None
+        The colour output, RGB (H, W, 3) float32.
+    sketch : ndarray or None
+        The hand-drawn relief.
+    meta : ScanMeta or None
+        Where the scan came from.
+    full_shape : tuple of int or None
+        The scan's (H, W) when the arrays are a reduced copy.
+    details : dict or None
+        Full-resolution crops for the preview's 1:1 panels.
+    strength_used : float or None
+        The denoise strength the run used: the automatic estimate resolved to
+        a number when ``config.strength`` is None (``None`` for
+        ``denoise="none"``, which has no strength).
     """
 
     image: np.ndarray

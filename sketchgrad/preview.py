@@ -962,9 +962,19 @@ def preview_png_bytes(result, *, panels=None, details: dict | None = None,
                       max_side: int | None = None) -> bytes:
     """The preview of a result as PNG bytes (what ``Result._repr_png_`` returns).
 
-    ``panels`` and ``details`` as for :func:`render_preview`; ``max_side``
-    shrinks the sheet (area averaging) to at most that many pixels on its
-    long side.
+    Parameters
+    ----------
+    result : Result
+        What :func:`~sketchgrad.process` returned.
+    panels, details
+        As for :func:`render_preview`.
+    max_side : int, optional
+        Shrink the sheet (area averaging) to at most this many pixels on its long side.
+
+    Returns
+    -------
+    bytes
+        The preview sheet, a PNG file's content.
 
     Examples
     --------

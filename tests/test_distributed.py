@@ -16,7 +16,7 @@ def scheduler():
     from distributed import LocalCluster
 
     cluster = LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                           host="127.0.0.1", dashboard_address=None)
+                           host="127.0.0.1", dashboard_address=":0")  # 8787 may be taken
     try:
         yield cluster.scheduler_address
     finally:
