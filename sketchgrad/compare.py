@@ -66,6 +66,23 @@ def _flattens(image: np.ndarray, config) -> bool:
     return bool(setting)
 
 
+def _in_channels(image: np.ndarray, config):
+    """The scan in the channels the run would use, and ``config`` fixed to them.
+
+    The pipeline decides ``channels="auto"`` once per scan; deciding it here
+    on the whole scan keeps every variant (and a crop of it) in the same
+    channels, and the strengths resolved on the image the run denoises.
+    (Without the pipeline's colour support the scan is given as it is.)
+    """
+    from . import pipeline
+
+    decide = getattr(pipeline, "image_for_channels", None)
+    if decide is None or not hasattr(config, "channels"):
+        return image, config
+    image, used = decide(image, config.channels)
+    return image, replace(config, channels=used)
+
+
 def _as_run_sees(image: np.ndarray, config) -> np.ndarray:
     """The scan the run's denoiser gets: background flattened when the run flattens."""
     if not _flattens(image, config):
@@ -259,7 +276,7 @@ def _sheet(image, what: str, config):
     else:
         h, w = full_h, full_w
         where = f"whole scan {full_w}×{full_h} at full resolution, panels area-averaged"
-    tiles, run, fixed, extra = build(image, config)
+    tiles, run, fixed, extra = build(*_in_channels(image, config))
 
     n = len(tiles)
     nrows = -(-n // _COLUMNS)
@@ -327,7 +344,8 @@ def _sheet(image, what: str, config):
             sax.tick_params(labelsize=7)
             ticks = tile["ticks"]
             sax.set_xticks(np.linspace(0, 1, len(ticks)), ticks)
-    title = f"compare {what}: {where} · {channels_label(run)} · {fixed}"
+    channels = channels_label(run, getattr(config, "channels", None))
+    title = f"compare {what}: {where} · {channels} · {fixed}"
     if extra:
         title += f"\n{extra}"
     if source:

@@ -218,11 +218,12 @@ def strength_label(config, used: float | None) -> str:
     return f"{config.denoise}, strength {float(used):.3g} ({how})"
 
 
-def channels_label(result) -> str:
+def channels_label(result, setting: str | None = None) -> str:
     """Which channels a result was computed on, and why (``"channels: rgb (auto: colour)"``).
 
     Read from ``result.channels`` when the pipeline records it, else from the
-    scan's shape; ``(auto: ...)`` when the setting was ``"auto"``.
+    scan's shape; ``(auto: ...)`` when the setting (``setting``, by default
+    ``result.config.channels``) was ``"auto"``.
 
     Examples
     --------
@@ -231,7 +232,7 @@ def channels_label(result) -> str:
     'channels: gray'
     """
     used = getattr(result, "channels", None) or ("rgb" if result.image.ndim == 3 else "gray")
-    if getattr(result.config, "channels", None) == "auto":
+    if (setting or getattr(result.config, "channels", None)) == "auto":
         return f"channels: {used} (auto: {'colour' if used == 'rgb' else 'grey'})"
     return f"channels: {used}"
 

@@ -180,3 +180,25 @@ def test_sheets_state_the_strength_a_run_would_use(tmp_path):
     record = read_provenance(tmp_path / "r.png")
     assert record["config"]["strength"] is None
     assert record["strength_used"] == pytest.approx(want["gaussian"], rel=1e-6)
+
+
+@pytest.mark.skipif(not hasattr(__import__("sketchgrad.pipeline").pipeline,
+                                "image_for_channels"),
+                    reason="needs the pipeline's colour support (issue 14)")
+def test_a_colour_scan_is_compared_in_colour():
+    from sketchgrad.compare import _sheet
+
+    h, w = 500, 700
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.ones((h, w, 3), np.float32) * np.float32([0.95, 0.94, 0.9])
+    disc = (x - 300) ** 2 + (y - 250) ** 2 < 120 ** 2
+    rgb[disc] = (0.85, 0.1, 0.1)
+    rgb[np.abs(x - 520 - 0.2 * (y - 250)) < 3] = (0.1, 0.2, 0.8)
+    fig, axes, run = _sheet(rgb, "denoise", PipelineConfig())
+    assert "channels: rgb (auto: colour)" in fig.get_suptitle()
+    picture = axes["none"].images[0].get_array()  # the crop, undenoised, as shown
+    assert picture.ndim == 3 and picture.shape[2] == 3
+    red = (picture[..., 0] > 0.7) & (picture[..., 1] < 0.3) & (picture[..., 2] < 0.3)
+    assert red.mean() > 0.2  # the crop is on the red disc, shown red
+    fig, axes, run = _sheet(rgb, "ramp", PipelineConfig())
+    assert run.channels == "rgb"
