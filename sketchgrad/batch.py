@@ -132,7 +132,9 @@ def remove_leftovers(outdir: str | os.PathLike) -> list[Path]:
 def _load(job: Job):
     from .io import load_scan
 
-    return load_scan(job.source, mode="gray", max_pixels=job.max_pixels)
+    # what the file holds (a grey file exactly as with mode="gray"), unless grey is asked
+    mode = "gray" if job.config.channels == "gray" else "auto"
+    return load_scan(job.source, mode=mode, max_pixels=job.max_pixels)
 
 
 def _fit(job: Job):
@@ -149,9 +151,14 @@ def _fit(job: Job):
 
 def _produce(job: Job) -> list[str]:
     """Second pass: process one input; its outputs are put in place together, once."""
+    from .io import Scan
+    from .pipeline import image_for_channels
     from .streaming import process_to_files
 
     scan = _load(job)
+    # grey or colour is decided once for this scan (process_to_files records it)
+    image, used = image_for_channels(scan, job.config.channels)
+    scan = Scan(image, scan.meta)
     for _kind, dest in job.outputs:
         folder = Path(dest).parent
         try:
@@ -159,8 +166,9 @@ def _produce(job: Job) -> list[str]:
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create the folder "
                               f"({exc.strerror or exc})") from None
-    process_to_files(scan, job.config, dict(job.outputs), normalizer=job.normalizer,
-                     text=dict(job.text), compression=job.compression)
+    process_to_files(scan, replace(job.config, channels=used), dict(job.outputs),
+                     normalizer=job.normalizer, text=dict(job.text),
+                     compression=job.compression)
     return [dest for _kind, dest in job.outputs]
 
 

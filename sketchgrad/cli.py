@@ -84,17 +84,25 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help=f"gradient operator, one of {_names(OPERATORS)} (default: sobel)")
     p.add_argument("--normalize", metavar="METHOD",
                    help=f"magnitude normalization, one of {_names(NORMALIZE_METHODS)} "
-                   "(default: minmax)")
+                   "(default: exposure; minmax is the classic)")
     p.add_argument("--color", metavar="SPEC",
-                   help="hsv (default), a ramp \"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap "
-                   "name such as viridis (see `sketchgrad methods`)")
+                   help="hsv (default), stroke (each edge in its stroke's colour), a ramp "
+                   "\"ramp:#1b1b3a,#f0a030,#fffbe6\" or a colormap name such as viridis "
+                   "(see `sketchgrad methods`)")
     p.add_argument("--color-target", metavar="WHAT",
                    help="what a ramp colours: magnitude (default) or tone")
+    p.add_argument("--channels", metavar="WHICH",
+                   help="auto (default): colour scans in colour, grey ones in grey (measured "
+                   "per scan); gray: always the BT.601 luma; rgb: always the three channels")
+    p.add_argument("--keep-hue", action=argparse.BooleanOptionalAction, default=None,
+                   help="with --color-target tone: keep the drawing's own hues, the ramp "
+                   "sets the lightness")
     p.add_argument("--axial", action=argparse.BooleanOptionalAction, default=None,
                    help="hsv colour: hue from the stroke's direction modulo 180 degrees, so "
                    "both sides of a stroke share one colour")
     p.add_argument("--flatten-background", action=argparse.BooleanOptionalAction,
-                   default=None, help="divide out uneven lighting before denoising")
+                   default=None, help="divide out uneven lighting before denoising "
+                   "(default: when the scan's lighting is uneven, as in phone photos)")
     p.add_argument("--tile-size", type=int, metavar="N",
                    help="process in N x N tiles (0: never; default: tile large scans)")
     p.add_argument("--max-pixels", type=int, metavar="N",
@@ -534,8 +542,8 @@ def _methods() -> int:
         for name, line in entries.items():
             print(f"  {name:<{width}}  {line}")
         print()
-    print('colours (--color): hsv, a named ramp, "ramp:#hex,#hex,...", or any matplotlib '
-          "colormap name")
+    print('colours (--color): hsv, stroke, a named ramp, "ramp:#hex,#hex,...", or any '
+          "matplotlib colormap name")
     return 0
 
 

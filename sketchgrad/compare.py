@@ -56,16 +56,6 @@ def _crop(image: np.ndarray, side: int = CROP_SIDE) -> tuple[np.ndarray, tuple[i
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 
-def _flattens(image: np.ndarray, config) -> bool:
-    """Whether a run with ``config`` flattens this scan's background (as the pipeline decides)."""
-    setting = config.flatten_background
-    if isinstance(setting, str) and setting == "auto":
-        from . import denoise
-
-        return denoise.background_unevenness(image) > denoise.UNEVEN_BACKGROUND
-    return bool(setting)
-
-
 def _in_channels(image: np.ndarray, config):
     """The scan in the channels the run would use, and ``config`` fixed to them.
 
@@ -85,11 +75,25 @@ def _in_channels(image: np.ndarray, config):
 
 def _as_run_sees(image: np.ndarray, config) -> np.ndarray:
     """The scan the run's denoiser gets: background flattened when the run flattens."""
-    if not _flattens(image, config):
+    from .denoise import flatten_background, should_flatten
+
+    if not should_flatten(image, config.flatten_background):
         return image
-    from .denoise import flatten_background
 
     return flatten_background(image)
+
+
+def _strength(seen: np.ndarray, method: str, config, noise: dict) -> float | None:
+    """The strength a run would denoise the whole scan with (``None`` for "none").
+
+    ``noise``: the scan file's bit depth and lossiness
+    (:func:`sketchgrad.denoise.file_noise_source`), which floor the estimate as in a run.
+    """
+    from .denoise import resolve_strength
+
+    if method == "none" and config.strength is None:
+        return None
+    return resolve_strength(seen, method, config.strength, **noise)
 
 
 def _variant(image: np.ndarray, config, outputs: tuple[str, ...], *, normalizer=None,
@@ -105,9 +109,11 @@ def _variant(image: np.ndarray, config, outputs: tuple[str, ...], *, normalizer=
                    normalizer=normalizer)
 
 
-def _denoised_once(image: np.ndarray, config):
+def _denoised_once(image: np.ndarray, config, noise: dict):
     """The whole scan denoised as the run would, and the run's result (strength, channels)."""
-    base = _variant(_as_run_sees(image, config), config, ("magnitude",))
+    seen = _as_run_sees(image, config)
+    base = _variant(seen, config, ("magnitude",),
+                    strength=_strength(seen, config.denoise, config, noise))
     denoised = base.denoised
     base.denoised = base.field = base.normalized = None  # keep only the record
     return denoised, base
@@ -124,10 +130,10 @@ def _strided(a: np.ndarray) -> np.ndarray:
     return a[::step, ::step]
 
 
-def _tiles_normalize(image, config):
+def _tiles_normalize(image, config, noise):
     from .normalize import NORMALIZE_METHODS
 
-    denoised, base = _denoised_once(image, config)
+    denoised, base = _denoised_once(image, config, noise)
     tiles = []
     for name in NORMALIZE_METHODS:
         shown = _after_denoising(denoised, config, ("magnitude",), normalize=name).normalized
@@ -138,17 +144,17 @@ def _tiles_normalize(image, config):
     return tiles, base, fixed, None
 
 
-def _tiles_denoise(image, config):
-    from .denoise import DENOISE_METHODS, estimate_noise, resolve_strength
+def _tiles_denoise(image, config, noise):
+    from .denoise import DENOISE_METHODS, estimate_noise
 
     seen = _as_run_sees(image, config)
     work, _ = _crop(seen)
-    sigma = estimate_noise(seen)
+    sigma = estimate_noise(seen, **noise)
     tiles = []
     first = None
     for name in DENOISE_METHODS:
         # the strength a run would use: resolved on the whole scan, not on the crop
-        strength = None if name == "none" else resolve_strength(seen, name, config.strength)
+        strength = None if name == "none" else _strength(seen, name, config, noise)
         res = _variant(work, config, ("magnitude",), denoise=name, strength=strength,
                        tile_size=0)
         first = res if first is None else first
@@ -161,23 +167,21 @@ def _tiles_denoise(image, config):
     return tiles, first, f"operator {config.operator}", extra
 
 
-def _tiles_operator(image, config):
-    from .denoise import resolve_strength
+def _tiles_operator(image, config, noise):
     from .gradients import OPERATORS
     from .pipeline import fit_normalizer
 
     seen = _as_run_sees(image, config)
     work, _ = _crop(seen)
-    strength = None if config.denoise == "none" else \
-        resolve_strength(seen, config.denoise, config.strength)
+    strength = _strength(seen, config.denoise, config, noise)
     tiles = []
     first = None
     for name in OPERATORS:
-        variant = replace(config, operator=name, color="hsv", flatten_background=False)
+        variant = replace(config, operator=name, color="hsv", flatten_background=False,
+                          strength=strength)
         # the whole scan's scale, so a tile is as bright as the run's file there
         scale = fit_normalizer(seen, variant)
-        res = _variant(work, variant, ("hsv", "magnitude"), normalizer=scale,
-                       strength=strength, tile_size=0)
+        res = _variant(work, variant, ("hsv", "magnitude"), normalizer=scale, tile_size=0)
         first = res if first is None else first
         tiles.append(dict(label=name, data=res.hsv, below=res.field.magnitude))
     _shared_scale(tiles)
@@ -186,10 +190,10 @@ def _tiles_operator(image, config):
     return tiles, first, f"denoise {strength_label(config, strength)}", extra
 
 
-def _tiles_ramp(image, config):
+def _tiles_ramp(image, config, noise):
     from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
-    denoised, base = _denoised_once(image, config)
+    denoised, base = _denoised_once(image, config, noise)
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
     tiles = []
     for name in names:
@@ -235,17 +239,20 @@ COMPARE_WHAT = {
 }
 
 
-def _as_image(image) -> tuple[np.ndarray, str | None]:
+def _as_image(image) -> tuple[np.ndarray, str | None, dict]:
+    """The scan as an array, its file's name, and its file's noise source (bit depth, lossy)."""
+    from .denoise import file_noise_source
     from .io import Scan, as_image
 
-    source = None
+    source, meta = None, None
     if isinstance(image, Scan):
-        source = Path(str(image.meta.source)).name if image.meta is not None else None
+        meta = image.meta
+        source = Path(str(meta.source)).name if meta is not None else None
         image = image.image
     image = as_image(image)  # (H, W) grey or (H, W, 3) colour; refuses NaN
     if image.size == 0:
         raise ParameterError(f"image of shape {image.shape} is empty; give a scan with pixels")
-    return image, source
+    return image, source, file_noise_source(meta)
 
 
 def _area(data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -267,7 +274,7 @@ def _sheet(image, what: str, config):
     from matplotlib.figure import Figure
 
     build = choose(COMPARE_WHAT, what, "what")
-    image, source = _as_image(image)
+    image, source, noise = _as_image(image)
     full_h, full_w = image.shape[:2]
     if what in ("denoise", "operator"):
         work, (row, col) = _crop(image)
@@ -276,7 +283,7 @@ def _sheet(image, what: str, config):
     else:
         h, w = full_h, full_w
         where = f"whole scan {full_w}×{full_h} at full resolution, panels area-averaged"
-    tiles, run, fixed, extra = build(*_in_channels(image, config))
+    tiles, run, fixed, extra = build(*_in_channels(image, config), noise)
 
     n = len(tiles)
     nrows = -(-n // _COLUMNS)

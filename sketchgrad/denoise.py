@@ -54,6 +54,13 @@ __all__ = [
     "register_denoiser",
     "denoise",
     "estimate_noise",
+    "noise_floor",
+    "scan_noise",
+    "file_noise_source",
+    "should_flatten",
+    "background_unevenness",
+    "UNEVEN_BACKGROUND",
+    "LOSSY_NOISE_FLOOR",
     "resolve_strength",
     "denoise_none",
     "denoise_gaussian",
@@ -99,25 +106,91 @@ def _finish(out: np.ndarray, image: np.ndarray) -> np.ndarray:
     return np.clip(out, 0.0, 1.0, out=out)
 
 
-def estimate_noise(image: np.ndarray) -> float:
-    """Estimate the standard deviation of Gaussian noise in an image.
+#: Noise floor (sigma, [0, 1] scale) added for lossy compression (JPEG, lossy WebP): one
+#: 8-bit level. Re-encoding drawings measures JPEG's own error at 0.7 levels RMS at
+#: quality 95, 1.4 at 85 and 1.9-2.6 at 75, so one level is a floor most files exceed.
+LOSSY_NOISE_FLOOR = 1.0 / 255.0
+
+#: Formats whose pixels come from a lossy codec (``ScanMeta.format``).
+LOSSY_FORMATS = frozenset({"JPEG", "MPO", "WEBP"})
+
+
+def noise_floor(bit_depth: int | None, lossy: bool = False) -> float:
+    """The least noise a stored scan has: quantisation, and a lossy codec's error.
+
+    Rounding to ``bit_depth`` bits leaves a uniform error of one step
+    ``q = 1 / (2**bit_depth - 1)``, whose standard deviation is
+    ``q / sqrt(12)`` (8 bits: 0.00113; 16 bits: 4.4e-6; 1 bit: 0.289). A lossy
+    file (JPEG) has at least ``LOSSY_NOISE_FLOOR`` (one 8-bit level) on top,
+    added in quadrature. ``bit_depth=None`` (not known, e.g. a float image)
+    counts no quantisation.
+
+    Examples
+    --------
+    >>> round(noise_floor(8), 6), round(noise_floor(8, lossy=True), 6), round(noise_floor(1), 4)
+    (0.001132, 0.004082, 0.2887)
+    >>> noise_floor(None)
+    0.0
+    """
+    quantisation = 0.0
+    if bit_depth is not None:
+        bits = int(bit_depth)
+        if bits < 1:
+            raise ParameterError(f"bit_depth={bit_depth!r} must be a whole number of bits >= 1")
+        if bits < 32:  # float samples (32, 64 bits) are not quantised on a grid
+            quantisation = 1.0 / (2.0 ** bits - 1.0) / np.sqrt(12.0)
+    lossy_part = LOSSY_NOISE_FLOOR if lossy else 0.0
+    return float(np.hypot(quantisation, lossy_part))
+
+
+def _dtype_bits(image) -> int | None:
+    """Bits per sample the array's dtype implies (None for floats: not known)."""
+    kind = np.asarray(image).dtype
+    return {np.dtype(bool): 1, np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}.get(kind)
+
+
+def estimate_noise(image: np.ndarray, *, bit_depth: int | None = None,
+                   lossy: bool | None = None) -> float:
+    """Estimate the standard deviation of Gaussian noise in an image, never below its floor.
 
     Donoho's estimator, as scikit-image's ``estimate_sigma``: the median
     absolute deviation of the finest diagonal wavelet (db2) coefficients,
-    divided by 0.6745. Computed in float32. An RGB image gives the mean of its
-    channels' estimates; a 1xN or Nx1 image uses the 1-D transform; a single
-    pixel gives 0.
+    divided by 0.6745, computed in float32 -- over the coefficients whose 4x4
+    support holds no clipped pixel (exactly 0 or 1). Saturated paper and
+    clipped ink carry no noise (the scanner cut it off), and on a page that is
+    70 % pure white they would make the median 0. Where noise can be measured
+    this equals ``estimate_sigma`` on the unclipped part of the page.
+
+    The result is at least :func:`noise_floor` of the scan's bit depth and
+    compression: quantisation ``1 / (2**bits - 1) / sqrt(12)`` and, for a lossy
+    file, one 8-bit level (``LOSSY_NOISE_FLOOR``). So a real scan whose noise
+    cannot be measured (a 1-bit scan, a page clipped everywhere, paper that
+    quantised to one level) still gets a smoothing strength.
+
+    An RGB image gives the mean of its channels' estimates; a 1xN or Nx1 image
+    uses the 1-D transform; a single pixel, or a float image with every
+    coefficient clipped and no known bit depth, measures 0 (then the floor).
 
     Parameters
     ----------
     image : ndarray
         (H, W) or (H, W, 3) image, read by :func:`sketchgrad.as_image` (uint8,
         uint16, bool or floats in [0, 1]).
+    bit_depth : int, optional
+        Bits per sample of the file the image came from (``ScanMeta.bit_depth``).
+        Default: from the dtype (bool 1, uint8 8, uint16 16); for a float image
+        1 if every pixel is 0 or 1 (a binary image), else unknown (no floor).
+    lossy : bool, optional
+        Whether the file was lossily compressed (JPEG); default False.
 
     Returns
     -------
     float
         The noise sigma on the [0, 1] intensity scale.
+
+    See Also
+    --------
+    scan_noise : the same, with the bit depth and format of a loaded scan.
 
     Examples
     --------
@@ -125,11 +198,65 @@ def estimate_noise(image: np.ndarray) -> float:
     >>> noisy = np.full((256, 256), 0.5, np.float32) + rng.normal(0, 0.05, (256, 256))
     >>> round(estimate_noise(noisy.astype(np.float32)), 2)
     0.05
+    >>> page = np.ones((64, 64), np.float32); page[20:40, 30] = 0   # clipped paper and ink
+    >>> round(estimate_noise(page, bit_depth=8), 6)
+    0.001132
     """
+    if bit_depth is None:
+        bit_depth = _dtype_bits(image)
     image = _as_image(image)
+    if bit_depth is None and image.size and _binary(image):
+        bit_depth = 1
+    floor = noise_floor(bit_depth, bool(lossy))
     if image.ndim == 3:
-        return float(np.mean([_noise_plane(image[..., c]) for c in range(3)]))
-    return _noise_plane(image)
+        measured = float(np.mean([_noise_plane(image[..., c]) for c in range(3)]))
+    else:
+        measured = _noise_plane(image)
+    return max(measured, floor)
+
+
+def _binary(image: np.ndarray) -> bool:
+    """True if every pixel is exactly 0 or 1."""
+    return bool(np.all((image == 0) | (image == 1)))
+
+
+def scan_noise(scan) -> float:
+    """:func:`estimate_noise` of a loaded :class:`~sketchgrad.io.Scan`, with its file's floor.
+
+    The bit depth and format come from ``scan.meta`` (``ScanMeta.bit_depth``;
+    lossy when ``ScanMeta.format`` is JPEG, MPO or WebP -- WebP may be lossless,
+    and then the floor is a level too high, which only smooths a little).
+
+    Examples
+    --------
+    >>> from sketchgrad.io import Scan, ScanMeta
+    >>> meta = ScanMeta(source="page.jpg", size=(8, 8), mode="L", bit_depth=8, format="JPEG")
+    >>> round(scan_noise(Scan(np.ones((8, 8), np.float32), meta)), 6)
+    0.004082
+    """
+    return estimate_noise(scan.image, **file_noise_source(getattr(scan, "meta", None)))
+
+
+def file_noise_source(meta) -> dict:
+    """``bit_depth`` and ``lossy`` of a scan's file, as :func:`estimate_noise` takes them.
+
+    ``meta`` is a :class:`~sketchgrad.io.ScanMeta` (lossy when its format is
+    JPEG, MPO or WebP) or None (nothing known: an empty dict), so that
+    ``resolve_strength(image, method, **file_noise_source(meta))`` works for both.
+
+    Examples
+    --------
+    >>> from sketchgrad.io import ScanMeta
+    >>> file_noise_source(ScanMeta(source="p.jpg", size=(8, 8), mode="L", bit_depth=8,
+    ...                            format="JPEG"))
+    {'bit_depth': 8, 'lossy': True}
+    >>> file_noise_source(None)
+    {}
+    """
+    if meta is None:
+        return {}
+    return {"bit_depth": meta.bit_depth,
+            "lossy": (getattr(meta, "format", None) or "").upper() in LOSSY_FORMATS}
 
 
 #: Rows of the image per strip of the noise estimate's wavelet transform (even).
@@ -142,34 +269,61 @@ def _noise_plane(plane: np.ndarray) -> float:
     if plane.size < 2:
         return 0.0
     if min(plane.shape) == 1:
-        detail = np.abs(pywt.dwt(plane.ravel(), "db2", mode="symmetric")[1])
+        line = plane.ravel()
+        detail = np.abs(pywt.dwt(line, "db2", mode="symmetric")[1])
+        clipped = pywt.dwt(_clipped(line), _box_wavelet(), mode="symmetric")[1]
+        detail = detail[clipped < 0.5]
     else:
         detail = _abs_diagonal_detail(plane)
+    if detail.size == 0:  # every coefficient touches a clipped pixel: nothing to measure
+        return 0.0
     return _median_in_place(detail) / _MAD_TO_SIGMA
 
 
-def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
-    """|HH| of pywt's level-1 ``dwt2(plane, "db2", mode="symmetric")``, flattened, float32.
+def _clipped(values: np.ndarray) -> np.ndarray:
+    """1.0 where a pixel is clipped (exactly 0 or 1), else 0.0 (float32)."""
+    return ((values <= 0) | (values >= 1)).astype(np.float32)
 
-    Computed in strips of ``NOISE_STRIP`` rows, each with 4 rows of the image
-    above and below (the db2 filters span 4 samples), so only the diagonal
-    band (a quarter of the pixels, 1 byte per pixel of the image) is held
-    rather than all four subbands: the same values, bit for bit.
+
+def _box_wavelet():
+    """A filter bank of four ones: its "detail" counts the pixels in each coefficient's support."""
+    import pywt
+
+    ones = [1.0, 1.0, 1.0, 1.0]
+    return pywt.Wavelet("box4", filter_bank=[ones, ones, ones, ones])
+
+
+def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
+    """|HH| of pywt's level-1 ``dwt2(plane, "db2", mode="symmetric")`` without clipped support.
+
+    The coefficients whose 4x4 support (the db2 filters span 4 samples) holds
+    a pixel at exactly 0 or 1 are left out. Computed in strips of
+    ``NOISE_STRIP`` rows, each with 4 rows of the image above and below, so
+    only the diagonal band (a quarter of the pixels) is held rather than all
+    four subbands: the same values, bit for bit, as the whole transform.
     """
     import pywt
 
+    box = _box_wavelet()
     height, width = plane.shape
     rows, cols = (height + 3) // 2, (width + 3) // 2  # pywt's length for db2: (n + 3) // 2
     out = np.empty((rows, cols), np.float32)
+    keep = np.empty((rows, cols), bool)
     halo = 4
     for start in range(0, height, NOISE_STRIP):
         stop = min(height, start + NOISE_STRIP)
         low = max(0, start - halo)
-        diagonal = pywt.dwt2(plane[low:min(height, stop + halo)], "db2", mode="symmetric")[1][2]
+        strip = plane[low:min(height, stop + halo)]
+        diagonal = pywt.dwt2(strip, "db2", mode="symmetric")[1][2]
         first, last = start // 2, rows if stop == height else stop // 2
         np.abs(diagonal[first - low // 2:last - low // 2], out=out[first:last])
         del diagonal
-    return out.reshape(-1)
+        touched = pywt.dwt2(_clipped(strip), box, mode="symmetric")[1][2]
+        np.less(touched[first - low // 2:last - low // 2], 0.5, out=keep[first:last])
+        del touched
+    if keep.all():
+        return out.reshape(-1)
+    return out[keep]
 
 
 def _median_in_place(values: np.ndarray) -> float:
@@ -182,12 +336,17 @@ def _median_in_place(values: np.ndarray) -> float:
     return float(np.mean(values[half - 1:half + 1]))
 
 
-def resolve_strength(image: np.ndarray, method: str, strength: float | None = None) -> float:
+def resolve_strength(image: np.ndarray, method: str, strength: float | None = None, *,
+                     bit_depth: int | None = None, lossy: bool | None = None) -> float:
     """The strength ``denoise(image, method, strength=strength)`` will use.
 
     ``strength=None`` gives the automatic strength derived from
     :func:`estimate_noise` of the whole image (so a caller that denoises tiles
-    can fix it once); a number is validated and returned.
+    can fix it once); a number is validated and returned. ``bit_depth`` and
+    ``lossy`` describe the file the image came from (``ScanMeta.bit_depth``,
+    a JPEG) and set the noise floor (see :func:`estimate_noise`); a caller
+    with the scan's meta should give them, so that the strength used on a
+    clean scan is never zero.
 
     Examples
     --------
@@ -199,15 +358,19 @@ def resolve_strength(image: np.ndarray, method: str, strength: float | None = No
     choose(DENOISE_METHODS, method, "method")
     if method == "none":
         return 0.0
-    return _auto(_as_image(image), strength, method)
+    if bit_depth is None:
+        bit_depth = _dtype_bits(image)  # before the conversion to float32 loses it
+    return _auto(_as_image(image), strength, method, bit_depth=bit_depth, lossy=lossy)
 
 
-def _auto(image: np.ndarray, strength: float | None, method: str) -> float:
+def _auto(image: np.ndarray, strength: float | None, method: str, *,
+          bit_depth: int | None = None, lossy: bool | None = None) -> float:
     if strength is None:
         entry = DENOISE_METHODS[method]
         if image.ndim == 3 and entry.noise_from_luma:
             image = luma(image)
-        return float(entry.strength_from_noise(estimate_noise(image)))
+        noise = estimate_noise(image, bit_depth=bit_depth, lossy=lossy)
+        return float(entry.strength_from_noise(noise))
     return _non_negative(strength, "strength", "a finite number >= 0 (or None to estimate it "
                          "from the image)")
 
@@ -586,8 +749,8 @@ def register_denoiser(name: str, func: Callable[..., np.ndarray], *,
     ...     k = 2 * round(strength) + 1
     ...     return cv2.blur(image, (k, k), borderType=cv2.BORDER_REFLECT)
     >>> entry = register_denoiser("box_doc", box, reach=lambda s: round(s), doc="box blur")
-    >>> denoise(np.full((5, 5), 0.5, np.float32), "box_doc", strength=1).mean().round(3)
-    np.float32(0.5)
+    >>> float(denoise(np.full((5, 5), 0.5, np.float32), "box_doc", strength=1).mean())
+    0.5
     >>> del DENOISE_METHODS["box_doc"]
     """
     entry = DenoiseMethod(func, registered_doc(name, func, doc), check_reach(name, reach),
@@ -717,3 +880,96 @@ def flatten_background(image: np.ndarray, *, scale: float | None = None) -> np.n
     np.maximum(background, np.float32(1e-3), out=background)
     np.divide(image, background, out=background)
     return _finish(background, image)
+
+
+#: :func:`background_unevenness` above which ``flatten_background="auto"`` flattens: a
+#: lighting that varies by 12 % of the paper's level across the page. Flatbed scans and
+#: digital drawings measure under 0.05; phone photos 0.2-0.5 (vignetting and a lamp's fall-off).
+UNEVEN_BACKGROUND = 0.12
+
+#: Least-squares fits of the paper's upper envelope (each drops what lies below the last).
+_ENVELOPE_FITS = 8
+
+#: Longer side (pixels) of the copy the background is measured on.
+_BACKGROUND_SIDE = 256
+
+
+def should_flatten(image: np.ndarray, setting: bool | str) -> bool:
+    """Whether ``flatten_background=setting`` flattens this (whole) image.
+
+    True and False decide; ``"auto"`` flattens when
+    :func:`background_unevenness` exceeds ``UNEVEN_BACKGROUND``. The pipeline
+    (whole and tiled) asks this once per scan and records the answer
+    (``Result.flattened``).
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:200, 0:300].astype(np.float32)
+    >>> should_flatten(0.5 + 0.4 * x / 299, "auto"), should_flatten(x / 299, False)
+    (True, False)
+    """
+    if setting == "auto":
+        return background_unevenness(image) > UNEVEN_BACKGROUND
+    return bool(setting)
+
+
+def background_unevenness(image: np.ndarray) -> float:
+    """How much the paper's lighting varies across the page, relative to its level.
+
+    Measured on a copy shrunk to 256 pixels on the longer side (area means; RGB
+    as the mean of its channels): a grey-level closing with a disc of radius
+    1/32 of that side removes the dark strokes (anything narrower than 1/16 of
+    the page), leaving the paper's brightness. A quadratic surface
+    ``a + bx + cy + dx^2 + exy + fy^2`` is fitted to it by least squares,
+    then again on the pixels no more than two 8-bit levels below the last fit
+    (up to 8 fits, until that set stops changing): the fit climbs to the
+    paper's upper envelope, so large dark washes and shading that survive the
+    closing count as drawing, not as light. The result is
+    ``(P95 - P5) / P95`` of the fitted surface over the page: 0 for even
+    paper, 0.3 for a page whose light falls by 30 % from one side to the other.
+    Compare with ``UNEVEN_BACKGROUND``. A page under 2 pixels a side, or a
+    black one, gives 0.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[0:200, 0:300].astype(np.float32)
+    >>> round(background_unevenness(0.5 + 0.4 * x / 299), 2)   # light from the right
+    0.41
+    >>> round(background_unevenness(np.full((200, 300), 0.9, np.float32)), 2)
+    0.0
+    """
+    import cv2
+
+    image = _as_image(image)
+    grey = image.mean(axis=2, dtype=np.float32) if image.ndim == 3 else image
+    height, width = grey.shape
+    if min(height, width) < 2:
+        return 0.0
+    scale = min(1.0, _BACKGROUND_SIDE / max(height, width))
+    small = grey
+    if scale < 1.0:
+        size = (max(2, round(width * scale)), max(2, round(height * scale)))
+        small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    radius = max(1, round(max(small.shape) / 32))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REFLECT)
+    rows, cols = paper.shape
+    y, x = np.mgrid[0:rows, 0:cols]
+    y = y.ravel() / max(rows - 1, 1) - 0.5
+    x = x.ravel() / max(cols - 1, 1) - 0.5
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    target = paper.ravel().astype(np.float64)
+    use = np.ones(target.size, bool)
+    for _ in range(_ENVELOPE_FITS):
+        coef = np.linalg.lstsq(design[use], target[use], rcond=None)[0]
+        fitted = design @ coef
+        residual = target - fitted
+        # keep what lies no more than two 8-bit levels below the fit: the upper envelope
+        keep = residual >= -2.0 / 255.0
+        if keep.sum() < design.shape[1] or np.array_equal(keep, use):
+            break
+        use = keep
+    low, high = np.percentile(fitted, [5, 95])
+    if not high > 1e-3:
+        return 0.0
+    return float(max(high - low, 0.0) / high)

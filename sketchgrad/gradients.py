@@ -438,43 +438,92 @@ def _sign_axes(n_channels: int) -> list[np.ndarray]:
 def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Combine per-channel gradients by Di Zenzo's structure tensor (channel mean).
 
-    The sign rule is stated in :func:`gradient_field`'s Notes.
+    The sign rule is stated in :func:`gradient_field`'s Notes. Written for
+    speed, as a colour run's gradients cost many times the grey ones: the
+    tensor is accumulated channel by channel in place (OpenCV), the
+    eigenvector comes from the tensor's entries without trigonometry, and the
+    chroma axes are evaluated only on the few pixels the tone leaves undecided.
     """
+    import cv2
+
+    if not channels[0][0].size:
+        return np.zeros_like(channels[0][0]), np.zeros_like(channels[0][1])
+    # The tensor summed over channels; the mean's 1/n is applied to the magnitude at
+    # the end (the eigenvector does not depend on it).
     gxx, gyy, gxy = (np.zeros_like(channels[0][0]) for _ in range(3))
     for gx, gy in channels:
-        gxx += gx * gx
-        gyy += gy * gy
-        gxy += gx * gy
-    inverse = np.float32(1 / len(channels))
-    for term in (gxx, gyy, gxy):
-        term *= inverse
-    # Largest eigenvalue of [[gxx, gxy], [gxy, gyy]] and its eigenvector's angle.
-    half_diff = gxx - gyy
-    half_diff *= np.float32(0.5)
-    strength = gxx + gyy
-    strength *= np.float32(0.5)
-    strength += np.sqrt(half_diff * half_diff + gxy * gxy)
+        cv2.accumulateSquare(gx, gxx)
+        cv2.accumulateSquare(gy, gyy)
+        cv2.accumulateProduct(gx, gy, gxy)
+    # Largest eigenvalue of [[gxx, gxy], [gxy, gyy]]: (gxx + gyy) / 2 + r, with
+    # r = |(d, gxy)| and d = (gxx - gyy) / 2.
+    half_diff = cv2.addWeighted(gxx, 0.5, gyy, -0.5, 0.0)
+    strength = cv2.addWeighted(gxx, 0.5, gyy, 0.5, 0.0)
+    del gxx, gyy
+    radius = cv2.magnitude(half_diff, gxy)
+    strength += radius
+    strength *= np.float32(1 / len(channels))
     np.sqrt(strength, out=strength)
-    theta = np.arctan2(gxy, half_diff)
-    theta *= np.float32(0.5)
-    ux, uy = np.cos(theta), np.sin(theta)
-    del gxx, gyy, gxy, half_diff, theta
+    # The eigenvector is along (r + d, gxy) and along (gxy, r - d); the first is
+    # well conditioned where d >= 0, the second elsewhere (signed so that ux >= 0,
+    # the convention of atan2(gxy, d) / 2). A zero tensor gives (1, 0).
+    lean = half_diff < 0
+    ux = cv2.add(radius, half_diff)
+    np.subtract(radius, half_diff, out=radius)           # r - d, in r's place
+    np.copysign(radius, gxy, out=radius)
+    uy = gxy
+    np.copyto(ux, np.abs(gxy), where=lean)
+    np.copyto(uy, radius, where=lean)
+    del half_diff, radius, lean
+    length = cv2.magnitude(ux, uy)
+    np.copyto(ux, np.float32(1.0), where=length == 0)
+    np.maximum(length, np.float32(np.finfo(np.float32).tiny), out=length)
+    ux /= length
+    uy /= length
+    del length
     # The tensor fixes the direction up to sign. Project the weighted channel
     # gradients (the tone's, then the chroma axes') on it; the first projection
     # that is not negligible next to the magnitude says which way is "up".
     floor = strength * np.float32(SIGN_SHARE)
-    sign = np.zeros_like(strength)  # 0: not decided yet
-    for weights in _sign_axes(len(channels)):
-        along = np.zeros_like(strength)
-        for w, (gx, gy) in zip(weights, channels, strict=True):
-            if w:
-                along += np.float32(w) * (gx * ux + gy * uy)
-        decide = (sign == 0) & (np.abs(along) > floor)
-        np.copyto(sign, np.sign(along), where=decide)
-    np.negative(strength, out=strength, where=sign < 0)
+    axes = _sign_axes(len(channels))
+    along = _projection(channels, axes[0], ux, uy)
+    undecided = np.abs(along) <= floor
+    np.copysign(strength, along, out=strength)
+    del along
+    if undecided.any():
+        where = np.nonzero(undecided)
+        picked = [(gx[where], gy[where]) for gx, gy in channels]
+        part_ux, part_uy, part_floor = ux[where], uy[where], floor[where]
+        part_sign = np.zeros_like(part_ux)
+        for weights in axes[1:]:
+            along = _projection(picked, weights, part_ux, part_uy)
+            decide = (part_sign == 0) & (np.abs(along) > part_floor)
+            np.copyto(part_sign, np.sign(along), where=decide)
+        # undecided everywhere (a zero gradient): keep u as it is
+        part_sign[part_sign == 0] = 1
+        strength[where] = np.abs(strength[where]) * part_sign
+    del floor, undecided
     ux *= strength
     uy *= strength
     return ux, uy
+
+
+def _projection(channels: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray,
+                ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
+    """``sum_c w_c (gx_c ux + gy_c uy)``: the weighted channels' derivative along ``u``."""
+    import cv2
+
+    terms = [(float(w), gx, gy) for w, (gx, gy) in zip(weights, channels, strict=True) if w]
+    first, gx, gy = terms[0]
+    wx = gx * np.float32(first)
+    wy = gy * np.float32(first)
+    for w, gx, gy in terms[1:]:
+        cv2.scaleAdd(gx, w, wx, dst=wx)
+        cv2.scaleAdd(gy, w, wy, dst=wy)
+    cv2.multiply(wx, ux, dst=wx)
+    cv2.multiply(wy, uy, dst=wy)
+    cv2.add(wx, wy, dst=wx)
+    return wx
 
 
 def gradient_field(image: np.ndarray, operator: str = "sobel", *, mode: str = "reflect",

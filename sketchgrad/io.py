@@ -135,11 +135,16 @@ def load_scan(
         The scan. The format is read from the content, not the name, so JPEG
         data behind a ``.png`` name loads. A file object must be opened in
         binary mode; it is read from its start (as Pillow does) and not closed.
-    mode : {"gray", "rgb"}
+    mode : {"gray", "rgb", "auto"}
         ``"gray"`` gives (H, W) as ITU-R BT.601 luma, ``0.299 R + 0.587 G +
         0.114 B`` (Pillow's ``convert("L")`` weights, :data:`LUMA_BT601`)
-        computed in float32 from the samples scaled to [0, 1]; ``"rgb"`` gives
-        (H, W, 3) (grey files are repeated into the three channels).
+        computed in float32 from the samples scaled to [0, 1] (the samples
+        themselves for a grey file); ``"rgb"`` gives (H, W, 3) (grey files are
+        repeated into the three channels); ``"auto"`` gives what the file holds:
+        (H, W) for a grey file (with or without alpha), exactly as ``"gray"``,
+        and (H, W, 3) for a colour one (RGB, palette, CMYK), exactly as
+        ``"rgb"`` -- what ``sketchgrad run`` loads, so a grey file costs no
+        more memory than before and a colour one keeps its colour.
     max_pixels : int or None
         Refuse an image with more pixels than this, judged from the file's
         header before any pixel is decoded. The default,
@@ -191,7 +196,7 @@ def load_scan(
     >>> scan.meta.format, scan.meta.bit_depth
     ('PNG', 8)
     """
-    choose(dict.fromkeys(("gray", "rgb")), mode, "mode")
+    choose(dict.fromkeys(("gray", "rgb", "auto")), mode, "mode")
     if max_pixels is not None and (isinstance(max_pixels, bool)
                                    or not isinstance(max_pixels, int | np.integer)
                                    or max_pixels < 1):
@@ -203,6 +208,8 @@ def load_scan(
     with _open_source(path) as (fp, name):
         decoded = _decode(fp, name, max_pixels, page)
     samples = _ORIENT[decoded.orientation](decoded.samples)
+    if mode == "auto":
+        mode = "gray" if decoded.layout in ("L", "LA") else "rgb"
     image, nonfinite = _to_float(samples, decoded.layout, mode)
     meta = ScanMeta(source=name, size=decoded.size, mode=decoded.mode,
                     bit_depth=decoded.bit_depth, dpi=decoded.dpi,

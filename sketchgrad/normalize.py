@@ -21,13 +21,14 @@ maxabs     ``x / max(|x|)``, in [-1, 1]                                     min,
 log        ``sign(x) * log1p(|x| / scale)``, then minmax                    min, max
 gamma      minmax, then ``t ** gamma`` (sign kept below 0), onto out_range  min, max
 equalize   the value's (mid-)rank among all values, onto out_range           histogram
+exposure   ``level * (x - b) / (P_upper - b)``, b = black * P_lower, clipped  histogram
 =========  ==============================================================  ==========
 
 Rules every method keeps:
 
 - Degenerate input. An array has *no scale* when ``max - min <= RTOL *
   max(|min|, |max|)`` (constant or constant to float rounding). Then minmax,
-  zscore, robust, log, gamma and equalize give zeros (``out_range[0]`` when an
+  zscore, robust, log, gamma, equalize and exposure give zeros (``out_range[0]`` when an
   output range was asked for); an all-zero array gives zeros for every method;
   l2 keeps zero vectors at zero. No NaN, no RuntimeWarning.
 - Non-finite values (NaN, inf) raise :class:`~sketchgrad.errors.ParameterError`
@@ -42,7 +43,7 @@ Rules every method keeps:
   float32 input: reductions accumulate in float64 over small chunks.
 - An unknown parameter for a method raises ``ParameterError`` naming it.
 
-Percentiles (robust) and ranks (equalize) come from a fixed histogram over
+Percentiles (robust, exposure) and ranks (equalize) come from a fixed histogram over
 the float32 number line: 2**20 bins, each spanning at most 2**-11 of its
 values' magnitude (values below 1.2e-38 count as zero), holding the count and
 the sum of its values. A percentile takes the mean of the bin where its rank
@@ -83,6 +84,7 @@ __all__ = [
     "log",
     "gamma",
     "equalize",
+    "exposure",
 ]
 
 #: Relative tolerance under which an array's spread counts as zero (no scale):
@@ -396,6 +398,20 @@ def _check_axis(value) -> int | None:
     return int(value)
 
 
+def _check_black(value) -> float:
+    v = _as_number(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ParameterError(f"black={value!r} must be a finite number >= 0")
+    return v
+
+
+def _check_level(value) -> float:
+    v = _as_number(value)
+    if not 0.0 < v <= 1.0:
+        raise ParameterError(f"level={value!r} must be a number in (0, 1]")
+    return v
+
+
 #: How :func:`to_unit` brings a method's output to [0, 1]: ``"range"`` maps
 #: ``out_range`` (default (0, 1)) onto [0, 1] and clips; ``"sigma"`` takes +-3 as the
 #: ends (``(x + 3) / 6``, clipped); ``"abs"`` is ``|x|`` clipped; ``"peak"`` is
@@ -690,6 +706,30 @@ def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
     return _onto(out, opts["out_range"], True)
 
 
+def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict, inside: bool,
+                    own: tuple[float, float]) -> np.ndarray:
+    """``clip(level * (x - b) / (P_upper - b), 0, 1)``, ``b = black * P_lower`` (see exposure)."""
+    flat = _constant(x, s, opts)
+    if flat is not None:
+        return flat
+    kind = x.dtype.type
+    black = opts["black"] * s.percentile(opts["lower"])
+    reference = s.percentile(opts["upper"])
+    if not reference > black or _no_scale(black, reference):
+        # The reference is not above the black point (e.g. a blank page with a few
+        # strokes, or a texture with almost nothing drawn): the strongest value takes its place.
+        reference = s.max
+        if not reference > black or _no_scale(black, reference):  # nothing above black
+            return np.full(x.shape, opts["out_range"][0], x.dtype)
+    # The value that reaches 1; clipping to it first keeps far outliers from overflowing.
+    top = min(black + (reference - black) / opts["level"], float(np.finfo(x.dtype).max))
+    window = np.clip(x, kind(black), kind(top))
+    out = _affine(window, black, (black, top), (black, top))  # top -> exactly 1
+    del window
+    np.clip(out, kind(0), kind(1), out=out)
+    return _onto(out, opts["out_range"], True)
+
+
 def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray:
     if not -x.ndim <= axis < x.ndim:
         raise ParameterError(f"axis={axis} is out of range for an array of {x.ndim} "
@@ -904,6 +944,65 @@ def gamma(x: np.ndarray, *, mask: np.ndarray | None = None, gamma: float = 0.5,
     return _run("gamma", x, mask, None, opts)[0]
 
 
+def exposure(x: np.ndarray, *, mask: np.ndarray | None = None, lower: float = 50.0,
+             upper: float = 97.5, black: float = 2.0, level: float = 0.8,
+             out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Expose a drawing's strokes: paper and its texture black, the strokes bright.
+
+    ``clip(level * (x - b) / (P_upper - b), 0, 1)`` onto ``out_range``, with the
+    black point ``b = black * P_lower`` and percentiles as :func:`robust` (from
+    the histogram). Made for gradient magnitudes (values >= 0), where the
+    defaults read:
+
+    - the median gradient is the paper's (most of a drawing's pixels are paper
+      or the inside of a flat wash), and twice it is black: a texture of
+      Gaussian grain or noise has Rayleigh-distributed gradient magnitudes, of
+      which only 1/16 exceed twice their median, so paper grain and scanner
+      noise stay dark (and the weakest half of the pixels is black);
+    - the median of the strongest 5 % (``P97.5``: the strokes) shows at
+      brightness ``level`` = 0.8, and only gradients stronger than
+      ``b + (P_upper - b) / level`` saturate (about 1 % of a drawing's pixels).
+
+    Neither end depends on a single pixel, so a speck, a page edge or a
+    shadow cannot dim the drawing (as with :func:`minmax`), and the result does
+    not depend on how much of the page is drawn on (as :func:`robust`'s
+    ``P99`` does).
+
+    Degenerate cases: no scale (constant array) gives ``out_range[0]``. If
+    ``P_upper`` is not above the black point (a blank page with a few strokes:
+    ``P_lower == P_upper == 0``) the maximum takes its place; if nothing
+    exceeds the black point the result is ``out_range[0]``. Order is preserved
+    (not strictly); the result always lies in ``out_range``.
+
+    Parameters
+    ----------
+    x : ndarray
+        Any numeric array.
+    mask : ndarray of bool, optional
+        Statistics from ``x[mask]`` only.
+    lower, upper : float
+        Percentages (``lower < upper``): the paper's level and the strokes'.
+    black : float
+        The black point as a multiple of ``P_lower`` (>= 0; 1 cuts at the
+        percentile itself).
+    level : float
+        Output of the reference ``P_upper``, in (0, 1].
+    out_range : (float, float)
+        Output range.
+
+    Examples
+    --------
+    >>> x = np.r_[np.full(60, 0.01), np.linspace(0.03, 0.1, 39), 5.0]  # paper, strokes, speck
+    >>> out = exposure(x)
+    >>> float(out[:60].max()), round(float(np.percentile(out, 97.5)), 3), float(out[-1])
+    (0.0, 0.8, 1.0)
+    """
+    opts = NORMALIZE_METHODS["exposure"].options(
+        "exposure", {"lower": lower, "upper": upper, "black": black, "level": level,
+                     "out_range": out_range})
+    return _run("exposure", x, mask, None, opts)[0]
+
+
 def equalize(x: np.ndarray, *, mask: np.ndarray | None = None,
              out_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Histogram equalization: each value becomes its rank, spread evenly over out_range.
@@ -943,6 +1042,11 @@ NORMALIZE_METHODS: dict[str, NormalizeMethod] = {
     "gamma": _entry(gamma, _scale_gamma, {"gamma": (0.5, _check_positive("gamma")),
                                           **_OUT_RANGE}),
     "equalize": _entry(equalize, _scale_equalize, dict(_OUT_RANGE), histogram=True),
+    "exposure": _entry(exposure, _scale_exposure,
+                       {"lower": (50.0, _check_percent("lower")),
+                        "upper": (97.5, _check_percent("upper")),
+                        "black": (2.0, _check_black), "level": (0.8, _check_level),
+                        **_OUT_RANGE}, histogram=True),
 }
 
 
@@ -1042,18 +1146,19 @@ def normalize(x: np.ndarray, method: str = "minmax", *, mask: np.ndarray | None 
         Any numeric array (image, gradient magnitude, stacked gradients...).
     method : str
         A key of ``NORMALIZE_METHODS``: minmax, zscore, l2, robust, maxabs,
-        log, gamma, equalize.
+        log, gamma, equalize, exposure.
     mask : ndarray of bool, optional
         Statistics come from ``x[mask]`` only (the ink, not the paper); the
         result covers all of ``x``.
     out_range : (float, float), optional
-        Output range of minmax, robust, log, gamma and equalize (default
-        ``(0, 1)``); an error for the others.
+        Output range of minmax, robust, log, gamma, equalize and exposure
+        (default ``(0, 1)``); an error for the others.
     axis : int, optional
         l2 only: normalize each vector along this axis.
     **params
-        Method options: ``lower``, ``upper`` (robust, percentages), ``scale``
-        (log), ``gamma`` (gamma). Unknown names raise ``ParameterError``.
+        Method options: ``lower``, ``upper`` (robust, exposure: percentages),
+        ``black``, ``level`` (exposure), ``scale`` (log), ``gamma`` (gamma). Unknown names
+        raise ``ParameterError``.
 
     Returns
     -------
@@ -1087,7 +1192,8 @@ def to_unit(x: np.ndarray, method: str, *, out_range: tuple[float, float] | None
     =====================================  ======================================
     method                                 rule
     =====================================  ======================================
-    minmax, robust, log, gamma, equalize   ``out_range`` mapped to [0, 1], clipped
+    minmax, robust, log, gamma, equalize,  ``out_range`` mapped to [0, 1], clipped
+    exposure
     zscore                                 ``(x + 3) / 6`` clipped: +-3 sigma
     maxabs                                 ``|x|`` clipped: strength, either sign
     l2                                     ``|x| / max(|x|)`` (this array's peak)
@@ -1290,7 +1396,7 @@ class Normalizer:
         """The fitted statistics as plain floats (small; good for logs and provenance).
 
         Always ``count``, ``min``, ``max``; plus ``mean``, ``std`` (zscore, l2),
-        ``norm`` (l2), ``lower_value``, ``upper_value`` (robust: the percentiles).
+        ``norm`` (l2), ``lower_value``, ``upper_value`` (robust, exposure: the percentiles).
         """
         s = self._stats
         d = {"count": s.count, "min": s.min, "max": s.max}
@@ -1303,7 +1409,7 @@ class Normalizer:
                     d["norm"] = math.ldexp(norm, shift)
                 except OverflowError:
                     d["norm"] = math.inf
-        if self.method == "robust" and s.count:
+        if self.method in ("robust", "exposure") and s.count:
             d["lower_value"] = s.percentile(self._opts["lower"])
             d["upper_value"] = s.percentile(self._opts["upper"])
         return d

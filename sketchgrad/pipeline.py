@@ -14,6 +14,13 @@ global normalization is fitted on the whole image's magnitude before any tile
 is scaled. Tiled float results equal whole-image results to within 1e-5
 (OpenCV's vector and scalar code paths may round differently in the last
 bit), PNG outputs to within one level.
+
+Colour (``channels``): a scan is processed in colour (the three channels:
+per-channel or joint denoising, Di Zenzo gradients with one magnitude, the
+relief lit in the drawing's colours) or in grey (the BT.601 luma), decided
+once per scan by :func:`image_for_channels` -- under ``"auto"`` by
+:func:`sketchgrad.channels.resolve_channels`, so a grey scan gives exactly the
+grey pipeline's outputs.
 """
 
 from __future__ import annotations
@@ -24,16 +31,25 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .channels import CHANNELS, resolve_channels
 from .color import ColorRamp, as_color
-from .denoise import DENOISE_METHODS, denoise
+from .denoise import (
+    DENOISE_METHODS,
+    denoise,
+    file_noise_source,
+    flatten_background,
+    resolve_strength,
+    should_flatten,
+)
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
-from .io import Scan
+from .io import LUMA_BT601, Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
-           "image_of", "tile_side", "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE",
+           "image_of", "image_for_channels",
+           "tile_side", "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE",
            "KEEP_BYTES"]
 
 #: The outputs the pipeline can produce, in the order they are written.
@@ -68,7 +84,8 @@ class PipelineConfig:
         A key of ``NORMALIZE_METHODS``.
     color : str or ColorRamp
         How the ``hsv`` output is coloured: ``"hsv"`` (hue = direction, value =
-        strength), a named ramp (``"sepia"``), a colour-ramp spec
+        strength), ``"stroke"`` (each edge in the colour of the stroke that
+        makes it, value = strength), a named ramp (``"sepia"``), a colour-ramp spec
         ``"ramp:#1b1b3a,#f0a030,#fffbe6"``, a matplotlib colormap name such as
         ``"viridis"``, a :class:`~sketchgrad.ColorRamp`, or a matplotlib
         ``Colormap`` (kept as a ColorRamp of its colours). A ramp object is
@@ -79,8 +96,19 @@ class PipelineConfig:
     axial : bool
         With ``color="hsv"``: hue from the orientation modulo pi, so both sides
         of a stroke share one colour (:func:`~sketchgrad.hsv_remap` ``axial``).
-    flatten_background : bool
-        Divide out a large-scale background estimate (uneven lighting) before denoising.
+    keep_hue : bool
+        With ``color_target="tone"`` on a colour scan: keep the drawing's hues
+        and chroma, the ramp giving the lightness
+        (:func:`sketchgrad.color.gradient_map`).
+    channels : {"auto", "gray", "rgb"}
+        Process a scan in colour (``"rgb"``), as its BT.601 luma (``"gray"``),
+        or as measured once per scan (``"auto"``: colour when the drawing has
+        colour, :func:`sketchgrad.channels.resolve_channels`).
+    flatten_background : bool or "auto"
+        Divide out a large-scale background estimate (uneven lighting) before
+        denoising: always (True), never (False), or when
+        :func:`~sketchgrad.denoise.background_unevenness` of the scan exceeds
+        ``UNEVEN_BACKGROUND`` ("auto", the default: phone photos, not flatbed scans).
     tile_size : int or None
         Side of the square tiles the image is processed in: 0 never tiles;
         None tiles images over ``TILE_THRESHOLD`` pixels (4096 x 4096) with
@@ -102,18 +130,27 @@ class PipelineConfig:
     denoise: str = "gaussian"
     strength: float | None = None
     operator: str = "sobel"
-    normalize: str = "minmax"
+    normalize: str = "exposure"
     color: str | ColorRamp = "hsv"
     color_target: str = "magnitude"
-    flatten_background: bool = False
+    flatten_background: bool | str = "auto"
     tile_size: int | None = None
     outputs: tuple[str, ...] = OUTPUT_KINDS
     axial: bool = False
+    keep_hue: bool = False
+    channels: str = "auto"
 
     def __post_init__(self) -> None:
+        choose(dict.fromkeys(CHANNELS), self.channels, "channels")
+        if not isinstance(self.keep_hue, bool | np.bool_):
+            raise ParameterError(f"keep_hue={self.keep_hue!r}: use True or False")
+        object.__setattr__(self, "keep_hue", bool(self.keep_hue))
         choose(DENOISE_METHODS, self.denoise, "denoise")
         choose(OPERATORS, self.operator, "operator")
         choose(NORMALIZE_METHODS, self.normalize, "normalize")
+        if self.flatten_background not in (True, False, "auto"):
+            raise ParameterError(f"flatten_background={self.flatten_background!r}: use True, "
+                                 "False or 'auto' (flatten when the lighting is uneven)")
         choose(dict.fromkeys(("magnitude", "tone")), self.color_target, "color_target")
         object.__setattr__(self, "color", as_color(self.color))
         if not isinstance(self.axial, bool | np.bool_):
@@ -158,6 +195,9 @@ class PipelineConfig:
 class Result:
     """What a pipeline run computed; stages not asked for are ``None``.
 
+    ``channels`` is what the scan was processed in: ``"gray"`` (``image`` and
+    ``denoised`` are (H, W)) or ``"rgb"`` (they are (H, W, 3), and so is
+    ``sketch``, the relief lit in the drawing's colours).
     ``full_shape`` is set when the arrays are a reduced copy (block means) of a
     larger scan, as :func:`process_to_files` hands to the preview: it is the
     scan's (H, W); ``details`` then holds full-resolution crops of the
@@ -191,6 +231,9 @@ class Result:
         The denoise strength the run used: the automatic estimate resolved to
         a number when ``config.strength`` is None (``None`` for
         ``denoise="none"``, which has no strength).
+    flattened : bool
+        Whether the background was flattened (``flatten_background`` True, or
+        "auto" on unevenly lit paper; see :func:`~sketchgrad.denoise.should_flatten`).
     """
 
     image: np.ndarray
@@ -204,6 +247,8 @@ class Result:
     full_shape: tuple[int, int] | None = None
     details: dict | None = None
     strength_used: float | None = None
+    channels: str = "gray"
+    flattened: bool = False
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -256,7 +301,8 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`.
+        A loaded scan, or an (H, W) grey or (H, W, 3) RGB array read by
+        :func:`sketchgrad.as_image`, in grey or colour as ``config.channels`` says.
     config : PipelineConfig, optional
         Denoise, operator and normalization settings.
     normalizer : Normalizer, optional
@@ -277,13 +323,14 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     from .normalize import Normalizer
 
     config = config_of(config)
-    image, _ = image_of(scan)
+    meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config, fitted=False)
+    image, _ = image_for_channels(scan, config.channels)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
-    side = tile_side(image.shape, config, streaming=True)
+    side = tile_side(image.shape[:2], config, streaming=True)
     timer = Timer()
-    engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer), None,
-                        timer)
+    engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer, meta),
+                        None, timer)
     for magnitude in engine.magnitudes():
         normalizer.partial_fit(magnitude)  # floored in compute_tile
     return normalizer
@@ -324,15 +371,62 @@ def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True)
 
 
 def image_of(scan: Scan | np.ndarray, name: str = "scan") -> tuple[np.ndarray, object]:
-    """The (H, W) float32 image (the input rule, ``io.as_image``; grey only for now) and meta."""
+    """The (H, W) or (H, W, 3) float32 image (the input rule, ``io.as_image``) and meta."""
     from .io import as_image
 
     meta = scan.meta if isinstance(scan, Scan) else None
-    image = as_image(scan, name=name)
-    if image.ndim != 2:
-        raise ParameterError(f"{name} of shape {image.shape} is not a grey (H, W) image; "
-                             "load the scan with mode='gray' (or convert the array to grey)")
-    return image, meta
+    return as_image(scan, name=name), meta
+
+
+def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto"
+                       ) -> tuple[np.ndarray, str]:
+    """The image the pipeline processes for a scan, and the channels it is processed in.
+
+    The decision is taken once per scan, on the whole image (never per tile).
+
+    Parameters
+    ----------
+    scan : Scan or ndarray
+        A loaded scan, or an (H, W) grey or (H, W, 3) RGB array read by
+        :func:`sketchgrad.as_image`.
+    channels : {"auto", "gray", "rgb"}
+        ``"auto"`` measures an RGB scan
+        (:func:`sketchgrad.channels.resolve_channels`: colour when enough of
+        the drawing has chroma relative to its paper) and takes a grey one as
+        grey; ``"gray"`` and ``"rgb"`` force the choice.
+
+    Returns
+    -------
+    image : ndarray
+        float32 (H, W) for ``"gray"``: an RGB scan becomes its BT.601 luma
+        ``image @ LUMA_BT601`` in float32, the very computation
+        ``load_scan(mode="gray")`` makes for a colour file, so the grey run of
+        a colour file loaded in colour (``load_scan(mode="auto")``, as the
+        command loads) equals that of the file loaded grey, bit for bit.
+        (H, W, 3) for ``"rgb"``: a grey image is repeated into the three
+        channels. An image already of the right shape is returned as it is.
+    channels : str
+        ``"gray"`` or ``"rgb"``: what was used (``Result.channels``).
+
+    Examples
+    --------
+    >>> page = np.ones((32, 32, 3), np.float32)
+    >>> page[10:20, 4:28] = (0.9, 0.3, 0.5)              # a pink stroke
+    >>> image, used = image_for_channels(page)
+    >>> image.shape, used
+    ((32, 32, 3), 'rgb')
+    >>> image, used = image_for_channels(page, "gray")
+    >>> image.shape, used, round(float(image[15, 15]), 4)
+    ((32, 32), 'gray', 0.5022)
+    """
+    image, meta = image_of(scan)
+    used = resolve_channels(image, channels)
+    if used == "rgb" and image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    elif used == "gray" and image.ndim == 3:
+        # load_scan's grey conversion of a colour file, so the two paths agree exactly
+        image = image @ np.asarray(LUMA_BT601, dtype=np.float32)
+    return image, used
 
 
 # ----------------------------------------------------------------------------------------
@@ -352,8 +446,11 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     Parameters
     ----------
     scan : Scan or ndarray
-        A loaded scan, or an (H, W) grey array read by :func:`sketchgrad.as_image`
-        (uint8 /255, uint16 /65535, bool, floats in [0, 1]); colour is an error for now.
+        A loaded scan, or an (H, W) grey or (H, W, 3) RGB array read by
+        :func:`sketchgrad.as_image` (uint8 /255, uint16 /65535, bool, floats in
+        [0, 1]; (H, W, 4) is composited over white), processed in grey or in
+        colour as ``config.channels`` says, decided once for the whole scan
+        (:func:`image_for_channels`).
     config : PipelineConfig, optional
         Settings; the defaults compute every output.
     normalizer : Normalizer, optional
@@ -375,13 +472,14 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     ((8, 8, 3), True)
     """
     config = config_of(config)
-    image, meta = image_of(scan)
+    _, meta = image_of(scan)
     check_normalizer(normalizer, config)
-    res = Result(image=image, config=config, meta=meta)
+    image, channels = image_for_channels(scan, config.channels)
+    res = Result(image=image, config=config, meta=meta, channels=channels)
     needs = stages_needed(config.outputs, config)
     timer = Timer()
-    side = tile_side(image.shape, config, streaming=False)
-    if side == 0 or side >= max(image.shape):
+    side = tile_side(image.shape[:2], config, streaming=False)
+    if side == 0 or side >= max(image.shape[:2]):
         _process_whole(res, image, config, needs, normalizer, timer)
     else:
         _process_tiled(res, image, config, needs, side, normalizer, timer)
@@ -390,31 +488,21 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     return res
 
 
-def _strength_used(image: np.ndarray, config: PipelineConfig) -> float | None:
-    """The denoise strength for this (flattened) image: the automatic estimate resolved.
-
-    The rule of :func:`sketchgrad.tiling.plan_tiles`, so whole and tiled runs
-    record the same number; ``None`` for ``denoise="none"`` without a strength.
-    """
-    from .denoise import resolve_strength
-
-    if config.strength is not None:
-        return resolve_strength(image, config.denoise, config.strength) \
-            if config.denoise != "none" else float(config.strength)
-    return None if config.denoise == "none" else resolve_strength(image, config.denoise)
-
-
 def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
                    normalizer, timer: Timer) -> None:
     """The stage functions composed on the whole image (the reference the tiles must match)."""
     t = time.perf_counter()
-    if config.flatten_background:
-        from .denoise import flatten_background
-
+    res.flattened = should_flatten(image, config.flatten_background)
+    if res.flattened:
         image = flatten_background(image)
         t = timer.add("flatten", t)
-    res.strength_used = _strength_used(image, config)
-    res.denoised = denoise(image, config.denoise, strength=res.strength_used)
+    strength = config.strength
+    if strength is None and config.denoise != "none":
+        # as the tiles do: the scan's file (bit depth, lossy format) sets the noise floor
+        strength = resolve_strength(image, config.denoise, **file_noise_source(res.meta))
+        t = timer.add("estimate_noise", t)
+    res.denoised = denoise(image, config.denoise, strength=strength)
+    res.strength_used = None if strength is None else float(strength)
     t = timer.add("denoise", t)
     if "field" in needs:
         res.field = gradient_field(res.denoised, config.operator)
@@ -433,23 +521,30 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         from .color import apply_color
 
         res.hsv = apply_color(res.field, res.normalized, res.denoised, color=config.color,
-                              axial=config.axial,
-                              target=config.color_target, dtype=np.float32)
+                              axial=config.axial, target=config.color_target,
+                              keep_hue=config.keep_hue, dtype=np.float32)
         t = timer.add("color", t)
     if "sketch" in needs:
-        from .sketch import relief
+        from .sketch import colour_relief, relief
 
-        res.sketch = relief(res.denoised)
+        # a colour scan's relief is lit in its own colours
+        res.sketch = relief(res.denoised) if res.denoised.ndim == 2 \
+            else colour_relief(res.denoised)
         timer.add("sketch", t)
 
 
 def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
                    side: int, normalizer, timer: Timer) -> None:
     """The tile engine's finished tiles copied into full-size planes."""
-    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
-    res.strength_used = None if engine.plan.strength is None else float(engine.plan.strength)
-    shape = image.shape
-    planes = {kind: np.empty(shape, np.float32)
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer, res.meta), normalizer,
+                        timer)
+    res.flattened = engine.plan.flattened
+    res.strength_used = None if engine.plan.strength is None \
+        else float(engine.plan.strength)
+    shape = image.shape[:2]
+    # the denoised scan and the relief keep the scan's channels (the relief its colours)
+    planes = {kind: np.empty(image.shape if kind in ("denoised", "sketch") else shape,
+                             np.float32)
               for kind in ("denoised", "gx", "gy", "normalized", "sketch")
               if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:

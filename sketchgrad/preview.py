@@ -271,6 +271,8 @@ def _titles(result) -> dict[str, str]:
     if cfg.color == "hsv":
         colour = ("colour · hsv (axial): hue = stroke direction, brightness = strength"
                   if axial else "colour · hsv: hue = direction, brightness = strength")
+    elif cfg.color == "stroke":
+        colour = "colour · stroke: each edge in its stroke's colour, brightness = strength"
     else:
         colour = f"colour · {label} on {cfg.color_target}"
     return {
@@ -284,6 +286,7 @@ def _titles(result) -> dict[str, str]:
         "hsv": colour,
         "hsv_strongest": "colour · strongest pixel per block (brighter than the file)",
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
+                   else "legend · stroke colouring" if cfg.color == "stroke"
                    else f"legend · ramp {label}"),
         "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
         "detail_hsv": "detail at 1:1 · colour",
@@ -710,6 +713,11 @@ def _draw_histogram(sheet: _Sheet, box, result) -> None:
 def _draw_legend(sheet: _Sheet, box, result) -> None:
     x, y, w, h = box
     cfg = result.config
+    if cfg.color == "stroke":  # no scale: the colours are the drawing's own
+        sheet.text(x + w / 2, y + h / 2, "each edge in the colour of the stroke\n"
+                   "that makes it; brightness = strength", fontsize=9, ha="center",
+                   va="center")
+        return
     if cfg.color != "hsv":
         from .color import ColorRamp, ramp_from_spec
 

@@ -3,14 +3,17 @@
 Every PNG sketchgrad writes carries a ``sketchgrad`` text chunk holding JSON::
 
     {"version": "0.1.0", "config": {...PipelineConfig...}, "normalize_scope": "image",
+     "channels_used": "rgb",                          # what config["channels"] chose
      "normalizer": {...the batch's merged statistics...},        # batch scope only
      "input_statistics": {...this input's own statistics...},    # batch scope, when small
      "strength_used": 0.62}     # the denoise strength the run used (automatic: resolved)
 
 The skip rule: an input is skipped when each of its outputs exists, is newer
 than the input, and records the same ``config``, ``normalize_scope`` and
-``normalizer`` as this run would (``strength_used`` is a result of the run,
-not a setting, and is not compared). An output that exists but carries no record
+``normalizer`` as this run would. (``channels_used`` is not compared: it
+follows from the input and ``config["channels"]``, and a changed input is
+newer than its outputs; nor is ``strength_used``, a result of the run, not a
+setting.) An output that exists but carries no record
 was not written by sketchgrad and is never replaced without ``--overwrite``.
 """
 
@@ -23,7 +26,8 @@ from pathlib import Path
 
 __all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "with_strength_used",
            "read_provenance",
-           "normalizer_record", "expected_record", "output_records", "up_to_date",
+           "normalizer_record", "expected_record", "record_channels", "output_records",
+           "up_to_date",
            "foreign_output", "kept_statistics", "output_provenance"]
 
 #: Name of the PNG text chunk that holds the provenance JSON.
@@ -110,6 +114,32 @@ def with_strength_used(text: dict[str, str], strength_used: float | None) -> dic
     record["strength_used"] = float(strength_used)
     text[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
     return text
+
+
+def record_channels(text: dict[str, str], channels_used: str) -> dict[str, str]:
+    """Add what the scan was processed in (``"gray"`` or ``"rgb"``) to the provenance record.
+
+    The record keeps the setting as asked (``config["channels"]``, e.g.
+    ``"auto"``) and gains ``channels_used``, what it gave for this scan. Text
+    without a sketchgrad record (a JSON object with a ``config``) is returned
+    as it is: a caller's own chunks are not changed.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> text = record_channels(provenance_text(PipelineConfig()), "rgb")
+    >>> record = json.loads(text["sketchgrad"])
+    >>> record["config"]["channels"], record["channels_used"]
+    ('auto', 'rgb')
+    """
+    try:
+        record = json.loads(text[PROVENANCE_KEY])
+    except (KeyError, TypeError, ValueError):
+        return dict(text)
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        return dict(text)
+    record["channels_used"] = channels_used
+    return {**text, PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
 
 def read_provenance(path: str | os.PathLike) -> dict | None:

@@ -31,9 +31,11 @@ from .pipeline import (
     Result,
     check_normalizer,
     config_of,
+    image_for_channels,
     image_of,
     tile_side,
 )
+from .provenance import record_channels
 from .tiling import TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["process_to_files", "staged_name"]
@@ -146,10 +148,12 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
                              f"{', '.join(OUTPUT_KINDS)}")
     kinds = [k for k in OUTPUT_KINDS if k in paths]
     config = replace(config, outputs=tuple(kinds))
-    image, meta = image_of(scan)
+    _, meta = image_of(scan)
     check_normalizer(normalizer, config)
     _check_destinations(paths, kinds)
+    image, channels = image_for_channels(scan, config.channels)  # once, for the whole scan
     text = dict(text) if text is not None else _provenance(config, normalizer)
+    text = record_channels(text, channels)
     dests = {kind: Path(paths[kind]) for kind in kinds}
     token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
@@ -181,14 +185,14 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
     from .provenance import with_strength_used
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
-    height, width = image.shape
+    height, width = image.shape[:2]
     dpi = getattr(meta, "dpi", None)
     needs = stages_needed(kinds, config, keep_denoised=False)
-    side = tile_side(image.shape, config, streaming=True)
-    step = shrink_step(image.shape, PREVIEW_SIDE) if "preview" in kinds else 0
+    side = tile_side((height, width), config, streaming=True)
+    step = shrink_step((height, width), PREVIEW_SIDE) if "preview" in kinds else 0
     if step > 1 and side:
         side = max(step, side // step * step)  # tiles on whole preview blocks
-    engine = TileEngine(plan_tiles(image, config, needs, side, timer), normalizer, timer)
+    engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)
     strength = engine.plan.strength
     strength = None if strength is None else float(strength)
     text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
@@ -197,8 +201,10 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
     try:
         for kind in kinds:
             if kind in _LAYOUT:
-                _, channels, depth = _LAYOUT[kind]
-                writers[kind] = PngWriter(staged[kind], width, height, channels=channels,
+                _, planes, depth = _LAYOUT[kind]
+                if kind == "sketch" and image.ndim == 3:
+                    planes = 3  # the relief lit in the drawing's colours
+                writers[kind] = PngWriter(staged[kind], width, height, channels=planes,
                                           bit_depth=depth, text=text, compression=compression,
                                           dpi=dpi, atomic=False)
         for band in engine.run(np.uint8):
@@ -220,8 +226,10 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
             writer.abort()
     if thumbs:
         t = time.perf_counter()
-        _write_preview(thumbs.result(config, meta, strength_used=strength), staged["preview"],
-                       text)
+        result = thumbs.result(config, meta, strength_used=strength)
+        result.channels = "rgb" if image.ndim == 3 else "gray"
+        result.flattened = engine.plan.flattened
+        _write_preview(result, staged["preview"], text)
         timer.add("preview", t)
 
 

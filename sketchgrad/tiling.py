@@ -19,6 +19,11 @@ otherwise. A normalization registered without mergeable statistics is fitted
 on the whole image's magnitude, gathered from the tiles into one plane.
 Tiled float results equal whole-image results to within 1e-5 (OpenCV's vector
 and scalar code paths may round differently in the last bit).
+
+A colour scan is tiled as it is, (H, W, 3): each tile is denoised in colour,
+its gradients are Di Zenzo's (one magnitude), its relief is lit in the
+drawing's colours; the stroke colouring reads the scan up to
+``STROKE_REACH`` pixels around each pixel, which the halo adds.
 """
 
 from __future__ import annotations
@@ -34,8 +39,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .color import apply_color
-from .denoise import DENOISE_METHODS, denoise, flatten_background, resolve_strength
+from .color import apply_color, stroke_color
+from .denoise import (
+    DENOISE_METHODS,
+    denoise,
+    file_noise_source,
+    flatten_background,
+    resolve_strength,
+    should_flatten,
+)
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
@@ -48,6 +60,10 @@ KEEP_BYTES = 128 * 2**20
 
 #: Reach of the relief's central differences, which every tile may compute.
 RELIEF_REACH = 1
+
+#: Reach of the stroke colouring (``color="stroke"``): it samples the scan up to
+#: ``max(color.STROKE_SAMPLES)`` pixels against the gradient, bilinearly (one more).
+STROKE_REACH = 4
 
 
 class Timer:
@@ -68,10 +84,12 @@ class Timer:
 def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True) -> set[str]:
     """Stages (``denoised``, ``field``, ``normalized``, ``hsv``, ``sketch``) these outputs need."""
     outputs = set(outputs)
-    tone_ramp = config.color != "hsv" and config.color_target == "tone"
+    # a ramp over the tone needs no gradients; the stroke colouring needs both
+    tone_ramp = config.color not in ("hsv", "stroke") and config.color_target == "tone"
+    reads_scan = tone_ramp or config.color == "stroke"
     colored = "hsv" in outputs
     needs = set()
-    if keep_denoised or "preview" in outputs or (colored and tone_ramp):
+    if keep_denoised or "preview" in outputs or (colored and reads_scan):
         needs.add("denoised")
     if outputs & {"magnitude", "preview"} or (colored and not tone_ramp):
         needs |= {"field", "normalized"}  # a ramp over the tone needs no gradients
@@ -108,7 +126,8 @@ class TilePlan:
     Attributes
     ----------
     image : ndarray
-        The (H, W) float32 image the tiles are cut from (after background flattening).
+        The (H, W) or (H, W, 3) float32 image the tiles are cut from (after
+        background flattening).
     config : PipelineConfig
         The run's settings.
     needs : set of str
@@ -123,6 +142,9 @@ class TilePlan:
         The whole image denoised once, when the denoiser is not local.
     threads : int
         Worker threads.
+    flattened : bool
+        Whether the background was flattened (``config.flatten_background``,
+        decided by :func:`~sketchgrad.denoise.should_flatten`).
     """
 
     image: np.ndarray
@@ -133,6 +155,7 @@ class TilePlan:
     strength: float | None
     denoised_whole: np.ndarray | None
     threads: int
+    flattened: bool = False
 
     @property
     def boxes(self) -> list[TileBox]:
@@ -153,6 +176,9 @@ class ComputedTile:
     denoised: np.ndarray | None = None
     field: GradientField | None = None
     sketch: np.ndarray | None = None
+    #: For the stroke colouring, which reads the scan around each pixel: the
+    #: padded denoised tile, its gradients and the tile's slices of them.
+    padded: tuple[np.ndarray, GradientField, tuple[slice, slice]] | None = None
 
 
 @dataclass
@@ -192,21 +218,24 @@ class Scale:
 
 
 def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
-               timer: Timer) -> TilePlan:
+               timer: Timer, meta=None) -> TilePlan:
     """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
 
-    ``side`` 0 makes the whole image one tile.
+    ``side`` 0 makes the whole image one tile. ``meta`` (the scan's
+    ``ScanMeta``, if known) gives the automatic denoise strength its file's
+    noise floor (bit depth, lossy format).
     """
     start = time.perf_counter()
-    if config.flatten_background:
+    flattened = should_flatten(image, config.flatten_background)
+    if flattened:
         image = flatten_background(image)
         start = timer.add("flatten", start)
-    height, width = image.shape
+    height, width = image.shape[:2]
     side = side or max(height, width)
     strength = config.strength
     if strength is None and config.denoise != "none":
         # the strength the denoiser would pick for the whole image, fixed for every tile
-        strength = resolve_strength(image, config.denoise)
+        strength = resolve_strength(image, config.denoise, **file_noise_source(meta))
         start = timer.add("estimate_noise", start)
     reach = DENOISE_METHODS[config.denoise].reach_for(strength)
     denoised_whole = None
@@ -216,12 +245,14 @@ def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
         timer.add("denoise", start)
         reach = 0
     operator_reach = max(RELIEF_REACH, OPERATORS[config.operator].reach)
+    if config.color == "stroke" and "hsv" in needs:
+        operator_reach += STROKE_REACH
     bands = [[TileBox(y, min(y + side, height), x, min(x + side, width))
               for x in range(0, width, side)]
              for y in range(0, height, side)]
     threads = min(os.cpu_count() or 1, sum(len(b) for b in bands))
     return TilePlan(image, config, needs, bands, reach + operator_reach + 1,  # +1 to spare
-                    strength, denoised_whole, threads)
+                    strength, denoised_whole, threads, flattened)
 
 
 # ----------------------------------------------------------------------------------------
@@ -235,10 +266,10 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     The magnitude is floored at ``ZERO_GRADIENT`` here, in the worker thread,
     when it will be normalized.
     """
-    from .sketch import relief
+    from .sketch import colour_relief, relief
 
     needs = plan.needs if needs is None else needs
-    height, width = plan.image.shape
+    height, width = plan.image.shape[:2]
     h = plan.halo
     py0, py1 = max(0, box.y0 - h), min(height, box.y1 + h)
     px0, px1 = max(0, box.x0 - h), min(width, box.x1 + h)
@@ -257,12 +288,15 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         full = gradient_field(den, plan.config.operator)
         # views into the padded tile: no copy (the halo is 5% more memory per tile)
         tile.field = GradientField(full.gx[crop], full.gy[crop])
+        if plan.config.color == "stroke" and "hsv" in needs:
+            tile.padded = (den, full, crop)
         del full
         if "normalized" in needs:  # computed (and cached) here, in the worker thread
             floor_zero_gradients(tile.field.magnitude, in_place=True)
         t = timer.add("gradients", t)
     if "sketch" in needs:
-        tile.sketch = np.ascontiguousarray(relief(den)[crop])
+        lit = relief(den) if den.ndim == 2 else colour_relief(den)
+        tile.sketch = np.ascontiguousarray(lit[crop])
         timer.add("sketch", t)
     return tile
 
@@ -300,9 +334,19 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
         elif "magnitude" in config.outputs:
             out.normalized = quantize(unit, 16)
         t = timer.add("normalize", t)
-    if "hsv" in plan.needs:
+    if "hsv" in plan.needs and tile.padded is not None:
+        # the stroke colouring reads the scan around each pixel: colour the padded tile
+        # (its halo's strength is never shown) and crop
+        den, padded_field, crop = tile.padded
+        value = np.zeros(padded_field.gx.shape, np.float32)
+        value[crop] = unit
+        out.hsv = np.ascontiguousarray(stroke_color(padded_field, den, value,
+                                                    dtype=dtype)[crop])
+        t = timer.add("color", t)
+    elif "hsv" in plan.needs:
         out.hsv = apply_color(field, unit, tile.denoised, color=config.color,
-                              target=config.color_target, axial=config.axial, dtype=dtype)
+                              target=config.color_target, axial=config.axial,
+                              keep_hue=config.keep_hue, dtype=dtype)
         t = timer.add("color", t)
     if tile.sketch is not None:
         out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
@@ -342,9 +386,15 @@ class TileEngine:
 
     def _kept_bytes(self) -> int:
         """Bytes the first pass's tiles would take if kept for the second."""
-        height, width = self.plan.image.shape
-        per_pixel = 12 + 4 * len(self.plan.needs & {"denoised", "sketch"})  # gx, gy, magnitude
-        return per_pixel * height * width
+        image = self.plan.image
+        height, width = image.shape[:2]
+        scan_bytes = 4 * (image.shape[2] if image.ndim == 3 else 1)  # one pixel of the scan
+        # gx, gy and the magnitude; the denoised scan and the relief; for the stroke
+        # colouring, the padded denoised tile
+        kept = len(self.plan.needs & {"denoised", "sketch"})
+        if self.plan.config.color == "stroke" and "hsv" in self.plan.needs:
+            kept += 1
+        return (12 + scan_bytes * kept) * height * width
 
     def _fit(self, pool) -> dict[TileBox, ComputedTile]:
         """First pass: the whole image's scale from every tile's magnitude; kept tiles."""

@@ -201,11 +201,13 @@ def test_api_outputs_carry_provenance_and_the_scans_dpi(tmp_path):
     cfg = sg.PipelineConfig(tile_size=16)
     paths = {k: tmp_path / f"o.{k}.png" for k in ("magnitude", "hsv", "sketch", "preview")}
     out = sg.process_to_files(scan, cfg, paths)
-    expected = json.loads(provenance_text(cfg)["sketchgrad"])
+    # the record as the command writes it, with what the scan was processed in (issue 14)
+    expected = {**json.loads(provenance_text(cfg)["sketchgrad"]), "channels_used": "gray"}
     # and the denoise strength the run used: the automatic estimate, resolved on the scan
-    from sketchgrad.denoise import resolve_strength
+    from sketchgrad.denoise import file_noise_source, resolve_strength
 
-    expected["strength_used"] = resolve_strength(scan.image, cfg.denoise)
+    expected["strength_used"] = resolve_strength(scan.image, cfg.denoise,
+                                                 **file_noise_source(scan.meta))
     for kind in ("magnitude", "hsv", "sketch"):
         with Image.open(out[kind]) as im:
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01), kind

@@ -23,7 +23,7 @@ from sketchgrad.color import srgb_image_to_oklab, srgb_to_oklab
 from sketchgrad.errors import ParameterError
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent.parent / "shared" / "images"   # real drawings beside the checkout, if any
+SHARED = ROOT.parent / "shared" / "images"  # real drawings beside the checkout, if any
 H, W = 300, 400
 
 

@@ -17,6 +17,7 @@ from sketchgrad.normalize import (
     NORMALIZE_METHODS,
     RTOL,
     equalize,
+    exposure,
     gamma,
     l2,
     log,
@@ -43,7 +44,7 @@ def test_registry_holds_the_public_functions():
     # each entry is a record carrying the public function
     assert {k: e.func for k, e in NORMALIZE_METHODS.items()} == {
         "minmax": minmax, "zscore": zscore, "l2": l2, "robust": robust, "maxabs": maxabs,
-        "log": log, "gamma": gamma, "equalize": equalize}
+        "log": log, "gamma": gamma, "equalize": equalize, "exposure": exposure}
 
 
 # --- each method against its formula and scikit-learn -------------------------------------

@@ -54,10 +54,11 @@ def floored(magnitude):
 def test_process_equals_the_stage_functions_composed():
     img = drawing()
     cfg = PipelineConfig(denoise="gaussian", strength=1.0)
+    assert cfg.normalize == "exposure"  # the default (minmax before issue 15)
     res = process(img, cfg)
     den = denoise(img, "gaussian", strength=1.0)
     field = gradient_field(den, "sobel")
-    unit = to_unit(normalize(floored(field.magnitude), "minmax"), "minmax")
+    unit = to_unit(normalize(floored(field.magnitude), "exposure"), "exposure")
     np.testing.assert_array_equal(res.denoised, den)
     np.testing.assert_array_equal(res.field.gx, field.gx)
     np.testing.assert_array_equal(res.field.gy, field.gy)
@@ -69,7 +70,7 @@ def test_process_equals_the_stage_functions_composed():
 def test_hsv_output_pixels_against_colorsys_and_numpy():
     """Independent recomputation: NumPy Sobel, colorsys HSV, round to 8 bits."""
     img = drawing((24, 30), seed=5)
-    res = process(img, PipelineConfig(denoise="none", outputs=("hsv",)))
+    res = process(img, PipelineConfig(denoise="none", normalize="minmax", outputs=("hsv",)))
     a = np.pad(img.astype(np.float64), 1, mode="symmetric")  # the operators' mode="reflect"
     smooth = np.array([1, 2, 1]) / 4
     gx = sum(smooth[i] * (a[i:i + 24, 2:] - a[i:i + 24, :-2]) / 2 for i in range(3))
@@ -109,7 +110,7 @@ def test_files_hold_exactly_the_stage_results(tmp_path):
     assert set(written) == set(OUTPUT_KINDS)
     den = denoise(img, "gaussian", strength=1.5)
     field = gradient_field(den)
-    unit = to_unit(normalize(floored(field.magnitude), "minmax"), "minmax")
+    unit = to_unit(normalize(floored(field.magnitude), cfg.normalize), cfg.normalize)
     np.testing.assert_array_equal(read(paths["magnitude"]), np.floor(unit * 65535.0 + 0.5))
     np.testing.assert_array_equal(read(paths["sketch"]),
                                   np.floor(np.clip(sketch_effect(den), 0, 1) * 255.0 + 0.5))
@@ -176,8 +177,10 @@ def test_config_round_trip_and_errors(tmp_path):
             PipelineConfig(tile_size=bad)
     with pytest.raises(ParameterError, match="unknown setting"):
         PipelineConfig.from_dict({"tile": 3})
-    with pytest.raises(ParameterError, match="not a grey"):
-        process(np.zeros((4, 4, 3), np.float32))
+    # colour is processed now (issue 14); other channel counts are refused by the input rule
+    assert process(np.zeros((4, 4, 3), np.float32)).channels == "gray"
+    with pytest.raises(ParameterError, match=r"scan of shape \(4, 4, 2\) is not an image"):
+        process(np.zeros((4, 4, 2), np.float32))
     with pytest.raises(ParameterError, match="empty"):
         process(np.zeros((0, 4), np.float32))
     with pytest.raises(ParameterError, match="not outputs"):

@@ -328,7 +328,8 @@ def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path,
     denoised = denoise(image, "gaussian", strength=strength)
     field = gradient_field(denoised, "sobel")
     magnitude = np.where(field.magnitude <= ZERO_GRADIENT, np.float32(0), field.magnitude)
-    unit = to_unit(normalize(magnitude, "minmax"), "minmax")
+    method = PipelineConfig().normalize  # the default (exposure since issue 15)
+    unit = to_unit(normalize(magnitude, method), method)
     whole = process(image)
     np.testing.assert_allclose(whole.normalized, unit, atol=1e-6)
     np.testing.assert_allclose(whole.sketch, sketch_effect(denoised), atol=1e-6)
@@ -588,7 +589,7 @@ def test_a_batch_rerun_still_skips_with_the_strength_recorded(tmp_path):
     assert [o.status for o in first] == ["ok"]
     for output in first[0].outputs:
         assert read_provenance(output)["strength_used"] == pytest.approx(
-            resolve_strength(stored, "gaussian"), rel=1e-6)
+            resolve_strength(stored, "gaussian", bit_depth=8, lossy=False), rel=1e-6)
     again = run_batch([tmp_path / "in"], tmp_path / "out", config)
     assert [o.status for o in again] == ["skipped"]
 

@@ -93,7 +93,8 @@ def test_estimated_strength_and_flattening_still_match():
 def test_global_scale_survives_tiling():
     """Two passes: a faint tile is not stretched to full range on its own."""
     img = scan()
-    res = process(img, PipelineConfig(strength=1.0, tile_size=30, outputs=("magnitude",)))
+    res = process(img, PipelineConfig(strength=1.0, tile_size=30, normalize="minmax",
+                                      outputs=("magnitude",)))
     faint = res.normalized[5:25, 5:35]
     assert res.normalized.max() == pytest.approx(1.0)
     assert faint.max() < 0.5
@@ -116,9 +117,9 @@ def test_automatic_tiling_threshold(monkeypatch):
     calls = []
     real = tiling.plan_tiles
 
-    def spy(image, config, needs, side, timer):
+    def spy(image, config, needs, side, timer, meta=None):
         calls.append(side)
-        return real(image, config, needs, side, timer)
+        return real(image, config, needs, side, timer, meta)
 
     monkeypatch.setattr(pipeline, "plan_tiles", spy)
     monkeypatch.setattr(pipeline, "TILE_THRESHOLD", 50 * 50)
