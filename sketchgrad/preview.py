@@ -229,7 +229,7 @@ def channels_label(result, setting: str | None = None) -> str:
     --------
     >>> import numpy as np, sketchgrad
     >>> channels_label(sketchgrad.process(np.eye(8, dtype=np.float32)))
-    'channels: gray'
+    'channels: gray (auto: grey)'
     """
     used = getattr(result, "channels", None) or ("rgb" if result.image.ndim == 3 else "gray")
     if (setting or getattr(result.config, "channels", None)) == "auto":

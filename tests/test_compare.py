@@ -71,8 +71,6 @@ def test_errors(tmp_path, rng):
     assert set(COMPARE_WHAT) == {"normalize", "denoise", "operator", "ramp"}
     with pytest.raises(ParameterError, match="what='colour' is not known; choose one of"):
         render_comparison(drawing(rng), "colour", tmp_path / "x.png")
-    with pytest.raises(ParameterError, match="not a grey"):
-        render_comparison(np.zeros((10, 10, 3), np.float32), "ramp", tmp_path / "x.png")
     bad = drawing(rng)
     bad[3, 3] = np.nan
     with pytest.raises(ParameterError, match="NaN"):
@@ -182,9 +180,9 @@ def test_sheets_state_the_strength_a_run_would_use(tmp_path):
     assert record["strength_used"] == pytest.approx(want["gaussian"], rel=1e-6)
 
 
-@pytest.mark.skipif(not hasattr(__import__("sketchgrad.pipeline").pipeline,
-                                "image_for_channels"),
-                    reason="needs the pipeline's colour support (issue 14)")
+@pytest.mark.xfail(raises=RuntimeWarning, strict=True,
+                   reason="gradient_field's Di Zenzo gives ~1e30 at the left border of this "
+                          "shrunk colour scan (gradients._di_zenzo; to be fixed there)")
 def test_a_colour_scan_is_compared_in_colour():
     from sketchgrad.compare import _sheet
 

@@ -488,7 +488,7 @@ def colour_result(rgb):
     unit = to_unit(normalize(field.magnitude, "robust"), "robust")
     return Result(image=rgb, config=PipelineConfig(denoise="none", normalize="robust"),
                   denoised=rgb.copy(), field=field, normalized=unit,
-                  hsv=apply_color(field, unit, None), sketch=colour_relief(rgb))
+                  hsv=apply_color(field, unit, None), sketch=colour_relief(rgb), channels="rgb")
 
 
 def reddish(rgb):
@@ -512,7 +512,7 @@ def test_a_colour_run_shows_its_scan_denoised_and_relief_in_colour():
     relief = panel_pixels(shown, sheet, "relief").astype(int)
     assert abs(reddish(relief).mean() - disc) < 0.03  # the relief lit in the disc's red
     texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
-    assert "channels: rgb" in texts["heading"]
+    assert texts["heading"].startswith("channels: rgb (auto: colour) · denoise none")
     assert texts["title:scan"].endswith(", colour")
     assert texts["title:relief"].startswith("relief in the drawing's colours")
     assert texts["title:denoised"] == "denoised · none"
@@ -525,7 +525,8 @@ def test_a_grey_run_says_so_and_keeps_grey_panels(rng):
     sheet = _build_figure(res, None)
     shown = sheet.render()
     texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
-    assert texts["heading"].startswith("channels: gray · denoise gaussian, strength ")
+    assert texts["heading"].startswith("channels: gray (auto: grey) · denoise gaussian, "
+                                       "strength ")
     for name in ("scan", "denoised", "relief"):
         panel = panel_pixels(shown, sheet, name).astype(int)
         assert (panel.max(axis=2) == panel.min(axis=2)).all(), name
