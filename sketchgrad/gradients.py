@@ -444,23 +444,29 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     eigenvector comes from the tensor's entries without trigonometry, and the
     chroma axes are evaluated only on the few pixels the tone leaves undecided.
     """
-    import cv2
-
     if not channels[0][0].size:
         return np.zeros_like(channels[0][0]), np.zeros_like(channels[0][1])
     # The tensor summed over channels; the mean's 1/n is applied to the magnitude at
-    # the end (the eigenvector does not depend on it).
+    # the end (the eigenvector does not depend on it). NumPy, not OpenCV's accumulate /
+    # addWeighted / magnitude: their vector and scalar paths round differently, so a
+    # pixel's last bit depended on the array's alignment (tiles, Dask and local runs
+    # then disagreed in the statistics' last bits).
     gxx, gyy, gxy = (np.zeros_like(channels[0][0]) for _ in range(3))
+    scratch = np.empty_like(gxx)
     for gx, gy in channels:
-        cv2.accumulateSquare(gx, gxx)
-        cv2.accumulateSquare(gy, gyy)
-        cv2.accumulateProduct(gx, gy, gxy)
+        gxx += np.multiply(gx, gx, out=scratch)
+        gyy += np.multiply(gy, gy, out=scratch)
+        gxy += np.multiply(gx, gy, out=scratch)
+    del scratch
     # Largest eigenvalue of [[gxx, gxy], [gxy, gyy]]: (gxx + gyy) / 2 + r, with
     # r = |(d, gxy)| and d = (gxx - gyy) / 2.
-    half_diff = cv2.addWeighted(gxx, 0.5, gyy, -0.5, 0.0)
-    strength = cv2.addWeighted(gxx, 0.5, gyy, 0.5, 0.0)
+    half = np.float32(0.5)
+    half_diff = np.subtract(gxx, gyy)
+    half_diff *= half
+    strength = np.add(gxx, gyy, out=gxx)
+    strength *= half
     del gxx, gyy
-    radius = cv2.magnitude(half_diff, gxy)
+    radius = np.hypot(half_diff, gxy)
     strength += radius
     strength *= np.float32(1 / len(channels))
     np.sqrt(strength, out=strength)
@@ -468,14 +474,14 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
     # well conditioned where d >= 0, the second elsewhere (signed so that ux >= 0,
     # the convention of atan2(gxy, d) / 2). A zero tensor gives (1, 0).
     lean = half_diff < 0
-    ux = cv2.add(radius, half_diff)
+    ux = np.add(radius, half_diff)
     np.subtract(radius, half_diff, out=radius)           # r - d, in r's place
     np.copysign(radius, gxy, out=radius)
     uy = gxy
     np.copyto(ux, np.abs(gxy), where=lean)
     np.copyto(uy, radius, where=lean)
     del half_diff, radius, lean
-    length = cv2.magnitude(ux, uy)
+    length = np.hypot(ux, uy)
     np.copyto(ux, np.float32(1.0), where=length == 0)
     np.maximum(length, np.float32(np.finfo(np.float32).tiny), out=length)
     ux /= length
@@ -511,18 +517,17 @@ def _di_zenzo(channels: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray
 def _projection(channels: list[tuple[np.ndarray, np.ndarray]], weights: np.ndarray,
                 ux: np.ndarray, uy: np.ndarray) -> np.ndarray:
     """``sum_c w_c (gx_c ux + gy_c uy)``: the weighted channels' derivative along ``u``."""
-    import cv2
-
     terms = [(float(w), gx, gy) for w, (gx, gy) in zip(weights, channels, strict=True) if w]
     first, gx, gy = terms[0]
     wx = gx * np.float32(first)
     wy = gy * np.float32(first)
-    for w, gx, gy in terms[1:]:
-        cv2.scaleAdd(gx, w, wx, dst=wx)
-        cv2.scaleAdd(gy, w, wy, dst=wy)
-    cv2.multiply(wx, ux, dst=wx)
-    cv2.multiply(wy, uy, dst=wy)
-    cv2.add(wx, wy, dst=wx)
+    scratch = np.empty_like(wx)
+    for w, gx, gy in terms[1:]:  # NumPy: the same last bit whatever the alignment
+        wx += np.multiply(gx, np.float32(w), out=scratch)
+        wy += np.multiply(gy, np.float32(w), out=scratch)
+    wx *= ux
+    wy *= uy
+    wx += wy
     return wx
 
 
