@@ -238,12 +238,13 @@ def channels_label(result, setting: str | None = None) -> str:
 
 
 def _flattened(result) -> str:
-    """The background flattening as run (a setting of "auto" says what it decided)."""
-    setting = result.config.flatten_background
+    """The background flattening as run (with "auto", what it decided: ``Result.flattened``)."""
     done = getattr(result, "flattened", None)
-    if setting == "auto":
-        return {True: " · background flattened (auto)", False: ""}.get(done, " · background: auto")
-    return " · background flattened" if setting else ""
+    if done is None:  # a result that does not record it: the setting
+        setting = result.config.flatten_background
+        return " · background: auto" if setting == "auto" else \
+            (" · background flattened" if setting else "")
+    return " · background flattened" if done else ""
 
 
 def _full_shape(result) -> tuple[int, int]:
