@@ -70,6 +70,11 @@ class Outcome:
         Why it failed, one line.
     seconds : float
         Time spent on this input.
+    strokes : dict or None
+        The scan's stroke figures (``StrokeStatistics.summary()``: dominant
+        angles with their share of the ink, overall coherence) when the outputs
+        measured them (``flow``, ``preview``); for a skipped input, as its
+        outputs recorded them.
     """
 
     input: str
@@ -78,11 +83,15 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     traceback: str | None = field(default=None, repr=False, compare=False)
+    strokes: dict | None = None
 
     def to_dict(self) -> dict:
-        """The JSON summary fields: input, outputs, status, error, seconds."""
-        return {"input": self.input, "outputs": list(self.outputs), "status": self.status,
-                "error": self.error, "seconds": self.seconds}
+        """The JSON summary fields (input, outputs, status, error, seconds; strokes if any)."""
+        record = {"input": self.input, "outputs": list(self.outputs), "status": self.status,
+                  "error": self.error, "seconds": self.seconds}
+        if self.strokes is not None:
+            record["strokes"] = self.strokes
+        return record
 
 
 # ----------------------------------------------------------------------------------------
@@ -149,8 +158,11 @@ def _fit(job: Job):
     return fit_normalizer(_load(job), job.config)
 
 
-def _produce(job: Job) -> list[str]:
-    """Second pass: process one input; its outputs are put in place together, once."""
+def _produce(job: Job) -> dict:
+    """Second pass: process one input; its outputs are put in place together, once.
+
+    Returns the figures measured on the way (``{"strokes": ...}`` or empty).
+    """
     from .io import Scan
     from .pipeline import image_for_channels
     from .streaming import process_to_files
@@ -166,10 +178,11 @@ def _produce(job: Job) -> list[str]:
         except OSError as exc:
             raise OutputError(f"{folder}: cannot create the folder "
                               f"({exc.strerror or exc})") from None
+    figures: dict = {}
     process_to_files(scan, replace(job.config, channels=used), dict(job.outputs),
                      normalizer=job.normalizer, text=dict(job.text),
-                     compression=job.compression)
-    return [dest for _kind, dest in job.outputs]
+                     compression=job.compression, figures=figures)
+    return figures
 
 
 def _fit_job(job: Job) -> Reply:
@@ -323,9 +336,11 @@ def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str, normalizer,
         source, dests = planned.found.path, batch.outputs(job.index)
         if not batch.overwrite and up_to_date(source, dests, batch.records[job.index],
                                               expected):
+            first = batch.records[job.index][0]
             batch.finish(job.index, Outcome(
                 str(source), "skipped", [str(d) for d in dests],
-                seconds=round(batch.spent.get(job.index, 0.0), 3)))
+                seconds=round(batch.spent.get(job.index, 0.0), 3),
+                strokes=first.get("strokes") if first else None))
         else:
             text = output_provenance(batch.config, scope, state, fitted.get(job.index))
             todo.append(replace(job, text=tuple(text.items())))
@@ -340,7 +355,7 @@ def _produce_all(batch: _Batch, todo: list[Job], runner: Runner, normalizer) -> 
             planned = batch.planned[reply.index]
             batch.finish(reply.index, Outcome(
                 str(planned.found.path), "ok", [str(d) for d in planned.outputs],
-                seconds=round(seconds, 3)))
+                seconds=round(seconds, 3), strokes=(reply.value or {}).get("strokes")))
         else:
             batch.failed(reply, seconds)
 

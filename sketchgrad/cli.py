@@ -118,7 +118,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
 def _build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .compare import COMPARE_WHAT
-    from .pipeline import OUTPUT_KINDS
+    from .pipeline import DEFAULT_OUTPUTS, OUTPUT_KINDS
     from .png import DEFAULT_COMPRESSION
 
     parser = argparse.ArgumentParser(
@@ -144,7 +144,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="list what would be written and skipped, and why; write nothing")
     _add_pipeline_options(run)
     run.add_argument("--outputs", metavar="KINDS",
-                     help=f"comma list of {','.join(OUTPUT_KINDS)} (default: all)")
+                     help=f"comma list of {','.join(OUTPUT_KINDS)} (default: "
+                     f"{','.join(DEFAULT_OUTPUTS)}; flow: the stroke directions as a picture)")
     run.add_argument("--normalize-scope", metavar="SCOPE",
                      help="image (default): each scan on its own scale; batch: one scale "
                      "from statistics of every input, so faint pages stay faint")
@@ -157,7 +158,8 @@ def _build_parser() -> argparse.ArgumentParser:
                      help=f"zlib level 0-9 (default {DEFAULT_COMPRESSION}: fast; gradient "
                      "images gain little from higher levels)")
     run.add_argument("--json", action=argparse.BooleanOptionalAction, default=None,
-                     help="print a JSON list of {input, outputs, status, error, seconds}")
+                     help="print a JSON list of {input, outputs, status, error, seconds, "
+                     "strokes}")
     run.add_argument("--quiet", "-q", action=argparse.BooleanOptionalAction, default=None,
                      help="print only errors")
 

@@ -1,6 +1,7 @@
 """The pipeline's settings, its result and the in-memory run (scan to colour and relief).
 
-- :class:`PipelineConfig` holds the settings, :class:`Result` what a run computed.
+- :class:`PipelineConfig` holds the settings, :class:`Result` what a run computed
+  (the ``flow`` output and the stroke figures come from :mod:`sketchgrad.strokes`).
 - :func:`process` returns every requested stage as full-size arrays; large
   images are computed by the tile engine (:mod:`sketchgrad.tiling`) into them.
 - :func:`fit_normalizer` measures a scan's magnitude statistics tile by tile
@@ -45,15 +46,22 @@ from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import LUMA_BT601, Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
+from .strokes import StrokeDirections, StrokeStatistics
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
-           "image_of", "image_for_channels",
-           "tile_side", "OUTPUT_KINDS", "TILE_THRESHOLD", "DEFAULT_TILE",
+           "image_of", "image_for_channels", "tile_side", "OUTPUT_KINDS", "DEFAULT_OUTPUTS",
+           "TILE_THRESHOLD", "DEFAULT_TILE",
            "KEEP_BYTES"]
 
 #: The outputs the pipeline can produce, in the order they are written.
-OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "preview")
+OUTPUT_KINDS = ("magnitude", "hsv", "sketch", "flow", "preview")
+
+#: The outputs of a run that names none. ``flow`` (the stroke-direction picture) is
+#: asked for by name: it is an analysis of the hatching, not a rendering of the
+#: drawing, and costs about as much as the other three pictures together. The
+#: preview's rose and the stroke figures of the run's record come with ``preview``.
+DEFAULT_OUTPUTS = ("magnitude", "hsv", "sketch", "preview")
 
 #: Images with more pixels than this are tiled when ``tile_size`` is None (4096 x 4096).
 TILE_THRESHOLD = 4096 * 4096
@@ -115,8 +123,8 @@ class PipelineConfig:
         ``DEFAULT_TILE`` (512); otherwise at least 16.
         :func:`process_to_files` always streams in tiles unless this is 0.
     outputs : tuple of str
-        Which of ``OUTPUT_KINDS`` to compute; one name alone (``"hsv"``) means
-        that output only.
+        Which of ``OUTPUT_KINDS`` to compute (default ``DEFAULT_OUTPUTS``: all
+        but ``flow``); one name alone (``"hsv"``) means that output only.
 
     Examples
     --------
@@ -135,7 +143,7 @@ class PipelineConfig:
     color_target: str = "magnitude"
     flatten_background: bool | str = "auto"
     tile_size: int | None = None
-    outputs: tuple[str, ...] = OUTPUT_KINDS
+    outputs: tuple[str, ...] = DEFAULT_OUTPUTS
     axial: bool = False
     keep_hue: bool = False
     channels: str = "auto"
@@ -234,6 +242,15 @@ class Result:
     flattened : bool
         Whether the background was flattened (``flatten_background`` True, or
         "auto" on unevenly lit paper; see :func:`~sketchgrad.denoise.should_flatten`).
+    flow : ndarray or None
+        The flow picture, RGB (H, W, 3) float32
+        (:func:`sketchgrad.strokes.flow_picture` of the denoised scan with the
+        whole image's grain, length and reference).
+    strokes : StrokeDirections, StrokeStatistics or None
+        The stroke directions of the denoised scan (per pixel, and the whole
+        drawing's figures: ``strokes.summary()``), computed for the ``flow``
+        and ``preview`` outputs; a reduced copy for the preview holds the
+        whole scan's :class:`~sketchgrad.strokes.StrokeStatistics` instead.
     """
 
     image: np.ndarray
@@ -249,6 +266,8 @@ class Result:
     strength_used: float | None = None
     channels: str = "gray"
     flattened: bool = False
+    flow: np.ndarray | None = None
+    strokes: StrokeDirections | StrokeStatistics | None = None
 
     def __repr__(self) -> str:
         """Shape, settings and what was computed; never the arrays."""
@@ -256,7 +275,8 @@ class Result:
 
         cfg = self.config
         shape = self.full_shape or self.image.shape
-        computed = [name for name in ("denoised", "field", "normalized", "hsv", "sketch")
+        computed = [name for name in ("denoised", "field", "normalized", "hsv", "sketch",
+                                      "flow", "strokes")
                     if getattr(self, name) is not None]
         source = getattr(self.meta, "source", None)
         where = f", source={os.path.basename(str(source))!r}" if source else ""
@@ -530,7 +550,19 @@ def _process_whole(res: Result, image: np.ndarray, config: PipelineConfig, needs
         # a colour scan's relief is lit in its own colours
         res.sketch = relief(res.denoised) if res.denoised.ndim == 2 \
             else colour_relief(res.denoised)
-        timer.add("sketch", t)
+        t = timer.add("sketch", t)
+    if "strokes" in needs:
+        from .strokes import DEFAULT_SIGMA, flow_defaults, flow_picture, stroke_field
+
+        field = stroke_field(res.denoised)
+        statistics = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr").add(field)
+        res.strokes = StrokeDirections.from_parts(field, statistics)
+        t = timer.add("strokes", t)
+        if "flow" in needs:
+            # the reference as the tiles get it: the same exact counts
+            res.flow = flow_picture(field, reference=statistics.strength_percentile(99.0),
+                                    **flow_defaults(res.denoised.shape))
+            timer.add("flow", t)
 
 
 def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs: set[str],
@@ -549,22 +581,36 @@ def _process_tiled(res: Result, image: np.ndarray, config: PipelineConfig, needs
               if kind in needs or (kind in ("gx", "gy") and "field" in needs)}
     if "hsv" in needs:
         planes["hsv"] = np.empty(shape + (3,), np.float32)
+    if "flow" in needs:
+        planes["flow"] = np.empty(shape + (3,), np.float32)
+    if "strokes" in needs:
+        for kind in ("angle", "coherence", "energy"):
+            planes[kind] = np.empty(shape, np.float32)
     for band in engine.run(np.float32):
         for tile in band:
             where = tile.box.where
             if tile.field is not None:
                 planes["gx"][where] = tile.field.gx
                 planes["gy"][where] = tile.field.gy
-            for kind in ("denoised", "normalized", "hsv", "sketch"):
+            for kind in ("denoised", "normalized", "hsv", "sketch", "flow"):
                 part = getattr(tile, kind)
                 if part is not None and kind in planes:
                     planes[kind][where] = part
+            if tile.strokes is not None:
+                for kind in ("angle", "coherence", "energy"):
+                    planes[kind][where] = getattr(tile.strokes, kind)
     res.denoised = planes.get("denoised")
     if "gx" in planes:
         res.field = GradientField(planes["gx"], planes["gy"])
     res.normalized = planes.get("normalized")
     res.hsv = planes.get("hsv")
     res.sketch = planes.get("sketch")
+    res.flow = planes.get("flow")
+    if "strokes" in needs:
+        from .strokes import StrokeField
+
+        field = StrokeField(planes["angle"], planes["coherence"], planes["energy"])
+        res.strokes = StrokeDirections.from_parts(field, engine.scale.strokes)
 
 
 

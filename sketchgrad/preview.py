@@ -29,8 +29,8 @@ __all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "EXTRA_PANELS", "r
 PREVIEW_SIDE = 720
 #: The panels a preview can show, in their reading order (three to a row).
 PREVIEW_PANELS = ("scan", "denoised", "relief", "gx", "gy", "histogram",
-                  "magnitude", "hsv", "legend", "detail_scan", "detail_hsv", "detail_relief",
-                  "hsv_strongest")
+                  "magnitude", "hsv", "legend", "rose", "detail_scan", "detail_hsv",
+                  "detail_relief", "hsv_strongest")
 #: Panels shown only when asked for: the colour panel with each block's strongest
 #: pixel (every other panel is area-averaged, as bright as its file looks).
 EXTRA_PANELS = ("hsv_strongest",)
@@ -289,6 +289,7 @@ def _titles(result) -> dict[str, str]:
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
                    else "legend · stroke colouring" if cfg.color == "stroke"
                    else f"legend · ramp {label}"),
+        "rose": "stroke angles · page degrees, weighted by ink",
         "detail_scan": "detail at 1:1 · scan (box on the scan panel)",
         "detail_hsv": "detail at 1:1 · colour",
         "detail_relief": "detail at 1:1 · relief",
@@ -313,6 +314,7 @@ def _available(result, details=None) -> dict[str, bool]:
         "hsv": result.hsv is not None,
         "hsv_strongest": result.hsv is not None and not reduced,
         "legend": result.hsv is not None,
+        "rose": getattr(result, "strokes", None) is not None,
         # a reduced copy has no full-resolution pixels to crop (unless given as details)
         "detail_scan": not reduced,
         "detail_hsv": result.hsv is not None and not reduced,
@@ -453,12 +455,19 @@ def _layout(names: list[str], box_h: int, header_lines: int) -> dict:
     above, coordinates and axis labels in the band below.
     """
     ncols = min(3, len(names))
-    nrows = -(-len(names) // ncols)
+    # On a sheet of several rows the 1:1 details start a row of their own (side by side).
+    plain = sum(n not in DETAIL_PANELS for n in names)
+    first_detail = -(-plain // ncols) * ncols if len(names) > ncols else plain
+    cells, placed = {}, {False: 0, True: first_detail}
+    for name in names:
+        cells[name] = placed[name in DETAIL_PANELS]
+        placed[name in DETAIL_PANELS] += 1
+    nrows = max(cells.values()) // ncols + 1
     header = 8 + _HEADER_LINE * header_lines + 8
     row_h = _TITLE_BAND + box_h + 2 + _FOOT_BAND + _ROW_GAP
     panels = {}
-    for i, name in enumerate(names):
-        r, c = divmod(i, ncols)
+    for name in names:
+        r, c = divmod(cells[name], ncols)
         panels[name] = (c * _COLUMN_PX + _MARGIN, header + r * row_h + _TITLE_BAND,
                         _PANEL_PX + 2, box_h + 2)
     return {"size": (ncols * _COLUMN_PX, header + nrows * row_h), "panels": panels}
@@ -757,6 +766,92 @@ def _draw_legend(sheet: _Sheet, box, result) -> None:
                fontsize=8, ha="center", va="center", color="0.3")
 
 
+#: The rose's bars, guides and dominant-angle lines (RGB).
+_ROSE_BAR, _ROSE_GUIDE, _ROSE_MARK = (58, 110, 165), (205, 205, 205), (34, 34, 34)
+
+
+def _rose_picture(strokes, side: int) -> np.ndarray:
+    """The rose of stroke angles as a ``side`` x ``side`` uint8 RGB picture.
+
+    The pixel form of :func:`sketchgrad.strokes.plot_rose` (a matplotlib polar
+    axes costs more than the rest of a preview): a pixel at page angle ``a``
+    (0 right, counter-clockwise, y up; both ends of a stroke, so ``a`` and ``a
+    + 180`` share a bin) is bar-coloured when its distance from the centre is
+    within its bin's weight over the largest bin's, times the radius (0.46 of
+    the side). Light guides mark the rim and 0, 45, 90 and 135 degrees; dark
+    ticks across the rim the dominant angles. Drawn at twice the size and
+    area-averaged.
+
+    Parameters
+    ----------
+    strokes : StrokeDirections or StrokeStatistics
+        Whose ``histogram`` and dominant angles to draw.
+    side : int
+        Pixels.
+
+    Examples
+    --------
+    >>> from sketchgrad.strokes import StrokeStatistics
+    >>> _rose_picture(StrokeStatistics(), 40).shape      # nothing drawn: guides only
+    (40, 40, 3)
+    """
+    import cv2
+
+    big = 2 * int(side)
+    histogram = np.asarray(strokes.histogram, np.float64)
+    peak = histogram.max()
+    radii = histogram / peak if peak > 0 else histogram
+    centre = (big - 1) / 2
+    radius = 0.46 * big
+    rgb = np.full((big, big, 3), 255, np.uint8)
+    point = (round(centre), round(centre))
+    cv2.circle(rgb, point, round(radius), _ROSE_GUIDE, 2, cv2.LINE_AA)
+
+    def across(degrees: float, colour, width: int, inner: float = 0.0) -> None:
+        """A line through the centre at ``degrees``, from ``inner`` to the rim (both ends)."""
+        ux, uy = np.cos(np.radians(degrees)), -np.sin(np.radians(degrees))
+        outer = radius if inner == 0 else big / 2 - 1
+        for sign in (1, -1):
+            cv2.line(rgb, (round(centre + sign * inner * ux), round(centre + sign * inner * uy)),
+                     (round(centre + sign * outer * ux), round(centre + sign * outer * uy)),
+                     colour, width, cv2.LINE_AA)
+
+    for degrees in (0, 45, 90, 135):
+        across(degrees, _ROSE_GUIDE, 2)
+    y, x = np.mgrid[0:big, 0:big].astype(np.float32)
+    x -= np.float32(centre)
+    y = np.float32(centre) - y  # page frame: y up
+    angle = np.degrees(np.arctan2(y, x)) % 180
+    index = np.minimum((angle * (histogram.size / 180)).astype(np.intp), histogram.size - 1)
+    rgb[np.hypot(x, y) <= (radii * radius).astype(np.float32)[index]] = _ROSE_BAR
+    dominant = strokes.dominant() if callable(strokes.dominant) else strokes.dominant
+    for rank, (degrees, _share) in enumerate(dominant):
+        across(degrees, _ROSE_MARK, 6 if rank == 0 else 4, inner=0.9 * radius)  # rim ticks
+    return cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA)
+
+
+def _draw_rose(sheet: _Sheet, box, strokes) -> None:
+    """The rose panel: the picture, its angle labels and the figures below it."""
+    x, y, w, h = box
+    side = int(max(16, min(h - 76, w - 90)))
+    cx, cy = x + w / 2, y + (h - 6) / 2
+    sheet.picture(_rose_picture(strokes, side), round(cx - side / 2), round(cy - side / 2),
+                  "rose")
+    # outside the square picture (pasted over anything drawn under it)
+    half = side / 2
+    kw = dict(fontsize=8, ha="center", va="center", color="0.3")
+    for degrees, (dx, dy) in {0: (half + 14, 0), 45: (half + 8, -half - 6),
+                              90: (0, -half - 8), 135: (-half - 8, -half - 6)}.items():
+        sheet.text(cx + dx, cy + dy, f"{degrees}°", gid=f"rose:{degrees}", **kw)
+    dominant = strokes.dominant() if callable(strokes.dominant) else strokes.dominant
+    peaks = ", ".join(f"{round(a) % 180}° ({s:.0%})" for a, s in dominant[:3]) or "none"
+    sheet.text(cx, cy + side / 2 + 16, f"dominant {peaks}", gid="rose:dominant",
+               fontsize=8.5, ha="center", va="center")
+    sheet.text(cx, cy + side / 2 + 32, f"overall coherence {strokes.overall_coherence:.2f} "
+               "(0: every way, 1: parallel)", gid="rose:coherence", fontsize=8,
+               ha="center", va="center", color="0.3")
+
+
 def _area(stage: np.ndarray, fit) -> np.ndarray:
     """A stage shrunk to its panel's size by area averaging, in one step (as OpenCV would)."""
     a = downsample(stage, side=max(stage.shape[:2]))  # float32 by the input rule, no resize
@@ -871,6 +966,9 @@ def _build_figure(result, panels, details=None):
         if name == "legend":
             _draw_legend(sheet, box, result)
             continue
+        if name == "rose":
+            _draw_rose(sheet, box, result.strokes)
+            continue
         rgb, bar = _panel_picture(name, result, details, fit, window, full_w)
         framed = _framed(rgb)
         # centred in the panel's box (a picture of another aspect than the row's)
@@ -898,9 +996,11 @@ def render_preview(result, path: str | os.PathLike, *, panels=None,
     percentile of their size, with colorbars); the histogram of the gradient
     magnitude before and after normalization (log counts); the normalized
     magnitude (colorbar); the colouring and its legend (the colour wheel, or
-    the ramp). Titles and the heading name the methods and parameters as run:
-    the channels (a colour run shows its scan, denoised scan and colour relief
-    in colour), the denoise strength actually used (``result.strength_used``,
+    the ramp); the rose of stroke angles (``result.strokes``: bars per angle
+    weighted by ink, the dominant angles, the overall coherence). Titles and
+    the heading name the methods and parameters as run: the channels (a
+    colour run shows its scan, denoised scan and colour relief in colour), the
+    denoise strength actually used (``result.strength_used``,
     the automatic estimate resolved). Scans larger than a panel are shown
     area-averaged, so the magnitude and colour panels are as bright as their
     files look shrunk (the ``"hsv_strongest"`` panel, on request, keeps each

@@ -6,7 +6,9 @@ Every PNG sketchgrad writes carries a ``sketchgrad`` text chunk holding JSON::
      "channels_used": "rgb",                          # what config["channels"] chose
      "normalizer": {...the batch's merged statistics...},        # batch scope only
      "input_statistics": {...this input's own statistics...},    # batch scope, when small
-     "strength_used": 0.62}     # the denoise strength the run used (automatic: resolved)
+     "strength_used": 0.62,      # the denoise strength the run used (automatic: resolved)
+     "strokes": {"dominant": [{"angle": 30.0, "share": 0.5}, ...],  # outputs flow, preview
+                 "overall_coherence": 0.41, "sigma": 3.0, "operator": "scharr"}}
 
 The skip rule: an input is skipped when each of its outputs exists, is newer
 than the input, and records the same ``config``, ``normalize_scope`` and
@@ -27,8 +29,8 @@ from pathlib import Path
 __all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "with_strength_used",
            "read_provenance",
            "normalizer_record", "expected_record", "record_channels", "output_records",
-           "up_to_date",
-           "foreign_output", "kept_statistics", "output_provenance"]
+           "up_to_date", "foreign_output", "kept_statistics", "output_provenance",
+           "add_to_record"]
 
 #: Name of the PNG text chunk that holds the provenance JSON.
 PROVENANCE_KEY = "sketchgrad"
@@ -114,6 +116,34 @@ def with_strength_used(text: dict[str, str], strength_used: float | None) -> dic
     record["strength_used"] = float(strength_used)
     text[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
     return text
+
+
+def add_to_record(text: dict[str, str], key: str, value: object) -> dict[str, str]:
+    """The text chunks with ``key: value`` added to their provenance record.
+
+    Figures known only once a run has measured the scan (the stroke
+    directions) join the record here; text without a sketchgrad record (a
+    caller's own chunks) is returned unchanged. The skip rule does not look
+    at such figures.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> text = add_to_record(provenance_text(PipelineConfig()), "strokes", {"dominant": []})
+    >>> json.loads(text["sketchgrad"])["strokes"]
+    {'dominant': []}
+    >>> add_to_record({"Author": "me"}, "strokes", {})
+    {'Author': 'me'}
+    """
+    raw = text.get(PROVENANCE_KEY)
+    try:
+        record = json.loads(raw) if isinstance(raw, str) else None
+    except ValueError:
+        record = None
+    if not isinstance(record, dict):
+        return dict(text)
+    record[key] = value
+    return {**text, PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
 
 
 def record_channels(text: dict[str, str], channels_used: str) -> dict[str, str]:

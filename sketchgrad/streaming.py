@@ -35,13 +35,14 @@ from .pipeline import (
     image_of,
     tile_side,
 )
-from .provenance import record_channels
+from .provenance import add_to_record, record_channels
 from .tiling import TileEngine, Timer, plan_tiles, stages_needed
 
 __all__ = ["process_to_files", "staged_name"]
 
 #: Per output kind: the finished tile's stage written, channels and bit depth.
-_LAYOUT = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8)}
+_LAYOUT = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8),
+           "flow": ("flow", 3, 8)}
 
 
 def staged_name(dest: Path, token: str) -> Path:
@@ -89,13 +90,14 @@ def _provenance(config: PipelineConfig, normalizer) -> dict[str, str]:
 def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
                      paths: Mapping[str, str | os.PathLike], *, normalizer=None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
-                     timings: dict | None = None) -> dict[str, Path]:
+                     timings: dict | None = None, figures: dict | None = None
+                     ) -> dict[str, Path]:
     """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
     Memory stays at about the input image plus a band of tiles: no full-size
     intermediate or output is held (``magnitude`` is written as 16-bit grey,
-    ``hsv`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview`` from
-    subsampled stages, so its cost does not grow with the scan). The pixels
+    ``hsv`` and ``flow`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview``
+    from subsampled stages, so its cost does not grow with the scan). The pixels
     equal ``save_png`` of :func:`~sketchgrad.pipeline.process`'s arrays to
     within one level (identical away from OpenCV's last-bit rounding).
 
@@ -119,11 +121,18 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
         command writes (:func:`sketchgrad.provenance.provenance_text` of
         ``config``, with the normalizer's statistics when one is given). Every
         PNG also records the scan's resolution (``pHYs``) when its file had one.
+        When the run measures stroke directions (outputs ``flow`` or
+        ``preview``), the whole scan's figures (``StrokeStatistics.summary()``,
+        summed over the tiles in the first pass, before any file is written)
+        are added to the ``sketchgrad`` provenance record of every file as
+        ``"strokes"``.
     compression : int, optional
         zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
     timings : dict, optional
         Filled with seconds per stage (summed over threads) and ``"png"``,
         the time spent waiting for the writers.
+    figures : dict, optional
+        Filled with ``{"strokes": summary}`` when stroke directions were measured.
 
     Returns
     -------
@@ -159,7 +168,8 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
     timer = Timer()
     try:
-        _write_staged(image, meta, config, kinds, staged, normalizer, text, compression, timer)
+        strokes = _write_staged(image, meta, config, kinds, staged, normalizer, text,
+                                compression, timer)
         for kind in kinds:
             os.replace(staged[kind], dests[kind])
     except BaseException as exc:
@@ -173,13 +183,18 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
         raise
     if timings is not None:
         timings.update(timer.seconds)
+    if figures is not None and strokes is not None:
+        figures["strokes"] = strokes.summary()
     return dests
 
 
 def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[str],
                   staged: dict[str, Path], normalizer, text: dict, compression: int | None,
-                  timer: Timer) -> None:
-    """Compute the tiles and write every kind to its staged (temporary) path."""
+                  timer: Timer):
+    """Compute the tiles and write every kind to its staged (temporary) path.
+
+    Returns the whole scan's stroke statistics (None when not measured).
+    """
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
     from .provenance import with_strength_used
@@ -198,16 +213,23 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
     text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
     thumbs = Thumbnails(image, step, needs) if step else None
     writers = {}
+    opened = False
     try:
-        for kind in kinds:
-            if kind in _LAYOUT:
-                _, planes, depth = _LAYOUT[kind]
-                if kind == "sketch" and image.ndim == 3:
-                    planes = 3  # the relief lit in the drawing's colours
-                writers[kind] = PngWriter(staged[kind], width, height, channels=planes,
-                                          bit_depth=depth, text=text, compression=compression,
-                                          dpi=dpi, atomic=False)
         for band in engine.run(np.uint8):
+            if not opened:
+                opened = True
+                # Opened once the first pass is done: the stroke figures are known.
+                if engine.scale.strokes is not None:
+                    text = add_to_record(text, "strokes", engine.scale.strokes.summary())
+                for kind in kinds:
+                    if kind in _LAYOUT:
+                        _, planes, depth = _LAYOUT[kind]
+                        if kind == "sketch" and image.ndim == 3:
+                            planes = 3  # the relief lit in the drawing's colours
+                        writers[kind] = PngWriter(staged[kind], width, height,
+                                                  channels=planes, bit_depth=depth,
+                                                  text=text, compression=compression,
+                                                  dpi=dpi, atomic=False)
             if thumbs:
                 thumbs.add(band)
             for kind, writer in writers.items():
@@ -227,10 +249,12 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
     if thumbs:
         t = time.perf_counter()
         result = thumbs.result(config, meta, strength_used=strength)
+        result.strokes = engine.scale.strokes
         result.channels = "rgb" if image.ndim == 3 else "gray"
         result.flattened = engine.plan.flattened
         _write_preview(result, staged["preview"], text)
         timer.add("preview", t)
+    return engine.scale.strokes
 
 
 def _write_preview(result: Result, dest: Path, text: dict) -> Path:

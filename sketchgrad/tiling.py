@@ -9,14 +9,19 @@ Three pieces, each its own function over typed records:
 - **per-tile compute** (:func:`compute_tile`, in worker threads): denoise,
   gradients and relief of the padded tile, cropped back to the tile;
 - **finishing** (:func:`finish_tile`): normalize with the whole image's scale
-  and colour; ``uint8`` output gives PNG-ready samples.
+  and colour, draw the flow picture; ``uint8`` output gives PNG-ready samples.
 
 :class:`TileEngine` drives them in a thread pool, band by band, and keeps the
 two-pass memory policy: a global normalization first merges every tile's
 magnitude statistics (``Normalizer.partial_fit``), keeping the first pass's
 tiles for the second when they fit in ``KEEP_BYTES`` and recomputing them
 otherwise. A normalization registered without mergeable statistics is fitted
-on the whole image's magnitude, gathered from the tiles into one plane.
+on the whole image's magnitude, gathered from the tiles into one plane. Stroke
+directions (the ``flow`` output, the preview's rose) have their whole-image
+figures summed in the same first pass (:class:`~sketchgrad.strokes.StrokeStatistics`,
+exact counts for the flow picture's brightness reference), so every tile's flow
+picture uses the whole image's reference and the figures are known before any
+output is written.
 Tiled float results equal whole-image results to within 1e-5 (OpenCV's vector
 and scalar code paths may round differently in the last bit).
 
@@ -51,6 +56,7 @@ from .denoise import (
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
+from .strokes import StrokeField, StrokeStatistics
 
 __all__ = ["KEEP_BYTES", "Timer", "TileBox", "TilePlan", "ComputedTile", "FinishedTile",
            "Scale", "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
@@ -82,7 +88,7 @@ class Timer:
 
 
 def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True) -> set[str]:
-    """Stages (``denoised``, ``field``, ``normalized``, ``hsv``, ``sketch``) these outputs need."""
+    """The stages these outputs need (denoised, field, normalized, hsv, sketch, strokes, flow)."""
     outputs = set(outputs)
     # a ramp over the tone needs no gradients; the stroke colouring needs both
     tone_ramp = config.color not in ("hsv", "stroke") and config.color_target == "tone"
@@ -97,6 +103,10 @@ def stages_needed(outputs: Iterable[str], config, *, keep_denoised: bool = True)
         needs.add("hsv")
     if outputs & {"sketch", "preview"}:
         needs.add("sketch")
+    if outputs & {"flow", "preview"}:
+        needs.add("strokes")  # the preview's rose; the figures of the run's record
+    if "flow" in outputs:
+        needs.add("flow")
     return needs
 
 
@@ -145,6 +155,9 @@ class TilePlan:
     flattened : bool
         Whether the background was flattened (``config.flatten_background``,
         decided by :func:`~sketchgrad.denoise.should_flatten`).
+    flow : dict
+        The flow picture's ``grain`` and ``length`` for the whole image
+        (:func:`~sketchgrad.strokes.flow_defaults`), the same for every tile.
     """
 
     image: np.ndarray
@@ -156,6 +169,7 @@ class TilePlan:
     denoised_whole: np.ndarray | None
     threads: int
     flattened: bool = False
+    flow: dict | None = None
 
     @property
     def boxes(self) -> list[TileBox]:
@@ -176,6 +190,12 @@ class ComputedTile:
     denoised: np.ndarray | None = None
     field: GradientField | None = None
     sketch: np.ndarray | None = None
+    #: Stroke directions of the tile and, for the flow picture, ``grain + 1`` pixels around
+    #: it: ``strokes_core`` are the tile's own pixels in it, ``strokes_origin`` its top-left
+    #: pixel in the image.
+    strokes: StrokeField | None = None
+    strokes_core: tuple[slice, slice] | None = None
+    strokes_origin: tuple[int, int] = (0, 0)
     #: For the stroke colouring, which reads the scan around each pixel: the
     #: padded denoised tile, its gradients and the tile's slices of them.
     padded: tuple[np.ndarray, GradientField, tuple[slice, slice]] | None = None
@@ -187,7 +207,8 @@ class FinishedTile:
 
     ``normalized`` is the displayed magnitude (``to_unit`` of the normalization):
     float32 in [0, 1], or 16-bit samples for PNG output; ``unit`` is always the
-    float32 form (for the preview's thumbnails).
+    float32 form (for the preview's thumbnails). ``flow`` is the flow picture
+    (RGB), ``strokes`` the tile's stroke directions.
     """
 
     box: TileBox
@@ -197,6 +218,8 @@ class FinishedTile:
     unit: np.ndarray | None = None
     hsv: np.ndarray | None = None
     sketch: np.ndarray | None = None
+    flow: np.ndarray | None = None
+    strokes: StrokeField | None = None
 
 
 @dataclass
@@ -206,11 +229,16 @@ class Scale:
     ``normalizer`` (fitted statistics) or ``unit_whole`` (a registered method
     fitted on the whole magnitude, already brought to [0, 1]); ``peak`` is the
     whole image's largest |normalized value| (l2's display rule divides by it).
+    ``strokes`` are the whole image's stroke figures and ``flow_reference`` the
+    RMS gradient every tile's flow picture draws at full brightness
+    (``strokes.strength_percentile(99)``).
     """
 
     normalizer: object = None
     peak: float | None = None
     unit_whole: np.ndarray | None = None
+    strokes: StrokeStatistics | None = None
+    flow_reference: float | None = None
 
 
 # ----------------------------------------------------------------------------------------
@@ -247,12 +275,22 @@ def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
     operator_reach = max(RELIEF_REACH, OPERATORS[config.operator].reach)
     if config.color == "stroke" and "hsv" in needs:
         operator_reach += STROKE_REACH
+    flow = None
+    if "strokes" in needs:
+        from .strokes import flow_defaults
+        from .strokes import reach as stroke_reach
+
+        flow = flow_defaults((height, width))
+        # the structure tensor's window (Scharr derivatives and a Gaussian of 3 px), and
+        # for the flow picture's texture cells the directions one grain past the tile
+        extra = flow["grain"] + 1 if "flow" in needs else 0
+        operator_reach = max(operator_reach, stroke_reach() + extra)
     bands = [[TileBox(y, min(y + side, height), x, min(x + side, width))
               for x in range(0, width, side)]
              for y in range(0, height, side)]
     threads = min(os.cpu_count() or 1, sum(len(b) for b in bands))
     return TilePlan(image, config, needs, bands, reach + operator_reach + 1,  # +1 to spare
-                    strength, denoised_whole, threads, flattened)
+                    strength, denoised_whole, threads, flattened, flow=flow)
 
 
 # ----------------------------------------------------------------------------------------
@@ -297,7 +335,18 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     if "sketch" in needs:
         lit = relief(den) if den.ndim == 2 else colour_relief(den)
         tile.sketch = np.ascontiguousarray(lit[crop])
-        timer.add("sketch", t)
+        t = timer.add("sketch", t)
+    if "strokes" in needs:
+        from .strokes import stroke_field
+
+        m = plan.flow["grain"] + 1 if "flow" in plan.needs else 0
+        sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
+        sx0, sx1 = max(px0, box.x0 - m), min(px1, box.x1 + m)
+        tile.strokes = stroke_field(den).crop((slice(sy0 - py0, sy1 - py0),
+                                               slice(sx0 - px0, sx1 - px0)))
+        tile.strokes_core = (slice(box.y0 - sy0, box.y1 - sy0), slice(box.x0 - sx0, box.x1 - sx0))
+        tile.strokes_origin = (sy0, sx0)
+        timer.add("strokes", t)
     return tile
 
 
@@ -351,6 +400,17 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
     if tile.sketch is not None:
         out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
     out.unit = unit
+    if "flow" in plan.needs:
+        from .strokes import flow_picture
+
+        picture = flow_picture(tile.strokes, origin=tile.strokes_origin,
+                               reference=scale.flow_reference, **plan.flow)[tile.strokes_core]
+        out.flow = picture if dtype is np.float32 else quantize(picture, 8)
+        del picture
+        timer.add("flow", t)
+    if dtype is np.float32 and tile.strokes is not None:
+        # whole-image planes for process(); streaming needs none
+        out.strokes = tile.strokes.crop(tile.strokes_core)
     return out
 
 
@@ -365,6 +425,7 @@ class TileEngine:
         self.plan = plan
         self.scale = Scale(normalizer)
         self.timer = timer
+        self.later = set(plan.needs)  # the stages the second pass computes (set by run)
 
     def compute(self, box: TileBox) -> ComputedTile:
         """One tile's stages (in a worker thread)."""
@@ -389,45 +450,77 @@ class TileEngine:
         image = self.plan.image
         height, width = image.shape[:2]
         scan_bytes = 4 * (image.shape[2] if image.ndim == 3 else 1)  # one pixel of the scan
-        # gx, gy and the magnitude; the denoised scan and the relief; for the stroke
-        # colouring, the padded denoised tile
+        # gx, gy and the magnitude (when computed); the denoised scan and the relief; for
+        # the stroke colouring, the padded denoised tile; the stroke directions (angle,
+        # coherence, energy) when the second pass needs them
         kept = len(self.plan.needs & {"denoised", "sketch"})
         if self.plan.config.color == "stroke" and "hsv" in self.plan.needs:
             kept += 1
-        return (12 + scan_bytes * kept) * height * width
+        per_pixel = 12 * ("field" in self.plan.needs) + scan_bytes * kept
+        per_pixel += 12 * ("strokes" in self.later)
+        return per_pixel * height * width
+
+    def _fits_scale(self) -> bool:
+        """Whether the normalization needs the whole image's magnitude first."""
+        entry = NORMALIZE_METHODS[self.plan.config.normalize]
+        return ("normalized" in self.plan.needs and not self.plan.single
+                and (self.scale.normalizer is None or entry.unit == "peak"))
 
     def _fit(self, pool) -> dict[TileBox, ComputedTile]:
-        """First pass: the whole image's scale from every tile's magnitude; kept tiles."""
+        """First pass: the whole image's scale and stroke figures from every tile; kept tiles."""
         method = self.plan.config.normalize
         entry = NORMALIZE_METHODS[method]
-        keep = self._kept_bytes() <= KEEP_BYTES
+        scaling = self._fits_scale()
+        strokes = "strokes" in self.plan.needs
+        # a single tile is kept whatever its size: it is the second pass's only tile
+        keep = self.plan.single or self._kept_bytes() <= KEEP_BYTES
         kept: dict[TileBox, ComputedTile] = {}
         whole = None
-        fitting = self.scale.normalizer is None and entry.fits_in_parts
+        fitting = scaling and self.scale.normalizer is None and entry.fits_in_parts
         if fitting:
             self.scale.normalizer = Normalizer(method)
-        elif self.scale.normalizer is None:  # a registered method: fitted on the whole
+        elif scaling and self.scale.normalizer is None:  # a registered method: on the whole
             whole = np.empty(self.plan.image.shape, np.float32)
+        if strokes:
+            from .strokes import DEFAULT_SIGMA
+
+            self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr")
         top = -math.inf
-        first = self.compute if keep else self.magnitude
+        measured = ({"field", "normalized"} if scaling else set()) | \
+            ({"strokes"} if strokes else set())
+
+        def first(box: TileBox) -> ComputedTile:
+            if keep:
+                return self.compute(box)
+            return compute_tile(self.plan, box, self.timer, measured)
+
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
-            magnitude = tile.field.magnitude  # floored in compute
-            if fitting:
-                self.scale.normalizer.partial_fit(magnitude)
-            elif whole is not None:
-                whole[tile.box.where] = magnitude
-            top = max(top, float(magnitude.max()))
-            self.timer.add("normalize", t)
+            if scaling:
+                magnitude = tile.field.magnitude  # floored in compute
+                if fitting:
+                    self.scale.normalizer.partial_fit(magnitude)
+                elif whole is not None:
+                    whole[tile.box.where] = magnitude
+                top = max(top, float(magnitude.max()))
+                del magnitude
+                t = self.timer.add("normalize", t)
+            if strokes:
+                self.scale.strokes.add(tile.strokes, core=tile.strokes_core)
+                self.timer.add("strokes", t)
+                if not keep or "strokes" not in self.later:
+                    tile.strokes = None
             if keep:
                 kept[tile.box] = tile
-            del tile, magnitude
+            del tile
         t = time.perf_counter()
+        if strokes:
+            self.scale.flow_reference = self.scale.strokes.strength_percentile(99.0)
         if whole is not None:
             normalized = normalize(whole, method)
             del whole
             self.scale.unit_whole = to_unit(normalized, method, copy=False)
-        elif entry.unit == "peak":
+        elif scaling and entry.unit == "peak":
             probe = self.scale.normalizer.transform(np.array([top], np.float32))
             self.scale.peak = float(np.abs(probe).max())
         self.timer.add("normalize", t)
@@ -436,22 +529,26 @@ class TileEngine:
     def run(self, dtype) -> Iterator[list[FinishedTile]]:
         """Yield each band of finished tiles, top to bottom.
 
-        With a global scale to fit, a first pass computes every tile's magnitude;
-        the second pass reuses the first pass's tiles when they fit in
-        ``KEEP_BYTES`` (8.5 MP, outputs hsv: 102 MB), and computes them again
-        otherwise, so memory stays bounded.
+        With a global scale to fit, or stroke figures to sum, a first pass
+        computes every tile's magnitude and stroke directions; the second pass
+        reuses the first pass's tiles when they fit in ``KEEP_BYTES`` (8.5 MP,
+        outputs hsv: 102 MB), and computes them again otherwise, so memory
+        stays bounded. ``scale.strokes`` holds the whole image's stroke figures
+        once the first band is out.
         """
         plan = self.plan
-        entry = NORMALIZE_METHODS[plan.config.normalize]
-        fit = "normalized" in plan.needs and (self.scale.normalizer is None
-                                               or entry.unit == "peak")
         kept: dict[TileBox, ComputedTile] = {}
+        # Per-pixel stroke directions are needed after the first pass only to draw the
+        # flow picture or to fill process()'s planes; the figures are summed before.
+        self.later = set(plan.needs)
+        if "flow" not in plan.needs and dtype is not np.float32:
+            self.later.discard("strokes")
         with ThreadPoolExecutor(plan.threads) as pool:
-            if fit and not plan.single:
+            if self._fits_scale() or "strokes" in plan.needs:
                 kept = self._fit(pool)
 
             def second(box: TileBox) -> FinishedTile:
-                tile = kept.pop(box, None) or self.compute(box)
+                tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later)
                 return finish_tile(plan, self.scale, tile, dtype, self.timer)
 
             for band in plan.bands:

@@ -208,6 +208,9 @@ def test_api_outputs_carry_provenance_and_the_scans_dpi(tmp_path):
 
     expected["strength_used"] = resolve_strength(scan.image, cfg.denoise,
                                                  **file_noise_source(scan.meta))
+    # and the stroke figures the preview measured (its rose), the scan's own
+    strokes = sg.process(scan, sg.PipelineConfig(tile_size=16, outputs=("flow",))).strokes
+    expected["strokes"] = strokes.summary()
     for kind in ("magnitude", "hsv", "sketch"):
         with Image.open(out[kind]) as im:
             assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01), kind

@@ -57,7 +57,7 @@ def test_preview_of_every_stage(tmp_path, rng):
     rgb, text = load_png(path)
     assert path == tmp_path / "p.png"
     assert rgb.shape[1] in canvas_widths(3 * (PANEL_INCHES + 0.6))   # three panels a row
-    assert 900 < rgb.shape[0] < 1600                               # three rows of 4:3 panels
+    assert 1200 < rgb.shape[0] < 2100                   # four rows of 4:3 panels (4th: rose)
     assert varied(rgb)
     assert text["made-by"] == "test"
     # saturated hues of the HSV panel and the colour wheel are on the sheet
@@ -82,7 +82,7 @@ def test_large_scans_are_downsampled_and_get_details(tmp_path, rng):
     b, _ = load_png(render_preview(large, tmp_path / "l.png"))
     assert a.shape[1] == b.shape[1]
     # the large scan adds one row of 1:1 detail panels; the rows are the same size
-    rows_small = 3
+    rows_small = 4  # the fourth holds the rose of stroke angles
     assert abs(b.shape[0] / (rows_small + 1) - a.shape[0] / rows_small) < 40
     assert varied(b)
 

@@ -20,6 +20,7 @@ from sketchgrad.strokes import (
     plot_rose,
     reach,
     stroke_directions,
+    stroke_field,
 )
 
 ANGLE_TOL = 2.0  # degrees: dominant angles of analytic hatching
@@ -383,8 +384,9 @@ def test_flow_picture_colours_and_darkness():
     assert cyan[0] < 0.05 * cyan[1] and cyan[1] == pytest.approx(cyan[2], rel=0.02)
     # Paper further from any stroke than the tensor's reach (13 px): black.
     assert picture[45:75, 139:169].max() == 0
-    # Same seed, same picture; another seed, another texture.
-    np.testing.assert_array_equal(flow_picture(image, seed=3), picture)
+    # Same seed, same picture (to a last-bit difference of OpenCV's threaded filters, which
+    # can cross a 0.05-degree hue step: 0.002); another seed, another texture.
+    np.testing.assert_allclose(flow_picture(image, seed=3), picture, atol=2e-3)
     assert np.abs(flow_picture(image, seed=4) - picture).mean() > 0.01
 
 
@@ -410,13 +412,15 @@ def test_rose_is_mirrored_counter_clockwise_from_the_right():
     ax = Figure().add_subplot(projection="polar")
     assert plot_rose(ax, d, title="two") is ax
     assert ax.get_theta_offset() == 0 and ax.get_theta_direction() == 1
-    bars = ax.patches
-    assert len(bars) == 2 * 90
-    heights = np.array([bar.get_height() for bar in bars])
+    [rose] = ax.patches
+    # The outline steps bin by bin: two vertices (the bin's edges) at the bin's radius.
+    theta, radius = rose.get_xy()[:4 * 90].T
+    heights = radius[0::2]
+    np.testing.assert_allclose(radius[1::2], heights)
     np.testing.assert_allclose(heights[:90], heights[90:])
     np.testing.assert_allclose(heights[:90], d.histogram / d.histogram.max())
-    angles = np.degrees([bar.get_x() + bar.get_width() / 2 for bar in bars])
-    # Bars at the bin centres (1, 3, ..., 179 degrees) and again 180 degrees on.
+    angles = np.degrees(0.5 * (theta[0::2] + theta[1::2]))
+    # Bins centred at 1, 3, ..., 179 degrees and again 180 degrees on.
     np.testing.assert_allclose(angles, np.arange(1, 360, 2), atol=1e-9)
     for hatch in (30, 120):
         near = circular_difference(angles[:90], hatch) < 3
@@ -477,3 +481,45 @@ def test_a_loaded_scan_is_accepted(tmp_path):
     np.testing.assert_allclose(a.energy, b.energy, rtol=1e-5, atol=1e-10)
     np.testing.assert_allclose(np.array(a.dominant), np.array(b.dominant), atol=1e-6)
     assert len(a.dominant) >= 1
+
+
+# --------------------------------------------------------------------------- field, counts
+
+
+def test_stroke_field_is_the_per_pixel_part_of_stroke_directions():
+    image = scan_like(np.random.default_rng(9), (90, 120))
+    field, d = stroke_field(image, sigma=2.0), stroke_directions(image, sigma=2.0)
+    # Equal to the last bit or two: OpenCV's threads may split a filter differently.
+    np.testing.assert_allclose(field.energy, d.energy, rtol=1e-6)
+    np.testing.assert_allclose(field.coherence, d.coherence, atol=1e-6)
+    sure = d.coherence > 1e-3
+    assert circular_difference(field.angle[sure], d.angle[sure]).max() < 1e-3
+    crop = field.crop(np.s_[10:40, 20:70])
+    np.testing.assert_array_equal(crop.energy, field.energy[10:40, 20:70])
+    assert crop.angle.flags["C_CONTIGUOUS"]
+    # A field is added as directions are, and gives the same figures.
+    stats = StrokeStatistics(sigma=2.0, operator="scharr").add(field)
+    assert stats.summary() == d.summary()
+    np.testing.assert_allclose(flow_picture(field, seed=3), flow_picture(d, seed=3), atol=1e-5)
+
+
+@pytest.mark.parametrize("q", [1.0, 50.0, 99.0, 99.9, 100.0])
+def test_strength_percentile_is_numpys_within_its_bin_width(q):
+    image = scan_like(np.random.default_rng(10))
+    d = stroke_directions(image)
+    drawn = np.sqrt(d.energy[d.energy > 0].astype(np.float64))
+    exact = np.percentile(drawn, q, method="inverted_cdf")  # the rank-th smallest value
+    stats = StrokeStatistics().add(d)
+    assert stats.strength_percentile(q) == pytest.approx(exact, rel=2.5e-4)
+    # Counts are integers: tiles add up to the whole exactly.
+    left = StrokeStatistics().add(d, core=np.s_[:, :150])
+    right = StrokeStatistics().add(d, core=np.s_[:, 150:])
+    np.testing.assert_array_equal(left.merge(right).strength_counts, stats.strength_counts)
+    assert stats.strength_counts.sum() == drawn.size
+
+
+def test_strength_percentile_of_nothing_and_bad_q():
+    blank = StrokeStatistics().add(stroke_directions(np.ones((20, 20), np.float32)))
+    assert blank.strength_percentile() == 1.0
+    with pytest.raises(ParameterError, match="q=101 must be a percentile from 0 to 100"):
+        blank.strength_percentile(101)
