@@ -112,7 +112,8 @@ src, outdir, kinds = sys.argv[1], sys.argv[2], sys.argv[3].split(",")
 strength = None if sys.argv[4] == "auto" else float(sys.argv[4])
 channels = sys.argv[5] if len(sys.argv) > 5 else "auto"
 import resource
-scan = load_scan(src, mode="gray" if channels == "gray" else "auto")
+scan = load_scan(src, mode="gray" if channels == "gray" else "auto",
+                 dtype="native")  # as `sketchgrad run` loads: the file's dtype
 t2 = time.perf_counter()
 load_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 config = PipelineConfig(denoise="gaussian", strength=strength, normalize="minmax",

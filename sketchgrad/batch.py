@@ -143,7 +143,8 @@ def _load(job: Job):
 
     # what the file holds (a grey file exactly as with mode="gray"), unless grey is asked
     mode = "gray" if job.config.channels == "gray" else "auto"
-    return load_scan(job.source, mode=mode, max_pixels=job.max_pixels)
+    # 8/16-bit samples stay in their dtype: the tile engine converts tile by tile
+    return load_scan(job.source, mode=mode, max_pixels=job.max_pixels, dtype="native")
 
 
 def _fit(job: Job):

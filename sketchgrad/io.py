@@ -29,7 +29,8 @@ import numpy as np
 
 from .errors import ParameterError, ScanError, choose
 
-__all__ = ["Scan", "ScanMeta", "load_scan", "as_image", "DEFAULT_MAX_PIXELS", "LUMA_BT601",
+__all__ = ["Scan", "ScanMeta", "NativeImage", "load_scan", "as_image", "as_native",
+           "DEFAULT_MAX_PIXELS", "LUMA_BT601",
            "SUPPORTED_FORMATS", "RANGE_SLACK", "IMAGE_SUFFIXES", "REPORTED_SUFFIXES",
            "looks_like_image"]
 
@@ -90,19 +91,129 @@ class ScanMeta:
     nonfinite: int = 0
 
 
+class NativeImage:
+    """A scan's samples as its file stores them, read as float32 in [0, 1] a region at a time.
+
+    Holding a 278-megapixel 8-bit scan as float32 takes 1.1 GB; its samples take
+    278 MB. The streaming pipeline keeps a ``NativeImage`` and converts each
+    tile (with its halo) as it is cut, by the code :func:`load_scan` uses for
+    the whole image, so every float value is the one ``load_scan`` would have
+    given (uint8 ``v`` -> ``float32(v / 255)``, uint16 -> ``float32(v / 65535)``,
+    bool -> 0 and 1).
+
+    Parameters
+    ----------
+    samples : ndarray
+        (H, W) grey samples (uint8, uint16 or bool), or (H, W, 3) RGB samples
+        with ``mode="rgb"``; a view (a rotated page) is read where it is.
+    mode : {"gray", "rgb"}
+        What a region reads as: (h, w) grey or (h, w, 3) RGB.
+
+    Attributes
+    ----------
+    samples : ndarray
+        The stored samples.
+    shape : tuple of int
+        The float image's shape, (H, W) or (H, W, 3).
+
+    Notes
+    -----
+    Only conversions that are exact per pixel are deferred: integer grey, and
+    integer RGB read as RGB. A colour file read as grey (BT.601 luma, a
+    matrix product whose last bit depends on how many pixels are multiplied at
+    once), a transparent one (composited over paper), CMYK and float or 32-bit
+    samples are converted whole by :func:`load_scan` as before.
+
+    Examples
+    --------
+    >>> lazy = NativeImage(np.array([[0, 51], [255, 102]], np.uint8))
+    >>> lazy.shape, lazy[1:, :].tolist()
+    ((2, 2), [[1.0, 0.4000000059604645]])
+    >>> np.asarray(lazy).dtype
+    dtype('float32')
+    """
+
+    def __init__(self, samples: np.ndarray, mode: str = "gray") -> None:
+        choose(dict.fromkeys(("gray", "rgb")), mode, "mode")
+        if samples.dtype not in _NATIVE_DTYPES:
+            raise ParameterError(f"samples of dtype {samples.dtype} are not kept native; give "
+                                 "uint8, uint16 or bool samples (or use as_image for floats)")
+        colour = samples.ndim == 3 and samples.shape[2] == 3
+        if not (samples.ndim == 2 or (colour and mode == "rgb")):
+            raise ParameterError(f"samples of shape {samples.shape} with mode={mode!r}: give "
+                                 "(H, W) grey samples, or (H, W, 3) with mode='rgb'")
+        self.samples = samples
+        self.layout = "RGB" if colour else "L"
+        self.mode = mode
+        self.shape = samples.shape[:2] + ((3,) if mode == "rgb" else ())
+
+    @property
+    def ndim(self) -> int:
+        """Dimensions of the float image (2 grey, 3 RGB)."""
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        """Values in the float image."""
+        return int(np.prod(self.shape))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the stored samples take."""
+        return int(self.samples.nbytes)
+
+    def __repr__(self) -> str:
+        """Shape and stored dtype; never the samples."""
+        return f"NativeImage(shape={self.shape}, samples={self.samples.dtype})"
+
+    def __getitem__(self, key) -> np.ndarray:
+        """float32 of the region ``key`` (slices or integers of rows, columns, channel)."""
+        key = key if isinstance(key, tuple) else (key,)
+        spatial, rest = list(key[:2]), key[2:]
+        drop = []
+        for axis, index in enumerate(spatial):
+            if isinstance(index, int | np.integer):  # keep the axis, drop it after converting
+                index = int(index) + (self.shape[axis] if index < 0 else 0)
+                spatial[axis] = slice(index, index + 1)
+                drop.append(axis)
+        samples = self.samples[tuple(spatial)]
+        if samples.size == 0:  # OpenCV's look-up table refuses an empty array
+            region = np.empty(samples.shape[:2] + self.shape[2:], np.float32)
+        else:
+            region, _ = _to_float(samples, self.layout, self.mode)
+        if drop:
+            region = region[tuple(0 if axis in drop else slice(None)
+                                  for axis in range(len(spatial)))]
+        return region[(slice(None),) * (2 - len(drop)) + rest] if rest else region
+
+    def to_float(self) -> np.ndarray:
+        """The whole image as float32 in [0, 1] (a new array)."""
+        return _to_float(self.samples, self.layout, self.mode)[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        """The whole image, so NumPy functions read it as float32 in [0, 1]."""
+        image = self.to_float()
+        return image if dtype is None else image.astype(dtype, copy=False)
+
+
+_NATIVE_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(bool))
+
+
 @dataclass
 class Scan:
     """A loaded scan: a float32 image in [0, 1] and its metadata.
 
     Attributes
     ----------
-    image : ndarray
-        float32, shape (H, W) for ``mode="gray"`` or (H, W, 3) for ``mode="rgb"``.
+    image : ndarray or NativeImage
+        float32, shape (H, W) for ``mode="gray"`` or (H, W, 3) for ``mode="rgb"``;
+        with ``load_scan(dtype="native")`` possibly a :class:`NativeImage` (the
+        file's samples, read as that float32 a region at a time).
     meta : ScanMeta
         Where the image came from.
     """
 
-    image: np.ndarray
+    image: np.ndarray | NativeImage
     meta: ScanMeta = field(repr=False)
 
 
@@ -126,6 +237,7 @@ def load_scan(
     mode: str = "gray",
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     page: int = 0,
+    dtype: str = "float32",
 ) -> Scan:
     """Load a scanned drawing as a float32 image in [0, 1].
 
@@ -153,6 +265,14 @@ def load_scan(
         replaced by this one.
     page : int
         Page (frame) of a multi-page TIFF or an animated GIF/WebP, from 0.
+    dtype : {"float32", "native"}
+        ``"native"`` keeps 8-bit, 16-bit and 1-bit grey samples (and RGB
+        samples with ``mode="rgb"``) as the file stores them, in a
+        :class:`NativeImage` that the streaming pipeline converts tile by tile
+        to exactly the float32 values ``"float32"`` gives (1 or 2 bytes per
+        pixel held instead of 4). Other files (colour read as grey,
+        transparency, CMYK, float or 32-bit samples) are converted whole, as
+        with ``"float32"``.
 
     Returns
     -------
@@ -197,6 +317,7 @@ def load_scan(
     ('PNG', 8)
     """
     choose(dict.fromkeys(("gray", "rgb", "auto")), mode, "mode")
+    choose(dict.fromkeys(("float32", "native")), dtype, "dtype")
     if max_pixels is not None and (isinstance(max_pixels, bool)
                                    or not isinstance(max_pixels, int | np.integer)
                                    or max_pixels < 1):
@@ -210,7 +331,12 @@ def load_scan(
     samples = _ORIENT[decoded.orientation](decoded.samples)
     if mode == "auto":
         mode = "gray" if decoded.layout in ("L", "LA") else "rgb"
-    image, nonfinite = _to_float(samples, decoded.layout, mode)
+    nonfinite = 0
+    if dtype == "native" and samples.dtype in _NATIVE_DTYPES and (
+            decoded.layout == "L" or (decoded.layout == "RGB" and mode == "rgb")):
+        image = NativeImage(samples, mode)
+    else:
+        image, nonfinite = _to_float(samples, decoded.layout, mode)
     meta = ScanMeta(source=name, size=decoded.size, mode=decoded.mode,
                     bit_depth=decoded.bit_depth, dpi=decoded.dpi,
                     orientation=decoded.orientation, page=page, format=decoded.format,
@@ -289,6 +415,8 @@ def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
     """
     if isinstance(image, Scan):
         image = image.image
+    if isinstance(image, NativeImage):
+        return image.to_float()
     if isinstance(image, str | bytes | os.PathLike):
         raise ParameterError(f"{name}={image!r} is a path, not an image array; load it "
                              "first: load_scan(path)")
@@ -327,6 +455,31 @@ def as_image(image, *, name: str = "image", finite: bool = True) -> np.ndarray:
             out = np.clip(out, 0.0, 1.0, out=None if out is arr else out)
         return out
     return _scale(arr)
+
+
+def as_native(image, *, name: str = "image") -> np.ndarray | NativeImage:
+    """The input rule, with grey integer samples kept as they are for tile-by-tile reading.
+
+    A :class:`NativeImage` (or a Scan holding one) is returned as it is; a uint8,
+    uint16 or bool (H, W) or (H, W, 1) array becomes a :class:`NativeImage` of it
+    (no copy); anything else is :func:`as_image`'s float32 result. A region of
+    the result reads as the same float32 values :func:`as_image` gives.
+
+    Examples
+    --------
+    >>> as_native(np.zeros((2, 3), np.uint16))
+    NativeImage(shape=(2, 3), samples=uint16)
+    >>> as_native(np.zeros((2, 3), np.float32)).dtype
+    dtype('float32')
+    """
+    if isinstance(image, Scan):
+        image = image.image
+    if isinstance(image, NativeImage):
+        return image
+    if isinstance(image, np.ndarray) and image.dtype in _NATIVE_DTYPES and image.size and (
+            image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1)):
+        return NativeImage(image[..., 0] if image.ndim == 3 else image)
+    return as_image(image, name=name)
 
 
 def _check_range(arr: np.ndarray, name: str, finite: bool) -> bool:
@@ -445,9 +598,10 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
             rawmode = _rawmode(im)
             if fmt == "TIFF" and _tiff_needs_tifffile(im, rawmode):
                 return _decode_tifffile(fp, name, max_pixels, page, "")
+            direct = _decode_into_numpy(im, fmt) if not page else None
             with _allow_pillow_pixels(im.size[0] * im.size[1]):
                 im.load()  # decodes; a truncated or corrupt file fails here
-            decoded = _from_pillow(im, fmt, rawmode, name)
+            decoded = _from_pillow(im, fmt, rawmode, name, direct)
             transparency = im.info.get("transparency")
         except ScanError:
             raise
@@ -563,7 +717,32 @@ def _tiff_needs_tifffile(im, rawmode: str) -> bool:
         bits is not None and int(bits) > 8)
 
 
-def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
+def _decode_into_numpy(im, fmt: str) -> tuple[np.ndarray, object] | None:
+    """Let Pillow decode an 8- or 16-bit grey image straight into a NumPy array.
+
+    Pillow decodes into its own image memory, which ``np.asarray`` then copies:
+    a large scan would be held twice. For grey modes Pillow can map onto a
+    buffer, its image memory is made a view of a new array before decoding;
+    returns (array, Pillow's core image), or None to decode as usual. The
+    array holds the samples only if the core image is still the image's after
+    ``load()`` (:func:`_pillow_samples` checks).
+    """
+    from PIL import Image
+
+    if im.mode not in ("L", "I;16") or fmt not in ("PNG", "TIFF", "JPEG", "BMP") \
+            or not im.tile or getattr(im, "_im", True) is not None:
+        return None
+    if fmt == "TIFF" and getattr(im, "tag_v2", {}).get(0x0112, 1) != 1:
+        return None  # Pillow turns such a TIFF upright as it loads it: other memory
+    width, height = im.size
+    target = np.empty((height, width), np.uint8 if im.mode == "L" else np.uint16)
+    core = Image.frombuffer(im.mode, im.size, target, "raw", im.mode, 0, 1).im
+    im.im = core
+    return target, core
+
+
+def _from_pillow(im, fmt: str, rawmode: str, name: str,
+                 direct: tuple[np.ndarray, object] | None = None) -> _Decoded:
     mode = im.mode
     transparency = im.info.get("transparency")
     # Pillow < 10.3 opens 16-bit grey PNGs as 32-bit "I" (rawmode "I;16B"); the samples
@@ -579,7 +758,7 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
     elif mode not in ("1", "L", "LA", "RGB", "RGBA", "CMYK", "F") and not mode.startswith("I;16"):
         raise ScanError(f"{name}: colour mode {mode!r} is not supported; export the image "
                         "as 8- or 16-bit RGB or greyscale")
-    samples = np.asarray(im)
+    samples = _pillow_samples(im, direct)
     if wide_grey:
         samples = samples.astype(np.uint16)
     layout = {"1": "L", "L": "L", "F": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA",
@@ -593,6 +772,27 @@ def _from_pillow(im, fmt: str, rawmode: str, name: str) -> _Decoded:
                     # Pillow turns a TIFF upright as it loads it (some versions still
                     # report the tag afterwards): applying it again would turn it twice
                     orientation=1 if fmt == "TIFF" else _orientation(im))
+
+
+def _pillow_samples(im, direct: tuple[np.ndarray, object] | None = None) -> np.ndarray:
+    """``np.asarray(im)``: the array Pillow decoded into, or a copy a strip of rows at a time.
+
+    ``np.asarray`` goes through one ``tobytes()`` of the whole image (joined
+    from chunks), so a large scan would be held two or three times over while
+    it is copied; strips keep the extra to ``_BLOCK_SAMPLES`` samples.
+    """
+    if direct is not None and getattr(im, "_im", None) is direct[1]:
+        return direct[0]  # decoded in place (_decode_into_numpy)
+    width, height = im.size
+    rows = max(1, _BLOCK_SAMPLES // max(1, width * len(im.getbands())))
+    if rows >= height:
+        return np.asarray(im)
+    first = np.asarray(im.crop((0, 0, width, rows)))
+    samples = np.empty((height,) + first.shape[1:], first.dtype)
+    samples[:rows] = first
+    for top in range(rows, height, rows):
+        samples[top:top + rows] = np.asarray(im.crop((0, top, width, min(height, top + rows))))
+    return samples
 
 
 def _colour_key(samples: np.ndarray, layout: str, key) -> tuple[np.ndarray, str]:

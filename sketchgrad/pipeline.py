@@ -345,7 +345,7 @@ def fit_normalizer(scan: Scan | np.ndarray, config: PipelineConfig | None = None
     config = config_of(config)
     meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config, fitted=False)
-    image, _ = image_for_channels(scan, config.channels)
+    image, _ = image_for_channels(scan, config.channels, native=True)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
     side = tile_side(image.shape[:2], config, streaming=True)
     timer = Timer()
@@ -390,16 +390,21 @@ def check_normalizer(normalizer, config: PipelineConfig, *, fitted: bool = True)
                              "leave normalizer=None to scale each image on its own")
 
 
-def image_of(scan: Scan | np.ndarray, name: str = "scan") -> tuple[np.ndarray, object]:
-    """The (H, W) or (H, W, 3) float32 image (the input rule, ``io.as_image``) and meta."""
-    from .io import as_image
+def image_of(scan: Scan | np.ndarray, name: str = "scan", *,
+             native: bool = False) -> tuple[np.ndarray, object]:
+    """The (H, W) or (H, W, 3) float32 image (the input rule, ``io.as_image``) and meta.
+
+    With ``native``, integer grey samples stay as they are (``io.as_native``: a
+    ``NativeImage`` the tile engine converts tile by tile).
+    """
+    from .io import as_image, as_native
 
     meta = scan.meta if isinstance(scan, Scan) else None
-    return as_image(scan, name=name), meta
+    return (as_native(scan, name=name) if native else as_image(scan, name=name)), meta
 
 
-def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto"
-                       ) -> tuple[np.ndarray, str]:
+def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto", *,
+                       native: bool = False) -> tuple[np.ndarray, str]:
     """The image the pipeline processes for a scan, and the channels it is processed in.
 
     The decision is taken once per scan, on the whole image (never per tile).
@@ -414,6 +419,10 @@ def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto"
         (:func:`sketchgrad.channels.resolve_channels`: colour when enough of
         the drawing has chroma relative to its paper) and takes a grey one as
         grey; ``"gray"`` and ``"rgb"`` force the choice.
+    native : bool
+        Keep a grey scan's 8/16-bit samples as they are (a
+        :class:`~sketchgrad.io.NativeImage` the tile engine converts tile by
+        tile) when it is processed grey; a colour scan is converted whole.
 
     Returns
     -------
@@ -439,7 +448,13 @@ def image_for_channels(scan: Scan | np.ndarray, channels: str = "auto"
     >>> image.shape, used, round(float(image[15, 15]), 4)
     ((32, 32), 'gray', 0.5022)
     """
-    image, meta = image_of(scan)
+    from .io import NativeImage
+
+    image, _ = image_of(scan, native=native)
+    if isinstance(image, NativeImage):
+        if image.ndim == 2 and channels != "rgb":
+            return image, "gray"  # a grey scan is processed grey (resolve_channels)
+        image = image.to_float()  # the colour measure and conversions read it whole
     used = resolve_channels(image, channels)
     if used == "rgb" and image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
@@ -492,7 +507,7 @@ def process(scan: Scan | np.ndarray, config: PipelineConfig | None = None, *,
     ((8, 8, 3), True)
     """
     config = config_of(config)
-    _, meta = image_of(scan)
+    meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config)
     image, channels = image_for_channels(scan, config.channels)
     res = Result(image=image, config=config, meta=meta, channels=channels)

@@ -1124,6 +1124,10 @@ def block_mean(a: np.ndarray, step: int) -> np.ndarray:
     >>> block_mean(np.arange(6, dtype=np.float32).reshape(2, 3), 2).tolist()
     [[2.0, 3.5]]
     """
+    if not isinstance(a, np.ndarray):  # a scan kept in its dtype: read in strips of blocks
+        rows = max(1, (1 << 22) // max(1, step * a.shape[1])) * step
+        return np.concatenate([block_mean(a[top:top + rows], step)
+                               for top in range(0, a.shape[0], rows)])
     a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
     rows = np.arange(0, a.shape[0], step)
     cols = np.arange(0, a.shape[1], step)

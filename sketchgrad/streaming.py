@@ -4,8 +4,9 @@ Each tile (with a halo as wide as the denoiser's and operator's declared
 reach) is computed in a thread pool by :mod:`sketchgrad.tiling`, and finished
 rows are streamed into :class:`sketchgrad.png.PngWriter`; the preview is
 drawn from thumbnails gathered as the tiles pass
-(:class:`sketchgrad.preview.Thumbnails`). Peak memory is about the input image
-plus a band of tiles, whatever the scan's size.
+(:class:`sketchgrad.preview.Thumbnails`). Peak memory is about the scan's
+samples (kept in the file's dtype: 1 byte per pixel for 8-bit grey, each tile
+converted to float32 as it is cut) plus a band of tiles, whatever the scan's size.
 
 Nothing half-written is ever seen: every output of a call is written under a
 hidden temporary name (``.<name>.<token>.tmp``) in its folder, and all of them
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import OutputError, ParameterError
-from .io import Scan
+from .io import NativeImage, Scan
 from .pipeline import (
     OUTPUT_KINDS,
     PipelineConfig,
@@ -32,7 +33,6 @@ from .pipeline import (
     check_normalizer,
     config_of,
     image_for_channels,
-    image_of,
     tile_side,
 )
 from .provenance import add_to_record, record_channels
@@ -97,7 +97,10 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     Memory stays at about the input image plus a band of tiles: no full-size
     intermediate or output is held (``magnitude`` is written as 16-bit grey,
     ``hsv`` and ``flow`` as 8-bit RGB, ``sketch`` as 8-bit grey, ``preview``
-    from subsampled stages, so its cost does not grow with the scan). The pixels
+    from subsampled stages, so its cost does not grow with the scan). An 8- or
+    16-bit grey scan (``load_scan(path, dtype="native")``, or a uint8 / uint16
+    array) is held in its own dtype and each tile converted to float32 as it
+    is cut, to the same values :func:`sketchgrad.as_image` gives. The pixels
     equal ``save_png`` of :func:`~sketchgrad.pipeline.process`'s arrays to
     within one level (identical away from OpenCV's last-bit rounding).
 
@@ -157,10 +160,11 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
                              f"{', '.join(OUTPUT_KINDS)}")
     kinds = [k for k in OUTPUT_KINDS if k in paths]
     config = replace(config, outputs=tuple(kinds))
-    _, meta = image_of(scan)
+    meta = scan.meta if isinstance(scan, Scan) else None  # no conversion for it
     check_normalizer(normalizer, config)
     _check_destinations(paths, kinds)
-    image, channels = image_for_channels(scan, config.channels)  # once, for the whole scan
+    # once, for the whole scan; 8/16-bit grey samples stay in their dtype (tiles read as float32)
+    image, channels = image_for_channels(scan, config.channels, native=True)
     text = dict(text) if text is not None else _provenance(config, normalizer)
     text = record_channels(text, channels)
     dests = {kind: Path(paths[kind]) for kind in kinds}
@@ -188,7 +192,7 @@ def process_to_files(scan: Scan | np.ndarray, config: PipelineConfig | None,
     return dests
 
 
-def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[str],
+def _write_staged(image: np.ndarray | NativeImage, meta, config: PipelineConfig, kinds: list[str],
                   staged: dict[str, Path], normalizer, text: dict, compression: int | None,
                   timer: Timer):
     """Compute the tiles and write every kind to its staged (temporary) path.
@@ -215,7 +219,9 @@ def _write_staged(image: np.ndarray, meta, config: PipelineConfig, kinds: list[s
     writers = {}
     opened = False
     try:
-        for band in engine.run(np.uint8):
+        # the stages written; the preview's thumbnails read every stage (keep them all)
+        keep = None if thumbs else {_LAYOUT[kind][0] for kind in kinds if kind in _LAYOUT}
+        for band in engine.run(np.uint8, keep):
             if not opened:
                 opened = True
                 # Opened once the first pass is done: the stroke figures are known.

@@ -53,12 +53,15 @@ from .denoise import (
     resolve_strength,
     should_flatten,
 )
+from .errors import ParameterError
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
+from .io import NativeImage
 from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
 from .png import quantize
 from .strokes import StrokeField, StrokeStatistics
 
-__all__ = ["KEEP_BYTES", "Timer", "TileBox", "TilePlan", "ComputedTile", "FinishedTile",
+__all__ = ["KEEP_BYTES", "WHOLE_DENOISE_MAX_PIXELS", "Timer", "TileBox", "TilePlan",
+           "ComputedTile", "FinishedTile",
            "Scale", "TileEngine", "stages_needed", "plan_tiles", "compute_tile", "finish_tile"]
 
 #: Largest first-pass result kept for the second pass instead of recomputing it (bytes).
@@ -66,6 +69,12 @@ KEEP_BYTES = 128 * 2**20
 
 #: Reach of the relief's central differences, which every tile may compute.
 RELIEF_REACH = 1
+
+#: Largest image (pixels) a denoiser that is not local (reach None: wavelet) is run on
+#: whole by the tile engine: it holds the image and its result as float32 plus the
+#: method's own full-size work (about 20 bytes per pixel for wavelet), so memory
+#: would grow with the scan. Larger scans are refused with the fix.
+WHOLE_DENOISE_MAX_PIXELS = 50_000_000
 
 #: Reach of the stroke colouring (``color="stroke"``): it samples the scan up to
 #: ``max(color.STROKE_SAMPLES)`` pixels against the gradient, bilinearly (one more).
@@ -135,9 +144,10 @@ class TilePlan:
 
     Attributes
     ----------
-    image : ndarray
+    image : ndarray or NativeImage
         The (H, W) or (H, W, 3) float32 image the tiles are cut from (after
-        background flattening).
+        background flattening), or a grey scan's samples in their file's dtype
+        (:class:`sketchgrad.io.NativeImage`), each tile converted as it is cut.
     config : PipelineConfig
         The run's settings.
     needs : set of str
@@ -160,7 +170,7 @@ class TilePlan:
         (:func:`~sketchgrad.strokes.flow_defaults`), the same for every tile.
     """
 
-    image: np.ndarray
+    image: np.ndarray | NativeImage
     config: object
     needs: set[str]
     bands: list[list[TileBox]]
@@ -245,13 +255,15 @@ class Scale:
 # Planning
 
 
-def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
+def plan_tiles(image: np.ndarray | NativeImage, config, needs: set[str], side: int,
                timer: Timer, meta=None) -> TilePlan:
     """Plan the tiles of ``image``: grid, halo from the methods' reach, whole-image work.
 
     ``side`` 0 makes the whole image one tile. ``meta`` (the scan's
     ``ScanMeta``, if known) gives the automatic denoise strength its file's
-    noise floor (bit depth, lossy format).
+    noise floor (bit depth, lossy format). A :class:`~sketchgrad.io.NativeImage`
+    stays in its dtype (the noise estimate reads it strip by strip) unless the
+    background is flattened, which makes a float32 image.
     """
     start = time.perf_counter()
     flattened = should_flatten(image, config.flatten_background)
@@ -267,6 +279,15 @@ def plan_tiles(image: np.ndarray, config, needs: set[str], side: int,
         start = timer.add("estimate_noise", start)
     reach = DENOISE_METHODS[config.denoise].reach_for(strength)
     denoised_whole = None
+    pixels = height * width
+    if reach is None and pixels > WHOLE_DENOISE_MAX_PIXELS:
+        local = [name for name, entry in DENOISE_METHODS.items()
+                 if entry.reach is not None and name != "none"]
+        raise ParameterError(
+            f"denoise={config.denoise!r} is not a local filter: it runs on the whole image, "
+            f"and this one has {pixels / 1e6:.0f} million pixels (more than "
+            f"{WHOLE_DENOISE_MAX_PIXELS // 1_000_000} million, where its memory would grow "
+            f"with the scan); choose a denoiser that works tile by tile ({', '.join(local)})")
     if reach is None:
         # Not a local filter: denoise once, with the strength estimated above.
         denoised_whole = denoise(image, config.denoise, strength=strength)
@@ -418,6 +439,10 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype,
 # Driving
 
 
+#: FinishedTile stages a caller of ``TileEngine.run`` may decline (``keep``).
+_DROPPABLE = frozenset(("denoised", "field", "normalized", "unit", "hsv", "sketch"))
+
+
 class TileEngine:
     """Runs a :class:`TilePlan` in a thread pool; yields finished tiles band by band."""
 
@@ -526,7 +551,7 @@ class TileEngine:
         self.timer.add("normalize", t)
         return kept
 
-    def run(self, dtype) -> Iterator[list[FinishedTile]]:
+    def run(self, dtype, keep: set[str] | None = None) -> Iterator[list[FinishedTile]]:
         """Yield each band of finished tiles, top to bottom.
 
         With a global scale to fit, or stroke figures to sum, a first pass
@@ -534,7 +559,10 @@ class TileEngine:
         reuses the first pass's tiles when they fit in ``KEEP_BYTES`` (8.5 MP,
         outputs hsv: 102 MB), and computes them again otherwise, so memory
         stays bounded. ``scale.strokes`` holds the whole image's stroke figures
-        once the first band is out.
+        once the first band is out. ``keep`` names the :class:`FinishedTile`
+        stages the caller reads (``"field"``, ``"normalized"``, ``"unit"``,
+        ...); the others are dropped as each tile is finished, so a band holds
+        only what is written (None keeps all).
         """
         plan = self.plan
         kept: dict[TileBox, ComputedTile] = {}
@@ -549,7 +577,10 @@ class TileEngine:
 
             def second(box: TileBox) -> FinishedTile:
                 tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later)
-                return finish_tile(plan, self.scale, tile, dtype, self.timer)
+                done = finish_tile(plan, self.scale, tile, dtype, self.timer)
+                for stage in _DROPPABLE - (_DROPPABLE if keep is None else keep):
+                    setattr(done, stage, None)  # a padded gx/gy or a float plane: let it go
+                return done
 
             for band in plan.bands:
                 yield list(self.ordered(pool, second, band))

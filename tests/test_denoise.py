@@ -125,6 +125,24 @@ def test_estimate_noise_thin_and_single_pixel():
     assert estimate_noise(np.full((20, 30), 0.7, np.float32)) == 0.0
 
 
+def test_noise_of_a_native_scan_is_read_strip_by_strip(monkeypatch):
+    from sketchgrad.io import NativeImage, as_image
+
+    samples = np.round(line_drawing(300, 200) * 65535).astype(np.uint16)
+    lazy = NativeImage(samples)
+    # the float path told the bit depth the samples carry (their noise floor)
+    expected = estimate_noise(as_image(samples), bit_depth=16)
+    strength = module.resolve_strength(as_image(samples), "median", bit_depth=16)
+
+    def whole(self):
+        raise AssertionError("the native scan was converted whole")
+
+    monkeypatch.setattr(NativeImage, "to_float", whole)
+    monkeypatch.setattr(NativeImage, "__array__", whole)
+    assert estimate_noise(lazy) == expected
+    assert module.resolve_strength(lazy, "median") == strength
+
+
 def test_gaussian_strength_is_sigma_in_pixels():
     rng = np.random.default_rng(3)
     image = rng.random((40, 50), dtype=np.float32)

@@ -515,3 +515,92 @@ def test_16bit_grey_png_opened_as_mode_i_by_older_pillow(tmp_path, monkeypatch):
     assert_array_equal(np.round(scan.image * 65535).astype(np.int64), values)
     back = load_scan(ours).image
     assert np.abs(back - magnitude).max() <= 0.5 / 65535 + FLOAT_TOL
+
+
+# --------------------------------------------------------------------------- native dtype
+
+@pytest.mark.parametrize("key", list(UNUSUAL))
+def test_native_scan_reads_as_the_float32_scan_bit_for_bit(corpus, key):
+    """dtype="native" defers only exact conversions: every region equals load_scan's floats."""
+    from sketchgrad.io import NativeImage
+
+    path = corpus["files"][key]
+    for mode in ("gray", "rgb"):
+        whole = load_scan(path, mode=mode).image
+        native = load_scan(path, mode=mode, dtype="native")
+        lazy = native.image
+        if isinstance(lazy, NativeImage):
+            assert lazy.samples.dtype in (np.uint8, np.uint16, bool)
+            assert lazy.shape == whole.shape
+            assert_array_equal(np.asarray(lazy), whole)
+            h, w = whole.shape[:2]
+            assert_array_equal(lazy[h // 3:, 1:w - 1], whole[h // 3:, 1:w - 1])
+            assert_array_equal(lazy[-1], whole[-1])
+        else:  # converted whole, as dtype="float32" does
+            assert lazy.dtype == np.float32
+            assert_array_equal(lazy, whole)
+
+
+@pytest.mark.parametrize("tag", [1, 3, 6, 8])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_native_scan_keeps_the_files_samples_turned_upright(tmp_path, tag, bits):
+    from sketchgrad.io import NativeImage
+
+    stored = asymmetric(6, 9).astype(np.uint16) * (257 if bits == 16 else 1)
+    stored = stored.astype(np.uint8 if bits == 8 else np.uint16)
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    path = save(tmp_path / "o.png", Image.fromarray(stored), exif=exif)
+    scan = load_scan(path, dtype="native")
+    assert isinstance(scan.image, NativeImage)
+    assert scan.image.samples.dtype == stored.dtype
+    assert scan.image.nbytes == stored.nbytes  # the samples, not a float copy
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(path)))
+    assert_array_equal(scan.image.samples, upright)
+    # an independent scale: the value over the type's largest, rounded once to float32
+    assert_array_equal(scan.image[2:5, 1:4],
+                       (upright[2:5, 1:4] / float(2 ** bits - 1)).astype(np.float32))
+
+
+def test_colour_read_as_grey_stays_float32_when_native(tmp_path):
+    """BT.601 luma is a matrix product: not exact tile by tile, so it is converted whole."""
+    rgb = np.dstack([asymmetric(), asymmetric()[::-1], asymmetric()[:, ::-1]])
+    path = save(tmp_path / "c.png", Image.fromarray(rgb))
+    grey = load_scan(path, dtype="native").image
+    assert isinstance(grey, np.ndarray) and grey.dtype == np.float32
+    colour = load_scan(path, mode="rgb", dtype="native").image
+    assert colour.samples.dtype == np.uint8 and colour.shape == rgb.shape
+    assert_array_equal(colour[1:3, 2:6, 1], rgb[1:3, 2:6, 1] / np.float32(255))
+
+
+def test_native_dtype_is_checked():
+    from sketchgrad.io import NativeImage
+
+    with pytest.raises(ParameterError,
+                       match=r"dtype='uint8' is not known; choose one of: 'float32', 'native'"):
+        load_scan(io.BytesIO(b"x"), dtype="uint8")
+    with pytest.raises(ParameterError, match=r"samples of dtype float32 are not kept native"):
+        NativeImage(np.zeros((2, 2), np.float32))
+    with pytest.raises(ParameterError, match=r"shape \(2, 2, 3\) with mode='gray'"):
+        NativeImage(np.zeros((2, 2, 3), np.uint8))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF", "JPEG"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_grey_scan_is_decoded_once_not_copied(tmp_path, monkeypatch, fmt, bits):
+    """8/16-bit grey is decoded straight into the array (a scan is held once, not twice)."""
+    if fmt == "JPEG" and bits == 16:
+        pytest.skip("JPEG has no 16-bit grey")
+    stored = (asymmetric(40, 53).astype(np.uint16) * (257 if bits == 16 else 1))
+    stored = stored.astype(np.uint8 if bits == 8 else np.uint16)
+    path = save(tmp_path / f"g.{fmt.lower()}", Image.fromarray(stored), fmt)
+    expected = np.asarray(Image.open(path))
+
+    def copied(self, *args, **kwargs):
+        raise AssertionError("the decoded image was copied")
+
+    monkeypatch.setattr(Image.Image, "tobytes", copied)
+    monkeypatch.setattr(Image.Image, "crop", copied)
+    scan = load_scan(path, dtype="native")
+    assert_array_equal(scan.image.samples, expected)
+    assert_array_equal(load_scan(path).image, (expected / float(2 ** bits - 1)).astype(np.float32))
