@@ -572,7 +572,6 @@ def _compare(args: argparse.Namespace) -> int:
     from .batch import pixel_limit
     from .compare import render_comparison
     from .io import load_scan
-    from .provenance import provenance_text
     from .runners import one_line_reason
 
     settings = _settings(args)
@@ -591,8 +590,8 @@ def _compare(args: argparse.Namespace) -> int:
             source = _stdin_scan() if args.input == STDIO else args.input
             scan = load_scan(source, mode="gray", max_pixels=limit)
             target = Path(tmp) / "sheet.png" if to_stdout else dest
-            render_comparison(scan, args.what, target, config=config,
-                              text=provenance_text(config))
+            # its default record: the settings and the strength the sheet used
+            render_comparison(scan, args.what, target, config=config)
         except SketchgradError as exc:
             _error(f"{args.input}: {one_line_reason(exc, args.input)}")
             if settings.get("debug"):

@@ -244,6 +244,10 @@ class Result:
         The scan's (H, W) when the arrays are a reduced copy.
     details : dict or None
         Full-resolution crops for the preview's 1:1 panels.
+    strength_used : float or None
+        The denoise strength the run used: the automatic estimate resolved to
+        a number when ``config.strength`` is None (``None`` for
+        ``denoise="none"``, which has no strength).
     flattened : bool
         Whether the background was flattened (``flatten_background`` True, or
         "auto" on unevenly lit paper; see :func:`~sketchgrad.denoise.should_flatten`).
@@ -268,6 +272,7 @@ class Result:
     meta: ScanMeta | None = None
     full_shape: tuple[int, int] | None = None
     details: dict[str, Any] | None = None
+    strength_used: float | None = None
     channels: str = "gray"
     flattened: bool = False
     flow: np.ndarray | None = None
@@ -544,6 +549,7 @@ def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConf
         strength = resolve_strength(image, config.denoise, **file_noise_source(res.meta))
         t = timer.add("estimate_noise", t)
     res.denoised = denoise(image, config.denoise, strength=strength)
+    res.strength_used = None if strength is None else float(strength)
     t = timer.add("denoise", t)
     if "field" in needs:
         res.field = gradient_field(res.denoised, config.operator)
@@ -594,6 +600,8 @@ def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConf
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, res.meta), normalizer,
                         timer)
     res.flattened = engine.plan.flattened
+    res.strength_used = None if engine.plan.strength is None \
+        else float(engine.plan.strength)
     shape = image.shape[:2]
     # the denoised scan and the relief keep the scan's channels (the relief its colours)
     planes: dict[str, NDArray[np.float32]] = {

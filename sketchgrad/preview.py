@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from matplotlib.text import Text
 
     from .gradients import GradientField
-    from .io import NativeImage, ScanMeta
-    from .pipeline import PipelineConfig, Result
+    from .io import NativeImage
+    from .pipeline import Result
     from .strokes import StrokeDirections, StrokeStatistics
     from .tiling import FinishedTile
 
@@ -42,16 +42,19 @@ _Box = tuple[int, int, int, int]
 #: A panel's colorbar: colormap, limits, options of _colorbar.
 _Colorbar = tuple["Colormap", float, float, dict[str, Any]]
 
-__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "render_preview", "prepare",
-           "preview_png_bytes", "detail_window", "block_peak", "block_mean", "shrink_step",
-           "Thumbnails"]
+__all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "EXTRA_PANELS", "render_preview",
+           "prepare", "preview_png_bytes", "detail_window", "block_peak", "block_mean",
+           "shrink_step", "Thumbnails", "strength_label", "channels_label"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
 PREVIEW_SIDE = 720
 #: The panels a preview can show, in their reading order (three to a row).
 PREVIEW_PANELS = ("scan", "denoised", "relief", "gx", "gy", "histogram",
                   "magnitude", "hsv", "legend", "rose", "detail_scan", "detail_hsv",
-                  "detail_relief")
+                  "detail_relief", "hsv_strongest")
+#: Panels shown only when asked for: the colour panel with each block's strongest
+#: pixel (every other panel is area-averaged, as bright as its file looks).
+EXTRA_PANELS = ("hsv_strongest",)
 #: Panels shown at full resolution (1:1 crops of the busiest region); by default
 #: only when the scan had to be shrunk for display.
 DETAIL_PANELS = ("detail_scan", "detail_hsv", "detail_relief")
@@ -211,7 +214,61 @@ def format_number(x: float | None) -> str:
     return "auto" if x is None else f"{x:g}"
 
 
-def _full_shape(result: Result) -> tuple[int, int]:
+def strength_label(config, used: float | None) -> str:
+    """The denoise setting as run: method and the strength actually used.
+
+    ``used`` is the number the run denoised with (``Result.strength_used``):
+    the automatic estimate resolved, or the strength that was set. ``None``
+    (not known) shows the setting itself.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> strength_label(PipelineConfig(denoise="gaussian"), 0.61803)
+    'gaussian, strength 0.618 (auto)'
+    >>> strength_label(PipelineConfig(denoise="median", strength=3), 3.0)
+    'median, strength 3 (set)'
+    >>> strength_label(PipelineConfig(denoise="none"), None)
+    'none'
+    """
+    if config.denoise == "none":
+        return "none"
+    if used is None:
+        return f"{config.denoise}, strength {format_number(config.strength)}"
+    how = "auto" if config.strength is None else "set"
+    return f"{config.denoise}, strength {float(used):.3g} ({how})"
+
+
+def channels_label(result, setting: str | None = None) -> str:
+    """Which channels a result was computed on, and why (``"channels: rgb (auto: colour)"``).
+
+    Read from ``result.channels`` when the pipeline records it, else from the
+    scan's shape; ``(auto: ...)`` when the setting (``setting``, by default
+    ``result.config.channels``) was ``"auto"``.
+
+    Examples
+    --------
+    >>> import numpy as np, sketchgrad
+    >>> channels_label(sketchgrad.process(np.eye(8, dtype=np.float32)))
+    'channels: gray (auto: grey)'
+    """
+    used = getattr(result, "channels", None) or ("rgb" if result.image.ndim == 3 else "gray")
+    if (setting or getattr(result.config, "channels", None)) == "auto":
+        return f"channels: {used} (auto: {'colour' if used == 'rgb' else 'grey'})"
+    return f"channels: {used}"
+
+
+def _flattened(result) -> str:
+    """The background flattening as run (with "auto", what it decided: ``Result.flattened``)."""
+    done = getattr(result, "flattened", None)
+    if done is None:  # a result that does not record it: the setting
+        setting = result.config.flatten_background
+        return " · background: auto" if setting == "auto" else \
+            (" · background flattened" if setting else "")
+    return " · background flattened" if done else ""
+
+
+def _full_shape(result) -> tuple[int, int]:
     """(H, W) of the scan itself (the arrays may be a reduced copy)."""
     shape = result.full_shape or result.image.shape[:2]
     return shape[0], shape[1]
@@ -224,6 +281,12 @@ def _titles(result: Result) -> dict[str, str]:
     scan = f"scan · {w}×{h} px"
     if meta is not None:
         scan += f", {meta.bit_depth}-bit"
+    if result.image.ndim == 3:
+        scan += ", colour"
+    used = getattr(result, "strength_used", None)
+    relief = "relief · depth 10, light elevation 82°, azimuth 45°"
+    if result.sketch is not None and result.sketch.ndim == 3:
+        relief = "relief in the drawing's colours · depth 10, light 82°, 45°"
     from .color import color_label
 
     label = color_label(cfg.color)
@@ -237,14 +300,14 @@ def _titles(result: Result) -> dict[str, str]:
         colour = f"colour · {label} on {cfg.color_target}"
     return {
         "scan": scan,
-        "denoised": f"denoised · {cfg.denoise}, strength {format_number(cfg.strength)}"
-                    + (" · background flattened" if getattr(result, "flattened", False) else ""),
-        "relief": "relief · depth 10, light elevation 82°, azimuth 45°",
+        "denoised": f"denoised · {strength_label(cfg, used)}" + _flattened(result),
+        "relief": relief,
         "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
         "gy": f"gy = ∂I/∂y · {cfg.operator} (intensity / px)",
         "histogram": f"|∇I| before and after {cfg.normalize} (log counts)",
         "magnitude": f"|∇I| normalized · {cfg.normalize}",
         "hsv": colour,
+        "hsv_strongest": "colour · strongest pixel per block (brighter than the file)",
         "legend": ("legend · direction the tone rises" if cfg.color == "hsv"
                    else "legend · stroke colouring" if cfg.color == "stroke"
                    else f"legend · ramp {label}"),
@@ -258,8 +321,10 @@ def _titles(result: Result) -> dict[str, str]:
 def _available(result: Result,
                details: Mapping[str, Any] | None = None) -> dict[str, bool]:
     if details is not None:
-        return {**_available(result), "detail_scan": "scan" in details,
-                "detail_hsv": "hsv" in details, "detail_relief": "relief" in details}
+        have = _available(result)
+        return {**have, "detail_scan": "scan" in details,
+                "detail_hsv": "hsv" in details, "detail_relief": "relief" in details,
+                "hsv_strongest": have["hsv_strongest"] or "hsv_peaks" in details}
     reduced = result.full_shape is not None
     return {
         "scan": True,
@@ -270,6 +335,7 @@ def _available(result: Result,
         "histogram": result.field is not None and result.normalized is not None,
         "magnitude": result.normalized is not None,
         "hsv": result.hsv is not None,
+        "hsv_strongest": result.hsv is not None and not reduced,
         "legend": result.hsv is not None,
         "rose": getattr(result, "strokes", None) is not None,
         # a reduced copy has no full-resolution pixels to crop (unless given as details)
@@ -284,18 +350,19 @@ def _choose_panels(result: Result, panels: str | Sequence[str] | None,
     have = _available(result, details)
     if panels is None:
         big = max(_full_shape(result)) > 1.25 * PREVIEW_SIDE
-        return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)]
-    chosen = [panels] if isinstance(panels, str) else list(panels)
-    unknown = [p for p in chosen if p not in PREVIEW_PANELS]
-    if unknown or not chosen:
-        raise ParameterError(f"panels={chosen!r}: choose one or more of "
+        return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)
+                and p not in EXTRA_PANELS]
+    panels = [panels] if isinstance(panels, str) else list(panels)
+    unknown = [p for p in panels if p not in PREVIEW_PANELS]
+    if unknown or not panels:
+        raise ParameterError(f"panels={panels!r}: choose one or more of "
                              f"{', '.join(PREVIEW_PANELS)}")
-    missing = [p for p in chosen if not have[p]]
+    missing = [p for p in panels if not have[p]]
     if missing:
         raise ParameterError(f"panels {', '.join(missing)} were not computed for this result; "
                              "run process() with outputs including 'preview' (detail panels "
                              "of a reduced result need details=)")
-    return chosen
+    return panels
 
 
 def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
@@ -350,8 +417,11 @@ def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
 
 def _details_of(result: Result) -> dict[str, Any]:
     """The window and its full-resolution crops, from a full-size result."""
-    busy = result.normalized if result.normalized is not None \
-        else 1.0 - downsample(result.image)
+    if result.normalized is not None:
+        busy = result.normalized
+    else:  # no gradients: the ink (of a colour scan, its channels' mean)
+        shown = downsample(result.image)
+        busy = 1.0 - (shown.mean(axis=2) if shown.ndim == 3 else shown)
     r, c, ch, cw = window = detail_window(busy, result.image.shape[:2])
     where = (slice(r, r + ch), slice(c, c + cw))
     crops: dict[str, Any] = {"window": window, "scan": result.image[where]}
@@ -362,14 +432,12 @@ def _details_of(result: Result) -> dict[str, Any]:
     return crops
 
 
-def _peaks(result: Result, kind: str, details: Mapping[str, Any] | None) -> np.ndarray:
-    """The magnitude or colour panel's picture: strongest pixel per block (see block_peak)."""
-    given = (details or {}).get(f"{kind}_peaks")
+def _strongest(result, details) -> np.ndarray:
+    """The labelled extra colour panel: each block's strongest pixel (see block_peak)."""
+    given = (details or {}).get("hsv_peaks")
     if given is not None:  # gathered tile by tile from the full-resolution stages
         return np.asarray(given, np.float32)
-    # the panel is offered only for a result that has this stage (see _available)
-    data = cast(np.ndarray, result.normalized if kind == "magnitude" else result.hsv)
-    return block_peak(data, shrink_step(data.shape))
+    return block_peak(result.hsv, shrink_step(result.hsv.shape))
 
 
 # ----------------------------------------------------------------------------------------
@@ -439,19 +507,21 @@ def _fit(shape: tuple[int, ...], box: tuple[int, int]) -> tuple[int, int]:
 def _resize(a: np.ndarray, size: tuple[int, int], *, peak: bool = False) -> np.ndarray:
     """``a`` brought to ``size`` (h, w) for display.
 
-    Shrinking picks one pixel per footprint: the nearest (what Agg's
-    "nearest" resampling showed), or with ``peak`` the strongest (largest
-    absolute value, or largest channel; as :func:`block_peak`), so thin
-    strokes stay visible. Enlarging repeats pixels.
+    Shrinking averages each footprint's area (OpenCV ``INTER_AREA``), so a
+    panel is as bright as the file it shows; with ``peak`` it picks each
+    footprint's strongest pixel instead (largest absolute value, or largest
+    channel; as :func:`block_peak`), for the signed gx and gy panels, whose
+    two sides of a stroke would cancel in a mean. Enlarging repeats pixels.
     """
     import cv2
 
     h, w = a.shape[:2]
     if (h, w) == tuple(size):
         return a
-    if not peak or (size[0] >= h and size[1] >= w):
-        return cast(np.ndarray, cv2.resize(a, (size[1], size[0]),
-                                           interpolation=cv2.INTER_NEAREST))
+    if size[0] >= h and size[1] >= w:
+        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_NEAREST)
+    if not peak:
+        return cv2.resize(a, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     # each output pixel covers source rows [r0, r0 + ky) and columns [c0, c0 + kx)
     rows = np.arange(size[0]) * h // size[0]
     cols = np.arange(size[1]) * w // size[1]
@@ -812,9 +882,13 @@ def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStati
                ha="center", va="center", color="0.3")
 
 
-def _panel_picture(name: str, result: Result, details: Mapping[str, Any] | None,
-                   fit: Callable[[tuple[int, ...]], tuple[int, int]], window: _Box | None,
-                   full_w: int) -> tuple[NDArray[np.uint8], _Colorbar | None]:
+def _area(stage: np.ndarray, fit) -> np.ndarray:
+    """A stage shrunk to its panel's size by area averaging, in one step (as OpenCV would)."""
+    a = downsample(stage, side=max(stage.shape[:2]))  # float32 by the input rule, no resize
+    return _resize(a, fit(a.shape))
+
+
+def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tuple:
     """(uint8 RGB picture at its display size, colorbar (cmap, vmin, vmax, kw) or None)."""
     from matplotlib import colormaps
 
@@ -828,20 +902,19 @@ def _panel_picture(name: str, result: Result, details: Mapping[str, Any] | None,
         return (_rgb8(_resize(g, fit(g.shape), peak=True), cmap, -limit, limit),
                 (cmap, -limit, limit, {"extend": True}))
     if name == "magnitude":
+        # the colormap of the area-averaged values: as bright as the file looks shrunk
         cmap = colormaps["magma"]
-        peaks = _peaks(result, "magnitude", details)
-        return _rgb8(_resize(peaks, fit(peaks.shape), peak=True), cmap), (cmap, 0.0, 1.0, {})
+        return _rgb8(_area(result.normalized, fit), cmap), (cmap, 0.0, 1.0, {})
     if name in DETAIL_PANELS:
         # details and window are set whenever a detail panel is shown (_build_figure)
         crop = downsample(cast("Mapping[str, Any]", details)[name.removeprefix("detail_")],
                           side=max(cast(_Box, window)[2:]))
         return _rgb8(_resize(crop, fit(crop.shape))), None
-    if name == "hsv":
-        peaks = _peaks(result, "hsv", details)
+    if name == "hsv_strongest":
+        peaks = _strongest(result, details)
         return _rgb8(_resize(peaks, fit(peaks.shape), peak=True)), None
-    data = downsample(cast(np.ndarray, {"scan": result.image, "denoised": result.denoised,
-                                        "relief": result.sketch}[name]))
-    rgb = _rgb8(_resize(data, fit(data.shape)))
+    rgb = _rgb8(_area({"scan": result.image, "denoised": result.denoised, "hsv": result.hsv,
+                       "relief": result.sketch}[name], fit))
     if name == "scan" and window is not None:
         r, c, ch, cw = window
         scale = rgb.shape[1] / full_w
@@ -892,13 +965,17 @@ def _build_figure(result: Result, panels: str | Sequence[str] | None,
     cfg = result.config
     from .color import color_label
 
-    note = (f"denoise {cfg.denoise} · operator {cfg.operator} · normalize {cfg.normalize} · "
+    note = (f"{channels_label(result)} · denoise "
+            f"{strength_label(cfg, getattr(result, 'strength_used', None))}"
+            f"{_flattened(result)} · operator {cfg.operator} · normalize {cfg.normalize} · "
             f"colour {color_label(cfg.color)}"
             + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
     if max(full_h, full_w) > max(h, w):
         shown_h, shown_w = _fit((h, w), (box_h, _PANEL_PX))
-        note += (f" · panels shown at {shown_w}×{shown_h}: area-averaged, |∇I| and colour "
-                 "keep each block's strongest pixel")
+        strongest = " (and the strongest-pixel colour panel)" if "hsv_strongest" in names \
+            else ""
+        note += (f"\npanels shown at {shown_w}×{shown_h}, area-averaged: as bright as the "
+                 f"files look shrunk; gx and gy{strongest} keep each block's strongest value")
     if result.meta is not None:
         note = f"{Path(str(result.meta.source)).name}\n{note}"
 
@@ -958,10 +1035,16 @@ def render_preview(result: Result, path: str | os.PathLike[str], *,
     magnitude before and after normalization (log counts); the normalized
     magnitude (colorbar); the colouring and its legend (the colour wheel, or
     the ramp); the rose of stroke angles (``result.strokes``: bars per angle
-    weighted by ink, the dominant angles, the overall coherence). Titles name
-    the methods and parameters. Scans larger than a
-    panel also get 1:1 crops of their busiest strokes (scan, colour, relief),
-    with the crop's box drawn on the scan panel.
+    weighted by ink, the dominant angles, the overall coherence). Titles and
+    the heading name the methods and parameters as run: the channels (a
+    colour run shows its scan, denoised scan and colour relief in colour), the
+    denoise strength actually used (``result.strength_used``,
+    the automatic estimate resolved). Scans larger than a panel are shown
+    area-averaged, so the magnitude and colour panels are as bright as their
+    files look shrunk (the ``"hsv_strongest"`` panel, on request, keeps each
+    block's strongest pixel instead, and says so); they also get 1:1 crops of
+    their busiest strokes (scan, colour, relief), with the crop's box drawn on
+    the scan panel.
 
     Parameters
     ----------
@@ -980,10 +1063,10 @@ def render_preview(result: Result, path: str | os.PathLike[str], *,
         are a reduced copy of a larger scan (``result.full_shape`` set): keys
         ``"window"`` (row, col, height, width in scan pixels, see
         :func:`detail_window`), ``"scan"``, ``"hsv"``, ``"relief"`` (the
-        crops; float in [0, 1] or uint8); optionally ``"magnitude_peaks"``
-        and ``"hsv_peaks"``, the overview pictures of the magnitude and colour
-        panels (:func:`block_peak` of the full-resolution stages). Default:
-        ``result.details`` if present, else taken from ``result`` itself.
+        crops; float in [0, 1] or uint8); optionally ``"hsv_peaks"``, the
+        picture of the ``"hsv_strongest"`` panel (:func:`block_peak` of the
+        full-resolution colour). Default: ``result.details`` if present, else
+        taken from ``result`` itself.
     atomic : bool
         ``False`` writes ``path`` itself, for a caller that stages it
         (see :func:`sketchgrad.png.save_png`).
@@ -1007,7 +1090,8 @@ def render_preview(result: Result, path: str | os.PathLike[str], *,
     _check_result(result)
     output_format(path)  # refuse an unwritable format before drawing
     if text is None:
-        text = provenance_text(result.config)
+        text = provenance_text(result.config,
+                               strength_used=getattr(result, "strength_used", None))
     # level 3: ISA-L's fastest good level when installed (level 6 took ten times as long
     # for a file a fifth smaller)
     return save_png(path, _figure(result, panels, details), bit_depth=8, compression=3,
@@ -1111,12 +1195,10 @@ class Thumbnails:
         self.step = step
         self.full_shape = image.shape[:2]
         self.image = block_mean(image, step)
-        shape = self.image.shape[:2]
         have = set(needs) | ({"gx", "gy"} if "field" in needs else set())
-        # a colour scan's denoised image and relief keep its three channels
-        colour = {"hsv": (3,), "denoised": image.shape[2:], "sketch": image.shape[2:]}
-        self.planes = {kind: np.zeros(shape + colour.get(kind, ()), np.float32)
-                       for kind in self.KINDS if kind in have}
+        # made at the first tile, with its channels (a colour run's denoised scan and relief)
+        self.planes: dict[str, np.ndarray | None] = {kind: None for kind in self.KINDS
+                                                     if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
 
     def _plan_details(self, image: np.ndarray | NativeImage) -> dict[str, Any]:
@@ -1132,12 +1214,7 @@ class Thumbnails:
 
         busy = gradient_field(self.image, "sobel").magnitude
         r, c, ch, cw = window = detail_window(busy, self.full_shape)
-        shape = self.image.shape[:2]
-        # overview pictures that keep thin strokes visible (block_peak)
-        peaks = {f"{name}_peaks": np.zeros(shape + ((3,) if name == "hsv" else ()), np.float32)
-                 for name, kind in (("magnitude", "normalized"), ("hsv", "hsv"))
-                 if kind in self.planes}
-        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy(), **peaks}
+        return {"window": window, "scan": image[r:r + ch, c:c + cw].copy()}
 
     @staticmethod
     def _stage(tile: FinishedTile, kind: str) -> np.ndarray | None:
@@ -1154,23 +1231,14 @@ class Thumbnails:
                 part = self._stage(tile, kind)
                 if part is None:
                     continue
+                if plane is None:
+                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + part.shape[2:],
+                                                         np.float32)
+                # block means, as the file looks shrunk (the preview's panels are faithful)
                 small = block_mean(part, s)
                 plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
             if self.details is not None:
                 self._crop(tile)
-                self._peaks(tile)
-
-    def _peaks(self, tile: FinishedTile) -> None:
-        """Each block's strongest pixel of the tile's magnitude and colour."""
-        details = cast("dict[str, Any]", self.details)  # called when there are details
-        s = self.step
-        y0, x0 = tile.box.y0, tile.box.x0
-        for name, part in (("magnitude", tile.unit), ("hsv", tile.hsv)):
-            plane = details.get(f"{name}_peaks")
-            if plane is None or part is None:
-                continue
-            small = block_peak(part, s)
-            plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
 
     def _crop(self, tile: FinishedTile) -> None:
         """Copy the part of a finished tile that falls in the detail window."""
@@ -1190,13 +1258,20 @@ class Thumbnails:
             details[name][top - r:bottom - r, left - c:right - c] = \
                 part[top - box.y0:bottom - box.y0, left - box.x0:right - box.x0]
 
-    def result(self, config: PipelineConfig, meta: ScanMeta | None) -> Result:
-        """The thumbnails as a small Result (``full_shape`` set when shrunk)."""
+    def result(self, config: PipelineConfig, meta: ScanMeta | None, **recorded: Any) -> Result:
+        """The thumbnails as a small Result (``full_shape`` set when shrunk).
+
+        ``recorded``: what the run decided, kept on the Result for the
+        preview's titles (``strength_used=``, the denoise strength used).
+        """
         from .gradients import GradientField
         from .pipeline import Result
 
         planes = dict(self.planes)
-        field = GradientField(planes.pop("gx"), planes.pop("gy")) if "gx" in planes else None
+        field = GradientField(planes.pop("gx"), planes.pop("gy")) \
+            if planes.get("gx") is not None else None
+        planes.pop("gx", None)
+        planes.pop("gy", None)
         return Result(image=self.image, config=config, meta=meta, field=field,
                       full_shape=self.full_shape if self.step > 1 else None,
-                      details=self.details, **cast("dict[str, Any]", planes))
+                      details=self.details, **planes, **recorded)

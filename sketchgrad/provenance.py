@@ -6,6 +6,7 @@ Every PNG sketchgrad writes carries a ``sketchgrad`` text chunk holding JSON::
      "channels_used": "rgb",                          # what config["channels"] chose
      "normalizer": {...the batch's merged statistics...},        # batch scope only
      "input_statistics": {...this input's own statistics...},    # batch scope, when small
+     "strength_used": 0.62,      # the denoise strength the run used (automatic: resolved)
      "strokes": {"dominant": [{"angle": 30.0, "share": 0.5}, ...],  # outputs flow, preview
                  "overall_coherence": 0.41, "sigma": 3.0, "operator": "scharr"}}
 
@@ -13,7 +14,8 @@ The skip rule: an input is skipped when each of its outputs exists, is newer
 than the input, and records the same ``config``, ``normalize_scope`` and
 ``normalizer`` as this run would. (``channels_used`` is not compared: it
 follows from the input and ``config["channels"]``, and a changed input is
-newer than its outputs.) An output that exists but carries no record
+newer than its outputs; nor is ``strength_used``, a result of the run, not a
+setting.) An output that exists but carries no record
 was not written by sketchgrad and is never replaced without ``--overwrite``.
 """
 
@@ -31,7 +33,8 @@ if TYPE_CHECKING:
     from .normalize import Normalizer
     from .pipeline import PipelineConfig
 
-__all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "read_provenance",
+__all__ = ["PROVENANCE_KEY", "KEEP_STATISTICS", "provenance_text", "with_strength_used",
+           "read_provenance",
            "normalizer_record", "expected_record", "record_channels", "output_records",
            "up_to_date", "foreign_output", "kept_statistics", "output_provenance",
            "add_to_record"]
@@ -46,7 +49,8 @@ KEEP_STATISTICS = 8192
 
 def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
                     normalizer_state: object = None,
-                    input_statistics: dict[str, Any] | None = None) -> dict[str, str]:
+                    input_statistics: dict[str, Any] | None = None,
+                    strength_used: float | None = None) -> dict[str, str]:
     """The PNG text chunks recording how an output was made.
 
     Parameters
@@ -60,6 +64,10 @@ def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
     input_statistics : dict, optional
         This input's own statistics (``Normalizer.to_dict()``), so that a
         re-run need not measure an unchanged input again.
+    strength_used : float, optional
+        The denoise strength the run used (the automatic estimate resolved),
+        recorded as ``strength_used`` beside the config's ``strength``. It is
+        a result, not a setting: the skip rule does not compare it.
 
     Returns
     -------
@@ -81,8 +89,40 @@ def provenance_text(config: PipelineConfig, *, normalize_scope: str = "image",
         record["normalizer"] = normalizer_state
     if input_statistics is not None:
         record["input_statistics"] = input_statistics
+    if strength_used is not None:
+        record["strength_used"] = float(strength_used)
     return {"Software": f"sketchgrad {__version__}",
             PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
+
+
+def with_strength_used(text: dict[str, str], strength_used: float | None) -> dict[str, str]:
+    """``text`` with the denoise strength a run used added to its provenance record.
+
+    The strength is known only once the scan is read (the automatic estimate),
+    after the record was made; chunks without a sketchgrad record are
+    returned unchanged, as is everything when ``strength_used`` is None.
+
+    Examples
+    --------
+    >>> from sketchgrad.pipeline import PipelineConfig
+    >>> text = with_strength_used(provenance_text(PipelineConfig()), 0.5)
+    >>> record = json.loads(text["sketchgrad"])
+    >>> record["config"]["strength"], record["strength_used"]
+    (None, 0.5)
+    """
+    text = dict(text)
+    raw = text.get(PROVENANCE_KEY)
+    if strength_used is None or raw is None:
+        return text
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return text
+    if not isinstance(record, dict):
+        return text
+    record["strength_used"] = float(strength_used)
+    text[PROVENANCE_KEY] = json.dumps(record, sort_keys=True)
+    return text
 
 
 def add_to_record(text: dict[str, str], key: str, value: object) -> dict[str, str]:

@@ -215,6 +215,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     """
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
+    from .provenance import with_strength_used
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
     height, width = image.shape[:2]
@@ -225,6 +226,9 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     if step > 1 and side:
         side = max(step, side // step * step)  # tiles on whole preview blocks
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)
+    strength = engine.plan.strength
+    strength = None if strength is None else float(strength)
+    text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
     thumbs = Thumbnails(image, step, needs) if step else None
     writers: dict[str, PngWriter] = {}
     opened = False
@@ -264,7 +268,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
             writer.abort()
     if thumbs:
         t = time.perf_counter()
-        result = thumbs.result(config, meta)
+        result = thumbs.result(config, meta, strength_used=strength)
         result.strokes = engine.scale.strokes
         result.channels = "rgb" if image.ndim == 3 else "gray"
         result.flattened = engine.plan.flattened

@@ -203,6 +203,11 @@ def test_api_outputs_carry_provenance_and_the_scans_dpi(tmp_path):
     out = sg.process_to_files(scan, cfg, paths)
     # the record as the command writes it, with what the scan was processed in (issue 14)
     expected = {**json.loads(provenance_text(cfg)["sketchgrad"]), "channels_used": "gray"}
+    # and the denoise strength the run used: the automatic estimate, resolved on the scan
+    from sketchgrad.denoise import file_noise_source, resolve_strength
+
+    expected["strength_used"] = resolve_strength(scan.image, cfg.denoise,
+                                                 **file_noise_source(scan.meta))
     # and the stroke figures the preview measured (its rose), the scan's own
     strokes = sg.process(scan, sg.PipelineConfig(tile_size=16, outputs=("flow",))).strokes
     expected["strokes"] = strokes.summary()

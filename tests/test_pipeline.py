@@ -126,7 +126,7 @@ def test_files_hold_exactly_the_stage_results(tmp_path):
     # the caller's record, and the stroke figures the flow and preview outputs measured
     strokes = process(img, PipelineConfig(strength=1.5, outputs=("flow",))).strokes
     assert record.pop("strokes") == strokes.summary()
-    assert record == {"x": 1}
+    assert record == {"x": 1, "strength_used": 1.5}  # and the strength used
     with Image.open(paths["preview"]) as im:
         assert im.mode in ("RGB", "RGBA") and im.size[0] > 100
 

@@ -362,3 +362,259 @@ def test_default_run_pins_the_output_pixels_and_the_preview_shows_them(tmp_path,
     x, y = where["detail_relief"]
     np.testing.assert_array_equal(preview[y + 1:y + 1 + ch, x + 1:x + 1 + cw, 0],
                                   decoded("sketch")[r:r + ch, c:c + cw])
+
+
+# ----------------------------------------------------------------------------------------
+# Faithful panels: a panel is as bright as its file; the settings as run, strength included
+
+
+def thin_strokes(shape, seed=5):
+    """Paper with one-pixel pen lines in four directions and a few dots (a sparse drawing)."""
+    h, w = shape
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = np.full(shape, 0.93, np.float32)
+    for k in range(9):
+        image[np.abs((x - w * (k + 1) / 10) * np.cos(0.7 * k) + (y - h / 2) * np.sin(0.7 * k))
+              < 0.5] = 0.12
+    image[rng.integers(0, h, 300), rng.integers(0, w, 300)] = 0.2
+    image += rng.normal(0, 0.004, shape).astype(np.float32)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def panel_pixels(sheet_rgb, sheet, name):
+    """A panel's picture on the rendered sheet, inside its one-pixel frame."""
+    _, x, y, rgb = next(p for p in sheet.pictures if p[0] == name)
+    return sheet_rgb[y + 1:y + rgb.shape[0] - 1, x + 1:x + rgb.shape[1] - 1]
+
+
+def shrunk_like(array, panel):
+    """``array`` area-averaged to the panel's size (an independent OpenCV shrink in one step)."""
+    import cv2
+
+    return cv2.resize(np.asarray(array, np.float32), (panel.shape[1], panel.shape[0]),
+                      interpolation=cv2.INTER_AREA)
+
+
+#: Largest difference of a panel's mean from its file's (both on [0, 1]): one 8-bit level
+#: and a half (the panel is made from float stages, the file is quantised).
+MEAN_TOLERANCE = 1.5 / 255
+
+
+def test_colour_and_magnitude_panels_are_as_bright_as_their_files(tmp_path, monkeypatch):
+    """A streamed run of a large sparse drawing: each panel's mean is its file's mean.
+
+    The reference is the written PNG itself, shrunk in one step by OpenCV's
+    area averaging to the panel's size; the magnitude panel is compared
+    through the same colormap. Keeping each block's strongest pixel (the old
+    panels) makes the colour panel several times brighter than the file: the
+    last assertion shows the check would catch it.
+    """
+    from matplotlib import colormaps
+
+    import sketchgrad.streaming as streaming
+    from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
+    from sketchgrad.preview import _build_figure, _resize, block_peak
+
+    image = thin_strokes((1800, 2500))
+    seen = {}
+    real = streaming._write_preview
+
+    def spy(result, dest, text):
+        seen["result"] = result
+        return real(result, dest, text)
+
+    monkeypatch.setattr(streaming, "_write_preview", spy)
+    paths = {kind: tmp_path / f"page.{kind}.png" for kind in OUTPUT_KINDS}
+    process_to_files(image, PipelineConfig(normalize="minmax"), paths)
+    sheet = _build_figure(seen["result"], None)
+    shown, _ = load_png(paths["preview"])
+
+    hsv_panel = panel_pixels(shown, sheet, "hsv").astype(np.float32) / 255
+    with Image.open(paths["hsv"]) as im:
+        hsv_file = np.asarray(im).astype(np.float32) / 255
+    want = shrunk_like(hsv_file, hsv_panel)
+    assert abs(hsv_panel.mean() - hsv_file.mean()) <= MEAN_TOLERANCE
+    assert abs(hsv_panel.mean() - want.mean()) <= MEAN_TOLERANCE
+    assert np.abs(hsv_panel - want).mean() <= 2 / 255  # pixel by pixel, not only on average
+
+    magma = colormaps["magma"]
+    mag_panel = panel_pixels(shown, sheet, "magnitude").astype(np.float32) / 255
+    with Image.open(paths["magnitude"]) as im:
+        mag_file = np.asarray(im).astype(np.float32) / 65535
+    want = magma(shrunk_like(mag_file, mag_panel))[..., :3]
+    assert abs(mag_panel.mean() - want.mean()) <= MEAN_TOLERANCE
+    assert np.abs(mag_panel - want).mean() <= 2 / 255
+
+    # what keeping each block's strongest pixel (the old panel) would have shown
+    step = -(-max(image.shape) // PREVIEW_SIDE)
+    old = _resize(block_peak(hsv_file, step), hsv_panel.shape[:2], peak=True)
+    assert old.mean() > 4 * hsv_file.mean() and old.mean() - hsv_file.mean() > 3 * MEAN_TOLERANCE
+
+
+def test_full_size_result_panels_are_as_bright_as_its_arrays(rng):
+    from sketchgrad.preview import _build_figure
+
+    res = process(thin_strokes((1500, 2000)), PipelineConfig(normalize="minmax"))
+    sheet = _build_figure(res, None)
+    shown = sheet.render()
+    panel = panel_pixels(shown, sheet, "hsv").astype(np.float32) / 255
+    assert abs(panel.mean() - res.hsv.mean()) <= MEAN_TOLERANCE
+    assert np.abs(panel - shrunk_like(res.hsv, panel)).mean() <= 2 / 255
+    # the scan panel is the scan, shrunk the same way
+    scan = panel_pixels(shown, sheet, "scan")[..., 0].astype(np.float32) / 255
+    assert np.abs(scan - shrunk_like(res.image, scan)).mean() <= 2 / 255
+
+
+def colour_drawing(shape=(600, 800)):
+    """A red disc and a blue stroke on white paper."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    rgb = np.ones(shape + (3,), np.float32)
+    rgb[(x - 0.3 * w) ** 2 + (y - 0.5 * h) ** 2 < (0.2 * h) ** 2] = (0.85, 0.1, 0.1)
+    rgb[np.abs(x - 0.7 * w - 0.2 * (y - h / 2)) < 3] = (0.1, 0.2, 0.8)
+    return rgb
+
+
+def colour_result(rgb):
+    """A Result of a colour run built from the stage functions (as the pipeline will)."""
+    from sketchgrad.color import apply_color
+    from sketchgrad.gradients import gradient_field
+    from sketchgrad.normalize import normalize, to_unit
+    from sketchgrad.pipeline import Result
+    from sketchgrad.sketch import colour_relief
+
+    field = gradient_field(rgb, "sobel")
+    unit = to_unit(normalize(field.magnitude, "robust"), "robust")
+    return Result(image=rgb, config=PipelineConfig(denoise="none", normalize="robust"),
+                  denoised=rgb.copy(), field=field, normalized=unit,
+                  hsv=apply_color(field, unit, None), sketch=colour_relief(rgb), channels="rgb")
+
+
+def reddish(rgb):
+    r, g, b = (rgb[..., i].astype(int) for i in range(3))
+    return (r > 180) & (g < 100) & (b < 100)
+
+
+def test_a_colour_run_shows_its_scan_denoised_and_relief_in_colour():
+    from sketchgrad.preview import _build_figure
+
+    rgb = colour_drawing()
+    res = colour_result(rgb)
+    sheet = _build_figure(res, None)
+    shown = sheet.render()
+    y, x = np.mgrid[0:600, 0:800]
+    disc = ((x - 240) ** 2 + (y - 300) ** 2 < 120 ** 2).mean()
+    for name in ("scan", "denoised"):
+        panel = panel_pixels(shown, sheet, name)
+        assert abs(reddish(panel).mean() - disc) < 0.02, name  # the red disc, in red
+        np.testing.assert_allclose(panel / 255, shrunk_like(rgb, panel), atol=1.5 / 255)
+    relief = panel_pixels(shown, sheet, "relief").astype(int)
+    assert abs(reddish(relief).mean() - disc) < 0.03  # the relief lit in the disc's red
+    texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+    assert texts["heading"].startswith("channels: rgb (auto: colour) · denoise none")
+    assert texts["title:scan"].endswith(", colour")
+    assert texts["title:relief"].startswith("relief in the drawing's colours")
+    assert texts["title:denoised"] == "denoised · none"
+
+
+def test_a_grey_run_says_so_and_keeps_grey_panels(rng):
+    from sketchgrad.preview import _build_figure
+
+    res = process(sketchy((120, 160), rng))
+    sheet = _build_figure(res, None)
+    shown = sheet.render()
+    texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+    assert texts["heading"].startswith("channels: gray (auto: grey) · denoise gaussian, "
+                                       "strength ")
+    for name in ("scan", "denoised", "relief"):
+        panel = panel_pixels(shown, sheet, name).astype(int)
+        assert (panel.max(axis=2) == panel.min(axis=2)).all(), name
+
+
+def test_the_strength_used_is_on_the_result_in_the_titles_and_in_every_record(tmp_path):
+    """The automatic strength resolved to a number: Result, preview titles, file records."""
+    import json
+
+    from sketchgrad.config import read_provenance
+    from sketchgrad.denoise import resolve_strength
+    from sketchgrad.pipeline import OUTPUT_KINDS, process_to_files
+    from sketchgrad.preview import _build_figure
+
+    image = thin_strokes((400, 500))
+    image = np.clip(image + np.random.default_rng(3).normal(0, 0.08, image.shape), 0, 1)
+    image = image.astype(np.float32)
+    want = resolve_strength(image, "gaussian")  # independent: the denoiser's own rule
+    assert 0.5 < want < 2.0  # inside the clip: an estimate, not a bound
+    whole = process(image)
+    tiled = process(image, PipelineConfig(tile_size=64))
+    assert whole.strength_used == tiled.strength_used == pytest.approx(want, rel=1e-6)
+    assert process(image, PipelineConfig(strength=1.25)).strength_used == 1.25
+    assert process(image, PipelineConfig(denoise="none")).strength_used is None
+
+    texts = {t.get_gid(): t.get_text() for t in _build_figure(whole, None).fig.texts
+             if t.get_gid()}
+    assert texts["title:denoised"] == f"denoised · gaussian, strength {want:.3g} (auto)"
+    assert f"denoise gaussian, strength {want:.3g} (auto)" in texts["heading"]
+
+    paths = {kind: tmp_path / f"p.{kind}.png" for kind in OUTPUT_KINDS}
+    process_to_files(image, PipelineConfig(), paths)
+    for kind, path in paths.items():
+        record = read_provenance(path)
+        assert record["config"]["strength"] is None, kind  # the setting stays "auto"
+        assert record["strength_used"] == pytest.approx(want, rel=1e-6), kind
+    # a record given by the caller (a batch's) gets it too; other chunks are left alone
+    given = {"sketchgrad": json.dumps({"config": PipelineConfig().to_dict()}), "note": "x"}
+    process_to_files(image, PipelineConfig(), {"hsv": tmp_path / "g.png"}, text=given)
+    with Image.open(tmp_path / "g.png") as im:
+        assert im.text["note"] == "x"
+    assert read_provenance(tmp_path / "g.png")["strength_used"] == pytest.approx(want, rel=1e-6)
+    # an explicit strength is recorded as used
+    process_to_files(image, PipelineConfig(strength=0.8), {"hsv": tmp_path / "s.png"})
+    assert read_provenance(tmp_path / "s.png")["strength_used"] == 0.8
+
+
+def test_a_batch_rerun_still_skips_with_the_strength_recorded(tmp_path):
+    from sketchgrad.batch import run_batch
+    from sketchgrad.config import read_provenance
+    from sketchgrad.denoise import resolve_strength
+    from sketchgrad.png import save_png
+
+    (tmp_path / "in").mkdir()
+    image = thin_strokes((120, 160))
+    save_png(tmp_path / "in" / "page.png", image, bit_depth=8)
+    with Image.open(tmp_path / "in" / "page.png") as im:
+        stored = np.asarray(im).astype(np.float32) / 255
+    config = PipelineConfig(outputs=("hsv", "preview"))
+    first = run_batch([tmp_path / "in"], tmp_path / "out", config)
+    assert [o.status for o in first] == ["ok"]
+    for output in first[0].outputs:
+        assert read_provenance(output)["strength_used"] == pytest.approx(
+            resolve_strength(stored, "gaussian", bit_depth=8, lossy=False), rel=1e-6)
+    again = run_batch([tmp_path / "in"], tmp_path / "out", config)
+    assert [o.status for o in again] == ["skipped"]
+
+
+def test_the_strongest_pixel_view_is_shown_only_on_request_and_says_so():
+    from sketchgrad.preview import EXTRA_PANELS, _build_figure, block_peak
+
+    res = process(thin_strokes((1500, 2000)), PipelineConfig(normalize="minmax"))
+    assert EXTRA_PANELS == ("hsv_strongest",)
+    assert "picture hsv_strongest" not in [f"picture {p[0]}" for p in
+                                           _build_figure(res, None).pictures]
+    sheet = _build_figure(res, ["hsv", "hsv_strongest"])
+    shown = sheet.render()
+    texts = {t.get_gid(): t.get_text() for t in sheet.fig.texts if t.get_gid()}
+    assert texts["title:hsv_strongest"] == \
+        "colour · strongest pixel per block (brighter than the file)"
+    assert "strongest-pixel colour panel" in texts["heading"]
+    strongest = panel_pixels(shown, sheet, "hsv_strongest").astype(np.float32) / 255
+    averaged = panel_pixels(shown, sheet, "hsv").astype(np.float32) / 255
+    peaks = block_peak(res.hsv, 3)  # 2000 px in blocks of 3: at most 720
+    assert strongest.mean() >= peaks.mean() - MEAN_TOLERANCE  # at least as strong as the peaks
+    assert strongest.mean() > 3 * averaged.mean()
+    # a reduced result has it only with the gathered peaks
+    small = process(downsample(res.image, 500), res.config)
+    small.full_shape = res.image.shape
+    with pytest.raises(ParameterError, match="hsv_strongest were not computed"):
+        _build_figure(small, ["hsv_strongest"])

@@ -253,21 +253,26 @@ def test_streamed_preview_crops_equal_the_whole_image_across_tile_seams(
         assert (got == want).mean() > 0.99, name
 
 
-def test_streamed_preview_overviews_are_block_peaks_of_the_whole_image(
+def test_streamed_preview_overviews_are_block_means_of_the_whole_image(
         tmp_path, monkeypatch, previewed):
-    from sketchgrad.preview import block_peak
-
+    """The magnitude and colour panels show the files' block means (as bright as the files)."""
     monkeypatch.setattr("sketchgrad.preview.PREVIEW_SIDE", 40)
     img = scan((120, 161), seed=6)  # step 5, partial blocks at the right
     process_to_files(img, PipelineConfig(strength=1.0, tile_size=32),
                      {"preview": tmp_path / "p.png"})
-    details = previewed["result"].details
+    shown = previewed["result"]
     whole = process(img, PipelineConfig(strength=1.0, tile_size=0))
-    np.testing.assert_allclose(details["magnitude_peaks"], block_peak(whole.normalized, 5),
-                               atol=1e-5)
-    want = block_peak(np.floor(whole.hsv * 255 + 0.5).astype(np.uint8), 5)
-    close = np.abs(details["hsv_peaks"] - want).max(axis=2) <= 1 / 255 + 1e-6
-    assert details["hsv_peaks"].shape == (24, 33, 3) and close.mean() > 0.99
+
+    def means(a, step=5):  # independent: a loop over the blocks (partial ones at the ends)
+        rows, cols = -(-a.shape[0] // step), -(-a.shape[1] // step)
+        return np.array([[a[r * step:(r + 1) * step, c * step:(c + 1) * step].mean(axis=(0, 1))
+                          for c in range(cols)] for r in range(rows)], np.float32)
+
+    np.testing.assert_allclose(shown.normalized, means(whole.normalized), atol=1e-5)
+    assert shown.hsv.shape == (24, 33, 3)
+    # the colour tiles are 8-bit samples: their means are within half a level of the floats'
+    np.testing.assert_allclose(shown.hsv, means(whole.hsv), atol=0.5 / 255 + 1e-5)
+    assert "hsv_peaks" not in shown.details and "magnitude_peaks" not in shown.details
 
 
 # ----------------------------------------------------------------------------------------
