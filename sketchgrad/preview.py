@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from matplotlib.text import Text
 
     from .gradients import GradientField
-    from .io import NativeImage
-    from .pipeline import Result
+    from .io import NativeImage, ScanMeta
+    from .pipeline import PipelineConfig, Result
     from .strokes import StrokeDirections, StrokeStatistics
     from .tiling import FinishedTile
 
