@@ -488,8 +488,12 @@ def _di_zenzo(channels: list[tuple[_F32, _F32]]) -> tuple[_F32, _F32]:
     np.copyto(uy, radius, where=lean)
     del half_diff, radius, lean
     length = np.hypot(ux, uy)
-    np.copyto(ux, np.float32(1.0), where=length == 0)
-    np.maximum(length, np.float32(np.finfo(np.float32).tiny), out=length)
+    # An isotropic tensor (d = gxy = 0: the eigenvector is not defined, e.g. where
+    # equal x and y changes meet) gives (1, 0) of length 1, not 1 / (a clamped 0).
+    isotropic = length == 0
+    np.copyto(ux, np.float32(1.0), where=isotropic)
+    np.copyto(length, np.float32(1.0), where=isotropic)
+    del isotropic
     ux /= length
     uy /= length
     del length

@@ -180,9 +180,6 @@ def test_sheets_state_the_strength_a_run_would_use(tmp_path):
     assert record["strength_used"] == pytest.approx(want["gaussian"], rel=1e-6)
 
 
-@pytest.mark.xfail(raises=RuntimeWarning, strict=True,
-                   reason="gradient_field's Di Zenzo gives ~1e30 at the left border of this "
-                          "shrunk colour scan (gradients._di_zenzo; to be fixed there)")
 def test_a_colour_scan_is_compared_in_colour():
     from sketchgrad.compare import _sheet
 

@@ -367,3 +367,18 @@ def test_magnitude_is_bitwise_repeatable_and_matches_hypot():
     for _ in range(20):
         np.testing.assert_array_equal(GradientField(gx.copy(), gy.copy()).magnitude, first)
     np.testing.assert_allclose(first, np.hypot(gx.astype(np.float64), gy), rtol=1e-6)
+
+
+def test_colour_isotropic_tensor_has_a_finite_unit_direction():
+    # R rises to the right, G downwards, B flat: the summed tensor is a^2 * identity, so the
+    # Di Zenzo direction is not defined; the magnitude is still sqrt(a^2 / 3) (mean over the
+    # three channels of the largest eigenvalue), and gx, gy must stay finite (they were
+    # 1 / float32-tiny times the magnitude)
+    a = 0.01
+    y, x = np.mgrid[0:40, 0:40].astype(np.float32)
+    rgb = np.stack([0.2 + a * x, 0.2 + a * y, np.full_like(x, 0.5)], axis=-1)
+    field = gradient_field(rgb)
+    inner = (slice(2, -2), slice(2, -2))
+    np.testing.assert_allclose(field.magnitude[inner], a / np.sqrt(3), rtol=1e-4)
+    assert np.isfinite(field.gx).all() and np.isfinite(field.gy).all()
+    np.testing.assert_allclose(np.hypot(field.gx, field.gy)[inner], a / np.sqrt(3), rtol=1e-4)
