@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
 from .preview import channels_label, strength_label
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
     from matplotlib.image import AxesImage
 
+    from .io import Scan
     from .pipeline import PipelineConfig
 
 #: A sheet's tiles: one dict of pictures and labels per method.
@@ -382,7 +383,8 @@ def _sheet(image, what: str, config):
     return fig, panels, run
 
 
-def render_comparison(image, what: str, path: str | os.PathLike, *, config=None,
+def render_comparison(image: ArrayLike | Scan, what: str, path: str | os.PathLike[str], *,
+                      config: PipelineConfig | None = None,
                       text: dict[str, str] | None = None) -> Path:
     """Draw every method of one stage side by side on the same scan, into a PNG.
 

@@ -98,10 +98,12 @@ from numpy.typing import NDArray
 
 import sketchgrad
 from sketchgrad import ColorRamp, GradientField, Result, Scan
+from sketchgrad.io import NativeImage
 
 scan = sketchgrad.load_scan("page.png")
 assert_type(scan, Scan)
-assert_type(scan.image, NDArray[np.float32])
+# float32, or the file's samples read tile by tile with load_scan(dtype="native")
+assert_type(scan.image, NDArray[np.float32] | NativeImage)
 assert_type(sketchgrad.as_image(np.zeros((2, 2), np.uint8)), NDArray[np.float32])
 result = sketchgrad.process(scan)
 assert_type(result, Result)
