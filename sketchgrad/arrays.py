@@ -1,4 +1,4 @@
-"""Small array checks several stages share: the grey-image check of the comparison sheets.
+"""Small array checks several stages share: the grey-image check, the (H, W) mask check.
 
 (The package-wide input rule for images is :func:`sketchgrad.io.as_image`.)
 """
@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["check_grey"]
+__all__ = ["check_grey", "as_mask"]
 
 
 def check_grey(image: np.ndarray, *, empty: bool = True) -> None:
@@ -29,3 +29,14 @@ def check_grey(image: np.ndarray, *, empty: bool = True) -> None:
     # min and max each propagate NaN; their sum could overflow for finite values
     if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
+
+
+def as_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``mask`` as a boolean (H, W) array of ``shape`` (None stays None); else an error."""
+    if mask is None:
+        return None
+    inside = np.asarray(mask)
+    if inside.shape != shape:
+        raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
+                             f"{shape}; give a boolean (H, W) mask")
+    return inside.astype(bool, copy=False)

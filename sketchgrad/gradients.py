@@ -35,6 +35,7 @@ from typing import Any, Literal, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import as_mask
 from .errors import ParameterError, choose
 from .io import LUMA_BT601
 from .registry import add_entry, check_reach, first_doc_line, registered_doc
@@ -629,13 +630,7 @@ def gradient_field(image: ArrayLike, operator: str = "sobel", *, mode: str = "re
         raise ParameterError(f"operator {operator!r} takes no border mode (it was registered "
                              "without one); leave mode='reflect' and cval=0")
     image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
-    inside = None
-    if mask is not None:
-        inside = np.asarray(mask)
-        if inside.shape != image.shape[:2]:
-            raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
-                                 f"{image.shape[:2]}; give a boolean (H, W) mask")
-        inside = inside.astype(bool, copy=False)
+    inside = as_mask(mask, image.shape[:2])
     outside, peak = _check_finite(image, inside)
     if outside:
         # Non-finite values outside the mask must not reach the filters.

@@ -76,6 +76,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import as_mask
 from .color import hsv_to_rgb
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, gradient_field
@@ -779,13 +780,7 @@ def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "sch
     sigma = _check_sigma(sigma)
     choose(OPERATORS, operator, "operator")
     image = as_image(image)
-    inside = None
-    if mask is not None:
-        inside = np.asarray(mask)
-        if inside.shape != image.shape[:2]:
-            raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
-                                 f"{image.shape[:2]}; give a boolean (H, W) mask")
-        inside = inside.astype(bool, copy=False)
+    inside = as_mask(mask, image.shape[:2])
     jxx, jxy, jyy = _structure_tensor(image, sigma, operator, inside)
     return StrokeField(*_stroke_fields(jxx, jxy, jyy, inside))
 
