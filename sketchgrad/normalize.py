@@ -202,7 +202,7 @@ class _Stats:
         lo, hi = float(np.min(values)), float(np.max(values))
         if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates into min/max
             _raise_non_finite(_count_non_finite(values), name, masked)
-        part = _Stats(self.moments, self.histogram, 0, lo, hi)
+        part = _Stats(self.moments, False, 0, lo, hi)
         if self.moments:
             peak = max(abs(lo), abs(hi))
             shift = math.frexp(peak)[1] if peak > _SAFE or 0 < peak < 1 / _SAFE else 0
@@ -217,17 +217,50 @@ class _Stats:
                                   shift))
         part.count = values.size
         if self.histogram:
-            part.hist = np.zeros(_NBINS, np.int64)
-            part.sums = np.zeros(_NBINS, np.float64)
-            for chunk in _chunks(values, _HIST_CHUNK):
-                bins = _bins(chunk)
-                part.hist += np.bincount(bins, minlength=_NBINS)
-                part.sums += np.bincount(bins, weights=chunk, minlength=_NBINS)
-            _fold_zero(part.hist)
-            _fold_zero(part.sums)
-        self.merge(part)
+            self._add_to_histogram(values, lo, hi)
+        self._merge_summary(part)
+
+    def _add_to_histogram(self, values: np.ndarray, lo: float, hi: float) -> None:
+        """Count ``values`` (between ``lo`` and ``hi``) into the histogram, in place.
+
+        Only the bins from ``lo``'s to ``hi``'s are counted (the key is
+        order-preserving): a tile of gradient magnitudes spans a few
+        thousand of the 2**20 bins, so counting and adding them costs a
+        fraction of the whole histogram's pass.
+        """
+        if self.hist is None:
+            self.hist = np.zeros(_NBINS, np.int64)
+            self.sums = np.zeros(_NBINS, np.float64)
+        sums = cast(np.ndarray, self.sums)  # set with hist
+        first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
+        if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins
+            first, last = min(first, _ZERO_BINS.start), max(last, _ZERO_BINS.stop - 1)
+        width = last - first + 1
+        for chunk in _chunks(values, _HIST_CHUNK):
+            bins = _bins(chunk)
+            bins -= np.uint32(first)
+            self.hist[first:last + 1] += np.bincount(bins, minlength=width)
+            sums[first:last + 1] += np.bincount(bins, weights=chunk, minlength=width)
+        if first < _ZERO_BINS.stop and last >= _ZERO_BINS.start:
+            _fold_zero(self.hist)
+            _fold_zero(sums)
 
     def merge(self, other: _Stats) -> None:
+        if other.count == 0:
+            return
+        if self.histogram:
+            if self.hist is None:
+                # a histogram Stats with a count has both arrays
+                self.hist = cast(np.ndarray, other.hist).copy()
+                self.sums = cast(np.ndarray, other.sums).copy()
+            else:  # in place: this Stats owns its arrays (made by add, copied or unpacked)
+                sums = cast(np.ndarray, self.sums)
+                self.hist += cast(np.ndarray, other.hist)
+                sums += cast(np.ndarray, other.sums)
+        self._merge_summary(other)
+
+    def _merge_summary(self, other: _Stats) -> None:
+        """Merge the count, extremes and moments of ``other`` (not its histogram)."""
         if other.count == 0:
             return
         self.min, self.max = min(self.min, other.min), max(self.max, other.max)
@@ -243,14 +276,6 @@ class _Stats:
                 delta = other.mean - self.mean
                 self.m2 += other.m2 + delta * delta * self.count * other.count / total
                 self.mean += delta * other.count / total
-        if self.histogram:
-            if self.hist is None:
-                # a histogram Stats with a count has both arrays
-                self.hist = cast(np.ndarray, other.hist).copy()
-                self.sums = cast(np.ndarray, other.sums).copy()
-            else:
-                self.hist = self.hist + other.hist
-                self.sums = cast(np.ndarray, self.sums) + other.sums
         self.count += other.count
 
     def _rescaled(self, shift: int) -> _Stats:
@@ -521,22 +546,23 @@ def _onto(t: np.ndarray, out_range: tuple[float, float], clip: bool) -> np.ndarr
 
 
 def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
-            own: tuple[float, float]) -> np.ndarray:
+            own: tuple[float, float], *, in_place: bool = False) -> np.ndarray:
     """``(x - offset) / (ends[1] - ends[0])`` as a new array of x's dtype, without overflow.
 
     ``offset`` and ``own`` (x's range) lie within x's float range; the divisor
     > 0 may not (a span across the whole float line, an L2 norm, a spread of
-    subnormal numbers), so it is given by its two ends.
+    subnormal numbers), so it is given by its two ends. ``in_place``: write
+    into ``x`` (a temporary of the caller's) instead of a new array.
     """
     kind = x.dtype.type
     info = np.finfo(x.dtype)
     reach = max(abs(own[0] - offset), abs(own[1] - offset))
     div = ends[1] - ends[0]
     if reach <= float(info.max) and float(info.tiny) <= div <= float(info.max):
-        out: np.ndarray = np.subtract(x, kind(offset))
+        out: np.ndarray = np.subtract(x, kind(offset), out=x if in_place else None)
         out /= kind(div)
         return out
-    out = np.empty_like(x)
+    out = x if in_place else np.empty_like(x)  # chunk by chunk: each read before written
     flat_in, flat_out = x.reshape(-1), out.reshape(-1)
     if x.dtype == np.float32:
         # float64 holds every intermediate; work in chunks (no full-size copy)
@@ -552,7 +578,8 @@ def _affine(x: np.ndarray, offset: float, ends: tuple[float, float],
     if halve:
         div = ends[1] / 2 - ends[0] / 2
     if not div > 0:  # a spread below float64's resolution: no scale
-        return np.zeros_like(x)
+        out[...] = 0
+        return out
     exponent = math.frexp(div)[1]
     scaled = math.ldexp(div, -exponent)
     for start in range(0, flat_in.size, _CHUNK):
@@ -690,8 +717,7 @@ def _scale_robust(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
         # Clip to the window first: far outliers (the reason for this method) divided
         # by a small window would overflow before the clip brought them back.
         window = np.clip(x, kind(p_lo), kind(p_hi))
-        out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi))
-        del window
+        out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi), in_place=True)
         np.clip(out, kind(0), kind(1), out=out)
     return _onto(out, opts["out_range"], True)
 
@@ -731,8 +757,7 @@ def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool
     # The value that reaches 1; clipping to it first keeps far outliers from overflowing.
     top = min(black + (reference - black) / opts["level"], float(np.finfo(x.dtype).max))
     window = np.clip(x, kind(black), kind(top))
-    out = _affine(window, black, (black, top), (black, top))  # top -> exactly 1
-    del window
+    out = _affine(window, black, (black, top), (black, top), in_place=True)  # top -> exactly 1
     np.clip(out, kind(0), kind(1), out=out)
     return _onto(out, opts["out_range"], True)
 

@@ -1176,13 +1176,33 @@ def block_mean(a: np.ndarray | NativeImage, step: int) -> np.ndarray:
         return np.concatenate([block_mean(a[top:top + rows], step)
                                for top in range(0, a.shape[0], rows)])
     a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
+    height, width = a.shape[:2]
+    full_h, full_w = height // step, width // step
+    out = np.empty((-(-height // step), -(-width // step)) + a.shape[2:], np.float32)
+    if full_h and full_w:
+        # whole blocks: OpenCV's area shrink by an integer factor is the block mean (to
+        # float32 rounding), ten times faster than two reduceat passes
+        import cv2
+
+        whole = cv2.resize(a[:full_h * step, :full_w * step], (full_w, full_h),
+                           interpolation=cv2.INTER_AREA)
+        out[:full_h, :full_w] = whole.reshape(out[:full_h, :full_w].shape)
+    if height > full_h * step:  # the last row of partial blocks
+        out[full_h:] = _partial_block_mean(a[full_h * step:], step)
+    if width > full_w * step and full_h:  # the last column of partial blocks
+        out[:full_h, full_w:] = _partial_block_mean(a[:full_h * step, full_w * step:], step)
+    return out
+
+
+def _partial_block_mean(a: NDArray[np.float32], step: int) -> NDArray[np.float32]:
+    """Block means where blocks may be cut short by the edge (they average what is there)."""
     rows = np.arange(0, a.shape[0], step)
     cols = np.arange(0, a.shape[1], step)
     sums = np.add.reduceat(np.add.reduceat(a, rows, axis=0), cols, axis=1)
     count_r = np.diff(np.append(rows, a.shape[0])).astype(np.float32)
     count_c = np.diff(np.append(cols, a.shape[1])).astype(np.float32)
     counts = np.outer(count_r, count_c)
-    return sums / (counts[..., None] if sums.ndim == 3 else counts)
+    return cast("NDArray[np.float32]", sums / (counts[..., None] if sums.ndim == 3 else counts))
 
 
 class Thumbnails:

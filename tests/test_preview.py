@@ -618,3 +618,23 @@ def test_the_strongest_pixel_view_is_shown_only_on_request_and_says_so():
     small.full_shape = res.image.shape
     with pytest.raises(ParameterError, match="hsv_strongest were not computed"):
         _build_figure(small, ["hsv_strongest"])
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 7), (16, 16), (17, 33), (40, 3), (23, 19, 3)])
+@pytest.mark.parametrize("step", [1, 2, 3, 8])
+def test_block_mean_is_the_mean_of_each_block_edges_included(shape, step):
+    from sketchgrad.preview import block_mean
+
+    rng = np.random.default_rng(shape[0] * 31 + step)
+    for samples in (rng.random(shape).astype(np.float32),
+                    rng.integers(0, 256, shape).astype(np.uint8)):
+        scale = 255.0 if samples.dtype == np.uint8 else 1.0
+        rows, cols = -(-shape[0] // step), -(-shape[1] // step)
+        # the definition, block by block in float64 (partial blocks at the edges average
+        # what is there)
+        expected = np.array([[samples[i * step:(i + 1) * step, j * step:(j + 1) * step]
+                              .mean(axis=(0, 1), dtype=np.float64) / scale
+                              for j in range(cols)] for i in range(rows)])
+        got = block_mean(samples, step)
+        assert got.dtype == np.float32 and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
