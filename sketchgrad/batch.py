@@ -177,8 +177,9 @@ def _produce(job: Job) -> dict[str, Any]:
     from .streaming import process_to_files
 
     scan = _load(job)
-    # grey or colour is decided once for this scan (process_to_files records it)
-    image, used = image_for_channels(scan, job.config.channels)
+    # grey or colour is decided once for this scan (process_to_files records it); a grey
+    # scan stays in its file's dtype, converted tile by tile
+    image, used = image_for_channels(scan, job.config.channels, native=True)
     scan = Scan(image, scan.meta)
     for _kind, dest in job.outputs:
         folder = Path(dest).parent

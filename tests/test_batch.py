@@ -226,3 +226,29 @@ def test_one_page_in_batch_scope_equals_image_scope(tmp_path, method):
         b = pixels(tmp_path / "shared" / f"page.{kind}.png")
         assert a.std() > 0
         np.testing.assert_array_equal(a, b, err_msg=kind)
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_a_grey_scan_reaches_the_tiles_in_its_files_dtype(tmp_path, monkeypatch, depth):
+    # The command's path (run_batch, one worker) hands the tile engine the file's own
+    # samples, converted tile by tile: a whole float32 copy would be 4 bytes per pixel.
+    import sketchgrad.streaming
+
+    seen = []
+    original = sketchgrad.streaming.process_to_files
+
+    def spy(scan, *args, **kwargs):
+        seen.append(scan.image)
+        return original(scan, *args, **kwargs)
+
+    monkeypatch.setattr(sketchgrad.streaming, "process_to_files", spy)
+    rng = np.random.default_rng(depth)
+    top = 255 if depth == 8 else 65535
+    samples = rng.integers(0, top + 1, (40, 50)).astype(np.uint8 if depth == 8 else np.uint16)
+    Image.fromarray(samples).save(tmp_path / "page.png")
+    outcomes = run_batch([tmp_path / "page.png"], tmp_path / "out",
+                         PipelineConfig(outputs=("hsv",)))
+    assert [o.status for o in outcomes] == ["ok"]
+    assert len(seen) == 1 and isinstance(seen[0], sketchgrad.io.NativeImage)
+    assert seen[0].samples.dtype == samples.dtype
+    np.testing.assert_array_equal(seen[0].samples, samples)
