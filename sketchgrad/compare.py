@@ -25,7 +25,7 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,14 +35,21 @@ from .preview import channels_label, strength_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.image import AxesImage
 
+    from .gradients import GradientField
     from .io import Scan
-    from .pipeline import PipelineConfig
+    from .normalize import Normalizer
+    from .pipeline import PipelineConfig, Result
 
 #: A sheet's tiles: one dict of pictures and labels per method.
 _Tiles = list[dict[str, Any]]
+#: A stage's tile builder: (scan, config, the file's noise source) -> tiles, the
+#: first variant's result (strength, channels), the fixed settings, an extra heading line.
+_TileBuilder: TypeAlias = ("Callable[[NDArray[np.float32], PipelineConfig, dict[str, Any]], "
+                           "tuple[_Tiles, Result, str, str | None]]")
 
 __all__ = ["COMPARE_WHAT", "render_comparison"]
 
@@ -71,7 +78,8 @@ def _crop(image: NDArray[np.float32],
     return np.ascontiguousarray(image[row:row + ch, col:col + cw]), (row, col)
 
 
-def _in_channels(image: np.ndarray, config):
+def _in_channels(image: NDArray[np.float32],
+                 config: PipelineConfig) -> tuple[NDArray[np.float32], PipelineConfig]:
     """The scan in the channels the run would use, and ``config`` fixed to them.
 
     The pipeline decides ``channels="auto"`` once per scan; deciding it here
@@ -88,7 +96,7 @@ def _in_channels(image: np.ndarray, config):
     return image, replace(config, channels=used)
 
 
-def _as_run_sees(image: np.ndarray, config) -> np.ndarray:
+def _as_run_sees(image: NDArray[np.float32], config: PipelineConfig) -> NDArray[np.float32]:
     """The scan the run's denoiser gets: background flattened when the run flattens."""
     from .denoise import flatten_background, should_flatten
 
@@ -98,7 +106,8 @@ def _as_run_sees(image: np.ndarray, config) -> np.ndarray:
     return flatten_background(image)
 
 
-def _strength(seen: np.ndarray, method: str, config, noise: dict) -> float | None:
+def _strength(seen: NDArray[np.float32], method: str, config: PipelineConfig,
+              noise: dict[str, Any]) -> float | None:
     """The strength a run would denoise the whole scan with (``None`` for "none").
 
     ``noise``: the scan file's bit depth and lossiness
@@ -111,8 +120,8 @@ def _strength(seen: np.ndarray, method: str, config, noise: dict) -> float | Non
     return resolve_strength(seen, method, config.strength, **noise)
 
 
-def _variant(image: np.ndarray, config, outputs: tuple[str, ...], *, normalizer=None,
-             **stage):
+def _variant(image: NDArray[np.float32], config: PipelineConfig, outputs: tuple[str, ...], *,
+             normalizer: Normalizer | None = None, **stage: Any) -> Result:
     """The pipeline's result for one variant: ``config`` with one stage changed.
 
     ``image`` is already as the run sees it (flattened if it flattens), so
@@ -124,34 +133,39 @@ def _variant(image: np.ndarray, config, outputs: tuple[str, ...], *, normalizer=
                    normalizer=normalizer)
 
 
-def _denoised_once(image: np.ndarray, config, noise: dict):
+def _denoised_once(image: NDArray[np.float32], config: PipelineConfig,
+                   noise: dict[str, Any]) -> tuple[NDArray[np.float32], Result]:
     """The whole scan denoised as the run would, and the run's result (strength, channels)."""
     seen = _as_run_sees(image, config)
     base = _variant(seen, config, ("magnitude",),
                     strength=_strength(seen, config.denoise, config, noise))
-    denoised = base.denoised
+    denoised = cast("NDArray[np.float32]", base.denoised)  # process always denoises
     base.denoised = base.field = base.normalized = None  # keep only the record
     return denoised, base
 
 
-def _after_denoising(denoised: np.ndarray, config, outputs, **stage):
+def _after_denoising(denoised: NDArray[np.float32], config: PipelineConfig,
+                     outputs: tuple[str, ...], **stage: Any) -> Result:
     """A global variant: the later stages run on the once-denoised scan."""
     return _variant(denoised, config, outputs, denoise="none", strength=None, **stage)
 
 
-def _strided(a: np.ndarray) -> np.ndarray:
+def _strided(a: NDArray[np.float32]) -> NDArray[np.float32]:
     """A nearest-neighbour sample of ``a`` (keeps the distribution of values)."""
     step = max(1, int(np.ceil(np.sqrt(a.size / _HIST_SAMPLES))))
     return a[::step, ::step]
 
 
-def _tiles_normalize(image, config, noise):
+def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig,
+                     noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .normalize import NORMALIZE_METHODS
 
     denoised, base = _denoised_once(image, config, noise)
     tiles = []
     for name in NORMALIZE_METHODS:
-        shown = _after_denoising(denoised, config, ("magnitude",), normalize=name).normalized
+        # the magnitude output is the normalized magnitude: computed whenever it is asked for
+        shown = cast("NDArray[np.float32]", _after_denoising(
+            denoised, config, ("magnitude",), normalize=name).normalized)
         tiles.append(dict(label=name, data=shown, cmap="magma", vmin=0, vmax=1,
                           hist=_strided(shown)))
     fixed = (f"denoise {strength_label(config, base.strength_used)}, "
@@ -159,7 +173,8 @@ def _tiles_normalize(image, config, noise):
     return tiles, base, fixed, None
 
 
-def _tiles_denoise(image, config, noise):
+def _tiles_denoise(image: NDArray[np.float32], config: PipelineConfig,
+                   noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .denoise import DENOISE_METHODS, estimate_noise
 
     seen = _as_run_sees(image, config)
@@ -175,14 +190,18 @@ def _tiles_denoise(image, config, noise):
         first = res if first is None else first
         tiles.append(dict(label=strength_label(replace(config, denoise=name), strength),
                           data=res.denoised,
-                          cmap="gray", vmin=0, vmax=1, below=res.field.magnitude))
+                          cmap="gray", vmin=0, vmax=1,
+                          # the magnitude output needs the field: computed
+                          below=cast("GradientField", res.field).magnitude))
     _shared_scale(tiles)
     how = "estimated on the whole scan" if config.strength is None else "as set"
     extra = f"noise estimate σ = {sigma:.4f}; each method's strength {how}"
-    return tiles, first, f"operator {config.operator}", extra
+    # DENOISE_METHODS is never empty: set by the first method
+    return tiles, cast("Result", first), f"operator {config.operator}", extra
 
 
-def _tiles_operator(image, config, noise):
+def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig,
+                    noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .gradients import OPERATORS
     from .pipeline import fit_normalizer
 
@@ -198,14 +217,18 @@ def _tiles_operator(image, config, noise):
         scale = fit_normalizer(seen, variant)
         res = _variant(work, variant, ("hsv", "magnitude"), normalizer=scale, tile_size=0)
         first = res if first is None else first
-        tiles.append(dict(label=name, data=res.hsv, below=res.field.magnitude))
+        # the magnitude output needs the field: computed
+        tiles.append(dict(label=name, data=res.hsv,
+                          below=cast("GradientField", res.field).magnitude))
     _shared_scale(tiles)
     extra = (f"colour: hue = direction, brightness = {config.normalize}-normalized strength "
              "(scale of the whole scan)")
-    return tiles, first, f"denoise {strength_label(config, strength)}", extra
+    # OPERATORS is never empty: set by the first operator
+    return tiles, cast("Result", first), f"denoise {strength_label(config, strength)}", extra
 
 
-def _tiles_ramp(image, config, noise):
+def _tiles_ramp(image: NDArray[np.float32], config: PipelineConfig,
+                noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
 
     denoised, base = _denoised_once(image, config, noise)
@@ -246,8 +269,7 @@ def _colorbar(fig: Figure, im: AxesImage, ax: Axes, *, visible: bool) -> None:
 
 
 #: What a sheet can compare -> the stage's tile builder.
-COMPARE_WHAT: dict[str, Callable[[NDArray[np.float32], PipelineConfig],
-                                  _Tiles | tuple[_Tiles, str]]] = {
+COMPARE_WHAT: dict[str, _TileBuilder] = {
     "normalize": _tiles_normalize,
     "denoise": _tiles_denoise,
     "operator": _tiles_operator,
@@ -255,7 +277,7 @@ COMPARE_WHAT: dict[str, Callable[[NDArray[np.float32], PipelineConfig],
 }
 
 
-def _as_image(image) -> tuple[np.ndarray, str | None, dict]:
+def _as_image(image: ArrayLike | Scan) -> tuple[NDArray[np.float32], str | None, dict[str, Any]]:
     """The scan as an array, its file's name, and its file's noise source (bit depth, lossy)."""
     from .denoise import file_noise_source
     from .io import Scan, as_image
@@ -271,7 +293,7 @@ def _as_image(image) -> tuple[np.ndarray, str | None, dict]:
     return image, source, file_noise_source(meta)
 
 
-def _area(data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def _area(data: NDArray[np.float32], size: tuple[int, int]) -> NDArray[np.float32]:
     """``data`` shrunk to ``size`` (h, w) by area averaging, as its file would look there."""
     import cv2
 
@@ -281,10 +303,12 @@ def _area(data: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return a
     # enlarging (a small crop): repeat pixels; shrinking: average each pixel's footprint
     how = cv2.INTER_NEAREST if size[0] >= h and size[1] >= w else cv2.INTER_AREA
-    return cv2.resize(a, (size[1], size[0]), interpolation=how)
+    # OpenCV keeps the dtype: float32 in, float32 out
+    return cast("NDArray[np.float32]", cv2.resize(a, (size[1], size[0]), interpolation=how))
 
 
-def _sheet(image, what: str, config):
+def _sheet(image: ArrayLike | Scan, what: str,
+           config: PipelineConfig) -> tuple[Figure, dict[str, Axes], Result]:
     """The comparison sheet as a drawn Figure, and each tile's picture axes by label."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -437,7 +461,8 @@ def render_comparison(image: ArrayLike | Scan, what: str, path: str | os.PathLik
                              "give PipelineConfig(...)")
     output_format(path)  # refuse an unwritable format before drawing
     fig, _, run = _sheet(image, what, config)
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    canvas = cast("FigureCanvasAgg", fig.canvas)  # attached by _sheet
+    rgb = np.asarray(canvas.buffer_rgba())[..., :3].copy()
     if text is None:  # the command's provenance chunk
         from .provenance import provenance_text
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -103,7 +103,7 @@ def _wait_for_matplotlib() -> None:
         thread.join()
 
 
-def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
+def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> NDArray[np.float32]:
     """Shrink an image by area averaging so its longest side is at most ``side``.
 
     Parameters
@@ -138,7 +138,8 @@ def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> np.ndarray:
         return a
     factor = side / longest
     size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    # OpenCV keeps the dtype: float32 in, float32 out
+    return cast("NDArray[np.float32]", cv2.resize(a, size, interpolation=cv2.INTER_AREA))
 
 
 def shrink_step(shape: tuple[int, ...], side: int = PREVIEW_SIDE) -> int:
@@ -152,7 +153,7 @@ def shrink_step(shape: tuple[int, ...], side: int = PREVIEW_SIDE) -> int:
     return max(1, -(-max(shape[:2]) // side))
 
 
-def block_peak(image: np.ndarray, step: int) -> np.ndarray:
+def block_peak(image: np.ndarray, step: int) -> NDArray[np.float32]:
     """Each ``step`` x ``step`` block's strongest pixel (partial blocks at the ends too).
 
     Area averaging turns a one-pixel pen line in a 15 x 15 block into a
@@ -204,7 +205,7 @@ def block_peak(image: np.ndarray, step: int) -> np.ndarray:
     return out
 
 
-def _strided(a: np.ndarray) -> np.ndarray:
+def _strided(a: NDArray[np.float32]) -> NDArray[np.float32]:
     """A nearest-neighbour sample of ``a`` (keeps the distribution of values)."""
     step = max(1, int(np.ceil(np.sqrt(a.size / _HIST_SAMPLES))))
     return a[::step, ::step]
@@ -215,7 +216,7 @@ def format_number(x: float | None) -> str:
     return "auto" if x is None else f"{x:g}"
 
 
-def strength_label(config, used: float | None) -> str:
+def strength_label(config: PipelineConfig, used: float | None) -> str:
     """The denoise setting as run: method and the strength actually used.
 
     ``used`` is the number the run denoised with (``Result.strength_used``):
@@ -240,7 +241,7 @@ def strength_label(config, used: float | None) -> str:
     return f"{config.denoise}, strength {float(used):.3g} ({how})"
 
 
-def channels_label(result, setting: str | None = None) -> str:
+def channels_label(result: Result, setting: str | None = None) -> str:
     """Which channels a result was computed on, and why (``"channels: rgb (auto: colour)"``).
 
     Read from ``result.channels`` when the pipeline records it, else from the
@@ -259,7 +260,7 @@ def channels_label(result, setting: str | None = None) -> str:
     return f"channels: {used}"
 
 
-def _flattened(result) -> str:
+def _flattened(result: Result) -> str:
     """The background flattening as run (with "auto", what it decided: ``Result.flattened``)."""
     done = getattr(result, "flattened", None)
     if done is None:  # a result that does not record it: the setting
@@ -269,7 +270,7 @@ def _flattened(result) -> str:
     return " · background flattened" if done else ""
 
 
-def _full_shape(result) -> tuple[int, int]:
+def _full_shape(result: Result) -> tuple[int, int]:
     """(H, W) of the scan itself (the arrays may be a reduced copy)."""
     shape = result.full_shape or result.image.shape[:2]
     return shape[0], shape[1]
@@ -418,6 +419,7 @@ def detail_window(busy: np.ndarray, full_shape: tuple[int, int], *,
 
 def _details_of(result: Result) -> dict[str, Any]:
     """The window and its full-resolution crops, from a full-size result."""
+    busy: NDArray[np.floating[Any]]
     if result.normalized is not None:
         busy = result.normalized
     else:  # no gradients: the ink (of a colour scan, its channels' mean)
@@ -433,12 +435,13 @@ def _details_of(result: Result) -> dict[str, Any]:
     return crops
 
 
-def _strongest(result, details) -> np.ndarray:
+def _strongest(result: Result, details: Mapping[str, Any] | None) -> NDArray[np.float32]:
     """The labelled extra colour panel: each block's strongest pixel (see block_peak)."""
     given = (details or {}).get("hsv_peaks")
     if given is not None:  # gathered tile by tile from the full-resolution stages
         return np.asarray(given, np.float32)
-    return block_peak(result.hsv, shrink_step(result.hsv.shape))
+    hsv = cast("NDArray[np.float32]", result.hsv)  # the panel needs it (see _available)
+    return block_peak(hsv, shrink_step(hsv.shape))
 
 
 # ----------------------------------------------------------------------------------------
@@ -563,7 +566,7 @@ def _framed(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     return out
 
 
-def _draw_box(rgb: np.ndarray, top: float, left: float, height: float, width: float) -> None:
+def _draw_box(rgb: NDArray[np.uint8], top: float, left: float, height: float, width: float) -> None:
     """A 2-pixel outline, in place (clipped to the picture)."""
     h, w = rgb.shape[:2]
     y0, x0 = int(np.clip(round(top), 0, h - 1)), int(np.clip(round(left), 0, w - 1))
@@ -591,9 +594,9 @@ class _Sheet:
         self.fig = Figure(figsize=(self.width / _DPI, self.height / _DPI), dpi=_DPI)
         FigureCanvasAgg(self.fig)
         #: (name, x, y, uint8 RGB picture), pasted by ``render``.
-        self.pictures: list[tuple[str, int, int, np.ndarray]] = []
+        self.pictures: list[tuple[str, int, int, NDArray[np.uint8]]] = []
 
-    def picture(self, rgb: np.ndarray, x: int, y: int, name: str) -> None:
+    def picture(self, rgb: NDArray[np.uint8], x: int, y: int, name: str) -> None:
         self.pictures.append((name, int(x), int(y), rgb))
 
     def text(self, x: float, y: float, s: str, gid: str | None = None, **kw: Any) -> Text:
@@ -606,7 +609,7 @@ class _Sheet:
         return self.fig.add_axes((x / self.width, 1 - (y + h) / self.height,
                                   w / self.width, h / self.height))
 
-    def render(self) -> np.ndarray:
+    def render(self) -> NDArray[np.uint8]:
         """The sheet as an (H, W, 3) uint8 array."""
         self.fig.canvas.draw()
         canvas = cast("FigureCanvasAgg", self.fig.canvas)  # attached in __init__
@@ -680,7 +683,7 @@ def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
 
     # offered only for a result with both stages (see _available)
     before = _strided(cast("GradientField", result.field).magnitude)
-    after = _strided(cast(np.ndarray, result.normalized))
+    after = _strided(cast("NDArray[np.float32]", result.normalized))
     x, y, w, h = box
     block = (h + _FOOT_BAND) / 2
     # a reduced result holds block means: say so, their range is narrower than the pixels'
@@ -883,13 +886,16 @@ def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStati
                ha="center", va="center", color="0.3")
 
 
-def _area(stage: np.ndarray, fit) -> np.ndarray:
+def _area(stage: NDArray[np.float32],
+          fit: Callable[[tuple[int, ...]], tuple[int, int]]) -> NDArray[np.float32]:
     """A stage shrunk to its panel's size by area averaging, in one step (as OpenCV would)."""
     a = downsample(stage, side=max(stage.shape[:2]))  # float32 by the input rule, no resize
     return _resize(a, fit(a.shape))
 
 
-def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tuple:
+def _panel_picture(name: str, result: Result, details: Mapping[str, Any] | None,
+                   fit: Callable[[tuple[int, ...]], tuple[int, int]], window: _Box | None,
+                   full_w: int) -> tuple[NDArray[np.uint8], _Colorbar | None]:
     """(uint8 RGB picture at its display size, colorbar (cmap, vmin, vmax, kw) or None)."""
     from matplotlib import colormaps
 
@@ -905,7 +911,8 @@ def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tupl
     if name == "magnitude":
         # the colormap of the area-averaged values: as bright as the file looks shrunk
         cmap = colormaps["magma"]
-        return _rgb8(_area(result.normalized, fit), cmap), (cmap, 0.0, 1.0, {})
+        normalized = cast("NDArray[np.float32]", result.normalized)
+        return _rgb8(_area(normalized, fit), cmap), (cmap, 0.0, 1.0, {})
     if name in DETAIL_PANELS:
         # details and window are set whenever a detail panel is shown (_build_figure)
         crop = downsample(cast("Mapping[str, Any]", details)[name.removeprefix("detail_")],
@@ -914,8 +921,9 @@ def _panel_picture(name: str, result, details, fit, window, full_w: int) -> tupl
     if name == "hsv_strongest":
         peaks = _strongest(result, details)
         return _rgb8(_resize(peaks, fit(peaks.shape), peak=True)), None
-    rgb = _rgb8(_area({"scan": result.image, "denoised": result.denoised, "hsv": result.hsv,
-                       "relief": result.sketch}[name], fit))
+    stage = cast("NDArray[np.float32]", {"scan": result.image, "denoised": result.denoised,
+                                         "hsv": result.hsv, "relief": result.sketch}[name])
+    rgb = _rgb8(_area(stage, fit))
     if name == "scan" and window is not None:
         r, c, ch, cw = window
         scale = rgb.shape[1] / full_w
@@ -1262,7 +1270,7 @@ class Thumbnails:
         from .gradients import GradientField
         from .pipeline import Result
 
-        planes = dict(self.planes)
+        planes: dict[str, Any] = dict(self.planes)  # its keys are fields of Result
         field = GradientField(planes.pop("gx"), planes.pop("gy")) \
             if planes.get("gx") is not None else None
         planes.pop("gx", None)

@@ -80,6 +80,70 @@ def test_the_check_sees_a_missing_annotation():
     assert _own_callables(half) == [("half", half)]
 
 
+def _exempt_modules(mypy_config):
+    """sketchgrad modules that a ``[[tool.mypy.overrides]]`` entry names (any setting)."""
+    exempt = []
+    for override in mypy_config.get("overrides", []):
+        modules = override["module"]
+        modules = [modules] if isinstance(modules, str) else modules
+        exempt += [m for m in modules if m == "sketchgrad" or m.startswith("sketchgrad.")]
+    return exempt
+
+
+def test_every_module_of_the_package_is_checked_strictly():
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    mypy_config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["mypy"]
+    assert mypy_config["strict"] is True
+    # no override may loosen the package (compare and preview had ignore_errors until 0.2)
+    assert _exempt_modules(mypy_config) == []
+    old = {"overrides": [{"module": ["sketchgrad.compare", "sketchgrad.preview"],
+                          "ignore_errors": True},
+                         {"module": ["pywt", "pywt.*", "scipy"], "ignore_missing_imports": True},
+                         {"module": "sketchgrad.*", "disallow_untyped_defs": False}]}
+    assert _exempt_modules(old) == ["sketchgrad.compare", "sketchgrad.preview", "sketchgrad.*"]
+
+
+def _all_functions(module):
+    """Every function and method (private ones too) defined in ``module``."""
+    found = []
+    for name, obj in vars(module).items():
+        if getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(obj):
+            found.append((name, obj))
+        elif inspect.isclass(obj):
+            for attr, member in vars(obj).items():
+                if isinstance(member, property):
+                    member = member.fget
+                elif isinstance(member, staticmethod | classmethod):
+                    member = member.__func__
+                if inspect.isfunction(member):
+                    found.append((f"{name}.{attr}", member))
+    return found
+
+
+@pytest.mark.parametrize(("module_name", "private"), [
+    ("sketchgrad.compare", {"_tiles_ramp", "_sheet", "_variant"}),
+    ("sketchgrad.preview", {"_panel_picture", "_Sheet.render", "Thumbnails._stage"})])
+def test_every_function_of_the_sheets_is_annotated(module_name, private):
+    import importlib
+
+    functions = _all_functions(importlib.import_module(module_name))
+    assert private <= {name for name, _ in functions}
+    unannotated = []
+    for name, func in functions:
+        signature = inspect.signature(func)
+        if (any(p.annotation is inspect.Parameter.empty
+                for i, p in enumerate(signature.parameters.values())
+                if not (i == 0 and p.name in _SELF))
+                or signature.return_annotation is inspect.Signature.empty):
+            unannotated.append(name)
+    assert unannotated == [], f"{module_name}: functions not fully annotated: {unannotated}"
+
+
 def test_the_package_ships_its_types_marker():
     from importlib.resources import files
 
