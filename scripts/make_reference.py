@@ -17,7 +17,8 @@ What it writes, under ``tests/reference/``:
   stroke figures it makes the run measure. The references are written at zlib level 9
   to keep them small; the level never changes the pixels.
 - ``figures.json``: the figures the run records in each output's provenance
-  (``strength_used``, ``channels_used``, ``strokes``), plus shapes and modes.
+  (``strength_used``, ``channels_used``, ``strokes``), each kept output's size, bit
+  depth and colour type (from its PNG header), and the crop positions.
 
 When to regenerate
 ------------------
@@ -86,7 +87,7 @@ def cut_input(sample: Path, corner: tuple[int, int], dest: Path) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     window.save(dest, optimize=True)
     with Image.open(dest) as back:  # the PNG holds the samples as they were
-        if back.mode != mode or not np.array_equal(np.asarray(back), np.asarray(window)):
+        if not np.array_equal(np.asarray(back), np.asarray(window)):
             raise SystemExit(f"{dest}: the saved window differs from the sample's pixels")
     return dest
 
@@ -109,7 +110,7 @@ def run_like_command(source: Path, outdir: Path, *, compression: int | None = No
 
 
 def figures_of(outputs: dict[str, Path]) -> dict[str, Any]:
-    """The run's figures from its outputs' provenance, with each kept output's shape and mode.
+    """The run's figures from its outputs' provenance, with each kept output's PNG format.
 
     Every output of one run carries the same record; the magnitude's is read, and the
     others are checked to agree.
@@ -125,13 +126,26 @@ def figures_of(outputs: dict[str, Path]) -> dict[str, Any]:
         if other is None or any(other.get(k) != record.get(k) for k in keys):
             raise RuntimeError(f"{outputs[kind]}: its figures differ from the magnitude's")
     figures: dict[str, Any] = {k: record.get(k) for k in keys}
-    images = {}
-    for kind in KINDS:
-        with Image.open(outputs[kind]) as im:
-            images[kind] = {"size": list(im.size), "mode": im.mode,
-                            "dtype": str(np.asarray(im).dtype)}
-    figures["outputs"] = images
+    figures["outputs"] = {kind: png_format(outputs[kind]) for kind in KINDS}
     return figures
+
+
+#: PNG colour types (the IHDR byte) by name.
+COLOUR_TYPES = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
+
+
+def png_format(path: Path) -> dict[str, Any]:
+    """Size, bit depth and colour type as the PNG's header states them.
+
+    Read from the bytes, not from Pillow, whose modes for 16-bit files changed
+    between versions (10.0 opens a 16-bit grey PNG as "I", 13.0 as "I;16").
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(26)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        raise RuntimeError(f"{path}: not a PNG")
+    return {"size": [int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")],
+            "bit_depth": head[24], "colour": COLOUR_TYPES.get(head[25], str(head[25]))}
 
 
 def main(argv: list[str] | None = None) -> int:
