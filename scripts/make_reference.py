@@ -17,7 +17,8 @@ What it writes, under ``tests/reference/``:
   stroke figures it makes the run measure. The references are written at zlib level 9
   to keep them small; the level never changes the pixels.
 - ``figures.json``: the figures the run records in each output's provenance
-  (``strength_used``, ``channels_used``, ``strokes``), each kept output's size, bit
+  (``strength_used``, ``channels_used``, ``strokes``), the noise estimate behind the
+  automatic strength (``noise_of``), each kept output's size, bit
   depth and colour type (from its PNG header), and the crop positions.
 
 When to regenerate
@@ -130,6 +131,19 @@ def figures_of(outputs: dict[str, Path]) -> dict[str, Any]:
     return figures
 
 
+def noise_of(source: Path) -> float:
+    """The automatic denoise strength's input: ``scan_noise`` of the window loaded grey.
+
+    Recorded because the default Gaussian strength, ``clip(10 * noise, 0.5, 2)``, sits
+    at its floor on all six windows, so a changed noise estimate would not show in
+    their pixels, though it would on a noisier scan.
+    """
+    from sketchgrad.denoise import scan_noise
+    from sketchgrad.io import load_scan
+
+    return scan_noise(load_scan(source, mode="gray", dtype="native"))
+
+
 #: PNG colour types (the IHDR byte) by name.
 COLOUR_TYPES = {0: "grey", 2: "RGB", 3: "palette", 4: "grey+alpha", 6: "RGBA"}
 
@@ -168,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
             source = cut_input(SAMPLES / name, corner, out / "inputs" / f"{stem}.png")
             outputs = run_like_command(source, Path(tmp), compression=9)
             all_figures[stem] = figures_of(outputs)
+            all_figures[stem]["noise"] = noise_of(source)
             for kind in KINDS:
                 dest = out / outputs[kind].name
                 dest.write_bytes(outputs[kind].read_bytes())
