@@ -93,17 +93,21 @@ def cut_input(sample: Path, corner: tuple[int, int], dest: Path) -> Path:
     return dest
 
 
-def run_like_command(source: Path, outdir: Path, *, compression: int | None = None
-                     ) -> dict[str, Path]:
+def run_like_command(source: Path, outdir: Path, *, compression: int | None = None,
+                     tile_size: int | None = None) -> dict[str, Path]:
     """What ``sketchgrad run SOURCE -o OUTDIR`` writes, with the default settings.
 
-    Returns kind -> path for the kinds the default run writes (``DEFAULT_OUTPUTS``).
+    ``tile_size`` is the command's ``--tile-size`` (None: its default, one tile for a
+    window this small; the test also streams the windows in 64-pixel tiles, the seams
+    and halos a large scan goes through). Returns kind -> path for the kinds the
+    default run writes (``DEFAULT_OUTPUTS``).
     """
     from sketchgrad.batch import run_batch
     from sketchgrad.pipeline import PipelineConfig
 
     extra = {} if compression is None else {"compression": compression}
-    (outcome,) = run_batch([source], outdir, PipelineConfig(), workers=1, **extra)
+    config = PipelineConfig(tile_size=tile_size)
+    (outcome,) = run_batch([source], outdir, config, workers=1, **extra)
     if outcome.status != "ok":
         raise RuntimeError(f"{source}: the run ended {outcome.status}: {outcome}")
     written = {Path(p).name.split(".")[-2]: Path(p) for p in outcome.outputs}
