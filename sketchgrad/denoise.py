@@ -279,11 +279,11 @@ NOISE_STRIP = 512
 
 
 def _noise_plane(plane: NDArray[np.float32]) -> float:
-    import pywt
-
     if plane.size < 2:
         return 0.0
     if min(plane.shape) == 1:
+        import pywt  # (0.08 s to import: only for a single row or column)
+
         line = np.asarray(plane).ravel()
         detail = np.abs(pywt.dwt(line, "db2", mode="symmetric")[1])
         clipped = pywt.dwt(_clipped(line), _box_wavelet(), mode="symmetric")[1]

@@ -330,11 +330,13 @@ def plan_tiles(image: np.ndarray | NativeImage, config: PipelineConfig, needs: s
 
 
 def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
-                 needs: set[str] | None = None) -> ComputedTile:
+                 needs: set[str] | None = None,
+                 dtype: _TileDtype = np.float32) -> ComputedTile:
     """Denoise, gradients and relief of one tile, computed with its halo and cropped to it.
 
     The magnitude is floored at ``ZERO_GRADIENT`` here, in the worker thread,
-    when it will be normalized.
+    when it will be normalized. With ``dtype`` uint8 (a run writing PNGs) the
+    relief is kept as its 8-bit samples, as :func:`finish_tile` would write it.
     """
     from .sketch import colour_relief, relief
 
@@ -366,7 +368,9 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         t = timer.add("gradients", t)
     if "sketch" in needs:
         lit = relief(den) if den.ndim == 2 else colour_relief(den)
-        tile.sketch = np.ascontiguousarray(lit[crop])
+        # a quarter of the memory when the tile waits for the second pass
+        tile.sketch = np.ascontiguousarray(lit[crop]) if dtype is np.float32 \
+            else quantize(lit[crop], 8)
         t = timer.add("sketch", t)
     if "strokes" in needs:
         from .strokes import stroke_field
@@ -411,10 +415,13 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDt
         if scale.unit_whole is not None:
             unit = scale.unit_whole[tile.box.where]
         else:
+            # floored in compute_tile; again if a kept tile let it go (the same bits)
+            magnitude = floor_zero_gradients(field.magnitude, in_place=True)
             if scale.normalizer is not None:
-                normalized = scale.normalizer.transform(field.magnitude)  # floored in compute
+                normalized = scale.normalizer.transform(magnitude)
             else:
-                normalized = normalize(field.magnitude, config.normalize)
+                normalized = normalize(magnitude, config.normalize)
+            del magnitude
             unit = _unit(normalized, config.normalize, scale.peak)
             del normalized
         if dtype is np.float32:
@@ -438,7 +445,8 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDt
                               axial=config.axial, keep_hue=config.keep_hue, dtype=dtype)
         t = timer.add("color", t)
     if tile.sketch is not None:
-        out.sketch = tile.sketch if dtype is np.float32 else quantize(tile.sketch, 8)
+        out.sketch = tile.sketch if dtype is np.float32 or tile.sketch.dtype == np.uint8 \
+            else quantize(tile.sketch, 8)
     out.unit = unit
     if "flow" in plan.needs:
         from .strokes import flow_picture
@@ -472,9 +480,9 @@ class TileEngine:
         self.timer = timer
         self.later = set(plan.needs)  # the stages the second pass computes (set by run)
 
-    def compute(self, box: TileBox) -> ComputedTile:
+    def compute(self, box: TileBox, dtype: _TileDtype = np.float32) -> ComputedTile:
         """One tile's stages (in a worker thread)."""
-        return compute_tile(self.plan, box, self.timer)
+        return compute_tile(self.plan, box, self.timer, dtype=dtype)
 
     def magnitude(self, box: TileBox) -> ComputedTile:
         """One tile's floored gradient magnitude only (a first pass that keeps nothing)."""
@@ -491,18 +499,21 @@ class TileEngine:
         while pending:
             yield pending.popleft().result()
 
-    def _kept_bytes(self) -> int:
+    def _kept_bytes(self, dtype: _TileDtype) -> int:
         """Bytes the first pass's tiles would take if kept for the second."""
         image = self.plan.image
         height, width = image.shape[:2]
-        scan_bytes = 4 * (image.shape[2] if image.ndim == 3 else 1)  # one pixel of the scan
-        # gx, gy and the magnitude (when computed); the denoised scan and the relief; for
-        # the stroke colouring, the padded denoised tile; the stroke directions (angle,
-        # coherence, energy) when the second pass needs them
-        kept = len(self.plan.needs & {"denoised", "sketch"})
+        planes = image.shape[2] if image.ndim == 3 else 1
+        # gx and gy (the magnitude is let go once measured, and made again); the denoised
+        # scan; the relief (8-bit samples in a run that writes PNGs); for the stroke
+        # colouring, the padded denoised tile; the stroke directions (angle, coherence,
+        # energy) when the second pass needs them
+        kept = len(self.plan.needs & {"denoised"})
         if self.plan.config.color == "stroke" and "hsv" in self.plan.needs:
             kept += 1
-        per_pixel = 12 * ("field" in self.plan.needs) + scan_bytes * kept
+        per_pixel = 8 * ("field" in self.plan.needs) + 4 * planes * kept
+        if "sketch" in self.plan.needs:
+            per_pixel += planes * (4 if dtype is np.float32 else 1)
         per_pixel += 12 * ("strokes" in self.later)
         return int(per_pixel * height * width)
 
@@ -512,14 +523,15 @@ class TileEngine:
         return ("normalized" in self.plan.needs and not self.plan.single
                 and (self.scale.normalizer is None or entry.unit == "peak"))
 
-    def _fit(self, pool: ThreadPoolExecutor) -> dict[TileBox, ComputedTile]:
+    def _fit(self, pool: ThreadPoolExecutor,
+             dtype: _TileDtype) -> dict[TileBox, ComputedTile]:
         """First pass: the whole image's scale and stroke figures from every tile; kept tiles."""
         method = self.plan.config.normalize
         entry = NORMALIZE_METHODS[method]
         scaling = self._fits_scale()
         strokes = "strokes" in self.plan.needs
         # a single tile is kept whatever its size: it is the second pass's only tile
-        keep = self.plan.single or self._kept_bytes() <= KEEP_BYTES
+        keep = self.plan.single or self._kept_bytes(dtype) <= KEEP_BYTES
         kept: dict[TileBox, ComputedTile] = {}
         whole = None
         fitting = scaling and self.scale.normalizer is None and entry.fits_in_parts
@@ -539,7 +551,7 @@ class TileEngine:
 
         def first(box: TileBox) -> ComputedTile:
             if keep:
-                return self.compute(box)
+                return self.compute(box, dtype)
             return compute_tile(self.plan, box, self.timer, measured)
 
         for tile in self.ordered(pool, first, self.plan.boxes):
@@ -554,6 +566,8 @@ class TileEngine:
                     whole[tile.box.where] = magnitude
                 top = max(top, float(magnitude.max()))
                 del magnitude
+                if keep:  # a third of the field's memory; the second pass makes it again
+                    tile.field = GradientField(tile.field.gx, tile.field.gy)
                 t = self.timer.add("normalize", t)
             if strokes:
                 if tile.strokes is None:  # "strokes" is among the stages measured
@@ -602,10 +616,11 @@ class TileEngine:
             self.later.discard("strokes")
         with ThreadPoolExecutor(plan.threads) as pool:
             if self._fits_scale() or "strokes" in plan.needs:
-                kept = self._fit(pool)
+                kept = self._fit(pool, dtype)
 
             def second(box: TileBox) -> FinishedTile:
-                tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later)
+                tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later,
+                                                           dtype)
                 done = finish_tile(plan, self.scale, tile, dtype, self.timer)
                 for stage in _DROPPABLE - (_DROPPABLE if keep is None else keep):
                     setattr(done, stage, None)  # a padded gx/gy or a float plane: let it go
