@@ -13,8 +13,9 @@ Rows (choose any; with none: ``--default --denoisers --import``):
   work) against the OpenCV script: wall and peak RSS ratios, and the picture
   check (median / 99th percentile channel difference to OpenCV's PNG).
 - ``--huge MP [--bits 8 16] [--format png tiff]``: a synthetic scan of MP
-  megapixels written at each bit depth and format; outputs magnitude and hsv;
-  peak RSS in bytes per pixel (interpreter included).
+  megapixels written at each bit depth and format, through ``sketchgrad run
+  --outputs magnitude,hsv`` (default settings, ``--strength`` as given); peak
+  RSS in bytes per pixel (interpreter included).
 - ``--denoisers``: seconds of each denoise method on the 8 MP scan, in-process.
 - ``--batch N [--batch-mp MP] [--workers 2]``: N copies of a scan through
   ``sketchgrad run FOLDER --workers 2`` (all four outputs): pages per minute,
@@ -100,7 +101,8 @@ rgb = color.hsv2rgb(np.dstack([hue, np.ones_like(value), value]))
 Image.fromarray(util.img_as_ubyte(rgb)).save(dst)
 """
 
-# sketchgrad through its library call that streams the outputs (what the CLI should use).
+# sketchgrad through the library call the command streams its outputs with, default
+# settings (for the stage seconds of the default run).
 SG_STREAM = r"""
 import sys, json, time
 t0 = time.perf_counter()
@@ -116,8 +118,7 @@ scan = load_scan(src, mode="gray" if channels == "gray" else "auto",
                  dtype="native")  # as `sketchgrad run` loads: the file's dtype
 t2 = time.perf_counter()
 load_peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-config = PipelineConfig(denoise="gaussian", strength=strength, normalize="minmax",
-                        outputs=tuple(kinds), channels=channels)
+config = PipelineConfig(strength=strength, outputs=tuple(kinds), channels=channels)
 timings = {}
 process_to_files(scan, config, {k: f"{outdir}/scan.{k}.png" for k in kinds}, timings=timings)
 t3 = time.perf_counter()
@@ -445,8 +446,9 @@ def default_rows(args, work: Path, scan: Path) -> list[dict]:
     (work / "stages").mkdir()
     stages = run_child([PY, "-c", SG_STREAM, str(scan), str(work / "stages"),
                         "magnitude,hsv,sketch,preview", "auto", args.channels])
-    rows[-1 if not chosen[-1].slow else -2]["stages_s"] = {
-        k: round(v, 3) for k, v in json.loads(stages["stdout"]).items()}
+    default_row = next((row for row in rows if row["row"].startswith(
+        ("sketchgrad run (default", "sketchgrad run --channels rgb (default"))), rows[-1])
+    default_row["stages_s"] = {k: round(v, 3) for k, v in json.loads(stages["stdout"]).items()}
     return rows
 
 
@@ -466,15 +468,15 @@ def huge_rows(args, work: Path) -> list[dict]:
             made = time.perf_counter() - start
             out = work / f"huge-out-{bits}-{fmt}"
             out.mkdir()
-            r = run_child([PY, "-c", SG_STREAM, str(scan), str(out), "magnitude,hsv",
-                           args.strength])
-            stages = json.loads(r["stdout"])
+            # the command a user runs (it loads the scan in its file's dtype, as the
+            # library's load_scan(dtype="native")), default settings but the strength
+            strength = [] if args.strength == "auto" else ["--strength", args.strength]
+            r = run_child([SG_CLI, "run", str(scan), "-o", str(out), "--outputs",
+                           "magnitude,hsv", *strength, "--overwrite", "--quiet"])
             rows.append(_row(
                 f"huge {width}x{height} ({width * height / 1e6:.1f} MP) {bits}-bit {fmt}",
                 [r], None, bytes_per_pixel=round(r["rss_mb"] * 2**20 / (width * height), 2),
-                strength=args.strength, make_scan_s=round(made, 1),
-                peak_mb_after_load=round(stages.get("peak_mb_after_load", float("nan")), 1),
-                stages_s={k: round(v, 2) for k, v in stages.items()}))
+                strength=args.strength, make_scan_s=round(made, 1)))
             scan.unlink()
             for f in out.glob("*.png"):
                 f.unlink()

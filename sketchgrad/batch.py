@@ -202,7 +202,40 @@ def _fit_job(job: Job) -> Reply:
 def _produce_job(job: Job, normalizer: Normalizer | None = None) -> Reply:
     if normalizer is not None:  # shared by every job: sent once, not inside each job
         job = replace(job, normalizer=normalizer)
-    return guard(job, _produce)
+    try:
+        return guard(job, _produce)
+    finally:
+        _release_freed_memory()
+
+
+def _release_freed_memory() -> bool:
+    """Give the memory freed by a finished scan back to the system (glibc's ``malloc_trim``).
+
+    A worker runs scan after scan with several threads; glibc keeps what the
+    tiles freed in per-thread arenas, so without this a worker's resident
+    memory grows from scan to scan (measured: one process, four 8.5 MP scans,
+    peak 467 MB instead of the single scan's 315 MB; trimmed after each scan,
+    396 MB, the rest being matplotlib, loaded once). Returns whether memory was
+    trimmed (False where the C library has no ``malloc_trim``: macOS, Windows,
+    musl).
+
+    Examples
+    --------
+    >>> _release_freed_memory() in (True, False)
+    True
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        trim = ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        trim = None
+    if trim is None:
+        return False
+    trim(0)
+    return True
 
 
 # ----------------------------------------------------------------------------------------

@@ -252,3 +252,20 @@ def test_a_grey_scan_reaches_the_tiles_in_its_files_dtype(tmp_path, monkeypatch,
     assert len(seen) == 1 and isinstance(seen[0], sketchgrad.io.NativeImage)
     assert seen[0].samples.dtype == samples.dtype
     np.testing.assert_array_equal(seen[0].samples, samples)
+
+
+def test_each_scan_gives_freed_memory_back_even_when_it_fails(tmp_path, monkeypatch):
+    import platform
+
+    import sketchgrad.batch as batch
+
+    # glibc has malloc_trim (the machines the command runs batches on); others do not
+    assert batch._release_freed_memory() == (platform.libc_ver()[0] == "glibc")
+    calls = []
+    monkeypatch.setattr(batch, "_release_freed_memory", lambda: calls.append(1) or True)
+    for i in range(2):
+        Image.fromarray(np.full((30, 40), 200 + i, np.uint8)).save(tmp_path / f"p{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a png")
+    outcomes = run_batch([tmp_path], tmp_path / "out", PipelineConfig(outputs=("hsv",)))
+    assert sorted(o.status for o in outcomes) == ["failed", "ok", "ok"]
+    assert len(calls) == 3  # after every scan, the failed one included
