@@ -214,11 +214,9 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     Returns the whole scan's stroke statistics (None when not measured).
     """
     from .png import DEFAULT_COMPRESSION, PngWriter
-    from .preview import PREVIEW_SIDE, Thumbnails, prepare, shrink_step
+    from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
     from .provenance import with_strength_used
 
-    if "preview" in kinds:
-        prepare()  # matplotlib is imported in the background while the tiles compute
     compression = DEFAULT_COMPRESSION if compression is None else compression
     height, width = image.shape[:2]
     dpi = getattr(meta, "dpi", None)
