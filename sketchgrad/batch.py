@@ -213,11 +213,11 @@ def _release_freed_memory() -> bool:
 
     A worker runs scan after scan with several threads; glibc keeps what the
     tiles freed in per-thread arenas, so without this a worker's resident
-    memory grows from scan to scan (measured: one process, four 8.5 MP scans,
-    peak 467 MB instead of the single scan's 315 MB; trimmed after each scan,
-    396 MB, the rest being matplotlib, loaded once). Returns whether memory was
-    trimmed (False where the C library has no ``malloc_trim``: macOS, Windows,
-    musl).
+    memory grows from scan to scan (measured: ``sketchgrad run`` on four 8.5 MP
+    scans in one process peaked at 510 MB untrimmed and 437 MB trimmed after each
+    scan; one scan alone, 325 MB; matplotlib, loaded once, is part of the rest).
+    Returns whether memory was trimmed (False where the C library has no
+    ``malloc_trim``: macOS, Windows, musl).
 
     Examples
     --------
