@@ -541,7 +541,9 @@ def table_markdown(report: dict) -> str:
     lines += ["| row | wall s | time / OpenCV | CPU s | peak RSS MB | RSS / OpenCV | other |",
               "|---|---:|---:|---:|---:|---:|---|"]
     for row in report["rows"]:
-        lines.append(f"| {row['row']} | {_cell(row.get('wall_s'))} "
+        # a command's flags in code type (Markdown renderers turn a bare "--" into a dash)
+        name = f"`{row['row']}`" if "--" in row["row"] else row["row"]
+        lines.append(f"| {name} | {_cell(row.get('wall_s'))} "
                      f"| {_cell(row.get('time_ratio'), '{:.2f}')} "
                      f"| {_cell(row.get('cpu_s'), '{:.2f}')} "
                      f"| {_cell(row.get('peak_rss_mb'), '{:.0f}')} "
