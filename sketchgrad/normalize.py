@@ -714,11 +714,7 @@ def _scale_robust(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
         # the limit of the clipped ramp is a step at the window.
         out = np.greater(x, kind(p_hi)).astype(x.dtype)
     else:
-        # Clip to the window first: far outliers (the reason for this method) divided
-        # by a small window would overflow before the clip brought them back.
-        window = np.clip(x, kind(p_lo), kind(p_hi))
-        out = _affine(window, p_lo, (p_lo, p_hi), (p_lo, p_hi), in_place=True)
-        np.clip(out, kind(0), kind(1), out=out)
+        out = _clipped_ramp(x, p_lo, p_hi)
     return _onto(out, opts["out_range"], True)
 
 
@@ -745,7 +741,6 @@ def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool
     flat = _constant(x, s, opts)
     if flat is not None:
         return flat
-    kind = x.dtype.type
     black = opts["black"] * s.percentile(opts["lower"])
     reference = s.percentile(opts["upper"])
     if not reference > black or _no_scale(black, reference):
@@ -754,12 +749,22 @@ def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool
         reference = s.max
         if not reference > black or _no_scale(black, reference):  # nothing above black
             return np.full(x.shape, opts["out_range"][0], x.dtype)
-    # The value that reaches 1; clipping to it first keeps far outliers from overflowing.
+    # The value that reaches 1.
     top = min(black + (reference - black) / opts["level"], float(np.finfo(x.dtype).max))
-    window = np.clip(x, kind(black), kind(top))
-    out = _affine(window, black, (black, top), (black, top), in_place=True)  # top -> exactly 1
+    return _onto(_clipped_ramp(x, black, top), opts["out_range"], True)
+
+
+def _clipped_ramp(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """``(clip(x, low, high) - low) / (high - low)``: 0 at ``low``, exactly 1 at ``high``.
+
+    Clipping first keeps far outliers from overflowing when divided by a small
+    window; the clipped copy is the result's memory (no second temporary).
+    """
+    kind = x.dtype.type
+    window = np.clip(x, kind(low), kind(high))
+    out = _affine(window, low, (low, high), (low, high), in_place=True)
     np.clip(out, kind(0), kind(1), out=out)
-    return _onto(out, opts["out_range"], True)
+    return out
 
 
 def _l2_vectors(x: np.ndarray, mask: np.ndarray | None, axis: int) -> np.ndarray:
