@@ -16,6 +16,7 @@ temporary files, which the next run removes before it starts.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -224,18 +225,25 @@ def _release_freed_memory() -> bool:
     >>> _release_freed_memory() in (True, False)
     True
     """
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    try:
-        trim = ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):
-        trim = None
+    trim = _malloc_trim()
     if trim is None:
         return False
     trim(0)
     return True
+
+
+@functools.cache
+def _malloc_trim() -> Any:  # a ctypes function, or None
+    """The C library's ``malloc_trim`` (glibc), from this process's own symbols, looked up once.
+
+    None where the C library has none.
+    """
+    import ctypes
+
+    try:
+        return getattr(ctypes.CDLL(None), "malloc_trim", None)
+    except (OSError, TypeError):  # no C library by that route (Windows)
+        return None
 
 
 # ----------------------------------------------------------------------------------------

@@ -508,7 +508,7 @@ class TileEngine:
         # scan; the relief (8-bit samples in a run that writes PNGs); for the stroke
         # colouring, the padded denoised tile; the stroke directions (angle, coherence,
         # energy) when the second pass needs them
-        kept = len(self.plan.needs & {"denoised"})
+        kept = int("denoised" in self.plan.needs)
         if self.plan.config.color == "stroke" and "hsv" in self.plan.needs:
             kept += 1
         per_pixel = 8 * ("field" in self.plan.needs) + 4 * planes * kept
