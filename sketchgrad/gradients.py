@@ -668,7 +668,8 @@ def gradient_field(image: ArrayLike, operator: str = "sobel", *, mode: str = "re
                              "without one); leave mode='reflect' and cval=0")
     image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
     inside = as_mask(mask, image.shape[:2])
-    outside, peak = _check_finite(image, inside)
+    # without a mask the input rule has made every value finite and in [0, 1]
+    outside, peak = _check_finite(image, inside) if inside is not None else (False, 1.0)
     if outside:
         # Non-finite values outside the mask must not reach the filters.
         image = np.where(np.isfinite(image), image, np.float32(0))
@@ -721,6 +722,8 @@ def floor_zero_gradients(magnitude: np.ndarray, *, in_place: bool = False) -> np
     >>> floor_zero_gradients(np.array([1e-7, 0.5], np.float32)).tolist()
     [0.0, 0.5]
     """
+    if magnitude.size and magnitude.min() > np.float32(ZERO_GRADIENT):
+        return magnitude  # one reduction, no boolean plane: the common case of a strong tile
     small = magnitude <= np.float32(ZERO_GRADIENT)
     if not small.any():
         return magnitude
