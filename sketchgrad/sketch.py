@@ -27,10 +27,10 @@ colour relief is the grey relief in every channel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .errors import ParameterError, choose
 from .gradients import CHUNK_ELEMENTS, OPERATORS, gradient_field
@@ -93,7 +93,8 @@ def _check_grey(image: NDArray[np.floating], *, empty: bool = True) -> None:
 
 
 def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
-           azimuth: float = np.pi / 4, operator: str = "central") -> NDArray[np.float32]:
+           azimuth: float = np.pi / 4, operator: str = "central",
+           dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Light a grey drawing as a relief: gradients become unit surface normals.
 
     The relief stage alone (no denoising, no colour; :func:`sketch_effect` adds
@@ -117,23 +118,32 @@ def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 
     operator : str
         A key of ``OPERATORS``; "central" is ``np.gradient`` as in the classic
         script, "sobel"/"scharr" smooth across the stroke and show less grain.
+    dtype : {np.float32, np.uint8}
+        float32 in [0, 1], or the 8-bit samples a PNG of it holds
+        (``floor(255 * v + 1/2)`` of the float32 value ``v``, as
+        :func:`sketchgrad.png.save_png` rounds), made without the float image.
 
     Returns
     -------
     ndarray
-        float32 (H, W) in [0, 1].
+        (H, W) of ``dtype``: float32 in [0, 1], or uint8.
 
     Examples
     --------
     >>> out = relief(np.full((4, 4), 0.5, np.float32))
     >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
     True
+    >>> int(relief(np.full((4, 4), 0.5, np.float32), dtype=np.uint8)[0, 0])  # 252.4 rounded
+    252
     """
     import cv2
 
     from .io import as_image
 
     _check_light(operator, depth, elevation, azimuth)
+    kind = np.dtype(dtype)
+    if kind not in (np.float32, np.uint8):
+        raise ParameterError(f"dtype={kind.name!r} is not supported; use np.float32 or np.uint8")
     image = as_image(image)
     _check_grey(image)
     image = np.ascontiguousarray(image, dtype=np.float32)
@@ -148,7 +158,7 @@ def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 
     lx = float(np.cos(elevation) * np.cos(azimuth))
     ly = float(np.cos(elevation) * np.sin(azimuth))
     lz = float(np.sin(elevation))
-    lit = np.empty_like(image)
+    lit = np.empty(image.shape, kind)
     if not image.size:
         return lit
     # A band of rows at a time: the slopes and the normals' lengths of a band stay in
@@ -156,11 +166,12 @@ def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 
     height, width = image.shape
     band = max(1, CHUNK_ELEMENTS // width)
     pixels = min(band, height) * width
-    scratch = np.empty((3, pixels), np.float32)
+    scratch = np.empty((4 if kind == np.uint8 else 3, pixels), np.float32)
     for top in range(0, height, band):
         rows = slice(top, min(height, top + band))
         n = rows.stop - top
-        d_row, d_col, length = (plane[:n * width].reshape(n, width) for plane in scratch)
+        d_row, d_col, length, *shade = (plane[:n * width].reshape(n, width)
+                                        for plane in scratch)
         if field is None:
             _central_rows(image, rows, d_row, d_col)
         else:
@@ -172,10 +183,14 @@ def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 
         cv2.accumulateSquare(d_row, length)      # 1 + g1^2 + g2^2, in place
         cv2.accumulateSquare(d_col, length)
         np.sqrt(length, out=length)
-        part = lit[rows]
+        part = shade[0] if shade else lit[rows]
         cv2.addWeighted(d_row, lx, d_col, ly, lz, dst=part)  # l . (g1, g2, 1)
         np.divide(part, length, out=part)
         np.clip(part, 0.0, 1.0, out=part)
+        if shade:  # png.quantize's rounding: floor(255 v + 1/2), in float32
+            part *= np.float32(255.0)
+            part += np.float32(0.5)
+            np.copyto(lit[rows], part, casting="unsafe")
     return lit
 
 
@@ -240,7 +255,8 @@ def sketch_effect(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
 
         image = denoise_stage(image, denoise, strength=strength)
     image = np.ascontiguousarray(image, dtype=np.float32)
-    lit = relief(image, depth=depth, elevation=elevation, azimuth=azimuth, operator=operator)
+    lit: NDArray[np.float32] = relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
+                                      operator=operator)
     if color is None:
         return lit
     from .color import ColorRamp, ramp_from_spec
@@ -303,8 +319,8 @@ def colour_relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
 
         image = _denoise(image, denoise, strength=strength)
     tone = luma(image)
-    shading = relief(tone, depth=depth, elevation=elevation, azimuth=azimuth,
-                     operator=operator)
+    shading: NDArray[np.float32] = relief(tone, depth=depth, elevation=elevation,
+                                          azimuth=azimuth, operator=operator)
     floor = np.float32(RELIEF_DARK_FLOOR)
     tone += floor
     out = image + floor

@@ -369,9 +369,10 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
             floor_zero_gradients(tile.field.magnitude, in_place=True)
         t = timer.add("gradients", t)
     if "sketch" in needs:
-        lit = relief(den) if den.ndim == 2 else colour_relief(den)
+        # grey: PNG-ready 8-bit samples straight from the relief's float bands
+        lit = relief(den, dtype=dtype) if den.ndim == 2 else colour_relief(den)
         # a quarter of the memory when the tile waits for the second pass
-        tile.sketch = np.ascontiguousarray(lit[crop]) if dtype is np.float32 \
+        tile.sketch = np.ascontiguousarray(lit[crop]) if lit.dtype == dtype \
             else quantize(lit[crop], 8)
         t = timer.add("sketch", t)
     if "strokes" in needs:

@@ -171,3 +171,17 @@ def test_relief_of_a_tall_drawing_band_by_band_is_the_classic_formula(rng):
     want = (np.cos(EL) * np.cos(AZ) * g1 + np.cos(EL) * np.sin(AZ) * g2 + np.sin(EL)) / \
         np.sqrt(g1 ** 2 + g2 ** 2 + 1)
     np.testing.assert_allclose(out, want.clip(0, 1), atol=2e-6)
+
+
+def test_relief_as_8_bit_samples_is_the_float_relief_quantized(rng):
+    # dtype=np.uint8 makes the samples a PNG of the float relief holds, band by band, without
+    # the float image: floor(255 v + 1/2) of each float32 value, on a drawing of many bands.
+    a = drawing(rng, (700, 260))
+    image = a.astype(np.float32) / 255
+    for operator in ("central", "sobel"):
+        lit = relief(image, operator=operator, depth=25)
+        samples = relief(image, operator=operator, depth=25, dtype=np.uint8)
+        assert samples.dtype == np.uint8 and samples.shape == a.shape
+        np.testing.assert_array_equal(samples, np.floor(lit * np.float32(255) + np.float32(0.5)))
+    with pytest.raises(ParameterError, match="dtype='uint16' is not supported"):
+        relief(image, dtype=np.uint16)
