@@ -723,7 +723,7 @@ def floor_zero_gradients(magnitude: np.ndarray, *, in_place: bool = False) -> np
     [0.0, 0.5]
     """
     if magnitude.size and magnitude.min() > np.float32(ZERO_GRADIENT):
-        return magnitude  # one reduction, no boolean plane: the common case of a strong tile
+        return magnitude  # nothing at the floor (the common case): one reduction, no mask
     small = magnitude <= np.float32(ZERO_GRADIENT)
     if not small.any():
         return magnitude
