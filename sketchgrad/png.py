@@ -222,8 +222,10 @@ def quantize(image: ArrayLike, bit_depth: int) -> NDArray[Any]:
     # a band of rows at a time: the float temporary stays in the cache (same values)
     band = max(1, (1 << 16) // max(1, image[0].size))
     kind = np.result_type(image.dtype, scale)  # float16 is scaled in float32, as before
+    scratch = np.empty((min(band, len(image)),) + image.shape[1:], kind)
     for top in range(0, image.shape[0], band):
-        part = np.clip(image[top:top + band], 0.0, 1.0).astype(kind, copy=False)
+        part = scratch[:min(band, image.shape[0] - top)]
+        np.clip(image[top:top + band], 0.0, 1.0, out=part)
         part *= scale
         part += np.float32(0.5)
         np.copyto(quantized[top:top + band], part, casting="unsafe")
