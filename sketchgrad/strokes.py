@@ -222,8 +222,8 @@ _HALF_DEGREES = np.float32(90 / math.pi)  # degrees of the angle per radian of t
 _BELOW_180 = float(np.nextafter(np.float32(180), np.float32(0)))  # the largest angle kept
 
 
-def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32, coherence: _F32,
-                 energy: _F32, inside: NDArray[np.bool_] | None) -> None:
+def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
+                 coherence: _F32 | None, energy: _F32, inside: NDArray[np.bool_] | None) -> None:
     """One chunk of the per-pixel fields from the smoothed tensor, written into the outputs.
 
     ``sin2`` is ``-2 Jxy`` and ``cos2`` a buffer that receives ``Jxx - Jyy``: the doubled
@@ -231,7 +231,7 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32, cohe
     turn from the doubled angle and the angle is ``arctan2 * 90 / pi + 90`` in [0, 180]
     without a wrap-around (180 is then set to 0). Where there is no gradient (or
     outside the mask) ``jxx``, ``jyy`` and ``sin2`` are set to 0 too, for the tensor's
-    sums.
+    sums. ``coherence`` None: the angle and the energy only (for the figures).
     """
     import cv2
 
@@ -244,24 +244,33 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32, cohe
     cv2.addWeighted(angle, _HALF_DEGREES, angle, 0.0, 90.0, dst=angle)
     cv2.threshold(angle, 0, 0, cv2.THRESH_TOZERO, dst=angle)  # below 0 is 0
     cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)  # and 180 is 0
-    cv2.magnitude(cos2, sin2, magnitude=coherence)  # hypot(Jyy - Jxx, 2 Jxy)
     # The usual case (a scan's paper has grain): every pixel has a gradient and an axis.
-    # The trace is at least the magnitude (the tensor is positive semi-definite; twice
-    # the threshold covers rounding), so one minimum tells both.
-    if inside is not None or float(coherence.min()) <= 2 * _ZERO_ENERGY:
+    if coherence is not None:
+        cv2.magnitude(cos2, sin2, magnitude=coherence)  # hypot(Jyy - Jxx, 2 Jxy)
+        # The trace is at least the magnitude (the tensor is positive semi-definite;
+        # twice the threshold covers rounding), so one minimum tells both.
+        usual = inside is None and float(coherence.min()) > 2 * _ZERO_ENERGY
+    else:
+        # A pixel without an axis has sin2 == 0 (and cos2 == 0).
+        usual = inside is None and float(energy.min()) > _ZERO_ENERGY \
+            and cv2.countNonZero(sin2) == sin2.size
+    if not usual:
         none = energy <= _ZERO_ENERGY
         if inside is not None:
             none |= ~inside
         # No preferred axis (an isotropic tensor, or none at all): angle 0, as arctan2's
         # signed zeros would otherwise make it 0 or 90 by chance.
-        axisless = none | (coherence == 0)
-        np.divide(coherence, energy, out=coherence, where=~none)
-        for plane in (coherence, energy, jxx, jyy, sin2):
+        axisless = none | ((cos2 == 0) & (sin2 == 0))
+        if coherence is not None:
+            np.divide(coherence, energy, out=coherence, where=~none)
+            np.putmask(coherence, none, np.float32(0))
+        for plane in (energy, jxx, jyy, sin2):
             np.putmask(plane, none, np.float32(0))
         np.putmask(angle, axisless, np.float32(0))
-    else:
+    elif coherence is not None:
         np.divide(coherence, energy, out=coherence)
-    cv2.threshold(coherence, 1, 1, cv2.THRESH_TRUNC, dst=coherence)  # rounding can pass 1
+    if coherence is not None:
+        cv2.threshold(coherence, 1, 1, cv2.THRESH_TRUNC, dst=coherence)  # rounding can pass 1
 
 
 def _window(window: Any, shape: tuple[int, ...], name: str) -> tuple[slice, slice]:
@@ -278,29 +287,39 @@ def _window(window: Any, shape: tuple[int, ...], name: str) -> tuple[slice, slic
 
 def _fields(jxx: _F32, jyy: _F32, sin2: _F32, inside: NDArray[np.bool_] | None,
             window: tuple[slice, slice], statistics: StrokeStatistics | None,
-            core: tuple[slice, slice]) -> StrokeField:
+            core: tuple[slice, slice], *, keep: bool = True) -> StrokeField | None:
     """The fields on ``window`` of the smoothed tensor; the ``core`` of them added to statistics.
 
     Chunks of rows small enough for the L2 cache go through the whole per-pixel
     chain (fields, then the histogram), so each plane is read from memory once.
+    ``keep=False``: the figures only, of the whole window (no coherence is computed,
+    and the angle and energy live in buffers of one chunk).
     """
     import cv2
 
     rows, cols = window
     height, width = rows.stop - rows.start, cols.stop - cols.start
-    angle, coherence, energy = (np.empty((height, width), np.float32) for _ in range(3))
     step = max(1, _CHUNK_PIXELS // max(1, width))
+    planes = (height if keep else min(step, height), width)
+    angle, energy = np.empty(planes, np.float32), np.empty(planes, np.float32)
+    coherence = np.empty(planes, np.float32) if keep else None
     cos2 = np.empty((min(step, height), width), np.float32)
+    if not keep:
+        core = (slice(0, height), slice(0, width))
     for top in range(0, height, step):
         bottom = min(height, top + step)
         source = (slice(rows.start + top, rows.start + bottom), cols)
-        out = slice(top, bottom)
+        out = slice(top, bottom) if keep else slice(0, bottom - top)
         _field_chunk(jxx[source], jyy[source], sin2[source], cos2[:bottom - top], angle[out],
-                     coherence[out], energy[out], None if inside is None else inside[source])
+                     None if coherence is None else coherence[out], energy[out],
+                     None if inside is None else inside[source])
         if statistics is not None:
             first, last = max(top, core[0].start), min(bottom, core[0].stop)
             if first < last:
-                statistics._histogram(angle[first:last, core[1]], energy[first:last, core[1]])
+                part = (slice(first, last) if keep else slice(first - top, last - top), core[1])
+                statistics._histogram(angle[part], energy[part])
+                if not keep:
+                    statistics._count(energy[part])
     if statistics is not None:
         # The summed tensor from the smoothed tensor itself (zero where there is no
         # gradient), once per tile: (Jxx + Jyy, Jyy - Jxx, 2 Jxy).
@@ -308,7 +327,10 @@ def _fields(jxx: _F32, jyy: _F32, sin2: _F32, inside: NDArray[np.bool_] | None,
                  slice(cols.start + core[1].start, cols.start + core[1].stop))
         xx, yy = cv2.sumElems(jxx[where])[0], cv2.sumElems(jyy[where])[0]
         statistics._add_tensor(xx + yy, yy - xx, -cv2.sumElems(sin2[where])[0])
-        statistics._count(energy[core])
+        if keep:
+            statistics._count(energy[core])
+    if coherence is None:
+        return None
     return StrokeField(angle, coherence, energy)
 
 
@@ -459,6 +481,47 @@ class StrokeStatistics:
             self._histogram(part_angle, part_energy)
             self._add_tensor(cv2.sumElems(part_energy)[0], cos2, sin2)
         self._count(energy)
+        return self
+
+    def measure(self, image: Any, *, core: Any = None,
+                mask: ArrayLike | None = None) -> StrokeStatistics:
+        """Measure an image's stroke directions and add its pixels' figures; return ``self``.
+
+        As ``stroke_field(image, sigma=self.sigma, operator=self.operator,
+        mask=mask, window=core, statistics=self)`` (to float rounding: the same
+        steps), but without keeping the per-pixel field, which saves about a
+        tenth of the time and three planes of memory: the figures of a tile
+        whose directions are not drawn.
+
+        Parameters
+        ----------
+        image : ndarray or Scan
+            A tile with at least ``reach(sigma, operator)`` pixels of halo
+            around ``core`` (or a whole image), as :func:`stroke_directions`
+            takes it.
+        core : tuple of slice, optional
+            ``(rows, columns)`` of the pixels to add, slices of step 1 (a
+            tile's own pixels); default all.
+        mask : ndarray of bool, optional
+            As :func:`stroke_directions`.
+
+        Returns
+        -------
+        StrokeStatistics
+            ``self``, updated. The integration scale and operator are the
+            recorded ones (``DEFAULT_SIGMA`` and ``"scharr"`` where none is).
+
+        Examples
+        --------
+        >>> y, x = np.mgrid[0:40, 0:64].astype(np.float32)
+        >>> s = StrokeStatistics().measure(0.5 + 0.5 * np.sin(y), core=np.s_[13:27, :])
+        >>> s.pixels, round(s.dominant()[0][0])
+        (896, 0)
+        """
+        sigma = DEFAULT_SIGMA if self.sigma is None else self.sigma
+        operator = "scharr" if self.operator is None else self.operator
+        choose(OPERATORS, operator, "operator")
+        _measure(image, sigma, operator, mask, core, self, None, keep=False, name="core")
         return self
 
     def _add_tensor(self, total: float, cos2: float, sin2: float) -> None:
@@ -969,9 +1032,20 @@ def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "sch
     if core is not None and statistics is None:
         raise ParameterError("core= says which pixels to add to statistics=: give both "
                              "(or neither)")
+    return cast(StrokeField, _measure(image, sigma, operator, mask, window, statistics, core,
+                                      keep=True))
+
+
+def _measure(image: Any, sigma: float, operator: str, mask: ArrayLike | None, window: Any,
+             statistics: StrokeStatistics | None, core: Any, *, keep: bool,
+             name: str = "window") -> StrokeField | None:
+    """``stroke_field``'s work once its parameters are checked (``keep=False``: figures only).
+
+    ``name`` is the window's parameter name, for messages.
+    """
     image = as_image(image)
     inside = as_mask(mask, image.shape[:2])
-    rows, cols = _window(window, image.shape, "window")
+    rows, cols = _window(window, image.shape, name)
     height, width = rows.stop - rows.start, cols.stop - cols.start
     own = _window(core, (height, width), "core")
     # Only the window and what it reaches are measured (a window of the whole image
@@ -982,13 +1056,13 @@ def stroke_field(image: Any, *, sigma: float | None = None, operator: str = "sch
               slice(left, min(image.shape[1], cols.stop + margin)))
     if height == 0 or width == 0:
         empty = np.zeros((height, width), np.float32)
-        return StrokeField(empty, empty.copy(), empty.copy())
+        return StrokeField(empty, empty.copy(), empty.copy()) if keep else None
     if inside is not None:
         inside = inside[region]
     jxx, jyy, sin2 = _smoothed_tensor(image[region], sigma, operator, inside)
     return _fields(jxx, jyy, sin2, inside,
                    (slice(rows.start - top, rows.stop - top),
-                    slice(cols.start - left, cols.stop - left)), statistics, own)
+                    slice(cols.start - left, cols.stop - left)), statistics, own, keep=keep)
 
 
 # --------------------------------------------------------------------------- flow picture

@@ -384,9 +384,12 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         # the figures summed while the planes are in the cache; strength counts serve only
         # the flow picture's reference
         tile.stroke_statistics = StrokeStatistics(counts="flow" in plan.needs)
-        tile.strokes = stroke_field(den, window=(slice(sy0 - py0, sy1 - py0),
-                                                 slice(sx0 - px0, sx1 - px0)),
-                                    statistics=tile.stroke_statistics, core=tile.strokes_core)
+        if "flow" in plan.needs or dtype is np.float32:  # directions drawn or returned
+            tile.strokes = stroke_field(den, window=(slice(sy0 - py0, sy1 - py0),
+                                                     slice(sx0 - px0, sx1 - px0)),
+                                        statistics=tile.stroke_statistics, core=tile.strokes_core)
+        else:  # a streamed run without the flow picture needs the figures only
+            tile.stroke_statistics.measure(den, core=crop)
         tile.strokes_origin = (sy0, sx0)
         timer.add("strokes", t)
     return tile
@@ -558,7 +561,7 @@ class TileEngine:
         def first(box: TileBox) -> ComputedTile:
             if keep:
                 return self.compute(box, dtype)
-            return compute_tile(self.plan, box, self.timer, measured)
+            return compute_tile(self.plan, box, self.timer, measured, dtype)
 
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()

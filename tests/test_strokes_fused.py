@@ -324,3 +324,67 @@ def test_empty_window_gives_empty_planes():
                          statistics=stats)
     assert field.angle.shape == (0, 20) and field.energy.dtype == np.float32
     assert stats.pixels == 0 and stats.histogram.sum() == 0
+
+
+# --------------------------------------------------------------------------- figures only
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_measure_adds_what_the_field_would(masked):
+    image = drawing(12)  # with a flat blot: pixels without a gradient
+    mask = None
+    if masked:
+        mask = np.ones(image.shape, bool)
+        mask[:, 200:] = False
+    core = np.s_[20:180, 15:240]
+    fused = StrokeStatistics(sigma=3.0, operator="scharr")
+    field = stroke_field(image, mask=mask, window=core, statistics=fused)
+    measured = StrokeStatistics(sigma=3.0, operator="scharr").measure(image, core=core,
+                                                                      mask=mask)
+    assert measured.pixels == fused.pixels == field.angle.size
+    np.testing.assert_allclose(measured.histogram, fused.histogram, rtol=1e-12)
+    np.testing.assert_allclose(measured.tensor, fused.tensor, rtol=1e-12)
+    np.testing.assert_array_equal(measured.strength_counts, fused.strength_counts)
+    np.testing.assert_allclose(measured.histogram, per_pixel_figures(field)[0], rtol=1e-6,
+                               atol=1e-12)
+    assert measured.summary() == fused.summary()
+
+
+def test_measure_uses_the_recorded_scale_and_names_core_in_errors():
+    image = drawing(13)
+    wide = StrokeStatistics(sigma=5.0, operator="farid").measure(image)
+    expected = StrokeStatistics(sigma=5.0, operator="farid")
+    stroke_field(image, sigma=5.0, operator="farid", statistics=expected)
+    np.testing.assert_allclose(wide.histogram, expected.histogram, rtol=1e-12)
+    default = StrokeStatistics().measure(image)
+    assert not np.allclose(default.histogram, wide.histogram, rtol=1e-3)
+    with pytest.raises(ParameterError, match=r"core=.* must be two slices of rows and columns"):
+        StrokeStatistics().measure(image, core=np.s_[::2, :])
+
+
+def test_pixels_without_an_axis_read_0_degrees_on_both_paths():
+    # Hand-made smoothed tensors: exactly isotropic pixels (Jxx == Jyy, Jxy == 0, a trace
+    # above zero) have no stroke axis; arctan2 of their signed zeros would say 0 or 90.
+    rng = np.random.default_rng(14)
+    jxx = rng.random((40, 50), dtype=np.float32)
+    jyy = rng.random((40, 50), dtype=np.float32)
+    sin2 = rng.normal(size=(40, 50)).astype(np.float32)  # -2 Jxy
+    jyy[5:15, 5:15] = jxx[5:15, 5:15]
+    sin2[5:15, 5:15] = -0.0
+    sin2[20:30, 5:15] = 0.0
+    jyy[20:30, 5:15] = jxx[20:30, 5:15]
+    everything = (slice(0, 40), slice(0, 50))
+    kept = StrokeStatistics()
+    field = strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, kept,
+                            everything)
+    assert field.angle[5:15, 5:15].max() == 0 and field.angle[20:30, 5:15].max() == 0
+    assert field.coherence[5:15, 5:15].max() == 0
+    figures = StrokeStatistics()
+    assert strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, figures,
+                           everything, keep=False) is None
+    np.testing.assert_allclose(figures.histogram, kept.histogram, rtol=1e-12)
+    np.testing.assert_allclose(figures.histogram, per_pixel_figures(field)[0], rtol=1e-6)
+    # their weight is in the first bin
+    weight = np.sqrt(jxx[5:15, 5:15].astype(np.float64) * 2).sum() + \
+        np.sqrt(jxx[20:30, 5:15].astype(np.float64) * 2).sum()
+    assert figures.histogram[0] >= weight * (1 - 1e-6)
