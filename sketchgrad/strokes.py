@@ -212,8 +212,11 @@ def _smoothed_tensor(image: _F32, sigma: float, operator: str,
     down = across * np.float32(1 / len(channels)) if colour else across
 
     def blur(term: _F32, kernel: _F32) -> _F32:
-        return cast(_F32, cv2.sepFilter2D(term, cv2.CV_32F, across, kernel,
-                                          borderType=cv2.BORDER_REFLECT).reshape(term.shape))
+        # In place (the products are ours; OpenCV filters row by row through a buffer):
+        # a fresh output plane per blur cost more in page faults than the blur in a run.
+        cv2.sepFilter2D(term, cv2.CV_32F, across, kernel, dst=term,
+                        borderType=cv2.BORDER_REFLECT)
+        return term
 
     return blur(jxx, down), blur(jyy, down), blur(jxy, down * np.float32(-2))
 
