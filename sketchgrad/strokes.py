@@ -208,7 +208,7 @@ def _smoothed_tensor(image: _F32, sigma: float, operator: str,
         raise RuntimeError("the image has no channels")
     size = 2 * _gaussian_radius(sigma) + 1
     # GaussianBlur's own kernel (bit-equal results); the vertical one carries the factors.
-    across = cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_32F)
+    across = cast(_F32, cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_32F))
     down = across * np.float32(1 / len(channels)) if colour else across
 
     def blur(term: _F32, kernel: _F32) -> _F32:
@@ -244,7 +244,7 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
     # is off by up to 0.01 degree, which the summed tensor would feel).
     np.arctan2(sin2, cos2, out=angle)
     # angle * 90 / pi + 90 in one pass (in double: arctan2's -pi gives a hair below 0)
-    cv2.addWeighted(angle, _HALF_DEGREES, angle, 0.0, 90.0, dst=angle)
+    cv2.addWeighted(angle, float(_HALF_DEGREES), angle, 0.0, 90.0, dst=angle)
     cv2.threshold(angle, 0, 0, cv2.THRESH_TOZERO, dst=angle)  # below 0 is 0
     cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)  # and 180 is 0
     # The usual case (a scan's paper has grain): every pixel has a gradient and an axis.
@@ -433,7 +433,7 @@ class StrokeStatistics:
     @property
     def histogram(self) -> NDArray[np.float64]:
         """Per bin the sum of ``sqrt(energy)`` of its pixels, float64 (bins,)."""
-        return self._fine.reshape(self.bins, self._split).sum(axis=1)
+        return cast(NDArray[np.float64], self._fine.reshape(self.bins, self._split).sum(axis=1))
 
     @property
     def vectors(self) -> NDArray[np.float64]:
