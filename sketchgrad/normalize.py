@@ -179,11 +179,12 @@ def _fold_zero(per_bin: np.ndarray) -> None:
 #: Bin of the smallest normal float32 (2**-126) counted from +0's: below it lie +-0
 #: and the subnormal numbers, which share +0's bin (_fold_zero).
 _NORMAL_BIN = 0x00800000 >> _SHIFT
+_SMALLEST_NORMAL = float(np.finfo(np.float32).tiny)
 
 
-def _count_non_negative(values: np.ndarray, hi: float, hist: np.ndarray,
+def _count_non_negative(values: np.ndarray, lo: float, hi: float, hist: np.ndarray,
                         sums: np.ndarray) -> None:
-    """Add float32 ``values`` >= 0 (-0.0 allowed) of maximum ``hi`` to ``hist`` and ``sums``.
+    """Add float32 ``values`` >= 0 (-0.0 allowed) from ``lo`` to ``hi`` to ``hist`` and ``sums``.
 
     What the general path of :meth:`_Stats._add_to_histogram` does, for the
     common case of magnitudes, in fewer passes over memory: a value's bin
@@ -204,9 +205,12 @@ def _count_non_negative(values: np.ndarray, hi: float, hist: np.ndarray,
     # the largest unsigned numbers, so the minimum is the smallest normal bin present
     # (hi is one), and as signed numbers they are the negative ones
     bins -= np.uint32(_NORMAL_BIN)
-    first = int(bins.min())
     relative = bins.view(np.int32)
-    np.maximum(relative, first - 1, out=relative)  # zeros, subnormals: the slot before
+    if lo >= _SMALLEST_NORMAL:  # no zero nor subnormal: lo's bin is the first
+        first = (int(np.float32(lo).view(np.uint32)) >> _SHIFT) - _NORMAL_BIN
+    else:
+        first = int(bins.min())
+        np.maximum(relative, first - 1, out=relative)  # zeros, subnormals: the slot before
     relative -= first - 1
     index = relative.astype(np.intp)  # what np.bincount reads (it would convert anyway)
     del bins, relative
@@ -278,7 +282,7 @@ class _Stats:
         sums = cast(np.ndarray, self.sums)  # set with hist
         if lo >= 0 and values.dtype == np.float32 and values.flags.c_contiguous:
             for chunk in _chunks(values, _HIST_CHUNK):
-                _count_non_negative(chunk, hi, self.hist, sums)
+                _count_non_negative(chunk, lo, hi, self.hist, sums)
             return
         first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
         if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins
