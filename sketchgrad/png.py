@@ -210,25 +210,13 @@ def quantize(image: ArrayLike, bit_depth: int) -> NDArray[Any]:
     if image.dtype.kind in "ui" or image.dtype.kind not in "f":
         raise ParameterError(f"image of dtype {image.dtype} cannot be saved at bit_depth="
                              f"{bit_depth}; give floats in [0, 1] or {np.dtype(target).name}")
-    # min and max show NaN and inf without the boolean plane np.isfinite would make
-    if image.size and not (np.isfinite(np.min(image)) and np.isfinite(np.max(image))):
+    if not np.isfinite(image).all():
         raise ParameterError("image has non-finite values (NaN or inf) and cannot be saved; "
                              "replace them (e.g. np.nan_to_num) first")
     scale = np.float32(65535.0 if bit_depth == 16 else 255.0)
-    quantized: NDArray[Any] = np.empty(image.shape, target)
-    if not image.size or image.ndim == 0:
-        quantized[...] = (np.clip(image, 0.0, 1.0) * scale + np.float32(0.5)).astype(target)
-        return quantized
-    # a band of rows at a time: the float temporary stays in the cache (same values)
-    band = max(1, (1 << 16) // max(1, image[0].size))
-    kind = np.result_type(image.dtype, scale)  # float16 is scaled in float32, as before
-    scratch = np.empty((min(band, len(image)),) + image.shape[1:], kind)
-    for top in range(0, image.shape[0], band):
-        part = scratch[:min(band, image.shape[0] - top)]
-        np.clip(image[top:top + band], 0.0, 1.0, out=part)
-        part *= scale
-        part += np.float32(0.5)
-        np.copyto(quantized[top:top + band], part, casting="unsafe")
+    out = np.clip(image, 0.0, 1.0) * scale
+    out += np.float32(0.5)
+    quantized: NDArray[Any] = out.astype(target)
     return quantized
 
 

@@ -102,24 +102,6 @@ def test_float_quantization_matches_formula(tmp_path):
     np.testing.assert_array_equal(_opencv(p16), np.floor(clipped * 65535 + 0.5))
 
 
-def test_quantize_of_arrays_longer_than_a_band_is_the_formula(rng):
-    # quantize works a band of rows at a time: tall grey and RGB arrays, a strided view and a
-    # long 1-D one must all be clip, scale and round half up, and NaN or inf anywhere refused.
-    grey = rng.uniform(-0.2, 1.2, (1200, 300)).astype(np.float32)
-    rgb = rng.uniform(-0.2, 1.2, (700, 90, 3)).astype(np.float32)
-    for x in (grey, rgb, grey[::2, 3:], grey.reshape(-1), rgb.astype(np.float64)):
-        clipped = np.clip(x, 0, 1)
-        for bits, scale, kind in ((8, 255, np.uint8), (16, 65535, np.uint16)):
-            got = png_mod.quantize(x, bits)
-            assert got.dtype == kind and got.shape == x.shape
-            want = np.floor(clipped * clipped.dtype.type(scale) + clipped.dtype.type(0.5))
-            np.testing.assert_array_equal(got, want)
-    bad = grey.copy()
-    bad[1100, 7] = np.inf
-    with pytest.raises(ParameterError, match="non-finite values"):
-        png_mod.quantize(bad, 8)
-
-
 def test_text_chunks_read_by_pillow(tmp_path):
     text = {"Software": "sketchgrad test", "sketchgrad": '{"a": 1}', "Title": "Ünïcode ✓ page"}
     path = save_png(tmp_path / "t.png", np.zeros((3, 4), np.uint8), text=text)
