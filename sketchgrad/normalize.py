@@ -813,18 +813,6 @@ def _clipped_ramp(x: np.ndarray, low: float, high: float) -> np.ndarray:
     window; the clipped copy is the result's memory (no second temporary).
     """
     kind = x.dtype.type
-    info = np.finfo(x.dtype)
-    if x.ndim and float(info.tiny) <= high - low <= float(info.max):
-        # _affine's plain case, a band at a time: the band stays in the cache through
-        # the four passes, and the result is the only full-size array (same values)
-        out = np.empty_like(x)
-        band = max(1, _CHUNK // max(1, x[0].size))
-        for top in range(0, x.shape[0], band):
-            part = np.clip(x[top:top + band], kind(low), kind(high), out=out[top:top + band])
-            part -= kind(low)
-            part /= kind(high - low)
-            np.clip(part, kind(0), kind(1), out=part)
-        return out
     window = np.clip(x, kind(low), kind(high))
     out = _affine(window, low, (low, high), (low, high), in_place=True)
     np.clip(out, kind(0), kind(1), out=out)
