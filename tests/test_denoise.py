@@ -258,6 +258,21 @@ def test_resolve_strength_is_what_denoise_uses(drawing_pair):
         module.resolve_strength(noisy, "blur")
 
 
+@pytest.mark.parametrize("size", [9, 10, 65_535, 65_536, 65_537, 300_000, 300_001])
+@pytest.mark.parametrize("zeros", [0.0, 0.3, 0.5, 1.0])
+def test_median_of_coefficient_sizes_equals_numpys(size, zeros):
+    """The noise estimate's median (by the floats' top bits on large arrays) is np.median."""
+    rng = np.random.default_rng(size)
+    values = np.abs(rng.normal(0, 0.01, size)).astype(np.float32)
+    values[:int(zeros * size)] = 0  # paper: many equal values around the middle rank
+    values[-5:] = values[-6]  # ties
+    rng.shuffle(values)
+    expected = float(np.median(values))
+    got = module._median_in_place(values.copy())
+    assert got == expected
+    assert isinstance(got, float)
+
+
 @pytest.mark.parametrize("shape", [(2, 2), (3, 5), (33, 31), (101, 40), (102, 7)])
 def test_estimate_noise_in_strips_equals_the_whole_transform(shape, monkeypatch):
     import pywt
