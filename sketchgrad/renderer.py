@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from .pipeline import Result
 
-__all__ = ["PreviewRenderer", "start_renderer", "renderer_wanted", "ENV_VAR"]
+__all__ = ["PreviewRenderer", "start_renderer", "renderer_wanted", "forks_safely", "ENV_VAR"]
 
 #: Environment variable that turns the preview process off (``0``, ``no``, ``off``, ``false``).
 ENV_VAR = "SKETCHGRAD_PREVIEW_PROCESS"
@@ -67,9 +67,21 @@ def renderer_wanted(outputs: Sequence[str]) -> bool:
         return False
     if os.environ.get(ENV_VAR, "1").strip().lower() in _OFF:
         return False
-    if not sys.platform.startswith("linux"):  # macOS and Windows: no safe fork
-        return False
-    return threading.active_count() == 1
+    return forks_safely() and threading.active_count() == 1
+
+
+def forks_safely() -> bool:
+    """Whether this platform forks the preview process: Linux only.
+
+    macOS's system libraries are not safe to use in a forked child (Python
+    spawns there by default), and Windows cannot fork.
+
+    Examples
+    --------
+    >>> forks_safely() == sys.platform.startswith("linux")
+    True
+    """
+    return sys.platform.startswith("linux")
 
 
 def start_renderer(outputs: Sequence[str]) -> PreviewRenderer | None:
@@ -103,8 +115,8 @@ class PreviewRenderer:
 
     Attributes
     ----------
-    drawn_there : int
-        Previews the child drew.
+    answered : int
+        Previews the child drew, or failed with an error it sent back.
     drawn_here : int
         Previews drawn in this process because the child was gone (or the job
         or its reply did not pickle).
@@ -116,7 +128,7 @@ class PreviewRenderer:
     ...     res = sketchgrad.process(np.eye(16, dtype=np.float32))
     ...     with PreviewRenderer() as renderer:
     ...         path = renderer.render(res, Path(tempfile.mkdtemp()) / "p.png", {})
-    ...     print(path.stat().st_size > 1000, renderer.drawn_there, renderer.drawn_here)
+    ...     print(path.stat().st_size > 1000, renderer.answered, renderer.drawn_here)
     ... else:
     ...     print(True, 1, 0)
     True 1 0
@@ -140,7 +152,7 @@ class PreviewRenderer:
         self._conn: Connection | None = here
         self._process: BaseProcess | None = process
         self._lock = threading.Lock()
-        self.drawn_there = 0
+        self.answered = 0
         self.drawn_here = 0
 
     @property
@@ -176,7 +188,6 @@ class PreviewRenderer:
         text = dict(text)
         with self._lock:
             if self._drawn_by_child(result, dest, text):
-                self.drawn_there += 1
                 return dest
             self.drawn_here += 1
         return render_preview(result, dest, text=text, atomic=False)
@@ -205,12 +216,14 @@ class PreviewRenderer:
         except Exception:  # an error that does not unpickle: drawing here raises it
             return False
         if status == "ok":
+            self.answered += 1
             return True
         if status == "error":
             error, name, message = value
             # an exception whose class rebuilds its message from other arguments may come
             # back changed: then drawing here raises the real one
             if _name(type(error)) == name and str(error) == message:
+                self.answered += 1
                 raise error
         return False  # "unpicklable", or changed: drawing here raises the error itself
 
