@@ -488,3 +488,38 @@ def test_the_job_pickles_once_per_scan(tmp_path, started, result, monkeypatch):
     child.render(result, tmp_path / "p.png", {})
     assert len(sent) == 1
     assert sent[0] >= len(pickle.dumps(result.image, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
+    (tmp_path / "scans").mkdir()
+    for k in range(6):
+        Image.fromarray(grey_scan((600, 800), seed=k)).save(tmp_path / "scans" / f"s{k}.png")
+    marker = uuid.uuid4().hex
+    with subprocess.Popen(
+            [sys.executable, "-m", "sketchgrad", "run", "scans", "-o", "out", "--workers", "1"],
+            cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, text=True, start_new_session=True,
+            env={**os.environ, "SKETCHGRAD_TEST_MARK": marker}) as proc:
+        try:
+            first = proc.stderr.readline()
+            running = processes_marked(marker)
+            os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the child gets it too
+            rest = proc.stderr.read().splitlines()
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert first.startswith("done: "), first
+    assert len(running) == 2  # the command and its preview process
+    assert proc.returncode == 130, rest
+    assert rest[-1] == "sketchgrad: interrupted; temporary files removed"
+    assert not any("Traceback" in line for line in rest)
+    assert not (tmp_path / "out" / "s5.preview.png").exists()  # really stopped mid-way
+    assert [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
+    deadline = time.monotonic() + 15
+    while processes_marked(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_marked(marker) == []
+    for p in (tmp_path / "out").iterdir():  # what was renamed into place is whole
+        with Image.open(p) as im:
+            im.load()
