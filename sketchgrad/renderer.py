@@ -274,35 +274,46 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
         pass
     while True:
         try:
-            job = conn.recv_bytes()
+            data = conn.recv_bytes()
         except (EOFError, OSError):  # the parent closed the pipe, or went away
             return
-        reply = _draw(job)
-        del job
+        try:
+            job = pickle.loads(data)
+        except Exception as exc:
+            reply = _error_reply(exc)
+        else:
+            del data  # the thumbnails are held once, not twice, while drawing
+            reply = _draw(*job)
+            del job
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # the parent draws the preview itself, which raises the error
             data = pickle.dumps(("unpicklable", None))
+        del reply
         try:
             conn.send_bytes(data)
         except OSError:
             return
 
 
-def _draw(job: bytes) -> tuple[str, Any]:
-    """One job: ``("ok", None)``, or ``("error", (exception, its type's name, its message))``."""
+def _draw(result: Result, dest: str, text: dict[str, str], cwd: str) -> tuple[str, Any]:
+    """One preview: ``("ok", None)``, or the error reply."""
     from .preview import render_preview
 
     try:
-        result, dest, text, cwd = pickle.loads(job)
         if os.getcwd() != cwd:  # a relative name means what it means in the parent
             os.chdir(cwd)
         render_preview(result, dest, text=text, atomic=False)
     except Exception as exc:
-        exc.add_note("(raised in the preview process, sketchgrad.renderer:\n"
-                     f"{traceback.format_exc().rstrip()})")
-        return "error", (exc, _name(type(exc)), str(exc))
+        return _error_reply(exc)
     return "ok", None
+
+
+def _error_reply(exc: Exception) -> tuple[str, Any]:
+    """``("error", (exception, its type's name, its message))``, with the child's traceback."""
+    exc.add_note("(raised in the preview process, sketchgrad.renderer:\n"
+                 f"{traceback.format_exc().rstrip()})")
+    return "error", (exc, _name(type(exc)), str(exc))
 
 
 def _name(kind: type) -> str:
