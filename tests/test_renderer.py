@@ -443,6 +443,7 @@ def processes_marked(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.slow
 def test_the_command_draws_its_preview_in_the_child_and_leaves_no_process(tmp_path):
     Image.fromarray(grey_scan()).save(tmp_path / "scan.png")
     record, marker = run_command(tmp_path, ["run", "scan.png"])
@@ -458,6 +459,7 @@ def test_the_command_draws_its_preview_in_the_child_and_leaves_no_process(tmp_pa
     assert (tmp_path / "out" / "scan.preview.png").read_bytes() == drawn_by_child
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, platform", [
     (["run", "scan.png", "--outputs", "magnitude,hsv"], None),
     (["run", "scans", "--workers", "2"], None),  # a folder: the pool may produce it
@@ -490,6 +492,7 @@ def test_the_job_pickles_once_per_scan(tmp_path, started, result, monkeypatch):
     assert sent[0] >= len(pickle.dumps(result.image, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+@pytest.mark.slow
 def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
     (tmp_path / "scans").mkdir()
     for k in range(6):
