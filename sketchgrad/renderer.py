@@ -46,7 +46,7 @@ _OFF = ("0", "no", "off", "false")
 # preview takes well under a second (its cost does not grow with the scan), so only a
 # stuck child ever reaches this.
 _REPLY_SECONDS = 120.0
-# Seconds to wait for the child to leave after its pipe is closed, before killing it.
+# Seconds to wait for the child to leave when asked (SIGTERM), before killing it.
 _EXIT_SECONDS = 5.0
 
 
@@ -120,6 +120,9 @@ class PreviewRenderer:
     drawn_here : int
         Previews drawn in this process because the child was gone (or the job
         or its reply did not pickle).
+    exitcode : int or None
+        The child's exit status once it is gone (0: it left cleanly; negative:
+        killed by that signal).
 
     Examples
     --------
@@ -154,6 +157,7 @@ class PreviewRenderer:
         self._lock = threading.Lock()
         self.answered = 0
         self.drawn_here = 0
+        self.exitcode: int | None = None
 
     @property
     def pid(self) -> int | None:
@@ -205,11 +209,14 @@ class PreviewRenderer:
             self._conn.send_bytes(job)
             del job  # one copy of the scan's thumbnails at a time
             reply = self._reply(self._conn)
-        except (OSError, EOFError, TimeoutError):  # the child died, or is stuck
-            self._stop(kill=True)
+        except (OSError, EOFError):  # the child died
+            self._stop()
             return False
-        except BaseException:  # Ctrl-C: the child must not write after the cleanup
-            self._stop(kill=True)
+        except TimeoutError:
+            self._stop(stuck=True)
+            return False
+        except BaseException:  # Ctrl-C: the child must be gone before the cleanup
+            self._stop()
             raise
         try:
             status, value = pickle.loads(reply)
@@ -234,25 +241,30 @@ class PreviewRenderer:
                 raise TimeoutError("the preview process did not answer")
         return conn.recv_bytes()
 
-    def _stop(self, *, kill: bool) -> None:
+    def _stop(self, *, stuck: bool = False) -> None:
         conn, self._conn = self._conn, None
         process, self._process = self._process, None
         if conn is not None:
-            conn.close()  # EOF in the child: it leaves its loop and exits
+            conn.close()
         if process is None:
             return
-        if kill:
+        # SIGTERM makes the child raise SystemExit, so it unwinds: at once, even while it
+        # still imports matplotlib (whose font cache it may be writing under a lock file)
+        if stuck:
             process.kill()
+        else:
+            process.terminate()
         process.join(_EXIT_SECONDS)
         if process.exitcode is None:  # still there: it was stuck
             process.kill()
             process.join()
+        self.exitcode = process.exitcode
         process.close()
 
     def close(self) -> None:
-        """End the child (it exits on the closed pipe); previews are then drawn here."""
+        """End the child (at once, also while it warms up); previews are then drawn here."""
         with self._lock:
-            self._stop(kill=False)
+            self._stop()
 
     def __enter__(self) -> PreviewRenderer:
         return self
@@ -266,6 +278,7 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent acts
+    signal.signal(signal.SIGTERM, _leave)
     parents_end.close()  # else the pipe stays open when the parent dies, and no EOF comes
     _quiet_stdout()
     try:
@@ -314,6 +327,11 @@ def _error_reply(exc: Exception) -> tuple[str, Any]:
     exc.add_note("(raised in the preview process, sketchgrad.renderer:\n"
                  f"{traceback.format_exc().rstrip()})")
     return "error", (exc, _name(type(exc)), str(exc))
+
+
+def _leave(signum: int, frame: object) -> None:
+    """SIGTERM in the child (from :meth:`PreviewRenderer.close`): unwind and exit cleanly."""
+    raise SystemExit(0)
 
 
 def _name(kind: type) -> str:

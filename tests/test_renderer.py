@@ -71,6 +71,13 @@ def alive(pid: int) -> bool:
         return False
 
 
+def catches(pid: int, signum: int) -> bool:
+    """Whether a process has a handler for a signal (Linux: SigCgt in /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as fh:
+        mask = next(line for line in fh if line.startswith("SigCgt:")).split()[1]
+    return bool(int(mask, 16) >> (signum - 1) & 1)
+
+
 def wait_gone(pid: int, seconds: float = 15.0) -> bool:
     deadline = time.monotonic() + seconds
     while alive(pid):
@@ -270,12 +277,21 @@ def test_the_child_ignores_ctrl_c(tmp_path, started, result):
 
 # ------------------------------------------------------------------------------ no leftovers
 
-def test_close_ends_the_child(started):
+def test_close_ends_the_child_cleanly_even_while_it_warms_up(started, tmp_path, result):
     child = started()
     pid = child.pid
-    assert alive(pid)
-    child.close()
+    deadline = time.monotonic() + 15
+    while not catches(pid, signal.SIGTERM):  # its handler is set first thing (a few ms)
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    child.close()  # now: the child is still importing matplotlib
     assert not alive(pid) and child.pid is None
+    assert child.exitcode == 0  # it unwound (SystemExit), it was not killed by the signal
+
+    used = started()
+    used.render(result, tmp_path / "p.png", {})
+    used.close()
+    assert used.exitcode == 0 and used.answered == 1
 
 
 def test_the_child_leaves_when_its_parent_is_killed(tmp_path):
