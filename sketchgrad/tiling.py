@@ -277,16 +277,29 @@ def plan_tiles(image: np.ndarray | NativeImage, config: PipelineConfig, needs: s
     background is flattened, which makes a float32 image.
     """
     start = time.perf_counter()
-    flattened = should_flatten(image, config.flatten_background)
+    strength = config.strength
+    estimate = strength is None and config.denoise != "none"
+    guess = None
+    if estimate and config.flatten_background == "auto":
+        # The background check and the noise estimate both read the whole scan: run them
+        # side by side; the estimate stands unless the scan is flattened (then it is
+        # made again on the flattened image).
+        with ThreadPoolExecutor(1) as pool:
+            check = pool.submit(should_flatten, image, "auto")
+            guess = resolve_strength(image, config.denoise, **file_noise_source(meta))
+            flattened = check.result()
+        start = timer.add("estimate_noise", start)
+    else:
+        flattened = should_flatten(image, config.flatten_background)
     if flattened:
         image = flatten_background(image)
         start = timer.add("flatten", start)
     height, width = image.shape[:2]
     side = side or max(height, width)
-    strength = config.strength
-    if strength is None and config.denoise != "none":
+    if estimate:
         # the strength the denoiser would pick for the whole image, fixed for every tile
-        strength = resolve_strength(image, config.denoise, **file_noise_source(meta))
+        strength = guess if guess is not None and not flattened else \
+            resolve_strength(image, config.denoise, **file_noise_source(meta))
         start = timer.add("estimate_noise", start)
     reach = DENOISE_METHODS[config.denoise].reach_for(strength)
     denoised_whole = None

@@ -90,6 +90,28 @@ def test_estimated_strength_and_flattening_still_match():
                 process(img, PipelineConfig(tile_size=0, **extra)))
 
 
+def test_plan_estimates_strength_on_the_image_it_denoises():
+    """The background check and the noise estimate run side by side: the estimate on the
+    scan stands only when the scan is not flattened; a flattened scan is estimated again."""
+    from sketchgrad.denoise import flatten_background, resolve_strength
+
+    rng = np.random.default_rng(7)
+    y, x = np.mgrid[0:300, 0:400].astype(np.float32)
+    noise = rng.normal(0, 0.02, x.shape).astype(np.float32)
+    even = np.clip(0.9 + noise, 0, 1)
+    lit = np.clip((0.45 + 0.5 * x / 399) * (1 + noise), 0, 1)  # light falls across the page
+    for image, flattens in ((even, False), (lit, True)):
+        plan = tiling.plan_tiles(image, PipelineConfig(denoise="nl_means"), {"field"}, 64,
+                                 tiling.Timer())
+        assert plan.flattened is flattens
+        source = flatten_background(image) if flattens else image
+        assert plan.strength == resolve_strength(source, "nl_means")
+    # the two estimates differ here (the noise scales with the light), so taking the
+    # wrong one would fail
+    assert resolve_strength(flatten_background(lit), "nl_means") \
+        > 1.1 * resolve_strength(lit, "nl_means")
+
+
 def test_global_scale_survives_tiling():
     """Two passes: a faint tile is not stretched to full range on its own."""
     img = scan()
