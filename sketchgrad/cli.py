@@ -62,11 +62,19 @@ _EXAMPLES = {
 }
 
 
+_ENVIRONMENT = """\
+environment:
+  SKETCHGRAD_PREVIEW_PROCESS=0  draw previews in this process; by default (on Linux, when the
+                                scans are processed here) a second process imports matplotlib
+                                and draws them while the scan is computed"""
+
+
 def _epilog(*commands: str) -> str:
     lines = ["examples:"]
     for command in commands:
         lines += [f"  {example}" for example in _EXAMPLES[command]]
-    return "\n".join(lines) + "\n\n" + _EXIT_STATUS
+    environment = _ENVIRONMENT + "\n\n" if commands == ("run",) else ""
+    return "\n".join(lines) + "\n\n" + environment + _EXIT_STATUS
 
 
 def _names(registry: Iterable[str]) -> str:

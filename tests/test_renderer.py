@@ -326,6 +326,14 @@ def test_wanted_only_for_the_preview_on_linux_without_threads(monkeypatch):
         assert start_renderer(["preview"]) is None
 
 
+def test_the_commands_help_documents_the_switch(capsys):
+    from sketchgrad import cli
+
+    assert cli.main(["run", "--help"]) == 0
+    shown = capsys.readouterr().out
+    assert f"{renderer.ENV_VAR}=0  draw previews in this process" in shown
+
+
 def test_not_wanted_while_another_thread_runs(monkeypatch):
     monkeypatch.delenv(renderer.ENV_VAR, raising=False)
     stop = threading.Event()
