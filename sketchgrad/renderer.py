@@ -141,11 +141,13 @@ class PreviewRenderer:
         import multiprocessing
 
         # fork, not spawn: the child starts with the modules already imported here,
-        # and needs no new interpreter. The command forks right after parsing its
-        # arguments, before any scan work: no Python thread and no OpenCV thread pool
-        # exist yet (cv2 is not even imported); the only other thread is OpenBLAS's
-        # pool, started by importing numpy, which OpenBLAS's own fork handlers stop
-        # and restart around fork().
+        # and needs no new interpreter. Forking is safe because the command forks right
+        # after parsing its arguments, before any scan work (checked: the process then
+        # has two OS threads): no Python thread and no OpenCV thread pool exist yet (cv2
+        # is not even imported); the other thread is OpenBLAS's pool, started by
+        # importing numpy, which OpenBLAS shuts down before a fork (its pthread_atfork
+        # handler) and starts again when next used. renderer_wanted refuses while
+        # another Python thread runs.
         context = multiprocessing.get_context("fork")
         here, there = context.Pipe(duplex=True)
         process = context.Process(target=_serve, args=(there, here), daemon=True,
