@@ -217,6 +217,8 @@ class ComputedTile:
     strokes: StrokeField | None = None
     strokes_core: tuple[slice, slice] | None = None
     strokes_origin: tuple[int, int] = (0, 0)
+    #: The stroke figures of the tile's own pixels, summed as its directions were measured.
+    stroke_statistics: StrokeStatistics | None = None
     #: For the stroke colouring, which reads the scan around each pixel: the
     #: padded denoised tile, its gradients and the tile's slices of them.
     padded: tuple[np.ndarray, GradientField, tuple[slice, slice]] | None = None
@@ -391,9 +393,16 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
         m = _flow_parameters(plan)["grain"] + 1 if "flow" in plan.needs else 0
         sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
         sx0, sx1 = max(px0, box.x0 - m), min(px1, box.x1 + m)
-        tile.strokes = stroke_field(den).crop((slice(sy0 - py0, sy1 - py0),
-                                               slice(sx0 - px0, sx1 - px0)))
         tile.strokes_core = (slice(box.y0 - sy0, box.y1 - sy0), slice(box.x0 - sx0, box.x1 - sx0))
+        # the figures summed while the planes are in the cache; strength counts serve only
+        # the flow picture's reference
+        tile.stroke_statistics = StrokeStatistics(counts="flow" in plan.needs)
+        if "flow" in plan.needs or dtype is np.float32:  # directions drawn or returned
+            tile.strokes = stroke_field(den, window=(slice(sy0 - py0, sy1 - py0),
+                                                     slice(sx0 - px0, sx1 - px0)),
+                                        statistics=tile.stroke_statistics, core=tile.strokes_core)
+        else:  # a streamed run without the flow picture needs the figures only
+            tile.stroke_statistics.measure(den, core=crop)
         tile.strokes_origin = (sy0, sx0)
         timer.add("strokes", t)
     return tile
@@ -556,8 +565,8 @@ class TileEngine:
         if strokes:
             from .strokes import DEFAULT_SIGMA
 
-            statistics = self.scale.strokes = StrokeStatistics(sigma=DEFAULT_SIGMA,
-                                                               operator="scharr")
+            statistics = self.scale.strokes = StrokeStatistics(
+                sigma=DEFAULT_SIGMA, operator="scharr", counts="flow" in self.plan.needs)
         top = -math.inf
         measured = ({"field", "normalized"} if scaling else set()) | \
             ({"strokes"} if strokes else set())
@@ -565,7 +574,7 @@ class TileEngine:
         def first(box: TileBox) -> ComputedTile:
             if keep:
                 return self.compute(box, dtype)
-            return compute_tile(self.plan, box, self.timer, measured)
+            return compute_tile(self.plan, box, self.timer, measured, dtype)
 
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
@@ -583,9 +592,10 @@ class TileEngine:
                     tile.field = GradientField(tile.field.gx, tile.field.gy)
                 t = self.timer.add("normalize", t)
             if strokes:
-                if tile.strokes is None:  # "strokes" is among the stages measured
+                if tile.stroke_statistics is None:  # "strokes" is among the stages measured
                     raise RuntimeError("the first pass computed no stroke directions")
-                statistics.add(tile.strokes, core=tile.strokes_core)
+                statistics = self.scale.strokes = statistics.merge(tile.stroke_statistics)
+                tile.stroke_statistics = None
                 self.timer.add("strokes", t)
                 if not keep or "strokes" not in self.later:
                     tile.strokes = None
@@ -593,7 +603,7 @@ class TileEngine:
                 kept[tile.box] = tile
             del tile
         t = time.perf_counter()
-        if strokes:
+        if strokes and "flow" in self.plan.needs:
             self.scale.flow_reference = statistics.strength_percentile(99.0)
         if whole is not None:
             normalized = normalize(whole, method)
