@@ -17,7 +17,7 @@ transfer curve.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .channels import CHROMA_THRESHOLD, luma
 from .errors import ParameterError, choose
-from .gradients import ZERO_GRADIENT, GradientField
+from .gradients import CHUNK_ELEMENTS, ZERO_GRADIENT, GradientField
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
@@ -76,6 +76,7 @@ COLOR_SPACES = tuple(COLOR_SPACE_NOTES)
 #: Ways round the hue circle between two stops (hue spaces only).
 HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
 
+_PI = np.float32(np.pi)
 _TWO_PI = np.float32(2 * np.pi)
 # Below this saturation (hsv, hsl) or OKLCh chroma a stop counts as grey (no hue).
 _GREY_SATURATION = 1e-6
@@ -410,34 +411,110 @@ def _check_unit(name: str, x: object) -> float:
     return number
 
 
-def _hue_degrees(field: GradientField, axial: bool) -> NDArray[np.float32]:
-    """Hue in degrees, offset to be positive: OpenCV's float HSV2RGB wraps hues >= 360 only."""
-    orientation = field.orientation  # cached: arctan2(gy, gx) in (-pi, pi]
-    scale = np.float32(360.0 / np.pi if axial else 180.0 / np.pi)
-    deg = np.multiply(orientation, scale, dtype=np.float32)
-    deg += np.float32(360.0)
-    return deg
+def _hue_rows(field: GradientField, axial: bool, rows: slice,
+              out: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Hue in degrees of the rows ``rows`` of a field, into ``out``.
+
+    The orientation (``field.orientation``'s float32 arctan2 in (-pi, pi]) of
+    these rows only, so no whole-size angle plane is made, times 180/pi (360/pi
+    axial), plus 360 to make it positive: OpenCV's float HSV2RGB wraps hues
+    >= 360 only.
+    """
+    np.arctan2(field.gy[rows], field.gx[rows], out=out)
+    if out.min() <= -_PI:  # arctan2's -pi (gy = -0.0) is +pi, as in orientation
+        np.putmask(out, out <= -_PI, _PI)
+    out *= np.float32(360.0 / np.pi if axial else 180.0 / np.pi)
+    out += np.float32(360.0)
+    return out
 
 
-def _compose(hue: NDArray[Any] | np.floating[Any], saturation: NDArray[Any] | np.floating[Any],
-             value: NDArray[Any] | np.floating[Any], zero: NDArray[np.bool_] | None,
-             shape: tuple[int, ...], dtype: DTypeLike) -> NDArray[Any]:
-    """HSV planes (hue in degrees, array or float; s, v arrays or floats) -> RGB."""
+_Plane = NDArray[Any] | np.floating[Any]
+
+
+def _compose(hue: _Plane | GradientField, saturation: _Plane, value: _Plane,
+             zero: NDArray[np.bool_] | None, shape: tuple[int, ...], dtype: DTypeLike, *,
+             axial: bool = False, magnitude: NDArray[np.float32] | None = None) -> NDArray[Any]:
+    """HSV planes -> RGB of ``dtype``, through OpenCV's float HSV2RGB.
+
+    ``hue`` is in degrees (an array or a float), or a :class:`GradientField`
+    whose orientation gives it (:func:`_hue_rows`, ``axial`` as there);
+    ``saturation`` and ``value`` are arrays or floats in [0, 1]. Pixels in
+    ``zero``, or whose ``magnitude`` is at most ``ZERO_GRADIENT``, are black.
+
+    Computed a band of rows at a time: a band's float planes (hue, the
+    interleaved HSV, the RGB made in its place) stay in the cache from one
+    step to the next and no full-size float temporary is made; every pixel
+    gets the operations it would get on the whole image, so the same values.
+    """
     import cv2
 
+    kind = np.dtype(dtype)
+    if kind not in (np.float32, np.uint8, np.uint16):
+        raise ParameterError(f"dtype={kind.name!r} is not supported; use np.float32, np.uint8 "
+                             "or np.uint16")
     if not int(np.prod(shape)):  # cv2.merge refuses empty planes
-        return np.zeros(tuple(shape) + (3,), np.dtype(dtype))
-    if zero is not None and zero.any():
-        value = np.where(zero, np.float32(0.0), value) if isinstance(value, np.ndarray) \
-            else np.where(zero, np.float32(0.0), np.float32(value))
-    planes = [p if isinstance(p, np.ndarray) else np.full(shape, p, np.float32)
-              for p in (hue, saturation, value)]
-    planes = [np.ascontiguousarray(p, dtype=np.float32) for p in planes]
-    hsv = cv2.merge(planes)
-    if hsv.ndim == 2:  # cv2.merge drops a unit trailing axis of 1-pixel images
-        hsv = hsv.reshape(shape + (3,))
-    rgb = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
-    return _finish(cast("NDArray[np.float32]", rgb), dtype)
+        return np.zeros(tuple(shape) + (3,), kind)
+    height, width = shape[0], shape[1]
+    out = np.empty((height, width, 3), kind)
+    band = max(1, CHUNK_ELEMENTS // width)
+    pixels = min(band, height) * width
+
+    def plane(p: _Plane) -> Callable[[slice, int], NDArray[np.float32]]:
+        """Rows of a plane as float32: an array's rows, or a float repeated."""
+        if isinstance(p, np.ndarray):
+            whole = np.asarray(p, np.float32)
+            return lambda rows, n: whole[rows]
+        constant = np.full(pixels, p, np.float32)
+        return lambda rows, n: constant[:n * width].reshape(n, width)
+
+    saturation_rows, value_rows = plane(saturation), plane(value)
+    hue_rows = plane(hue) if not isinstance(hue, GradientField) else None
+    hue_band = np.empty(pixels, np.float32)
+    value_band = np.empty(pixels, np.float32)
+    black_band = np.empty(pixels, bool)
+    hsv = np.empty(3 * pixels, np.float32)
+    for top in range(0, height, band):
+        rows = slice(top, min(height, top + band))
+        n = rows.stop - top
+        h = (_hue_rows(cast(GradientField, hue), axial, rows,
+                       hue_band[:n * width].reshape(n, width))
+             if hue_rows is None else hue_rows(rows, n))
+        v = value_rows(rows, n)
+        black = None
+        if zero is not None:
+            black = zero[rows]
+        elif magnitude is not None:
+            black = np.less_equal(magnitude[rows], np.float32(ZERO_GRADIENT),
+                                  out=black_band[:n * width].reshape(n, width))
+        if black is not None and black.any():
+            shown = value_band[:n * width].reshape(n, width)
+            np.copyto(shown, v)
+            np.putmask(shown, black, np.float32(0.0))
+            v = shown
+        chunk = hsv[:3 * n * width].reshape(n, width, 3)
+        cv2.merge([np.ascontiguousarray(h), np.ascontiguousarray(saturation_rows(rows, n)),
+                   np.ascontiguousarray(v)], dst=chunk)
+        cv2.cvtColor(chunk, cv2.COLOR_HSV2RGB, dst=chunk)
+        _finish_into(chunk, out[rows], kind)
+    return out
+
+
+def _finish_into(rgb: NDArray[np.float32], out: NDArray[Any], kind: np.dtype[Any]) -> None:
+    """Float RGB (changed in place) -> ``out`` of dtype ``kind`` (``_finish``'s rounding)."""
+    if kind == np.float32:
+        np.clip(rgb, 0.0, 1.0, out=out)
+    elif kind == np.uint8:
+        import cv2
+
+        flat = out.reshape(-1, 3)
+        done = cv2.convertScaleAbs(rgb.reshape(-1, 3), dst=flat, alpha=255.0)
+        if done is not flat:  # OpenCV made a new array after all
+            np.copyto(flat, done.reshape(flat.shape))
+    else:
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+        rgb *= np.float32(65535.0)
+        rgb += np.float32(0.5)
+        np.copyto(out, rgb, casting="unsafe")
 
 
 def _finish(rgb: NDArray[np.float32], dtype: DTypeLike) -> NDArray[Any]:
@@ -567,12 +644,12 @@ def hsv_color(field: GradientField, strength: ArrayLike, *, hue: str | float = "
         raise ParameterError(f"strength of shape {strength.shape} does not match the "
                              f"field's {shape}")
     strength = _no_nan(strength, "strength")
-    hue_plane = (_hue_degrees(field, axial) if hue == "orientation"
+    hue_plane = (field if hue == "orientation"  # the hue made band by band
                  else np.float32(_check_unit("hue", hue) * 360.0))
     planes = [strength if c == "magnitude" else np.float32(_check_unit(n, c))
               for n, c in (("saturation", saturation), ("value", value))]
-    zero = field.magnitude <= np.float32(ZERO_GRADIENT)
-    return _compose(hue_plane, planes[0], planes[1], zero, shape, dtype)
+    return _compose(hue_plane, planes[0], planes[1], None, shape, dtype, axial=axial,
+                    magnitude=field.magnitude)
 
 
 def _check_field(field: object, name: str = "field") -> None:

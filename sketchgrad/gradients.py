@@ -136,12 +136,9 @@ class GradientField:
         # same input on every call (cv2.magnitude is not: its SIMD and scalar paths differ
         # in the last bit, which made --workers N differ from --workers 1). Squaring in
         # float32 over- or underflows outside roughly [1e-19, 1e19]; hypot handles those.
-        with np.errstate(over="ignore", under="ignore"):
-            magnitude = np.multiply(gx, gx)
-            magnitude += np.square(gy)
-        np.sqrt(magnitude, out=magnitude)
-        peak = float(np.max(magnitude))
-        if not np.isfinite(peak) or peak < 1e-18:
+        magnitude = np.empty(gx.shape, np.float32)
+        peak = _sum_of_squares_root(gx.reshape(-1), gy.reshape(-1), magnitude.reshape(-1))
+        if not math.isfinite(peak) or peak < 1e-18:
             with np.errstate(over="ignore"):
                 magnitude = np.hypot(gx, gy, dtype=np.float32)
             np.minimum(magnitude, np.finfo(np.float32).max, out=magnitude)  # saturate
@@ -157,8 +154,48 @@ class GradientField:
         returned as +pi.
         """
         theta = np.arctan2(self.gy, self.gx, dtype=np.float32)
-        np.putmask(theta, theta <= -_PI, _PI)
+        _fold_minus_pi(theta)
         return theta
+
+
+#: Elements per chunk of the per-pixel kernels: a chunk's few float32 planes stay in a
+#: core's L2 cache between the passes over them, instead of making each pass go to memory.
+CHUNK_ELEMENTS = 1 << 16
+
+
+def _sum_of_squares_root(gx: _F32, gy: _F32, out: _F32) -> float:
+    """``sqrt(gx*gx + gy*gy)`` of 1-D float32 arrays into ``out``; returns its max (NaN if any).
+
+    Chunk by chunk, so the squares never leave the cache; the same ufuncs (each
+    correctly rounded) as one pass over the whole, so the same bits.
+    """
+    square = np.empty(min(CHUNK_ELEMENTS, out.size), np.float32)
+    peak = -math.inf
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for start in range(0, out.size, CHUNK_ELEMENTS):
+            stop = start + CHUNK_ELEMENTS
+            part, x, y = out[start:stop], gx[start:stop], gy[start:stop]
+            np.multiply(x, x, out=part)
+            spare = square[:part.size]
+            np.multiply(y, y, out=spare)
+            part += spare
+            np.sqrt(part, out=part)
+            top = float(part.max())
+            if not top <= peak:  # a larger value, or NaN (which then stays)
+                peak = top
+            if math.isnan(peak):
+                break
+    return peak
+
+
+def _fold_minus_pi(theta: _F32) -> None:
+    """Turn arctan2's -pi into +pi, in place, so angles lie in (-pi, pi].
+
+    Only ``gy`` = -0.0 (or a negative ``gy`` too small to show next to ``gx`` < 0)
+    gives -pi: one reduction finds whether any does before a mask is made.
+    """
+    if theta.size and float(theta.min()) <= -_PI:
+        np.putmask(theta, theta <= -_PI, _PI)
 
 
 def _as_image(image: ArrayLike, finite: bool = True) -> NDArray[np.float32]:
@@ -631,7 +668,8 @@ def gradient_field(image: ArrayLike, operator: str = "sobel", *, mode: str = "re
                              "without one); leave mode='reflect' and cval=0")
     image = _as_image(image, finite=mask is None)  # a mask may hide non-finite values
     inside = as_mask(mask, image.shape[:2])
-    outside, peak = _check_finite(image, inside)
+    # without a mask the input rule has made every value finite and in [0, 1]
+    outside, peak = _check_finite(image, inside) if inside is not None else (False, 1.0)
     if outside:
         # Non-finite values outside the mask must not reach the filters.
         image = np.where(np.isfinite(image), image, np.float32(0))
@@ -684,6 +722,8 @@ def floor_zero_gradients(magnitude: np.ndarray, *, in_place: bool = False) -> np
     >>> floor_zero_gradients(np.array([1e-7, 0.5], np.float32)).tolist()
     [0.0, 0.5]
     """
+    if magnitude.size and magnitude.min() > np.float32(ZERO_GRADIENT):
+        return magnitude  # nothing at the floor (the common case): one reduction, no mask
     small = magnitude <= np.float32(ZERO_GRADIENT)
     if not small.any():
         return magnitude

@@ -176,6 +176,54 @@ def _fold_zero(per_bin: np.ndarray) -> None:
     per_bin[_ZERO_BIN] = total
 
 
+#: Bin of the smallest normal float32 (2**-126) counted from +0's: below it lie +-0
+#: and the subnormal numbers, which share +0's bin (_fold_zero).
+_NORMAL_BIN = 0x00800000 >> _SHIFT
+_SMALLEST_NORMAL = float(np.finfo(np.float32).tiny)
+
+
+def _count_non_negative(values: np.ndarray, lo: float, hi: float, hist: np.ndarray,
+                        sums: np.ndarray) -> None:
+    """Add float32 ``values`` >= 0 (-0.0 allowed) from ``lo`` to ``hi`` to ``hist`` and ``sums``.
+
+    What the general path of :meth:`_Stats._add_to_histogram` does, for the
+    common case of magnitudes, in fewer passes over memory: a value's bin
+    counted from +0's is its bits shifted (the key's sign flip is a constant
+    offset); and the bins counted run from the smallest normal value present,
+    with +-0 and the subnormal numbers in one slot before it, so a tile with
+    zeros next to strokes does not count the 200,000 empty bins in between.
+    """
+    unsigned = np.uint32((1 << (31 - _SHIFT)) - 1)  # drops -0.0's sign bit: +0's bin
+    top = int(np.float32(hi).view(np.uint32) >> np.uint32(_SHIFT) & unsigned)
+    if top < _NORMAL_BIN:  # nothing but +-0 and subnormal numbers
+        hist[_ZERO_BIN] += values.size
+        sums[_ZERO_BIN] += float(np.sum(values, dtype=np.float64))  # exact: tiny values
+        return
+    bins = values.view(np.uint32) >> np.uint32(_SHIFT)
+    bins &= unsigned
+    # counted from the smallest normal bin: the zero and subnormal bins wrap round to
+    # the largest unsigned numbers, so the minimum is the smallest normal bin present
+    # (hi is one), and as signed numbers they are the negative ones
+    bins -= np.uint32(_NORMAL_BIN)
+    relative = bins.view(np.int32)
+    if lo >= _SMALLEST_NORMAL:  # no zero nor subnormal: lo's bin is the first
+        first = (int(np.float32(lo).view(np.uint32)) >> _SHIFT) - _NORMAL_BIN
+    else:
+        first = int(bins.min())
+        np.maximum(relative, first - 1, out=relative)  # zeros, subnormals: the slot before
+    relative -= first - 1
+    index = relative.astype(np.intp)  # what np.bincount reads (it would convert anyway)
+    del bins, relative
+    width = top - _NORMAL_BIN - first + 2
+    counts = np.bincount(index, minlength=width)
+    totals = np.bincount(index, weights=values, minlength=width)
+    # slot 0: +0's bin (a sum of subnormal numbers, exact in float64 in any order)
+    hist[_ZERO_BIN] += counts[0]
+    sums[_ZERO_BIN] += totals[0]
+    hist[_ZERO_BIN + _NORMAL_BIN + first:_ZERO_BIN + top + 1] += counts[1:]
+    sums[_ZERO_BIN + _NORMAL_BIN + first:_ZERO_BIN + top + 1] += totals[1:]
+
+
 # ----------------------------------------------------------------------------------------
 # statistics
 
@@ -232,6 +280,10 @@ class _Stats:
             self.hist = np.zeros(_NBINS, np.int64)
             self.sums = np.zeros(_NBINS, np.float64)
         sums = cast(np.ndarray, self.sums)  # set with hist
+        if lo >= 0 and values.dtype == np.float32 and values.flags.c_contiguous:
+            for chunk in _chunks(values, _HIST_CHUNK):
+                _count_non_negative(chunk, lo, hi, self.hist, sums)
+            return
         first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
         if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins
             first, last = min(first, _ZERO_BINS.start), max(last, _ZERO_BINS.stop - 1)

@@ -27,13 +27,13 @@ colour relief is the grey relief in every channel.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .errors import ParameterError, choose
-from .gradients import OPERATORS, gradient_field
+from .gradients import CHUNK_ELEMENTS, OPERATORS, gradient_field
 
 if TYPE_CHECKING:
     from .color import ColorRamp
@@ -45,28 +45,40 @@ __all__ = ["RELIEF_DARK_FLOOR", "colour_relief", "relief", "sketch_effect"]
 RELIEF_DARK_FLOOR = 0.2
 
 
-def _central(image: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Unscaled central differences ``2 * np.gradient`` (one-sided, doubled, at the border).
+def _central_rows(image: NDArray[np.float32], rows: slice, d_row: NDArray[np.float32],
+                  d_col: NDArray[np.float32]) -> None:
+    """Unscaled central differences ``2 * np.gradient`` of the rows ``rows``, into d_row, d_col.
 
-    Returns (d/drow, d/dcol) float32 without the 1/2 factor, which the caller
-    folds into its depth scale so the arrays are touched once fewer.
+    d/drow and d/dcol, float32, one-sided and doubled at the image's border,
+    without the 1/2 factor, which the caller folds into its depth scale so the
+    arrays are touched once fewer.
     """
-    d_row = np.zeros_like(image)
-    d_col = np.zeros_like(image)
     h, w = image.shape
-    if h >= 2:
-        np.subtract(image[2:], image[:-2], out=d_row[1:-1])
-        np.subtract(image[1], image[0], out=d_row[0])
-        np.subtract(image[-1], image[-2], out=d_row[-1])
-        d_row[0] *= np.float32(2.0)
-        d_row[-1] *= np.float32(2.0)
-    if w >= 2:
-        np.subtract(image[:, 2:], image[:, :-2], out=d_col[:, 1:-1])
-        np.subtract(image[:, 1], image[:, 0], out=d_col[:, 0])
-        np.subtract(image[:, -1], image[:, -2], out=d_col[:, -1])
+    top, stop = rows.start, rows.stop
+    if h < 2:
+        d_row.fill(0)
+    else:
+        # interior rows i: image[i + 1] - image[i - 1]; rows 0 and h - 1 one-sided
+        first, last = max(top, 1), min(stop, h - 1)
+        if first < last:
+            np.subtract(image[first + 1:last + 1], image[first - 1:last - 1],
+                        out=d_row[first - top:last - top])
+        for edge, (a, b) in ((0, (1, 0)), (h - 1, (h - 1, h - 2))):
+            if top <= edge < stop:
+                np.subtract(image[a], image[b], out=d_row[edge - top])
+                d_row[edge - top] *= np.float32(2.0)
+    band = image[rows]
+    if w < 2:
+        d_col.fill(0)
+    else:
+        # along the rows as one line (contiguous, so NumPy's vector loop): right for
+        # every column but the first and last, which are set one-sided below
+        flat = band.reshape(-1)
+        np.subtract(flat[2:], flat[:-2], out=d_col.reshape(-1)[1:-1])
+        np.subtract(band[:, 1], band[:, 0], out=d_col[:, 0])
+        np.subtract(band[:, -1], band[:, -2], out=d_col[:, -1])
         d_col[:, 0] *= np.float32(2.0)
         d_col[:, -1] *= np.float32(2.0)
-    return d_row, d_col
 
 
 def _check_grey(image: NDArray[np.floating], *, empty: bool = True) -> None:
@@ -81,7 +93,8 @@ def _check_grey(image: NDArray[np.floating], *, empty: bool = True) -> None:
 
 
 def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
-           azimuth: float = np.pi / 4, operator: str = "central") -> NDArray[np.float32]:
+           azimuth: float = np.pi / 4, operator: str = "central",
+           dtype: DTypeLike = np.float32) -> NDArray[Any]:
     """Light a grey drawing as a relief: gradients become unit surface normals.
 
     The relief stage alone (no denoising, no colour; :func:`sketch_effect` adds
@@ -105,51 +118,79 @@ def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 
     operator : str
         A key of ``OPERATORS``; "central" is ``np.gradient`` as in the classic
         script, "sobel"/"scharr" smooth across the stroke and show less grain.
+    dtype : {np.float32, np.uint8}
+        float32 in [0, 1], or the 8-bit samples a PNG of it holds
+        (``floor(255 * v + 1/2)`` of the float32 value ``v``, as
+        :func:`sketchgrad.png.save_png` rounds), made without the float image.
 
     Returns
     -------
     ndarray
-        float32 (H, W) in [0, 1].
+        (H, W) of ``dtype``: float32 in [0, 1], or uint8.
 
     Examples
     --------
     >>> out = relief(np.full((4, 4), 0.5, np.float32))
     >>> round(float(out[0, 0]), 4) == round(float(np.sin(np.pi / 2.2)), 4)
     True
+    >>> int(relief(np.full((4, 4), 0.5, np.float32), dtype=np.uint8)[0, 0])  # 252.4 rounded
+    252
     """
     import cv2
 
     from .io import as_image
 
     _check_light(operator, depth, elevation, azimuth)
+    kind = np.dtype(dtype)
+    if kind not in (np.float32, np.uint8):
+        raise ParameterError(f"dtype={kind.name!r} is not supported; use np.float32 or np.uint8")
     image = as_image(image)
     _check_grey(image)
     image = np.ascontiguousarray(image, dtype=np.float32)
     # Slopes on the 0-255 scale times depth/100, as the classic script.
     scale = 255.0 * float(depth) / 100.0
+    field = None
     if operator == "central":
-        d_row, d_col = _central(image)
         scale *= 0.5
     else:
         field = gradient_field(image, operator)
-        d_row, d_col = field.gy, field.gx  # new arrays of this call: scaled in place below
     k = np.float32(scale)
-    d_row *= k
-    d_col *= k
     lx = float(np.cos(elevation) * np.cos(azimuth))
     ly = float(np.cos(elevation) * np.sin(azimuth))
     lz = float(np.sin(elevation))
-    if image.size:
-        length = np.ones_like(image)
+    lit = np.empty(image.shape, kind)
+    if not image.size:
+        return lit
+    # A band of rows at a time: the slopes and the normals' lengths of a band stay in
+    # the cache through the steps below, and only the result is full size.
+    height, width = image.shape
+    band = max(1, CHUNK_ELEMENTS // width)
+    pixels = min(band, height) * width
+    scratch = np.empty((4 if kind == np.uint8 else 3, pixels), np.float32)
+    for top in range(0, height, band):
+        rows = slice(top, min(height, top + band))
+        n = rows.stop - top
+        d_row, d_col, length, *shade = (plane[:n * width].reshape(n, width)
+                                        for plane in scratch)
+        if field is None:
+            _central_rows(image, rows, d_row, d_col)
+        else:
+            np.copyto(d_row, field.gy[rows])
+            np.copyto(d_col, field.gx[rows])
+        d_row *= k
+        d_col *= k
+        length.fill(1.0)
         cv2.accumulateSquare(d_row, length)      # 1 + g1^2 + g2^2, in place
         cv2.accumulateSquare(d_col, length)
         np.sqrt(length, out=length)
-        # l . (g1, g2, 1)
-        lit = cast("NDArray[np.float32]", cv2.addWeighted(d_row, lx, d_col, ly, lz))
-        np.divide(lit, length, out=lit)
-    else:
-        lit = np.zeros_like(image)
-    np.clip(lit, 0.0, 1.0, out=lit)
+        part = shade[0] if shade else lit[rows]
+        cv2.addWeighted(d_row, lx, d_col, ly, lz, dst=part)  # l . (g1, g2, 1)
+        np.divide(part, length, out=part)
+        np.clip(part, 0.0, 1.0, out=part)
+        if shade:  # png.quantize's rounding: floor(255 v + 1/2), in float32
+            part *= np.float32(255.0)
+            part += np.float32(0.5)
+            np.copyto(lit[rows], part, casting="unsafe")
     return lit
 
 
@@ -214,7 +255,8 @@ def sketch_effect(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
 
         image = denoise_stage(image, denoise, strength=strength)
     image = np.ascontiguousarray(image, dtype=np.float32)
-    lit = relief(image, depth=depth, elevation=elevation, azimuth=azimuth, operator=operator)
+    lit: NDArray[np.float32] = relief(image, depth=depth, elevation=elevation, azimuth=azimuth,
+                                      operator=operator)
     if color is None:
         return lit
     from .color import ColorRamp, ramp_from_spec
@@ -277,8 +319,8 @@ def colour_relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
 
         image = _denoise(image, denoise, strength=strength)
     tone = luma(image)
-    shading = relief(tone, depth=depth, elevation=elevation, azimuth=azimuth,
-                     operator=operator)
+    shading: NDArray[np.float32] = relief(tone, depth=depth, elevation=elevation,
+                                          azimuth=azimuth, operator=operator)
     floor = np.float32(RELIEF_DARK_FLOOR)
     tone += floor
     out = image + floor

@@ -419,3 +419,31 @@ def test_apply_color_errors(ramp):
         apply_color(field, v, v, color="rainbowish")
     with pytest.raises(ParameterError, match="two or more colours"):
         apply_color(field, v, v, color="ramp:#ffffff")
+
+
+@pytest.mark.parametrize("axial", [False, True])
+def test_hsv_colour_of_a_tall_image_band_by_band_matches_matplotlib(rng, axial):
+    # hsv_color works a band of rows at a time (a few tens of thousands of pixels): a tall
+    # image crosses several bands; every pixel must still be matplotlib's HSV of
+    # (direction, 1, strength), zero gradients black across band boundaries, and the 8- and
+    # 16-bit outputs the float result rounded as documented.
+    from matplotlib.colors import hsv_to_rgb as mpl_hsv_to_rgb
+
+    image = smooth_image(rng, (700, 230))
+    image[300:420, 40:200] = 0.5          # flat: no direction, across a band boundary
+    field = gradient_field(image)
+    strength = rng.random(image.shape, dtype=np.float32)
+    turns = np.arctan2(field.gy.astype(float), field.gx) / (2 * np.pi)
+    hue = (2 * turns if axial else turns) % 1.0
+    want = mpl_hsv_to_rgb(np.stack([hue, np.ones_like(hue), strength], axis=-1))
+    want[field.magnitude <= 1e-6] = 0
+    assert (field.magnitude <= 1e-6).sum() > 15000
+    rgb = apply_color(field, strength, None, axial=axial)
+    assert rgb.dtype == np.float32 and rgb.shape == image.shape + (3,)
+    np.testing.assert_allclose(rgb, want, atol=1e-5)
+    u8 = apply_color(field, strength, None, axial=axial, dtype=np.uint8)
+    # the float32 product rounded half to even (OpenCV's convertScaleAbs), and for 16 bits
+    # the float32 product plus one half, truncated (png.quantize's rule)
+    np.testing.assert_array_equal(u8, np.round(rgb * np.float32(255)))
+    u16 = apply_color(field, strength, None, axial=axial, dtype=np.uint16)
+    np.testing.assert_array_equal(u16, np.floor(rgb * np.float32(65535) + np.float32(0.5)))

@@ -382,3 +382,34 @@ def test_colour_isotropic_tensor_has_a_finite_unit_direction():
     np.testing.assert_allclose(field.magnitude[inner], a / np.sqrt(3), rtol=1e-4)
     assert np.isfinite(field.gx).all() and np.isfinite(field.gy).all()
     np.testing.assert_allclose(np.hypot(field.gx, field.gy)[inner], a / np.sqrt(3), rtol=1e-4)
+
+
+def test_magnitude_of_many_chunks_and_of_views_is_the_float32_formula(rng):
+    # The magnitude is made a cache-sized chunk at a time: every element must still get
+    # sqrt(gx*gx + gy*gy) in float32 (correctly rounded ufuncs, so exactly equal), views and
+    # arrays longer than several chunks included, and the overflow fallback must still run.
+    gx = rng.normal(0, 0.1, (900, 300)).astype(np.float32)   # 4 chunks and a part
+    gy = rng.normal(0, 0.1, (900, 300)).astype(np.float32)
+    with np.errstate(all="ignore"):
+        want = np.sqrt(gx * gx + gy * gy)
+    np.testing.assert_array_equal(GradientField(gx, gy).magnitude, want)
+    np.testing.assert_array_equal(GradientField(gx.T, gy.T).magnitude, want.T)   # strided
+    np.testing.assert_array_equal(GradientField(gx[::3, 1:], gy[::3, 1:]).magnitude,
+                                  want[::3, 1:])
+    huge = gx.copy()
+    huge[700, 5] = 3e38   # squares overflow in the last chunk: hypot, saturated
+    m = GradientField(huge, gy).magnitude
+    assert np.isfinite(m).all() and m[700, 5] == np.float32(3e38)
+    assert_allclose(m[:700], want[:700], rtol=1e-6)
+
+
+def test_orientation_folds_minus_pi_only_where_arctan2_gives_it(rng):
+    gx = rng.normal(size=(300, 400)).astype(np.float32)
+    gy = rng.normal(size=(300, 400)).astype(np.float32)
+    theta = GradientField(gx, gy).orientation
+    np.testing.assert_array_equal(theta, np.arctan2(gy, gx))   # no -pi here: untouched
+    gx[250:, 10] = -1.0
+    gy[250:, 10] = -0.0
+    theta = GradientField(gx, gy).orientation
+    assert np.all(theta[250:, 10] == np.float32(np.pi))
+    assert theta.min() > -np.pi

@@ -204,3 +204,28 @@ def test_errors():
 def test_fitted_on_nothing_gives_zeros():
     empty = Normalizer("zscore").fit(np.zeros((0, 3)))
     assert_array_equal(empty.transform(np.arange(3.0)), 0)
+
+
+def test_float32_histograms_count_as_the_general_path(rng):
+    # Non-negative float32 arrays (magnitudes) are counted by a shorter path; the same
+    # values given as float64 take the general one. Both must give the same statistics,
+    # bit for bit, across zeros of both signs, subnormal numbers, thirty octaves and more
+    # values than one histogram update takes, and percentiles within a bin of NumPy's.
+    x = (rng.lognormal(-6, 3.0, 2_300_000)).astype(np.float32)
+    x[::7] = 0.0
+    x[3::7] = -0.0
+    x[5::11] = np.float32(3e-39)      # subnormal
+    parts = [x[:1000], x[1000:], x[x > 1e-30][:70_000],   # with zeros; without
+             np.array([0.0, -0.0, 1e-40], np.float32)]      # nothing but zeros, subnormals
+    for method in ("equalize", "exposure"):
+        fast, general = Normalizer(method), Normalizer(method)
+        for part in parts:
+            fast.partial_fit(part)
+            general.partial_fit(part.astype(np.float64))
+        assert fast.to_dict() == general.to_dict()   # counts and per-bin sums included
+    wide = np.concatenate(parts).astype(np.float64)
+    robust = Normalizer("robust", lower=20, upper=99).fit(*parts).statistics
+    # (the 20th percentile is a zero, whose bin holds the subnormal numbers too: its mean
+    # is a little above 0)
+    assert_allclose([robust["lower_value"], robust["upper_value"]],
+                    np.percentile(wide, [20, 99]), rtol=2 ** -11, atol=1e-37)

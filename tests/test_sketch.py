@@ -13,7 +13,7 @@ from sketchgrad.color import RAMPS
 from sketchgrad.denoise import denoise
 from sketchgrad.errors import ParameterError
 from sketchgrad.io import load_scan
-from sketchgrad.sketch import sketch_effect
+from sketchgrad.sketch import relief, sketch_effect
 
 EL, AZ = np.pi / 2.2, np.pi / 4
 CLASSIC = Path(__file__).resolve().parents[2] / "shared" / "bench" / "classic_sketch.py"
@@ -154,3 +154,34 @@ def test_grey_check_tells_large_finite_values_from_non_finite():
         image[1, 2] = bad
         with pytest.raises(ParameterError, match="NaN or infinite"):
             _check_grey(image)
+
+
+def test_relief_of_a_tall_drawing_band_by_band_is_the_classic_formula(rng):
+    # relief works a band of rows at a time: a drawing taller than several bands must
+    # still match the classic formula everywhere, the rows at band boundaries included,
+    # and the first and last rows and columns (one-sided differences).
+    a = drawing(rng, (900, 150))
+    a[430:470] = 10                      # ink across a band boundary
+    out = relief(a.astype(np.float32) / 255)
+    diff = np.abs(np.round(out * 255).astype(int) - classic_formula(a).astype(int))
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.4
+    # against the formula in float64 directly, without the 8-bit rounding
+    d_row, d_col = np.gradient(a.astype(np.float64))
+    g1, g2 = d_row / 10, d_col / 10
+    want = (np.cos(EL) * np.cos(AZ) * g1 + np.cos(EL) * np.sin(AZ) * g2 + np.sin(EL)) / \
+        np.sqrt(g1 ** 2 + g2 ** 2 + 1)
+    np.testing.assert_allclose(out, want.clip(0, 1), atol=2e-6)
+
+
+def test_relief_as_8_bit_samples_is_the_float_relief_quantized(rng):
+    # dtype=np.uint8 makes the samples a PNG of the float relief holds, band by band, without
+    # the float image: floor(255 v + 1/2) of each float32 value, on a drawing of many bands.
+    a = drawing(rng, (700, 260))
+    image = a.astype(np.float32) / 255
+    for operator in ("central", "sobel"):
+        lit = relief(image, operator=operator, depth=25)
+        samples = relief(image, operator=operator, depth=25, dtype=np.uint8)
+        assert samples.dtype == np.uint8 and samples.shape == a.shape
+        np.testing.assert_array_equal(samples, np.floor(lit * np.float32(255) + np.float32(0.5)))
+    with pytest.raises(ParameterError, match="dtype='uint16' is not supported"):
+        relief(image, dtype=np.uint16)
