@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from .io import Scan
     from .normalize import Normalizer
+    from .renderer import PreviewRenderer
 
 __all__ = [
     "Outcome",
@@ -168,10 +169,11 @@ def _fit(job: Job) -> Normalizer:
     return fit_normalizer(_load(job), job.config)
 
 
-def _produce(job: Job) -> dict[str, Any]:
+def _produce(job: Job, preview_renderer: PreviewRenderer | None = None) -> dict[str, Any]:
     """Second pass: process one input; its outputs are put in place together, once.
 
-    Returns the figures measured on the way (``{"strokes": ...}`` or empty).
+    ``preview_renderer`` (only in the process that started it) draws the
+    preview. Returns the figures measured on the way (``{"strokes": ...}`` or empty).
     """
     from .io import Scan
     from .pipeline import image_for_channels
@@ -192,7 +194,8 @@ def _produce(job: Job) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     process_to_files(scan, replace(job.config, channels=used), dict(job.outputs),
                      normalizer=job.normalizer, text=dict(job.text),
-                     compression=job.compression, figures=figures)
+                     compression=job.compression, figures=figures,
+                     preview_renderer=preview_renderer)
     return figures
 
 
@@ -200,11 +203,15 @@ def _fit_job(job: Job) -> Reply:
     return guard(job, _fit)
 
 
-def _produce_job(job: Job, normalizer: Normalizer | None = None) -> Reply:
+def _produce_job(job: Job, normalizer: Normalizer | None = None, *,
+                 preview_renderer: PreviewRenderer | None = None) -> Reply:
     if normalizer is not None:  # shared by every job: sent once, not inside each job
         job = replace(job, normalizer=normalizer)
+    work = _produce
+    if preview_renderer is not None:
+        work = functools.partial(_produce, preview_renderer=preview_renderer)
     try:
-        return guard(job, _produce)
+        return guard(job, work)
     finally:
         _release_freed_memory()
 
@@ -403,9 +410,17 @@ def _skip_up_to_date(batch: _Batch, jobs: list[Job], scope: str,
 
 
 def _produce_all(batch: _Batch, todo: list[Job], runner: Runner,
-                 normalizer: Normalizer | None) -> None:
-    """Phase: process the remaining inputs on the runner."""
-    for reply in runner.run(_produce_job, todo, normalizer):
+                 normalizer: Normalizer | None,
+                 preview_renderer: PreviewRenderer | None = None) -> None:
+    """Phase: process the remaining inputs on the runner.
+
+    The preview process draws the previews of inputs produced here, never in
+    a pool's or a cluster's workers (it is this process's child).
+    """
+    produce: Callable[..., Reply] = _produce_job
+    if preview_renderer is not None and runner.runs_here(len(todo)):
+        produce = functools.partial(_produce_job, preview_renderer=preview_renderer)
+    for reply in runner.run(produce, todo, normalizer):
         seconds = reply.seconds + batch.spent.get(reply.index, 0.0)
         if reply.ok:
             planned = batch.planned[reply.index]
@@ -424,7 +439,8 @@ def run_batch(inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLik
               max_pixels: int | None = None,
               on_start: Callable[[str, int], None] | None = None,
               on_measured: Callable[[str], None] | None = None,
-              on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+              on_done: Callable[[Outcome], None] | None = None,
+              preview_renderer: PreviewRenderer | None = None) -> list[Outcome]:
     """Process many scans into ``outdir``; a failed file does not stop the others.
 
     Parameters
@@ -459,6 +475,11 @@ def run_batch(inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLik
         ``on_measured(input)`` after each input's statistics (batch scope).
     on_done : callable, optional
         ``on_done(outcome)`` as each input finishes.
+    preview_renderer : PreviewRenderer, optional
+        Draws the previews of the scans produced in this process (one worker,
+        or one input, and no ``scheduler``), as the command does
+        (:func:`sketchgrad.renderer.start_renderer`); ignored when the pool or
+        the cluster produces them. The caller closes it.
 
     Returns
     -------
@@ -528,7 +549,7 @@ def run_batch(inputs: Iterable[str | os.PathLike[str]], outdir: str | os.PathLik
         todo = _skip_up_to_date(batch, jobs, normalize_scope, normalizer, fitted)
         if on_start:
             on_start("process", len(todo))
-        _produce_all(batch, todo, runner, normalizer)
+        _produce_all(batch, todo, runner, normalizer, preview_renderer)
     except BaseException:
         runner.abort()
         remove_leftovers(outdir)

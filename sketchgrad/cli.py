@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .batch import Outcome
     from .normalize import Normalizer
     from .pipeline import PipelineConfig
+    from .renderer import PreviewRenderer
 
 __all__ = ["main", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERNAL", "EXIT_INTERRUPTED"]
 
@@ -61,11 +62,19 @@ _EXAMPLES = {
 }
 
 
+_ENVIRONMENT = """\
+environment:
+  SKETCHGRAD_PREVIEW_PROCESS=0  draw previews in this process; by default (on Linux, when the
+                                scans are processed here) a second process imports matplotlib
+                                and draws them while the scan is computed"""
+
+
 def _epilog(*commands: str) -> str:
     lines = ["examples:"]
     for command in commands:
         lines += [f"  {example}" for example in _EXAMPLES[command]]
-    return "\n".join(lines) + "\n\n" + _EXIT_STATUS
+    environment = _ENVIRONMENT + "\n\n" if commands == ("run",) else ""
+    return "\n".join(lines) + "\n\n" + environment + _EXIT_STATUS
 
 
 def _names(registry: Iterable[str]) -> str:
@@ -386,6 +395,7 @@ def _run_batch(inputs: list[str], outdir: str | Path, config: PipelineConfig,
     quiet, debug = bool(settings.get("quiet")), bool(settings.get("debug"))
     progress = _Progress(quiet, debug, names)
     start = time.perf_counter()
+    renderer = _preview_renderer(inputs, config, settings)
     try:
         outcomes = run_batch(
             inputs, outdir, config,
@@ -393,8 +403,11 @@ def _run_batch(inputs: list[str], outdir: str | Path, config: PipelineConfig,
             workers=settings.get("workers"), overwrite=bool(settings.get("overwrite")),
             normalize_scope=settings.get("normalize_scope", "image"),
             scheduler=settings.get("scheduler"), max_pixels=settings.get("max_pixels"),
-            on_start=progress.start, on_measured=progress.measured, on_done=progress.done)
+            on_start=progress.start, on_measured=progress.measured, on_done=progress.done,
+            preview_renderer=renderer)
     finally:
+        if renderer is not None:
+            renderer.close()
         progress.close()
     seconds = time.perf_counter() - start
     counts = {s: sum(o.status == s for o in outcomes) for s in ("ok", "skipped", "failed")}
@@ -409,6 +422,26 @@ def _run_batch(inputs: list[str], outdir: str | Path, config: PipelineConfig,
         _Stderr.line(f"sketchgrad: {counts['ok']} done, {counts['skipped']} skipped, "
                      f"{counts['failed']} failed in {seconds:.1f} s")
     return EXIT_FAILED if counts["failed"] else EXIT_OK
+
+
+def _preview_renderer(inputs: list[str], config: PipelineConfig,
+                      settings: Mapping[str, Any]) -> PreviewRenderer | None:
+    """The preview process, started before any scan is loaded, when this process makes them.
+
+    Only when the preview is an output and the scans are produced here: one
+    worker, or one input file (a folder or pattern may find several, which go
+    to the pool), and no cluster. See :mod:`sketchgrad.renderer`.
+    """
+    import os
+
+    from .renderer import start_renderer
+
+    if settings.get("scheduler"):
+        return None
+    workers = settings.get("workers") or os.cpu_count() or 1
+    if workers != 1 and not (len(inputs) == 1 and Path(inputs[0]).is_file()):
+        return None
+    return start_renderer(config.outputs)
 
 
 def _run_to_stdout(source: str, config: PipelineConfig, settings: Mapping[str, Any]) -> int:

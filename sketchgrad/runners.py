@@ -180,6 +180,10 @@ class Runner:
                     "or a smaller tile_size=")
         return None
 
+    def runs_here(self, jobs: int) -> bool:
+        """Whether :meth:`run` runs this many jobs in this process (no pool, no cluster)."""
+        return self.client is None and (self.workers == 1 or jobs == 1)
+
     def run(self, func: Callable[..., Reply], jobs: list[Job],
             shared: object = None) -> Iterator[Reply]:
         """``func(job)``, or ``func(job, shared)`` when an object is shared by all jobs.
@@ -191,7 +195,7 @@ class Runner:
         if not jobs:
             return
         extra = () if shared is None else (shared,)
-        if self.client is None and (self.workers == 1 or len(jobs) == 1):
+        if self.runs_here(len(jobs)):
             for job in jobs:
                 yield func(job, *extra)
             return

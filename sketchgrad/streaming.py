@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .io import ScanMeta
     from .normalize import Normalizer
     from .png import PngWriter
+    from .renderer import PreviewRenderer
     from .strokes import StrokeStatistics
 
 __all__ = ["process_to_files", "staged_name"]
@@ -103,7 +104,8 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
                      normalizer: Normalizer | None = None,
                      text: Mapping[str, str] | None = None, compression: int | None = None,
                      timings: dict[str, float] | None = None,
-                     figures: dict[str, Any] | None = None
+                     figures: dict[str, Any] | None = None,
+                     preview_renderer: PreviewRenderer | None = None
                      ) -> dict[str, Path]:
     """Run the pipeline and stream the outputs into PNG files, tile by tile.
 
@@ -149,6 +151,11 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
         the time spent waiting for the writers.
     figures : dict, optional
         Filled with ``{"strokes": summary}`` when stroke directions were measured.
+    preview_renderer : PreviewRenderer, optional
+        Draw the preview in this child process
+        (:class:`sketchgrad.renderer.PreviewRenderer`, started before the scan
+        was loaded, so its import of matplotlib overlapped the work) instead of
+        here; the same file either way. By default it is drawn here.
 
     Returns
     -------
@@ -186,7 +193,7 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
     timer = Timer()
     try:
         strokes = _write_staged(image, meta, config, kinds, staged, normalizer, text,
-                                compression, timer)
+                                compression, timer, preview_renderer)
         for kind in kinds:
             os.replace(staged[kind], dests[kind])
     except BaseException as exc:
@@ -208,7 +215,8 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
 def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | None,
                   config: PipelineConfig, kinds: list[str], staged: dict[str, Path],
                   normalizer: Normalizer | None, text: dict[str, str], compression: int | None,
-                  timer: Timer) -> StrokeStatistics | None:
+                  timer: Timer, renderer: PreviewRenderer | None = None
+                  ) -> StrokeStatistics | None:
     """Compute the tiles and write every kind to its staged (temporary) path.
 
     Returns the whole scan's stroke statistics (None when not measured).
@@ -272,7 +280,10 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
         result.strokes = engine.scale.strokes
         result.channels = "rgb" if image.ndim == 3 else "gray"
         result.flattened = engine.plan.flattened
-        _write_preview(result, staged["preview"], text)
+        # drawn by the preview process when there is one; either way the file is complete
+        # (or the error raised) before the outputs are renamed into place together
+        draw = _write_preview if renderer is None else renderer.render
+        draw(result, staged["preview"], text)
         timer.add("preview", t)
     return engine.scale.strokes
 
