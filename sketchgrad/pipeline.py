@@ -583,8 +583,8 @@ def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConf
     if "strokes" in needs:
         from .strokes import DEFAULT_SIGMA, flow_defaults, flow_picture, stroke_field
 
-        field = stroke_field(res.denoised)
-        statistics = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr").add(field)
+        statistics = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr")
+        field = stroke_field(res.denoised, statistics=statistics)  # summed as it is measured
         res.strokes = StrokeDirections.from_parts(field, statistics)
         t = timer.add("strokes", t)
         if "flow" in needs:
