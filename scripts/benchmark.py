@@ -170,6 +170,10 @@ CONTENDERS = [
         picture=_first("*.hsv.png")),
     Contender("sketchgrad run (default: 4 outputs)", lambda scan, out: [
         SG_CLI, "run", str(scan), "-o", str(out), "--overwrite", "--quiet"]),
+    # the same run drawing its preview in-process: what the preview process saves
+    Contender("SKETCHGRAD_PREVIEW_PROCESS=0 sketchgrad run (4 outputs)", lambda scan, out: [
+        "env", "SKETCHGRAD_PREVIEW_PROCESS=0", SG_CLI, "run", str(scan), "-o", str(out),
+        "--overwrite", "--quiet"]),
     # the stroke-direction picture against the pictures of the default run (its preview
     # aside): issue 19 aims at flow costing no more than these
     Contender("sketchgrad run --outputs flow", lambda scan, out: [
