@@ -111,9 +111,15 @@ def assert_flow_close(a, b):
 
 
 def assert_png_close(written, quantised):
-    """A written 8-bit picture: within one level but for 0.1 % of samples (at most 3)."""
+    """A written 8-bit picture: within one level but for 0.1 % of samples.
+
+    Those few are held to what :func:`assert_flow_close` allows the float picture (0.02,
+    5 levels, plus one for the rounding): with OpenCV 4.8's remap and NumPy 1.26 (the
+    lowest versions) 10 of 1.14 million samples moved by 3-4 levels (0.0139), none with
+    OpenCV 5.0 and NumPy 2.4 (at most 1).
+    """
     diff = np.abs(written - quantised)
-    assert np.mean(diff > 1) < 1e-3 and diff.max() <= 3, (np.mean(diff > 1), diff.max())
+    assert np.mean(diff > 1) < 1e-3 and diff.max() <= 6, (np.mean(diff > 1), diff.max())
 
 
 @pytest.mark.parametrize("tile", [48, 100])
