@@ -281,8 +281,14 @@ class _Stats:
             self.sums = np.zeros(_NBINS, np.float64)
         sums = cast(np.ndarray, self.sums)  # set with hist
         if lo >= 0 and values.dtype == np.float32 and values.flags.c_contiguous:
-            for chunk in _chunks(values, _HIST_CHUNK):
-                _count_non_negative(chunk, lo, hi, self.hist, sums)
+            if values.size <= _HIST_CHUNK:
+                _count_non_negative(values, lo, hi, self.hist, sums)
+            else:
+                for chunk in _chunks(values, _HIST_CHUNK):
+                    # each chunk's own extremes: a chunk of zeros (blank paper) has no
+                    # normal value to count its bins from
+                    _count_non_negative(chunk, float(chunk.min()), float(chunk.max()),
+                                        self.hist, sums)
             return
         first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
         if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins

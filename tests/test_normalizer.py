@@ -229,3 +229,20 @@ def test_float32_histograms_count_as_the_general_path(rng):
     # is a little above 0)
     assert_allclose([robust["lower_value"], robust["upper_value"]],
                     np.percentile(wide, [20, 99]), rtol=2 ** -11, atol=1e-37)
+
+
+def test_float32_histograms_of_a_page_blank_over_a_whole_update(rng):
+    # A scan's top rows of clean paper: more zero magnitudes in a row than one histogram
+    # update takes, then strokes. Each update of the shorter path counts from its own
+    # smallest normal value; the general path (float64) is the reference.
+    from sketchgrad.normalize import normalize
+
+    page = np.zeros((1800, 1600), np.float32)  # 2.88 M values, the first 2.1 M all zero
+    page[1400:] = rng.lognormal(-4, 1.5, (400, 1600)).astype(np.float32)
+    page[1500:1510] = 1e-40  # subnormal values among them
+    for method in ("equalize", "exposure"):
+        fast = Normalizer(method).partial_fit(page)
+        general = Normalizer(method).partial_fit(page.astype(np.float64))
+        assert fast.to_dict() == general.to_dict()
+    assert_allclose(normalize(page, "exposure"), normalize(page.astype(np.float64), "exposure"),
+                    rtol=0, atol=1e-6)
