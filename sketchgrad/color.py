@@ -26,7 +26,7 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from .channels import CHROMA_THRESHOLD, luma
 from .errors import ParameterError, choose
-from .gradients import CHUNK_ELEMENTS, ZERO_GRADIENT, GradientField
+from .gradients import CHUNK_ELEMENTS, ZERO_GRADIENT, GradientField, fold_minus_pi
 from .normalize import normalize as _normalize
 from .normalize import to_unit
 
@@ -76,7 +76,6 @@ COLOR_SPACES = tuple(COLOR_SPACE_NOTES)
 #: Ways round the hue circle between two stops (hue spaces only).
 HUE_PATHS = ("shorter", "longer", "increasing", "decreasing")
 
-_PI = np.float32(np.pi)
 _TWO_PI = np.float32(2 * np.pi)
 # Below this saturation (hsv, hsl) or OKLCh chroma a stop counts as grey (no hue).
 _GREY_SATURATION = 1e-6
@@ -421,8 +420,7 @@ def _hue_rows(field: GradientField, axial: bool, rows: slice,
     >= 360 only.
     """
     np.arctan2(field.gy[rows], field.gx[rows], out=out)
-    if out.min() <= -_PI:  # arctan2's -pi (gy = -0.0) is +pi, as in orientation
-        np.putmask(out, out <= -_PI, _PI)
+    fold_minus_pi(out)  # arctan2's -pi (gy = -0.0) is +pi, as in orientation
     out *= np.float32(360.0 / np.pi if axial else 180.0 / np.pi)
     out += np.float32(360.0)
     return out

@@ -154,7 +154,7 @@ class GradientField:
         returned as +pi.
         """
         theta = np.arctan2(self.gy, self.gx, dtype=np.float32)
-        _fold_minus_pi(theta)
+        fold_minus_pi(theta)
         return theta
 
 
@@ -188,11 +188,19 @@ def _sum_of_squares_root(gx: _F32, gy: _F32, out: _F32) -> float:
     return peak
 
 
-def _fold_minus_pi(theta: _F32) -> None:
+def fold_minus_pi(theta: _F32) -> None:
     """Turn arctan2's -pi into +pi, in place, so angles lie in (-pi, pi].
 
     Only ``gy`` = -0.0 (or a negative ``gy`` too small to show next to ``gx`` < 0)
-    gives -pi: one reduction finds whether any does before a mask is made.
+    gives -pi: one reduction finds whether any does before a mask is made. The
+    orientation's rule, for code that takes arctan2 of a part of a field itself
+    (the hsv colour, band by band).
+
+    Examples
+    --------
+    >>> theta = np.arctan2(np.float32([-0.0, 1.0]), np.float32([-1.0, 0.0]))
+    >>> fold_minus_pi(theta); [round(float(t), 4) for t in theta]
+    [3.1416, 1.5708]
     """
     if theta.size and float(theta.min()) <= -_PI:
         np.putmask(theta, theta <= -_PI, _PI)
