@@ -707,12 +707,13 @@ def color_wheel(size: int = 256, *, axial: bool = False,
 # --------------------------------------------------------------------------- colour ramps
 
 
-_HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+# compiled on first use (re's cache), not at import
+_HEX = r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})"
 
 
 def _parse_colour(c: str | Sequence[float]) -> tuple[float, float, float]:
     if isinstance(c, str):
-        m = _HEX.fullmatch(c.strip())
+        m = re.fullmatch(_HEX, c.strip())
         if m:
             digits = m.group(1)
             if len(digits) == 3:
@@ -839,12 +840,24 @@ class ColorRamp:
         self.uniform = bool(uniform)
         self.name: str | None = name
         self._seg_start, self._seg_end = self._segments()
-        t = np.linspace(0.0, 1.0, int(lut_size))
-        if self.uniform:
-            t = self._uniform_parameter(t)
-        self.lut: NDArray[np.float32] = self._evaluate(t).astype(np.float32)
+        self._lut_size = int(lut_size)
+        self._lut: NDArray[np.float32] | None = None  # evaluated on first use (lut)
         self._lut8: NDArray[np.uint8] | None = None
         self._lut16: NDArray[np.uint16] | None = None
+
+    @property
+    def lut(self) -> NDArray[np.float32]:
+        """The look-up table, float32 (lut_size, 3) sRGB in [0, 1].
+
+        Evaluated when first read, not when the ramp is made: the named ramps
+        (``RAMPS``) are made when sketchgrad is imported, and most runs use none.
+        """
+        if self._lut is None:
+            t = np.linspace(0.0, 1.0, self._lut_size)
+            if self.uniform:
+                t = self._uniform_parameter(t)
+            self._lut = self._evaluate(t).astype(np.float32)
+        return self._lut
 
     def to_dict(self) -> dict[str, Any]:
         """The ramp as plain JSON-able values (what provenance records); see :meth:`from_dict`.
@@ -859,7 +872,7 @@ class ColorRamp:
         """
         return {"stops": [list(c) for c in self.stops], "space": self.space,
                 "positions": [float(p) for p in self.positions], "hue_path": self.hue_path,
-                "uniform": self.uniform, "lut_size": int(self.lut.shape[0]),
+                "uniform": self.uniform, "lut_size": self._lut_size,
                 **({"name": self.name} if self.name else {})}
 
     @classmethod
@@ -885,7 +898,7 @@ class ColorRamp:
 
     def __hash__(self) -> int:
         return hash((tuple(self.stops), self.space, tuple(self.positions.tolist()),
-                     self.hue_path, self.uniform, self.lut.shape[0]))
+                     self.hue_path, self.uniform, self._lut_size))
 
     def __repr__(self) -> str:
         shown = self.stops if len(self.stops) <= 6 else self.stops[:: len(self.stops) // 5]

@@ -636,25 +636,17 @@ def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None,
     (a process-wide setting); ``load_scan`` applies its own ``max_pixels``
     instead, so the plugin classes are called directly, as ``Image.open`` does.
     """
-    from PIL import (
-        BmpImagePlugin,  # noqa: F401 - registers the plugin
-        GifImagePlugin,  # noqa: F401
-        Image,
-        JpegImagePlugin,
-        PngImagePlugin,  # noqa: F401
-        TiffImagePlugin,  # noqa: F401
-    )
+    from PIL import Image
 
-    try:
-        from PIL import WebPImagePlugin  # noqa: F401
-    except ImportError:  # Pillow built without WebP
-        pass
+    _register_plugins(head)
     reasons = []
     for fmt in SUPPORTED_FORMATS:
         if fmt not in Image.OPEN:
             continue
         factory, accept = Image.OPEN[fmt]
         if fmt == "JPEG":
+            from PIL import JpegImagePlugin
+
             factory = JpegImagePlugin.JpegImageFile  # first image of an MPO too, no warning
         try:
             accepted = accept is None or accept(head[:16])
@@ -675,6 +667,38 @@ def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None,
         elif isinstance(accepted, str):
             reasons.append(accepted)
     return None, "; ".join(reasons)
+
+
+#: First bytes that only one of Pillow's plugins for our formats accepts: PNG and JPEG.
+_PLUGIN_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PngImagePlugin"), (b"\xff\xd8\xff", "JpegImagePlugin"))
+
+
+def _register_plugins(head: bytes) -> None:
+    """Import (so register) the Pillow plugins that may read a file starting with ``head``.
+
+    A PNG or JPEG file needs its own plugin only: no other plugin accepts its
+    first bytes, so trying the others would end as it ends without them, and
+    importing them costs milliseconds per process (the JPEG plugin imports
+    subprocess). Any other file gets every plugin of ``SUPPORTED_FORMATS``.
+    """
+    import importlib
+
+    for magic, plugin in _PLUGIN_MAGIC:
+        if head.startswith(magic):
+            importlib.import_module(f"PIL.{plugin}")
+            return
+    from PIL import (
+        BmpImagePlugin,  # noqa: F401 - registers the plugin
+        GifImagePlugin,  # noqa: F401
+        JpegImagePlugin,  # noqa: F401
+        PngImagePlugin,  # noqa: F401
+        TiffImagePlugin,  # noqa: F401
+    )
+
+    try:
+        from PIL import WebPImagePlugin  # noqa: F401
+    except ImportError:  # Pillow built without WebP
+        pass
 
 
 def _webp_size(head: bytes) -> tuple[int, int] | None:

@@ -25,7 +25,6 @@ import errno
 import functools
 import os
 import struct
-import tempfile
 import zlib
 from collections import deque
 from collections.abc import Iterable
@@ -332,6 +331,8 @@ class PngWriter:
             raise OutputError(f"{dest}: is a folder; give a file name ending in .png")
         try:
             if self.atomic:
+                import tempfile  # (its import pulls random and shutil: only atomic writes)
+
                 fd, self._tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp",
                                                  dir=dest.parent)
             else:  # the caller stages the file under its own temporary name
@@ -636,6 +637,8 @@ def _save_other(dest: Path, image: ArrayLike, fmt: str, bit_depth: int,
         options["dpi"] = dpi
     if dest.is_dir():
         raise OutputError(f"{dest}: is a folder; give a file name")
+    import tempfile
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     except OSError as exc:

@@ -21,7 +21,6 @@ was not written by sketchgrad and is never replaced without ``--overwrite``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -252,6 +251,8 @@ def normalizer_record(normalizer: Normalizer | None) -> dict[str, Any] | None:
     """
     if normalizer is None:
         return None
+    import hashlib  # (OpenSSL's start-up: only runs with a shared scale need it)
+
     full = json.dumps(normalizer.to_dict(), sort_keys=True, default=_jsonable)
     record = {"method": normalizer.method,
               "statistics": normalizer.statistics,

@@ -313,3 +313,52 @@ def test_noise_coefficients_leave_out_clipped_support_as_pywt_box_filter(shape):
     kept = module._abs_diagonal_detail(image)
     assert kept.shape == detail[free].shape                  # the same coefficients left out
     assert_allclose(kept, detail[free], rtol=1e-6, atol=2e-7)  # in the same order
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 100, 101, 46_337])
+def test_background_percentiles_equal_numpys(size):
+    """The background check's percentiles (one partition, no np.unique) are np.percentile's."""
+    rng = np.random.default_rng(size)
+    values = rng.normal(0.8, 0.05, size)
+    values[: size // 3] = values[0]  # ties, as on a fitted plane
+    for qs in [(5.0, 95.0), (0.0, 100.0), (50.0,), (33.3, 99.9)]:
+        assert module._percentiles(values.copy(), qs) == np.percentile(values, qs).tolist()
+
+
+def test_background_fit_by_normal_equations_equals_lstsq():
+    """The normal equations solve the tall fit as lstsq does.
+
+    To 1e-10: squaring the design's condition (about 30 here) costs a few digits of
+    float64, far below the two 8-bit levels (0.008) the envelope test compares with.
+    """
+    rng = np.random.default_rng(3)
+    y, x = (a.ravel() / 99 - 0.5 for a in np.mgrid[0:100, 0:150])
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    target = 0.9 - 0.2 * x + 0.1 * y * y + rng.normal(0, 0.01, x.size)
+    expected = np.linalg.lstsq(design, target, rcond=None)[0]
+    assert_allclose(module._least_squares(design, target), expected, rtol=0, atol=1e-10)
+    # every point on one row: y and y*y are constants, as the column of ones; lstsq's
+    # minimum-norm answer is kept (the fitted values, which is what the check reads, agree)
+    row = design[:150]
+    got = module._least_squares(row, target[:150])
+    want = np.linalg.lstsq(row, target[:150], rcond=None)[0]
+    assert_allclose(row @ got, row @ want, rtol=0, atol=1e-10)
+    assert_allclose(got, want, rtol=0, atol=1e-8)
+
+
+def test_background_check_does_not_import_numpy_ma(tmp_path):
+    """Deciding to flatten a scan does not load numpy.ma (np.percentile's np.unique would).
+
+    Run in a fresh interpreter: numpy.ma is imported once per process, on first use.
+    """
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np\n"
+            "from sketchgrad.denoise import background_unevenness\n"
+            "y, x = np.mgrid[0:300, 0:400].astype(np.float32)\n"
+            "print(round(background_unevenness(0.5 + 0.4 * x / 399), 2),\n"
+            "      'numpy.ma' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, check=True)
+    assert done.stdout.split() == ["0.41", "False"]  # light from the right, as the doctest

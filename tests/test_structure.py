@@ -60,3 +60,54 @@ def test_every_module_says_in_one_sentence_what_it_holds(module):
     assert doc, module
     first = doc.strip().splitlines()[0]
     assert first.endswith(".") and len(first) <= 100, first
+
+
+def _fresh(code: str, tmp_path: Path) -> list[str]:
+    """Run ``code`` in a new interpreter (imports happen once per process); its printed words."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=tmp_path, check=True)
+    return done.stdout.split()
+
+
+def test_importing_the_command_defers_what_a_run_does_not_need(tmp_path):
+    """``import sketchgrad.cli`` loads no module only some paths use, evaluates no ramp table.
+
+    tempfile (atomic writes), hashlib (a batch's shared scale), numpy.ma (through
+    np.percentile) and the named ramps' look-up tables come when first needed.
+    And ``sketchgrad.denoise`` stays the function, whatever submodule is imported.
+    """
+    code = ("import sys, importlib, sketchgrad.cli, sketchgrad.color as color\n"
+            "print(*[m for m in ('tempfile', 'hashlib', 'numpy.ma') "
+            "if m in sys.modules] or ['none'])\n"
+            "print(sum(r._lut is not None for r in color.RAMPS.values()))\n"
+            "lut = color.RAMPS['sepia'].lut\n"
+            "print(lut.shape, lut is color.RAMPS['sepia'].lut)\n"
+            f"for m in {MODULES!r}:\n"
+            "    importlib.import_module('sketchgrad.' + m)\n"
+            "import sketchgrad\n"
+            "print(callable(sketchgrad.denoise), sketchgrad.denoise.__module__)\n")
+    assert _fresh(code, tmp_path) == ["none", "0", "(4097,", "3)", "True",
+                                      "True", "sketchgrad.denoise"]
+
+
+def test_loading_a_png_imports_only_pillows_png_plugin(tmp_path):
+    """A PNG (or JPEG) needs its own Pillow plugin only; other files get every plugin."""
+    from PIL import Image
+
+    Image.new("L", (4, 3), 200).save(tmp_path / "page.png")
+    Image.new("L", (4, 3), 200).save(tmp_path / "page.bmp")
+    code = ("import sys\n"
+            "from sketchgrad.io import load_scan\n"
+            "def plugins():\n"
+            "    return sorted(m[4:] for m in sys.modules if m.startswith('PIL.') and "
+            "m.endswith('ImagePlugin'))\n"
+            "print(load_scan('page.png').image.shape, *plugins())\n"
+            "print(load_scan('page.bmp').meta.format, *plugins())\n")
+    words = _fresh(code, tmp_path)
+    assert words[:3] == ["(3,", "4)", "PngImagePlugin"]
+    assert words[3] == "BMP"
+    assert {"BmpImagePlugin", "GifImagePlugin", "JpegImagePlugin", "PngImagePlugin",
+            "TiffImagePlugin"} <= set(words[4:])
