@@ -649,13 +649,14 @@ def _refuse_dash_settings(args: argparse.Namespace) -> None:
             raise _Usage(f"{flag} -: settings are not read from standard input; give a file")
 
 
-#: OpenBLAS threads of the libraries the command loads after it starts (``OPENBLAS_NUM_THREADS``,
-#: unless set). OpenBLAS -- NumPy's, and the copy OpenCV's wheels bundle -- starts a thread
-#: per core that spins for about 0.1 s of CPU after the library loads and after each call;
+#: OpenBLAS threads of the libraries the command loads (``OPENBLAS_NUM_THREADS``, unless
+#: set). OpenBLAS -- NumPy's, and the copy OpenCV's wheels bundle -- starts a thread per
+#: core that spins for about 0.1 s of CPU after the library loads and after each call;
 #: the command's parallelism is its own (tiles in threads, inputs in processes) and its
 #: BLAS calls are tiny, so those threads only burn CPU (measured, 8.5 MP scan, 2 cores:
-#: 0.1 s per OpenCV import, 0.07 s per NumPy import in each preview or worker process).
-#: NumPy is loaded before ``main`` runs, so its own threads stay in this process.
+#: 0.1 s per OpenCV import, 0.07 s per NumPy import, in this process and in each preview
+#: or worker process). ``import sketchgrad.cli`` loads neither (the package imports its
+#: modules on first use), so ``main`` sets it in time.
 BLAS_THREADS = "1"
 
 
@@ -677,8 +678,8 @@ def main(argv: list[str] | None = None) -> int:
     Notes
     -----
     Sets ``OPENBLAS_NUM_THREADS=1`` in the environment unless it is set
-    (:data:`BLAS_THREADS`): for OpenCV, imported on first use, and for the
-    processes the command starts (preview, workers).
+    (:data:`BLAS_THREADS`), before NumPy and OpenCV are loaded, for this
+    process and those the command starts (preview, workers).
 
     Examples
     --------

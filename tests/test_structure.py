@@ -75,11 +75,15 @@ def _fresh(code: str, tmp_path: Path) -> list[str]:
 def test_importing_the_command_defers_what_a_run_does_not_need(tmp_path):
     """``import sketchgrad.cli`` loads no module only some paths use, evaluates no ramp table.
 
-    tempfile (atomic writes), hashlib (a batch's shared scale), numpy.ma (through
-    np.percentile) and the named ramps' look-up tables come when first needed.
-    And ``sketchgrad.denoise`` stays the function, whatever submodule is imported.
+    The package imports its modules on first use: the command's module alone loads
+    neither NumPy, OpenCV nor Pillow (so ``main`` can set their thread count first).
+    The pipeline's modules load no tempfile (atomic writes), hashlib (a batch's shared
+    scale) nor numpy.ma (through np.percentile); the named ramps' look-up tables are
+    evaluated when first read.
     """
-    code = ("import sys, importlib, sketchgrad.cli, sketchgrad.color as color\n"
+    code = ("import sys, importlib, sketchgrad.cli\n"
+            "print(*[m for m in ('numpy', 'cv2', 'PIL') if m in sys.modules] or ['none'])\n"
+            "import sketchgrad.color as color, sketchgrad.pipeline, sketchgrad.streaming\n"
             "print(*[m for m in ('tempfile', 'hashlib', 'numpy.ma') "
             "if m in sys.modules] or ['none'])\n"
             "print(sum(r._lut is not None for r in color.RAMPS.values()))\n"
@@ -89,7 +93,7 @@ def test_importing_the_command_defers_what_a_run_does_not_need(tmp_path):
             "    importlib.import_module('sketchgrad.' + m)\n"
             "import sketchgrad\n"
             "print(callable(sketchgrad.denoise), sketchgrad.denoise.__module__)\n")
-    assert _fresh(code, tmp_path) == ["none", "0", "(4097,", "3)", "True",
+    assert _fresh(code, tmp_path) == ["none", "none", "0", "(4097,", "3)", "True",
                                       "True", "sketchgrad.denoise"]
 
 
@@ -111,3 +115,31 @@ def test_loading_a_png_imports_only_pillows_png_plugin(tmp_path):
     assert words[3] == "BMP"
     assert {"BmpImagePlugin", "GifImagePlugin", "JpegImagePlugin", "PngImagePlugin",
             "TiffImagePlugin"} <= set(words[4:])
+
+
+@pytest.mark.parametrize("first", ["import sketchgrad.denoise", "import sketchgrad.normalize",
+                                   "from sketchgrad.denoise import estimate_noise",
+                                   "import sketchgrad.pipeline", "import sketchgrad",
+                                   "from sketchgrad import denoise, normalize"])
+def test_denoise_and_normalize_stay_the_functions_whatever_is_imported_first(first, tmp_path):
+    """``sketchgrad.denoise`` and ``sketchgrad.normalize`` are the functions, not the modules
+    of those names, whichever import comes first and after every submodule is imported;
+    the other submodules are attributes as they load, and every public name resolves."""
+    code = (f"{first}\n"
+            "import importlib, types, sketchgrad\n"
+            f"for m in {MODULES!r}:\n"
+            "    importlib.import_module('sketchgrad.' + m)\n"
+            "from sketchgrad import denoise, normalize\n"
+            "print(sketchgrad.denoise is denoise, sketchgrad.normalize is normalize,\n"
+            "      denoise.__module__, normalize.__module__, sketchgrad.io.__name__,\n"
+            "      isinstance(sys.modules['sketchgrad.denoise'], types.ModuleType),\n"
+            "      all(not isinstance(getattr(sketchgrad, n), types.ModuleType) or n == 'data'\n"
+            "          for n in sketchgrad.__all__))\n")
+    assert _fresh("import sys\n" + code, tmp_path) == [
+        "True", "True", "sketchgrad.denoise", "sketchgrad.normalize", "sketchgrad.io",
+        "True", "True"]
+
+
+def test_a_missing_name_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="module 'sketchgrad' has no attribute 'nonsense'"):
+        sketchgrad.nonsense  # noqa: B018
