@@ -206,3 +206,28 @@ def test_an_outline_the_child_cannot_use_or_a_dead_child_still_gives_the_preview
         assert child.render(res, tmp_path / "b.png", {}).read_bytes() == here
         assert child.drawn_here == 1 and child.pid is None
     assert Path(tmp_path / "b.png").exists()
+
+
+_SET_PROBE = """
+import inspect, sys
+from sketchgrad import renderer
+if sys.argv[1] == "skip":
+    renderer._skip_set_signatures()
+from matplotlib.text import Text
+from matplotlib.patches import Polygon
+t = Text()
+t.set(text="ink", fontsize=9, color="0.3")
+p = Polygon([(0, 0), (1, 0), (0, 1)])
+p.set(facecolor="red", linewidth=2)
+print(t.get_text(), t.get_fontsize(), t.get_color(), p.get_linewidth(),
+      "fontsize" in str(inspect.signature(Text.set)))
+"""
+
+
+@pytest.mark.parametrize("mode, built", [("skip", "False"), ("build", "True")])
+def test_the_child_skips_matplotlib_set_signatures_and_set_still_works(mode, built):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _SET_PROBE, mode], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert out == ["ink", "9.0", "0.3", "2.0", built]
