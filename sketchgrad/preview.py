@@ -1505,41 +1505,57 @@ class Thumbnails:
                 else tile.unit if kind == "normalized" else getattr(tile, kind))
         return cast("np.ndarray | None", part)
 
+    def measure(self, tile: FinishedTile) -> dict[str, Any]:
+        """One finished tile's part of the thumbnails: its block means and detail crops.
+
+        Reads the tile only, so the tile threads can call it (``TileEngine.run``'s
+        ``per_tile``); :meth:`add` then places the parts. Returns ``{"means":
+        {kind: block means}, "crops": {name: (rows, cols, part)}}``, rows and
+        cols being the part's slices of the detail window.
+        """
+        s = self.step
+        # block means, as the file looks shrunk (the preview's panels are faithful)
+        means = {kind: block_mean(part, s) for kind in self.planes
+                 if (part := self._stage(tile, kind)) is not None}
+        crops = {}
+        if self.details is not None:
+            r, c, ch, cw = self.details["window"]
+            box = tile.box
+            top, bottom = max(box.y0, r), min(box.y1, r + ch)
+            left, right = max(box.x0, c), min(box.x1, c + cw)
+            if top < bottom and left < right:
+                for name, kind in self.CROPS.items():
+                    part = getattr(tile, kind)
+                    if part is not None:
+                        crops[name] = (slice(top - r, bottom - r), slice(left - c, right - c),
+                                       part[top - box.y0:bottom - box.y0,
+                                            left - box.x0:right - box.x0].copy())
+        return {"means": means, "crops": crops}
+
     def add(self, band: list[FinishedTile]) -> None:
-        """Take the block means (and detail crops) of one band of finished tiles."""
+        """Take the block means (and detail crops) of one band of finished tiles.
+
+        A tile whose ``extra`` holds its :meth:`measure` (made in a tile thread)
+        is placed as it is; any other is measured here.
+        """
         s = self.step
         for tile in band:
+            parts = tile.extra if isinstance(tile.extra, dict) and "means" in tile.extra \
+                else self.measure(tile)
             y0, x0 = tile.box.y0, tile.box.x0  # multiples of the step (the tile side is)
-            for kind, plane in self.planes.items():
-                part = self._stage(tile, kind)
-                if part is None:
-                    continue
+            for kind, small in parts["means"].items():
+                plane = self.planes[kind]
                 if plane is None:
-                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + part.shape[2:],
+                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + small.shape[2:],
                                                          np.float32)
-                # block means, as the file looks shrunk (the preview's panels are faithful)
-                small = block_mean(part, s)
                 plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
-            if self.details is not None:
-                self._crop(tile)
-
-    def _crop(self, tile: FinishedTile) -> None:
-        """Copy the part of a finished tile that falls in the detail window."""
-        details = cast("dict[str, Any]", self.details)  # called when there are details
-        r, c, ch, cw = details["window"]
-        box = tile.box
-        top, bottom = max(box.y0, r), min(box.y1, r + ch)
-        left, right = max(box.x0, c), min(box.x1, c + cw)
-        if top >= bottom or left >= right:
-            return
-        for name, kind in self.CROPS.items():
-            part = getattr(tile, kind)
-            if part is None:
-                continue
-            if name not in details:
-                details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
-            details[name][top - r:bottom - r, left - c:right - c] = \
-                part[top - box.y0:bottom - box.y0, left - box.x0:right - box.x0]
+            details = self.details
+            for name, (rows, cols, part) in parts["crops"].items():
+                details = cast("dict[str, Any]", details)  # crops exist only with details
+                if name not in details:
+                    ch, cw = details["window"][2:]
+                    details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+                details[name][rows, cols] = part
 
     def outline(self, config: PipelineConfig, meta: ScanMeta | None, *, strokes: bool,
                 strength_used: float | None = None, channels: str | None = None,

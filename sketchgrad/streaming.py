@@ -248,9 +248,10 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     writers: dict[str, PngWriter] = {}
     opened = False
     try:
-        # the stages written; the preview's thumbnails read every stage (keep them all)
-        keep = None if thumbs else {_LAYOUT[kind][0] for kind in kinds if kind in _LAYOUT}
-        for band in engine.run(np.uint8, keep):
+        # the stages written; the preview's thumbnails (block means of every stage) are
+        # taken in the tile threads, before the other stages are dropped
+        keep = {_LAYOUT[kind][0] for kind in kinds if kind in _LAYOUT}
+        for band in engine.run(np.uint8, keep, thumbs.measure if thumbs else None):
             if not opened:
                 opened = True
                 # Opened once the first pass is done: the stroke figures are known.

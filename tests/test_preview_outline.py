@@ -231,3 +231,44 @@ def test_the_child_skips_matplotlib_set_signatures_and_set_still_works(mode, bui
     out = subprocess.run([sys.executable, "-c", _SET_PROBE, mode], capture_output=True,
                          text=True, check=True).stdout.split()
     assert out == ["ink", "9.0", "0.3", "2.0", built]
+
+
+def test_the_thumbnails_are_taken_in_the_tile_threads_and_the_bands_keep_only_the_files(
+        tmp_path, monkeypatch):
+    import threading
+
+    from sketchgrad import tiling
+
+    measured, seen_bands = [], []
+    real_measure, real_run = Thumbnails.measure, tiling.TileEngine.run
+
+    def measure(self, tile):
+        measured.append((tile.box, threading.current_thread() is threading.main_thread()))
+        return real_measure(self, tile)
+
+    def run(self, *args, **kwargs):
+        for band in real_run(self, *args, **kwargs):
+            seen_bands.append([(t.box, t.hsv is not None, t.unit, t.denoised, t.field)
+                               for t in band])
+            yield band
+
+    monkeypatch.setattr(Thumbnails, "measure", measure)
+    monkeypatch.setattr(tiling.TileEngine, "run", run)
+    scan = drawing((1000, 1300))
+    recorder = Recorder()
+    process_to_files(scan, PipelineConfig(tile_size=400), {
+        "hsv": tmp_path / "h.png", "preview": tmp_path / "p.png"}, preview_renderer=recorder)
+    tiles = [entry[0] for band in seen_bands for entry in band]
+    assert len(tiles) >= 6
+    assert sorted(tiles, key=repr) == sorted((box for box, _ in measured), key=repr)
+    assert not any(in_main for _, in_main in measured)  # all in the tile threads
+    # what reaches the writers: the hsv samples, no float stage
+    assert all(hsv and unit is None and denoised is None and field is None
+               for band in seen_bands for _, hsv, unit, denoised, field in band)
+    # and the preview still has every stage's thumbnail and the detail crops
+    result = recorder.events[1][1]
+    assert result.denoised.shape == result.normalized.shape == result.image.shape
+    assert result.hsv.shape == result.image.shape + (3,)
+    window = result.details["window"]
+    assert result.details["hsv"].shape == (window[2], window[3], 3)
+    assert result.details["hsv"].any()
