@@ -16,6 +16,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -26,6 +27,7 @@ from .arrays import block_means
 from .errors import ParameterError
 
 if TYPE_CHECKING:
+    from matplotlib.artist import Artist
     from matplotlib.axes import Axes
     from matplotlib.backend_bases import RendererBase
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -45,7 +47,8 @@ _Colorbar = tuple["Colormap", float, float, dict[str, Any]]
 
 __all__ = ["PREVIEW_PANELS", "PREVIEW_SIDE", "DETAIL_PANELS", "EXTRA_PANELS", "render_preview",
            "prepare", "preview_png_bytes", "detail_window", "block_peak", "block_mean",
-           "shrink_step", "Thumbnails", "strength_label", "channels_label"]
+           "shrink_step", "Thumbnails", "strength_label", "channels_label", "PreviewOutline",
+           "preview_outline", "PreviewSheet"]
 
 #: Longest side, in pixels, of what a panel shows; larger scans are downsampled.
 PREVIEW_SIDE = 720
@@ -134,14 +137,21 @@ def downsample(image: np.ndarray, side: int = PREVIEW_SIDE) -> NDArray[np.float3
         top = 1 if a.dtype == np.bool_ else np.iinfo(a.dtype).max
         a = np.divide(a, np.float32(top), dtype=np.float32)
     a = np.ascontiguousarray(a, dtype=np.float32)
-    h, w = a.shape[:2]
+    h, w = _downsampled_shape(a.shape[:2], side)
+    if (h, w) == a.shape[:2]:
+        return a
+    # OpenCV keeps the dtype: float32 in, float32 out
+    return cast("NDArray[np.float32]", cv2.resize(a, (w, h), interpolation=cv2.INTER_AREA))
+
+
+def _downsampled_shape(shape: tuple[int, ...], side: int = PREVIEW_SIDE) -> tuple[int, int]:
+    """(h, w) that :func:`downsample` gives an image of this shape (without making it)."""
+    h, w = int(shape[0]), int(shape[1])
     longest = max(h, w)
     if longest <= side or min(h, w) == 0:
-        return a
+        return h, w
     factor = side / longest
-    size = (max(1, round(w * factor)), max(1, round(h * factor)))
-    # OpenCV keeps the dtype: float32 in, float32 out
-    return cast("NDArray[np.float32]", cv2.resize(a, size, interpolation=cv2.INTER_AREA))
+    return max(1, round(h * factor)), max(1, round(w * factor))
 
 
 def shrink_step(shape: tuple[int, ...], side: int = PREVIEW_SIDE) -> int:
@@ -256,17 +266,21 @@ def channels_label(result: Result, setting: str | None = None) -> str:
     >>> channels_label(sketchgrad.process(np.eye(8, dtype=np.float32)))
     'channels: gray (auto: grey)'
     """
-    used = getattr(result, "channels", None) or ("rgb" if result.image.ndim == 3 else "gray")
-    if (setting or getattr(result.config, "channels", None)) == "auto":
+    return _channels_text(getattr(result, "channels", None), result.image.ndim,
+                          setting or getattr(result.config, "channels", None))
+
+
+def _channels_text(used: str | None, ndim: int, setting: str | None) -> str:
+    used = used or ("rgb" if ndim == 3 else "gray")
+    if setting == "auto":
         return f"channels: {used} (auto: {'colour' if used == 'rgb' else 'grey'})"
     return f"channels: {used}"
 
 
-def _flattened(result: Result) -> str:
+def _flattened(done: bool | None, config: PipelineConfig) -> str:
     """The background flattening as run (with "auto", what it decided: ``Result.flattened``)."""
-    done = getattr(result, "flattened", None)
     if done is None:  # a result that does not record it: the setting
-        setting = result.config.flatten_background
+        setting = config.flatten_background
         return " · background: auto" if setting == "auto" else \
             (" · background flattened" if setting else "")
     return " · background flattened" if done else ""
@@ -278,18 +292,132 @@ def _full_shape(result: Result) -> tuple[int, int]:
     return shape[0], shape[1]
 
 
-def _titles(result: Result) -> dict[str, str]:
-    cfg = result.config
+@dataclass(frozen=True)
+class PreviewOutline:
+    """What a preview sheet shows, known before its pixels: layout, panels and settings.
+
+    A streamed run knows it once the scan is planned (:meth:`Thumbnails.outline`),
+    long before its last tile: a preview process can then lay out the sheet
+    and draw the texts that do not depend on the pixels (:class:`PreviewSheet`),
+    leaving only the pictures and the labels of the data (colorbar and
+    histogram ticks, the rose's figures, the detail coordinates) for the end.
+    :func:`preview_outline` gives a result's outline; a sheet begun from an
+    outline is finished only with a result whose outline is equal.
+
+    Attributes
+    ----------
+    config : PipelineConfig
+        The run's settings.
+    source : str or None
+        The scan file's name (the sheet's first line), None without ``ScanMeta``.
+    bit_depth : int or None
+        The scan file's bits per sample (the scan panel's title).
+    shape : tuple of int
+        Shape of the scan array the panels are made from (``Result.image``).
+    full_shape : (int, int)
+        (H, W) of the scan itself.
+    reduced : bool
+        Whether the arrays are a reduced copy of the scan (``Result.full_shape`` set).
+    strength_used : float or None
+        The denoise strength used (``Result.strength_used``).
+    flattened : bool or None
+        Whether the background was flattened (None: not recorded).
+    channels : str or None
+        ``"gray"`` or ``"rgb"`` (``Result.channels``; None: from ``shape``).
+    relief_colour : bool
+        Whether the relief is lit in the drawing's colours (an RGB relief).
+    panels : tuple of str
+        The panels shown, in order.
+    window : (int, int, int, int) or None
+        The 1:1 detail panels' window (row, col, height, width), when shown.
+
+    Examples
+    --------
+    >>> import numpy as np, sketchgrad
+    >>> outline = preview_outline(sketchgrad.process(np.eye(32, dtype=np.float32)))
+    >>> outline.panels[:3], outline.full_shape
+    (('scan', 'denoised', 'relief'), (32, 32))
+    """
+
+    config: PipelineConfig
+    source: str | None
+    bit_depth: int | None
+    shape: tuple[int, ...]
+    full_shape: tuple[int, int]
+    reduced: bool
+    strength_used: float | None
+    flattened: bool | None
+    channels: str | None
+    relief_colour: bool
+    panels: tuple[str, ...]
+    window: tuple[int, int, int, int] | None
+
+
+def preview_outline(result: Result, panels: str | Sequence[str] | None = None,
+                    details: Mapping[str, Any] | None = None) -> PreviewOutline:
+    """The :class:`PreviewOutline` of ``render_preview(result, ..., panels=, details=)``.
+
+    Parameters
+    ----------
+    result : Result
+        What :func:`sketchgrad.process` returned (or a streamed run's thumbnails).
+    panels, details
+        As for :func:`render_preview`.
+
+    Returns
+    -------
+    PreviewOutline
+
+    Examples
+    --------
+    >>> import numpy as np, sketchgrad
+    >>> res = sketchgrad.process(np.eye(32, dtype=np.float32))
+    >>> preview_outline(res, ["scan", "hsv"]).panels
+    ('scan', 'hsv')
+    """
+    _check_result(result)
+    return _outline_and_details(result, panels, details)[0]
+
+
+def _outline_and_details(result: Result, panels: str | Sequence[str] | None,
+                         details: Mapping[str, Any] | None
+                         ) -> tuple[PreviewOutline, Mapping[str, Any] | None]:
+    """The outline, and the details the sheet's detail panels crop (made if not given)."""
+    if details is None:
+        details = result.details
+    names = _choose_panels(_available(result, details), _full_shape(result), panels)
+    window = None
+    if any(n in DETAIL_PANELS for n in names):
+        details = details if details is not None else _details_of(result)
+        r, c, ch, cw = details["window"]
+        window = (int(r), int(c), int(ch), int(cw))
     meta = result.meta
-    h, w = _full_shape(result)
+    strength = getattr(result, "strength_used", None)
+    outline = PreviewOutline(
+        config=result.config,
+        source=None if meta is None else Path(str(meta.source)).name,
+        bit_depth=None if meta is None else meta.bit_depth,
+        shape=tuple(int(n) for n in result.image.shape),
+        full_shape=_full_shape(result), reduced=result.full_shape is not None,
+        strength_used=None if strength is None else float(strength),
+        flattened=getattr(result, "flattened", None),
+        channels=getattr(result, "channels", None),
+        relief_colour=result.sketch is not None and result.sketch.ndim == 3,
+        panels=tuple(names), window=window)
+    return outline, details
+
+
+def _titles(outline: PreviewOutline) -> dict[str, str]:
+    cfg = outline.config
+    h, w = outline.full_shape
     scan = f"scan · {w}×{h} px"
-    if meta is not None:
-        scan += f", {meta.bit_depth}-bit"
-    if result.image.ndim == 3:
+    if outline.source is not None:
+        scan += f", {outline.bit_depth}-bit"
+    if len(outline.shape) == 3:
         scan += ", colour"
-    used = getattr(result, "strength_used", None)
+    used = outline.strength_used
     relief = "relief · depth 10, light elevation 82°, azimuth 45°"
-    if result.sketch is not None and result.sketch.ndim == 3:
+    if outline.relief_colour:
         relief = "relief in the drawing's colours · depth 10, light 82°, 45°"
     from .color import color_label
 
@@ -304,7 +432,7 @@ def _titles(result: Result) -> dict[str, str]:
         colour = f"colour · {label} on {cfg.color_target}"
     return {
         "scan": scan,
-        "denoised": f"denoised · {strength_label(cfg, used)}" + _flattened(result),
+        "denoised": f"denoised · {strength_label(cfg, used)}" + _flattened(outline.flattened, cfg),
         "relief": relief,
         "gx": f"gx = ∂I/∂x · {cfg.operator} (intensity / px)",
         "gy": f"gy = ∂I/∂y · {cfg.operator} (intensity / px)",
@@ -324,36 +452,51 @@ def _titles(result: Result) -> dict[str, str]:
 
 def _available(result: Result,
                details: Mapping[str, Any] | None = None) -> dict[str, bool]:
-    if details is not None:
-        have = _available(result)
-        return {**have, "detail_scan": "scan" in details,
-                "detail_hsv": "hsv" in details, "detail_relief": "relief" in details,
-                "hsv_strongest": have["hsv_strongest"] or "hsv_peaks" in details}
-    reduced = result.full_shape is not None
-    return {
+    """Panel -> whether ``result`` (with ``details``) has what it shows."""
+    stages = {name for name in ("denoised", "sketch", "field", "normalized", "hsv")
+              if getattr(result, name) is not None}
+    if getattr(result, "strokes", None) is not None:
+        stages.add("strokes")
+    return _possible_panels(stages, result.full_shape is not None,
+                            None if details is None else set(details))
+
+
+def _possible_panels(stages: set[str], reduced: bool,
+                     crops: set[str] | None) -> dict[str, bool]:
+    """Panel -> shown or not, from the stages a result has (``"field"``, ..., ``"strokes"``).
+
+    ``reduced``: the arrays are a reduced copy of the scan; ``crops``: the keys
+    of the details given for one (None: none given).
+    """
+    have = {
         "scan": True,
-        "denoised": result.denoised is not None,
-        "relief": result.sketch is not None,
-        "gx": result.field is not None,
-        "gy": result.field is not None,
-        "histogram": result.field is not None and result.normalized is not None,
-        "magnitude": result.normalized is not None,
-        "hsv": result.hsv is not None,
-        "hsv_strongest": result.hsv is not None and not reduced,
-        "legend": result.hsv is not None,
-        "rose": getattr(result, "strokes", None) is not None,
+        "denoised": "denoised" in stages,
+        "relief": "sketch" in stages,
+        "gx": "field" in stages,
+        "gy": "field" in stages,
+        "histogram": "field" in stages and "normalized" in stages,
+        "magnitude": "normalized" in stages,
+        "hsv": "hsv" in stages,
+        "hsv_strongest": "hsv" in stages and not reduced,
+        "legend": "hsv" in stages,
+        "rose": "strokes" in stages,
         # a reduced copy has no full-resolution pixels to crop (unless given as details)
         "detail_scan": not reduced,
-        "detail_hsv": result.hsv is not None and not reduced,
-        "detail_relief": result.sketch is not None and not reduced,
+        "detail_hsv": "hsv" in stages and not reduced,
+        "detail_relief": "sketch" in stages and not reduced,
     }
+    if crops is not None:
+        have.update({"detail_scan": "scan" in crops, "detail_hsv": "hsv" in crops,
+                     "detail_relief": "relief" in crops,
+                     "hsv_strongest": have["hsv_strongest"] or "hsv_peaks" in crops})
+    return have
 
 
-def _choose_panels(result: Result, panels: str | Sequence[str] | None,
-                   details: Mapping[str, Any] | None = None) -> list[str]:
-    have = _available(result, details)
+def _choose_panels(have: Mapping[str, bool], full_shape: tuple[int, int],
+                   panels: str | Sequence[str] | None) -> list[str]:
+    """The panels shown: ``panels`` checked against ``have`` (``_available``), or all there are."""
     if panels is None:
-        big = max(_full_shape(result)) > 1.25 * PREVIEW_SIDE
+        big = max(full_shape) > 1.25 * PREVIEW_SIDE
         return [p for p in PREVIEW_PANELS if have[p] and (big or p not in DETAIL_PANELS)
                 and p not in EXTRA_PANELS]
     panels = [panels] if isinstance(panels, str) else list(panels)
@@ -597,6 +740,10 @@ class _Sheet:
         FigureCanvasAgg(self.fig)
         #: (name, x, y, uint8 RGB picture), pasted by ``render``.
         self.pictures: list[tuple[str, int, int, NDArray[np.uint8]]] = []
+        # every artist added, in order, and how many of them ``draw`` has drawn (None: the
+        # canvas was never drawn)
+        self._artists: list[Artist] = []
+        self._drawn: int | None = None
 
     def picture(self, rgb: NDArray[np.uint8], x: int, y: int, name: str) -> None:
         self.pictures.append((name, int(x), int(y), rgb))
@@ -605,17 +752,46 @@ class _Sheet:
         t = self.fig.text(x / self.width, 1 - y / self.height, s, **kw)
         if gid:
             t.set_gid(gid)
+        self._artists.append(t)
         return t
 
     def axes(self, x: float, y: float, w: float, h: float) -> Axes:
-        return self.fig.add_axes((x / self.width, 1 - (y + h) / self.height,
-                                  w / self.width, h / self.height))
+        ax = self.fig.add_axes((x / self.width, 1 - (y + h) / self.height,
+                                w / self.width, h / self.height))
+        self._artists.append(ax)
+        return ax
+
+    def artist(self, artist: Artist) -> Artist:
+        """Add another artist (in display coordinates) to the figure."""
+        self.fig.add_artist(artist)
+        self._artists.append(artist)
+        return artist
+
+    def draw(self) -> None:
+        """Draw onto the canvas what was added since the last draw.
+
+        The first draw draws the whole figure (its white background included);
+        later ones only the new artists, over it. Texts, axes and pictures never
+        overlap, so the canvas is the same as drawing everything at once; a
+        sheet drawn in two steps (:class:`PreviewSheet`) and one drawn in one
+        step by the same calls are identical.
+        """
+        if self._drawn is None:
+            self.fig.canvas.draw()
+        else:
+            for artist in self._artists[self._drawn:]:
+                self.fig.draw_artist(artist)
+        self._drawn = len(self._artists)
 
     def render(self) -> NDArray[np.uint8]:
         """The sheet as an (H, W, 3) uint8 array."""
-        self.fig.canvas.draw()
+        import cv2
+
+        self.draw()
         canvas = cast("FigureCanvasAgg", self.fig.canvas)  # attached in __init__
-        sheet = np.asarray(canvas.buffer_rgba())[..., :3].copy()
+        # RGBA to RGB with OpenCV: a quarter of the time of copying NumPy's strided view
+        sheet = cast("NDArray[np.uint8]", cv2.cvtColor(np.asarray(canvas.buffer_rgba()),
+                                                       cv2.COLOR_RGBA2RGB))
         for _, x, y, rgb in self.pictures:
             sheet[y:y + rgb.shape[0], x:x + rgb.shape[1]] = rgb
         return sheet
@@ -661,9 +837,9 @@ def _colorbar(sheet: _Sheet, box: _Box, cmap: Colormap, vmin: float, vmax: float
             yb = sheet.height - base
             corners = [(left, yb), (left + 10, yb), (left + 5, yb - sign * tip)]
             colour = cmap(1.0 if value == vmax else 0.0)
-            triangle = sheet.fig.add_artist(Polygon(corners, closed=True, facecolor=colour,
-                                                    edgecolor="black", linewidth=0.8,
-                                                    transform=IdentityTransform()))
+            triangle = sheet.artist(Polygon(corners, closed=True, facecolor=colour,
+                                            edgecolor="black", linewidth=0.8,
+                                            transform=IdentityTransform()))
             triangle.set_gid(f"colorbar:{name}")
 
 
@@ -675,29 +851,49 @@ def _decimals(values: Sequence[float]) -> int:
     return 6
 
 
+def _histogram_plots(box: _Box) -> list[tuple[int, int, int, int]]:
+    """The two histograms' plots in a panel's box: (left, top, width, height) each."""
+    x, y, w, h = box
+    block = (h + _FOOT_BAND) / 2
+    # room for y tick labels and "pixels" on the left, x tick labels and the label below
+    return [(x + 56, round(y + i * block + 8), w - 56 + 30, round(block - 8 - 40))
+            for i in range(2)]
+
+
+def _histogram_labels(sheet: _Sheet, box: _Box, outline: PreviewOutline) -> None:
+    """The histograms' axis labels (known before the data)."""
+    # a reduced result holds block means: say so, their range is narrower than the pixels'
+    of = " · of block means" if outline.reduced else ""
+    labels = (f"before: |∇I| (intensity / px){of}",
+              f"after: {outline.config.normalize}, shown on [0, 1]{of}")
+    plots = _histogram_plots(box)
+    for i, ((left, top, width, height), label) in enumerate(zip(plots, labels, strict=True)):
+        gid = f"histogram:{'before' if i == 0 else 'after'}"
+        sheet.text(left - 40, top + height / 2, "pixels", gid=gid, fontsize=8, rotation=90,
+                   ha="center", va="center")
+        sheet.text(left + _HIST_TICK + width / 2, top + height + _HIST_TICK + 17, label, gid=gid,
+                   fontsize=8.5, ha="center", va="top")
+
+
+#: Length of the histograms' tick marks, in pixels.
+_HIST_TICK = 4
+
+
 def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
     """Two histograms (before and after normalization, log counts) drawn as pixels.
 
-    Bars, frame and tick marks are pixels of one picture each; the tick and
-    axis labels are texts. (Two matplotlib axes cost half the sheet's time.)
+    Bars, frame and tick marks are pixels of one picture each; the tick
+    labels are texts (the axis labels come first, with the outline: see
+    :func:`_histogram_labels`). (Two matplotlib axes cost half the sheet's time.)
     """
     from matplotlib.ticker import MaxNLocator
 
     # offered only for a result with both stages (see _available)
     before = _strided(cast("GradientField", result.field).magnitude)
     after = _strided(cast("NDArray[np.float32]", result.normalized))
-    x, y, w, h = box
-    block = (h + _FOOT_BAND) / 2
-    # a reduced result holds block means: say so, their range is narrower than the pixels'
-    of = " · of block means" if result.full_shape is not None else ""
-    for i, (data, colour, label) in enumerate((
-            (before, (89, 89, 89), f"before: |∇I| (intensity / px){of}"),
-            (after, (194, 65, 12), f"after: {result.config.normalize}, shown on [0, 1]{of}"))):
+    for i, (data, colour, (left, top, width, height)) in enumerate(zip(
+            (before, after), ((89, 89, 89), (194, 65, 12)), _histogram_plots(box), strict=True)):
         gid = f"histogram:{'before' if i == 0 else 'after'}"
-        # the plot's box; room for y tick labels and "pixels" on the left, x tick labels
-        # and the label below
-        left, top = x + 56, round(y + i * block + 8)
-        width, height = w - 56 + 30, round(block - 8 - 40)
         finite = data[np.isfinite(data)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
         if hi <= lo:
@@ -712,7 +908,7 @@ def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
         else:
             y_lo, y_hi, bar = 0.0, 1.0, np.zeros(counts.shape)
         # the picture: the plot plus 4 px left and below for the tick marks
-        tick = 4
+        tick = _HIST_TICK
         picture = np.full((height + tick, width + tick, 3), 255, np.uint8)
         plot = picture[:height, tick:]
         columns = (x_lo + (np.arange(width) + 0.5) / width * (x_hi - x_lo))
@@ -748,15 +944,11 @@ def _draw_histogram(sheet: _Sheet, box: _Box, result: Result) -> None:
                         sheet.text(left - tick - 2, top + row, "10" + _superscript(d), gid=gid,
                                    fontsize=8, ha="right", va="center")
         sheet.picture(picture, left - tick, top, gid)
-        sheet.text(left - 40, top + height / 2, "pixels", gid=gid, fontsize=8, rotation=90,
-                   ha="center", va="center")
-        sheet.text(left + tick + width / 2, top + height + tick + 17, label, gid=gid,
-                   fontsize=8.5, ha="center", va="top")
 
 
-def _draw_legend(sheet: _Sheet, box: _Box, result: Result) -> None:
+def _draw_legend(sheet: _Sheet, box: _Box, cfg: PipelineConfig) -> None:
+    """The colouring's legend: the colour wheel, the ramp, or a note (settings only)."""
     x, y, w, h = box
-    cfg = result.config
     if cfg.color == "stroke":  # no scale: the colours are the drawing's own
         sheet.text(x + w / 2, y + h / 2, "each edge in the colour of the stroke\n"
                    "that makes it; brightness = strength", fontsize=9, ha="center",
@@ -866,19 +1058,27 @@ def _rose_picture(strokes: StrokeDirections | StrokeStatistics, side: int) -> ND
                 cv2.resize(rgb, (int(side), int(side)), interpolation=cv2.INTER_AREA))
 
 
-def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStatistics) -> None:
-    """The rose panel: the picture, its angle labels and the figures below it."""
+def _rose_place(box: _Box) -> tuple[int, float, float]:
+    """The rose's picture side and centre (x, y) in its panel's box."""
     x, y, w, h = box
-    side = int(max(16, min(h - 76, w - 90)))
-    cx, cy = x + w / 2, y + (h - 6) / 2
-    sheet.picture(_rose_picture(strokes, side), round(cx - side / 2), round(cy - side / 2),
-                  "rose")
-    # outside the square picture (pasted over anything drawn under it)
+    return int(max(16, min(h - 76, w - 90))), x + w / 2, y + (h - 6) / 2
+
+
+def _rose_labels(sheet: _Sheet, box: _Box) -> None:
+    """The rose's angle labels, outside its square picture (known before the data)."""
+    side, cx, cy = _rose_place(box)
     half = side / 2
     kw = dict(fontsize=8, ha="center", va="center", color="0.3")
     for degrees, (dx, dy) in {0: (half + 14, 0), 45: (half + 8, -half - 6),
                               90: (0, -half - 8), 135: (-half - 8, -half - 6)}.items():
         sheet.text(cx + dx, cy + dy, f"{degrees}°", gid=f"rose:{degrees}", **kw)
+
+
+def _draw_rose(sheet: _Sheet, box: _Box, strokes: StrokeDirections | StrokeStatistics) -> None:
+    """The rose panel's picture and the figures below it (its labels: :func:`_rose_labels`)."""
+    side, cx, cy = _rose_place(box)
+    sheet.picture(_rose_picture(strokes, side), round(cx - side / 2), round(cy - side / 2),
+                  "rose")
     dominant = strokes.dominant() if callable(strokes.dominant) else strokes.dominant
     peaks = ", ".join(f"{round(a) % 180}° ({s:.0%})" for a, s in dominant[:3]) or "none"
     sheet.text(cx, cy + side / 2 + 16, f"dominant {peaks}", gid="rose:dominant",
@@ -942,14 +1142,18 @@ def _fit_width(text: Text, width: float, renderer: RendererBase) -> None:
 
 
 def _figure(result: Result, panels: str | Sequence[str] | None,
-            details: Mapping[str, Any] | None = None) -> NDArray[np.uint8]:
-    """The preview sheet as an (H, W, 3) uint8 array."""
-    return _build_figure(result, panels, details).render()
+            details: Mapping[str, Any] | None = None,
+            sheet: PreviewSheet | None = None) -> NDArray[np.uint8]:
+    """The preview sheet as an (H, W, 3) uint8 array (finishing ``sheet`` if it is this one's)."""
+    outline, details = _outline_and_details(result, panels, details)
+    if sheet is None or sheet.finished or sheet.outline != outline:
+        sheet = PreviewSheet(outline)
+    return sheet.finish(result, details).render()
 
 
 def _build_figure(result: Result, panels: str | Sequence[str] | None,
                   details: Mapping[str, Any] | None = None) -> _Sheet:
-    """The preview as a :class:`_Sheet` (not drawn yet).
+    """The preview as a :class:`_Sheet`, its outline's part drawn, the rest not yet.
 
     Pictures are named after their panel (``colorbar:name`` for a colorbar);
     texts and axes carry gids: ``heading``, ``title:name``,
@@ -957,87 +1161,155 @@ def _build_figure(result: Result, panels: str | Sequence[str] | None,
     coordinates), ``histogram:before`` / ``histogram:after``,
     ``legend:axis`` (a ramp's axis).
     """
-    if details is None:
-        details = result.details
-    names = _choose_panels(result, panels, details)
-    titles = _titles(result)
-    image_shape = downsample(result.image).shape
-    h, w = image_shape[:2]
-    full_h, full_w = _full_shape(result)
-    aspect = min(max(h / max(w, 1), 0.35), 1.6)
-    box_h = round(_PANEL_PX * aspect)
-    window = None
-    if any(n in DETAIL_PANELS for n in names):
-        details = details if details is not None else _details_of(result)
-        window = details["window"]
-        if window[2] <= 1.6 * _PANEL_PX and window[3] <= _PANEL_PX:
+    outline, details = _outline_and_details(result, panels, details)
+    return PreviewSheet(outline).finish(result, details)
+
+
+class PreviewSheet:
+    """A preview sheet drawn in two steps: its outline's texts first, the pixels at the end.
+
+    Made from a :class:`PreviewOutline`, it lays out the sheet and draws what
+    the outline decides: the heading, the titles, the legend, the axis labels
+    of the histograms and the rose (about three quarters of the sheet's
+    text). :meth:`finish` then adds the pictures and the labels that depend on
+    the data (colorbar and histogram ticks, the rose's figures, the detail
+    coordinates). A preview process begins the sheet while the scan is still
+    being computed (:meth:`sketchgrad.renderer.PreviewRenderer.begin`), so
+    only the second step waits for the last tile. Every preview is drawn
+    this way, so a sheet begun early and one begun at the end are the same
+    pixels.
+
+    Parameters
+    ----------
+    outline : PreviewOutline
+        The sheet's outline (:func:`preview_outline`, :meth:`Thumbnails.outline`).
+
+    Examples
+    --------
+    >>> import numpy as np, sketchgrad
+    >>> res = sketchgrad.process(np.eye(32, dtype=np.float32))
+    >>> sheet = PreviewSheet(preview_outline(res))
+    >>> sheet.finish(res).render().shape[2]
+    3
+    """
+
+    def __init__(self, outline: PreviewOutline) -> None:
+        self.outline = outline
+        #: Whether :meth:`finish` was called (a sheet is finished once).
+        self.finished = False
+        names = list(outline.panels)
+        h, w = _downsampled_shape(outline.shape)
+        full_h, full_w = outline.full_shape
+        aspect = min(max(h / max(w, 1), 0.35), 1.6)
+        box_h = round(_PANEL_PX * aspect)
+        window = outline.window
+        if window is not None and window[2] <= 1.6 * _PANEL_PX and window[3] <= _PANEL_PX:
             box_h = max(box_h, int(window[2]))  # room for the crop at 1:1
+        self._box_h = box_h
+        cfg = outline.config
+        from .color import color_label
 
-    cfg = result.config
-    from .color import color_label
+        note = (f"{_channels_text(outline.channels, len(outline.shape), cfg.channels)} · "
+                f"denoise {strength_label(cfg, outline.strength_used)}"
+                f"{_flattened(outline.flattened, cfg)} · operator {cfg.operator} · "
+                f"normalize {cfg.normalize} · colour {color_label(cfg.color)}"
+                + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
+        if max(full_h, full_w) > max(h, w):
+            shown_h, shown_w = _fit((h, w), (box_h, _PANEL_PX))
+            strongest = " (and the strongest-pixel colour panel)" if "hsv_strongest" in names \
+                else ""
+            note += (f"\npanels shown at {shown_w}×{shown_h}, area-averaged: as bright as the "
+                     f"files look shrunk; gx and gy{strongest} keep each block's strongest value")
+        if outline.source is not None:
+            note = f"{outline.source}\n{note}"
 
-    note = (f"{channels_label(result)} · denoise "
-            f"{strength_label(cfg, getattr(result, 'strength_used', None))}"
-            f"{_flattened(result)} · operator {cfg.operator} · normalize {cfg.normalize} · "
-            f"colour {color_label(cfg.color)}"
-            + (f" on {cfg.color_target}" if cfg.color != "hsv" else ""))
-    if max(full_h, full_w) > max(h, w):
-        shown_h, shown_w = _fit((h, w), (box_h, _PANEL_PX))
-        strongest = " (and the strongest-pixel colour panel)" if "hsv_strongest" in names \
-            else ""
-        note += (f"\npanels shown at {shown_w}×{shown_h}, area-averaged: as bright as the "
-                 f"files look shrunk; gx and gy{strongest} keep each block's strongest value")
-    if result.meta is not None:
-        note = f"{Path(str(result.meta.source)).name}\n{note}"
+        self._layout = _layout(names, box_h, note.count("\n") + 1)
+        width, height = self._layout["size"]
+        sheet = self.sheet = _Sheet((width, height))
+        renderer = cast("FigureCanvasAgg", sheet.fig.canvas).get_renderer()
+        heading = sheet.text(width / 2, 8, note, gid="heading", fontsize=11, ha="center",
+                             va="top", linespacing=1.2)
+        _fit_width(heading, width - 8, renderer)
+        titles = _titles(outline)
+        for name in names:
+            box = self._layout["panels"][name]
+            x, y, bw, bh = box
+            title = sheet.text(x + bw / 2, y - 6, titles[name], gid=f"title:{name}",
+                               fontsize=10, ha="center", va="baseline")
+            _fit_width(title, _COLUMN_PX - 8, renderer)
+            if name == "histogram":
+                _histogram_labels(sheet, box, outline)
+            elif name == "legend":
+                _draw_legend(sheet, box, cfg)
+            elif name == "rose":
+                _rose_labels(sheet, box)
+        sheet.draw()
 
-    layout = _layout(names, box_h, note.count("\n") + 1)
-    width, height = layout["size"]
-    sheet = _Sheet((width, height))
-    renderer = cast("FigureCanvasAgg", sheet.fig.canvas).get_renderer()
-    heading = sheet.text(width / 2, 8, note, gid="heading", fontsize=11, ha="center",
-                         va="top", linespacing=1.2)
-    _fit_width(heading, width - 8, renderer)
+    def _fit(self, shape: tuple[int, ...]) -> tuple[int, int]:
+        return _fit(shape, (self._box_h, _PANEL_PX))
 
-    def fit(shape: tuple[int, ...]) -> tuple[int, int]:
-        return _fit(shape, (box_h, _PANEL_PX))
+    def finish(self, result: Result, details: Mapping[str, Any] | None = None) -> _Sheet:
+        """Add the pictures and the data's labels of ``result`` (whose outline this is).
 
-    for name in names:
-        box = layout["panels"][name]
-        x, y, bw, bh = box
-        title = sheet.text(x + bw / 2, y - 6, titles[name], gid=f"title:{name}", fontsize=10,
-                           ha="center", va="baseline")
-        _fit_width(title, _COLUMN_PX - 8, renderer)
-        if name == "histogram":
-            _draw_histogram(sheet, box, result)
-            continue
-        if name == "legend":
-            _draw_legend(sheet, box, result)
-            continue
-        if name == "rose":
-            # the rose is offered only for a result with stroke figures (see _available)
-            _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics", result.strokes))
-            continue
-        rgb, bar = _panel_picture(name, result, details, fit, window, full_w)
-        framed = _framed(rgb)
-        # centred in the panel's box (a picture of another aspect than the row's)
-        px = x + (bw - framed.shape[1]) // 2
-        py = y + (bh - framed.shape[0]) // 2
-        sheet.picture(framed, px, py, name)
-        if bar is not None:
-            cmap, vmin, vmax, kw = bar
-            _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap, vmin, vmax,
-                      name, **kw)
-        if name in DETAIL_PANELS:
-            r, c, ch, cw = cast(_Box, window)  # set above when a detail panel is shown
-            sheet.text(x + bw / 2, py + framed.shape[0] + 4, f"x {c}–{c + cw}, y {r}–{r + ch}",
-                       gid=f"detail:{name}", fontsize=8, ha="center", va="top")
-    return sheet
+        Parameters
+        ----------
+        result : Result
+            The result the outline was taken from (or one with an equal outline).
+        details : mapping, optional
+            As for :func:`render_preview` (default: ``result.details``, else
+            taken from ``result`` when detail panels are shown).
+
+        Returns
+        -------
+        _Sheet
+            The sheet; its ``render()`` gives the (H, W, 3) uint8 pixels.
+        """
+        if self.finished:
+            raise RuntimeError("this preview sheet was finished already; begin another")
+        self.finished = True
+        outline, sheet = self.outline, self.sheet
+        if details is None:
+            details = result.details
+        if outline.window is not None and details is None:
+            details = _details_of(result)
+        window = outline.window
+        full_w = outline.full_shape[1]
+        for name in outline.panels:
+            box = self._layout["panels"][name]
+            x, y, bw, bh = box
+            if name == "histogram":
+                _draw_histogram(sheet, box, result)
+                continue
+            if name == "legend":
+                continue
+            if name == "rose":
+                # the rose is offered only for a result with stroke figures (see _available)
+                _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics",
+                                            result.strokes))
+                continue
+            rgb, bar = _panel_picture(name, result, details, self._fit, window, full_w)
+            framed = _framed(rgb)
+            # centred in the panel's box (a picture of another aspect than the row's)
+            px = x + (bw - framed.shape[1]) // 2
+            py = y + (bh - framed.shape[0]) // 2
+            sheet.picture(framed, px, py, name)
+            if bar is not None:
+                cmap, vmin, vmax, kw = bar
+                _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap, vmin, vmax,
+                          name, **kw)
+            if name in DETAIL_PANELS:
+                r, c, ch, cw = cast(_Box, window)  # set when a detail panel is shown
+                sheet.text(x + bw / 2, py + framed.shape[0] + 4,
+                           f"x {c}–{c + cw}, y {r}–{r + ch}", gid=f"detail:{name}",
+                           fontsize=8, ha="center", va="top")
+        return sheet
 
 
 def render_preview(result: Result, path: str | os.PathLike[str], *,
                    panels: str | Sequence[str] | None = None,
                    text: dict[str, str] | None = None,
-                   details: Mapping[str, Any] | None = None, atomic: bool = True) -> Path:
+                   details: Mapping[str, Any] | None = None, atomic: bool = True,
+                   sheet: PreviewSheet | None = None) -> Path:
     """Render a result's stages side by side into a PNG.
 
     Panels (see ``PREVIEW_PANELS``): the scan; the denoised image; the relief;
@@ -1081,6 +1353,12 @@ def render_preview(result: Result, path: str | os.PathLike[str], *,
     atomic : bool
         ``False`` writes ``path`` itself, for a caller that stages it
         (see :func:`sketchgrad.png.save_png`).
+    sheet : PreviewSheet, optional
+        A sheet begun from this preview's outline (``PreviewSheet(outline)``,
+        e.g. while the scan was computed), to finish instead of beginning one;
+        used only if its outline equals :func:`preview_outline` of ``result``
+        (with ``panels`` and ``details``) and it was not finished already.
+        The same pixels either way.
 
     Returns
     -------
@@ -1103,10 +1381,10 @@ def render_preview(result: Result, path: str | os.PathLike[str], *,
     if text is None:
         text = provenance_text(result.config,
                                strength_used=getattr(result, "strength_used", None))
+    pixels = _figure(result, panels, details, sheet)
     # level 3: ISA-L's fastest good level when installed (level 6 took ten times as long
     # for a file a fifth smaller)
-    return save_png(path, _figure(result, panels, details), bit_depth=8, compression=3,
-                    text=text, atomic=atomic)
+    return save_png(path, pixels, bit_depth=8, compression=3, text=text, atomic=atomic)
 
 
 def _check_result(result: object) -> None:
@@ -1227,41 +1505,101 @@ class Thumbnails:
                 else tile.unit if kind == "normalized" else getattr(tile, kind))
         return cast("np.ndarray | None", part)
 
+    def measure(self, tile: FinishedTile) -> dict[str, Any]:
+        """One finished tile's part of the thumbnails: its block means and detail crops.
+
+        Reads the tile only, so the tile threads can call it (``TileEngine.run``'s
+        ``per_tile``); :meth:`add` then places the parts. Returns ``{"means":
+        {kind: block means}, "crops": {name: (rows, cols, part)}}``, rows and
+        cols being the part's slices of the detail window.
+        """
+        s = self.step
+        # block means, as the file looks shrunk (the preview's panels are faithful)
+        means = {kind: block_mean(part, s) for kind in self.planes
+                 if (part := self._stage(tile, kind)) is not None}
+        crops = {}
+        if self.details is not None:
+            r, c, ch, cw = self.details["window"]
+            box = tile.box
+            top, bottom = max(box.y0, r), min(box.y1, r + ch)
+            left, right = max(box.x0, c), min(box.x1, c + cw)
+            if top < bottom and left < right:
+                for name, kind in self.CROPS.items():
+                    part = getattr(tile, kind)
+                    if part is not None:
+                        crops[name] = (slice(top - r, bottom - r), slice(left - c, right - c),
+                                       part[top - box.y0:bottom - box.y0,
+                                            left - box.x0:right - box.x0].copy())
+        return {"means": means, "crops": crops}
+
     def add(self, band: list[FinishedTile]) -> None:
-        """Take the block means (and detail crops) of one band of finished tiles."""
+        """Take the block means (and detail crops) of one band of finished tiles.
+
+        A tile whose ``extra`` holds its :meth:`measure` (made in a tile thread)
+        is placed as it is; any other is measured here.
+        """
         s = self.step
         for tile in band:
+            parts = tile.extra if isinstance(tile.extra, dict) and "means" in tile.extra \
+                else self.measure(tile)
             y0, x0 = tile.box.y0, tile.box.x0  # multiples of the step (the tile side is)
-            for kind, plane in self.planes.items():
-                part = self._stage(tile, kind)
-                if part is None:
-                    continue
+            for kind, small in parts["means"].items():
+                plane = self.planes[kind]
                 if plane is None:
-                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + part.shape[2:],
+                    plane = self.planes[kind] = np.zeros(self.image.shape[:2] + small.shape[2:],
                                                          np.float32)
-                # block means, as the file looks shrunk (the preview's panels are faithful)
-                small = block_mean(part, s)
                 plane[y0 // s:y0 // s + small.shape[0], x0 // s:x0 // s + small.shape[1]] = small
-            if self.details is not None:
-                self._crop(tile)
+            details = self.details
+            for name, (rows, cols, part) in parts["crops"].items():
+                details = cast("dict[str, Any]", details)  # crops exist only with details
+                if name not in details:
+                    ch, cw = details["window"][2:]
+                    details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
+                details[name][rows, cols] = part
 
-    def _crop(self, tile: FinishedTile) -> None:
-        """Copy the part of a finished tile that falls in the detail window."""
-        details = cast("dict[str, Any]", self.details)  # called when there are details
-        r, c, ch, cw = details["window"]
-        box = tile.box
-        top, bottom = max(box.y0, r), min(box.y1, r + ch)
-        left, right = max(box.x0, c), min(box.x1, c + cw)
-        if top >= bottom or left >= right:
-            return
-        for name, kind in self.CROPS.items():
-            part = getattr(tile, kind)
-            if part is None:
-                continue
-            if name not in details:
-                details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
-            details[name][top - r:bottom - r, left - c:right - c] = \
-                part[top - box.y0:bottom - box.y0, left - box.x0:right - box.x0]
+    def outline(self, config: PipelineConfig, meta: ScanMeta | None, *, strokes: bool,
+                strength_used: float | None = None, channels: str | None = None,
+                flattened: bool | None = None) -> PreviewOutline:
+        """The outline of the preview of :meth:`result`, known before the first tile.
+
+        Parameters
+        ----------
+        config, meta
+            As for :meth:`result`.
+        strokes : bool
+            Whether the result will carry the scan's stroke figures (``Result.strokes``).
+        strength_used, channels, flattened
+            What the result will record (``Result.strength_used``, ...).
+
+        Returns
+        -------
+        PreviewOutline
+            Equal to ``preview_outline(result)`` of the finished result when every
+            stage the tiles were asked for arrives.
+        """
+        stages = {"field" if kind in ("gx", "gy") else kind for kind in self.planes}
+        if strokes:
+            stages.add("strokes")
+        crops = None
+        if self.details is not None:  # the window, the scan's crop, the crops of the stages
+            crops = set(self.details) | {name for name, kind in self.CROPS.items()
+                                         if kind in self.planes}
+        names = _choose_panels(_possible_panels(stages, self.step > 1, crops),
+                               self.full_shape, None)
+        window = None
+        if self.details is not None and any(n in DETAIL_PANELS for n in names):
+            r, c, ch, cw = self.details["window"]
+            window = (int(r), int(c), int(ch), int(cw))
+        return PreviewOutline(
+            config=config, source=None if meta is None else Path(str(meta.source)).name,
+            bit_depth=None if meta is None else meta.bit_depth,
+            shape=tuple(int(n) for n in self.image.shape),
+            full_shape=(int(self.full_shape[0]), int(self.full_shape[1])),
+            reduced=self.step > 1,
+            strength_used=None if strength_used is None else float(strength_used),
+            flattened=flattened, channels=channels,
+            relief_colour="sketch" in self.planes and self.image.ndim == 3,
+            panels=tuple(names), window=window)
 
     def result(self, config: PipelineConfig, meta: ScanMeta | None, **recorded: Any) -> Result:
         """The thumbnails as a small Result (``full_shape`` set when shrunk).

@@ -7,7 +7,12 @@ one right after parsing its arguments, when the preview is among the outputs
 and the scans are produced in this process; while this process loads and
 plans the scan on one core, the child imports matplotlib on the other, then
 draws each preview it is sent (:meth:`PreviewRenderer.render`) exactly as
-:func:`sketchgrad.preview.render_preview` would here.
+:func:`sketchgrad.preview.render_preview` would here. A streamed run also
+sends the preview's outline as soon as the scan is planned
+(:meth:`PreviewRenderer.begin`): the child lays out the sheet and draws its
+texts (:class:`sketchgrad.preview.PreviewSheet`) while the tiles are
+computed, so the preview's pictures are all that is left when the last tile
+is done.
 
 Whatever happens to the child, the preview is still drawn: a child that died
 (killed, out of memory), a broken pipe, or a job or reply that does not pickle
@@ -35,6 +40,7 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from .pipeline import Result
+    from .preview import PreviewOutline, PreviewSheet
 
 __all__ = ["PreviewRenderer", "start_renderer", "renderer_wanted", "forks_safely", "ENV_VAR"]
 
@@ -48,6 +54,9 @@ _OFF = ("0", "no", "off", "false")
 _REPLY_SECONDS = 120.0
 # Seconds to wait for the child to leave when asked (SIGTERM), before killing it.
 _EXIT_SECONDS = 5.0
+# The first byte of a message to the child: the outline of the next preview (no answer),
+# or a preview to draw (answered).
+_BEGIN, _DRAW = b"B", b"D"
 
 
 def renderer_wanted(outputs: Sequence[str]) -> bool:
@@ -166,6 +175,31 @@ class PreviewRenderer:
         """The child's process id (None once it is gone or closed)."""
         return None if self._process is None else self._process.pid
 
+    def begin(self, outline: PreviewOutline) -> None:
+        """Have the child lay out the next preview and draw its texts now.
+
+        Returns at once (no answer is awaited). The next :meth:`render` whose
+        result has this outline finishes that sheet; any other draws a sheet
+        of its own, and a child that failed to begin one simply begins it
+        then. The same file either way.
+
+        Parameters
+        ----------
+        outline : PreviewOutline
+            The preview's outline (:meth:`sketchgrad.preview.Thumbnails.outline`).
+        """
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                message = _BEGIN + pickle.dumps(outline, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # the preview is then begun when it is drawn
+                return
+            try:
+                self._conn.send_bytes(message)
+            except OSError:  # the child died: render() draws here
+                self._stop()
+
     def render(self, result: Result, dest: str | os.PathLike[str],
                text: Mapping[str, str]) -> Path:
         """Write ``result``'s preview to ``dest`` in the child, or here if it is gone.
@@ -203,8 +237,8 @@ class PreviewRenderer:
         if self._conn is None:
             return False
         try:  # pickled here first, so a job that does not pickle leaves the pipe in step
-            job = pickle.dumps((result, os.fspath(dest), text, os.getcwd()),
-                               protocol=pickle.HIGHEST_PROTOCOL)
+            job = _DRAW + pickle.dumps((result, os.fspath(dest), text, os.getcwd()),
+                                       protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return False
         try:
@@ -287,19 +321,28 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
         _warm_up()
     except Exception:  # the first job meets the same failure and reports it to the parent
         pass
+    sheet: PreviewSheet | None = None  # the next preview's, begun from its outline
     while True:
         try:
             data = conn.recv_bytes()
         except (EOFError, OSError):  # the parent closed the pipe, or went away
             return
+        if data[:1] == _BEGIN:  # no answer: a sheet that fails to begin is begun when drawn
+            sheet = None
+            try:
+                sheet = _begin(pickle.loads(data[1:]))
+            except Exception:
+                pass
+            continue
         try:
-            job = pickle.loads(data)
+            job = pickle.loads(memoryview(data)[1:])
         except Exception as exc:
             reply = _error_reply(exc)
         else:
             del data  # the thumbnails are held once, not twice, while drawing
-            reply = _draw(*job)
+            reply = _draw(*job, sheet=sheet)
             del job
+        sheet = None
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # the parent draws the preview itself, which raises the error
@@ -311,14 +354,21 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
             return
 
 
-def _draw(result: Result, dest: str, text: dict[str, str], cwd: str) -> tuple[str, Any]:
-    """One preview: ``("ok", None)``, or the error reply."""
+def _begin(outline: PreviewOutline) -> PreviewSheet:
+    from .preview import PreviewSheet
+
+    return PreviewSheet(outline)
+
+
+def _draw(result: Result, dest: str, text: dict[str, str], cwd: str, *,
+          sheet: PreviewSheet | None = None) -> tuple[str, Any]:
+    """One preview (finishing ``sheet`` if it is this preview's): ``("ok", None)``, or the error."""
     from .preview import render_preview
 
     try:
         if os.getcwd() != cwd:  # a relative name means what it means in the parent
             os.chdir(cwd)
-        render_preview(result, dest, text=text, atomic=False)
+        render_preview(result, dest, text=text, atomic=False, sheet=sheet)
     except Exception as exc:
         return _error_reply(exc)
     return "ok", None
@@ -349,6 +399,7 @@ def _quiet_stdout() -> None:
 
 def _warm_up() -> None:
     """Pay what the first preview pays, while the parent loads and plans its scan."""
+    _skip_set_signatures()
     import cv2  # noqa: F401  (the preview's resizing)
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -357,3 +408,28 @@ def _warm_up() -> None:
     figure = Figure(figsize=(1, 1), dpi=100)
     figure.text(0.5, 0.5, "0.5 pixels", fontsize=8)
     FigureCanvasAgg(figure).draw()
+
+
+def _skip_set_signatures() -> None:
+    """Spare the child matplotlib's making of every Artist class's ``set`` signature and help.
+
+    Importing matplotlib writes, for each Artist subclass it defines, a
+    signature and docstring for its ``set()`` method listing every property
+    (for ``help()`` and IDEs): about a fifth of the import's CPU time, which
+    the child spends while the parent plans the scan on the other core. The
+    child never shows help, so the classes are only marked as done: ``set()``
+    itself is unchanged (it calls ``Artist.set``). Nothing happens if
+    matplotlib is imported already or has no such method; the previews'
+    bytes are compared with in-process drawing by the tests.
+    """
+    if "matplotlib.artist" in sys.modules:
+        return
+    from matplotlib.artist import Artist
+
+    if not hasattr(Artist, "_update_set_signature_and_docstring"):
+        return
+
+    def mark(cls: type) -> None:
+        cls.set._autogenerated_signature = True  # type: ignore[attr-defined]
+
+    Artist._update_set_signature_and_docstring = classmethod(mark)

@@ -238,12 +238,20 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     strength = None if strength is None else float(strength)
     text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
     thumbs = Thumbnails(image, step, needs) if step else None
+    channels = "rgb" if image.ndim == 3 else "gray"
+    if thumbs and renderer is not None:
+        # the preview's layout and texts are drawn by the preview process while the tiles
+        # are computed (the panel set, titles and settings are known from here on)
+        renderer.begin(thumbs.outline(config, meta, strokes="strokes" in engine.plan.needs,
+                                      strength_used=strength, channels=channels,
+                                      flattened=engine.plan.flattened))
     writers: dict[str, PngWriter] = {}
     opened = False
     try:
-        # the stages written; the preview's thumbnails read every stage (keep them all)
-        keep = None if thumbs else {_LAYOUT[kind][0] for kind in kinds if kind in _LAYOUT}
-        for band in engine.run(np.uint8, keep):
+        # the stages written; the preview's thumbnails (block means of every stage) are
+        # taken in the tile threads, before the other stages are dropped
+        keep = {_LAYOUT[kind][0] for kind in kinds if kind in _LAYOUT}
+        for band in engine.run(np.uint8, keep, thumbs.measure if thumbs else None):
             if not opened:
                 opened = True
                 # Opened once the first pass is done: the stroke figures are known.
@@ -278,7 +286,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
         t = time.perf_counter()
         result = thumbs.result(config, meta, strength_used=strength)
         result.strokes = engine.scale.strokes
-        result.channels = "rgb" if image.ndim == 3 else "gray"
+        result.channels = channels
         result.flattened = engine.plan.flattened
         # drawn by the preview process when there is one; either way the file is complete
         # (or the error raised) before the outputs are renamed into place together

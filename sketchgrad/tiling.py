@@ -243,6 +243,8 @@ class FinishedTile:
     sketch: np.ndarray | None = None
     flow: np.ndarray | None = None
     strokes: StrokeField | None = None
+    #: What ``TileEngine.run``'s ``per_tile`` made of the tile in its worker thread.
+    extra: Any = None
 
 
 @dataclass
@@ -619,8 +621,9 @@ class TileEngine:
         self.timer.add("normalize", t)
         return kept
 
-    def run(self, dtype: _TileDtype,
-            keep: set[str] | None = None) -> Iterator[list[FinishedTile]]:
+    def run(self, dtype: _TileDtype, keep: set[str] | None = None,
+            per_tile: Callable[[FinishedTile], Any] | None = None
+            ) -> Iterator[list[FinishedTile]]:
         """Yield each band of finished tiles, top to bottom.
 
         With a global scale to fit, or stroke figures to sum, a first pass
@@ -631,7 +634,10 @@ class TileEngine:
         once the first band is out. ``keep`` names the :class:`FinishedTile`
         stages the caller reads (``"field"``, ``"normalized"``, ``"unit"``,
         ...); the others are dropped as each tile is finished, so a band holds
-        only what is written (None keeps all).
+        only what is written (None keeps all). ``per_tile``, if given, is called
+        with each finished tile in the worker thread that made it, before the
+        other stages are dropped (the preview's block means), and what it returns
+        is kept as the tile's ``extra``.
         """
         plan = self.plan
         kept: dict[TileBox, ComputedTile] = {}
@@ -648,6 +654,8 @@ class TileEngine:
                 tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later,
                                                            dtype)
                 done = finish_tile(plan, self.scale, tile, dtype, self.timer)
+                if per_tile is not None:
+                    done.extra = per_tile(done)
                 for stage in _DROPPABLE - (_DROPPABLE if keep is None else keep):
                     setattr(done, stage, None)  # a padded gx/gy or a float plane: let it go
                 return done

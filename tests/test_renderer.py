@@ -352,12 +352,20 @@ class _Recorder:
 
     def __init__(self) -> None:
         self.calls: list[Path] = []
+        self.outlines: list[preview.PreviewOutline] = []
+        #: per render: whether the last outline begun was this preview's
+        self.matched: list[bool] = []
 
     def __reduce__(self):  # like the real one, it cannot be sent to another process
         raise TypeError("a preview renderer serves the process that started it")
 
+    def begin(self, outline):
+        self.outlines.append(outline)
+
     def render(self, result, dest, text):
         self.calls.append(Path(dest))
+        self.matched.append(bool(self.outlines)
+                            and self.outlines[-1] == preview.preview_outline(result))
         return render_preview(result, dest, text=dict(text), atomic=False)
 
 
@@ -374,6 +382,8 @@ def test_a_batch_hands_previews_to_it_only_when_scans_are_produced_here(tmp_path
                          preview_renderer=recorder)
     assert [o.status for o in outcomes] == ["ok", "ok"]
     assert len(recorder.calls) == used  # a pool's workers never get it
+    # each preview's outline was handed over before its scan's tiles, and was its own
+    assert recorder.matched == [True] * used and len(recorder.outlines) == used
     for k in (1, 2):
         with Image.open(tmp_path / "out" / f"s{k}.preview.png") as im:
             assert im.size[0] > 1000
