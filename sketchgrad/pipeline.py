@@ -55,6 +55,7 @@ from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 if TYPE_CHECKING:
     from .io import ScanMeta
     from .normalize import Normalizer
+    from .streaming import process_to_files
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
            "image_of", "image_for_channels", "tile_side", "OUTPUT_KINDS", "DEFAULT_OUTPUTS",
@@ -645,5 +646,14 @@ def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConf
 
 
 
-# process_to_files lives with the streaming writer; imported last, as it builds on this module
-from .streaming import process_to_files  # noqa: E402
+def __getattr__(name: str) -> Any:
+    """``process_to_files``, re-exported from the streaming writer on first use.
+
+    The writer builds on this module, so it cannot be imported while this one
+    loads: whichever of the two is imported first, the other then loads whole.
+    """
+    if name == "process_to_files":
+        from .streaming import process_to_files
+
+        return process_to_files
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

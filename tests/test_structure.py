@@ -143,3 +143,22 @@ def test_denoise_and_normalize_stay_the_functions_whatever_is_imported_first(fir
 def test_a_missing_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'sketchgrad' has no attribute 'nonsense'"):
         sketchgrad.nonsense  # noqa: B018
+
+
+def test_every_module_can_be_the_first_one_imported(tmp_path):
+    """Modules load on first use, so any of them may be the first one a program imports:
+    each must load in a fresh interpreter without the package having loaded the others
+    (streaming first once failed: pipeline re-exported its ``process_to_files`` while
+    streaming was half-loaded)."""
+    code = ("import importlib, subprocess, sys\n"
+            f"for m in {[m for m in MODULES if m != '__main__']!r}:\n"
+            "    r = subprocess.run([sys.executable, '-c', f'import sketchgrad.{m}'],\n"
+            "                       capture_output=True, text=True)\n"
+            "    print(f'{m}:{r.returncode}')\n")
+    results = _fresh(code, tmp_path)
+    assert len(results) == len(MODULES) - 1  # all but __main__
+    assert [r for r in results if not r.endswith(":0")] == []
+    from sketchgrad.pipeline import process_to_files
+    from sketchgrad.streaming import process_to_files as streamed
+
+    assert process_to_files is streamed is sketchgrad.process_to_files
