@@ -16,6 +16,7 @@ import io
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -1153,7 +1154,7 @@ def _figure(result: Result, panels: str | Sequence[str] | None,
 
 def _build_figure(result: Result, panels: str | Sequence[str] | None,
                   details: Mapping[str, Any] | None = None) -> _Sheet:
-    """The preview as a :class:`_Sheet`, its outline's part drawn, the rest not yet.
+    """The preview as a :class:`_Sheet`, drawn (pictures pasted by its ``render``).
 
     Pictures are named after their panel (``colorbar:name`` for a colorbar);
     texts and axes carry gids: ``heading``, ``title:name``,
@@ -1262,7 +1263,8 @@ class PreviewSheet:
         Returns
         -------
         _Sheet
-            The sheet; its ``render()`` gives the (H, W, 3) uint8 pixels.
+            The sheet, its texts drawn; its ``render()`` pastes the pictures and
+            gives the (H, W, 3) uint8 pixels.
         """
         if self.finished:
             raise RuntimeError("this preview sheet was finished already; begin another")
@@ -1274,34 +1276,42 @@ class PreviewSheet:
             details = _details_of(result)
         window = outline.window
         full_w = outline.full_shape[1]
-        for name in outline.panels:
-            box = self._layout["panels"][name]
-            x, y, bw, bh = box
-            if name == "histogram":
-                _draw_histogram(sheet, box, result)
-                continue
-            if name == "legend":
-                continue
-            if name == "rose":
-                # the rose is offered only for a result with stroke figures (see _available)
-                _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics",
-                                            result.strokes))
-                continue
+
+        def framed_picture(name: str) -> tuple[NDArray[np.uint8], _Colorbar | None]:
             rgb, bar = _panel_picture(name, result, details, self._fit, window, full_w)
-            framed = _framed(rgb)
-            # centred in the panel's box (a picture of another aspect than the row's)
-            px = x + (bw - framed.shape[1]) // 2
-            py = y + (bh - framed.shape[0]) // 2
-            sheet.picture(framed, px, py, name)
-            if bar is not None:
-                cmap, vmin, vmax, kw = bar
-                _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap, vmin, vmax,
-                          name, **kw)
-            if name in DETAIL_PANELS:
-                r, c, ch, cw = cast(_Box, window)  # set when a detail panel is shown
-                sheet.text(x + bw / 2, py + framed.shape[0] + 4,
-                           f"x {c}–{c + cw}, y {r}–{r + ch}", gid=f"detail:{name}",
-                           fontsize=8, ha="center", va="top")
+            return _framed(rgb), bar
+
+        # The panels' pictures are made in threads (NumPy and OpenCV let go of the GIL)
+        # while this thread adds and draws the texts of those already made: the same
+        # pictures and texts, drawn in the same order.
+        with ThreadPoolExecutor(min(2, os.cpu_count() or 1)) as pool:
+            made = {name: pool.submit(framed_picture, name) for name in outline.panels
+                    if name not in ("histogram", "legend", "rose")}
+            for name in outline.panels:
+                box = self._layout["panels"][name]
+                x, y, bw, bh = box
+                if name == "histogram":
+                    _draw_histogram(sheet, box, result)
+                elif name == "rose":
+                    # the rose is offered only for a result with stroke figures (_available)
+                    _draw_rose(sheet, box, cast("StrokeDirections | StrokeStatistics",
+                                                result.strokes))
+                elif name != "legend":
+                    framed, bar = made[name].result()
+                    # centred in the panel's box (a picture of another aspect than the row's)
+                    px = x + (bw - framed.shape[1]) // 2
+                    py = y + (bh - framed.shape[0]) // 2
+                    sheet.picture(framed, px, py, name)
+                    if bar is not None:
+                        cmap, vmin, vmax, kw = bar
+                        _colorbar(sheet, (px, py, framed.shape[1], framed.shape[0]), cmap,
+                                  vmin, vmax, name, **kw)
+                    if name in DETAIL_PANELS:
+                        r, c, ch, cw = cast(_Box, window)  # set when a detail panel is shown
+                        sheet.text(x + bw / 2, py + framed.shape[0] + 4,
+                                   f"x {c}–{c + cw}, y {r}–{r + ch}", gid=f"detail:{name}",
+                                   fontsize=8, ha="center", va="top")
+                sheet.draw()
         return sheet
 
 
