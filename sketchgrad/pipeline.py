@@ -645,7 +645,6 @@ def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConf
         res.strokes = StrokeDirections.from_parts(field, engine.scale.strokes)
 
 
-
 def __getattr__(name: str) -> Any:
     """``process_to_files``, re-exported from the streaming writer on first use.
 
