@@ -79,13 +79,17 @@ def test_importing_the_command_defers_what_a_run_does_not_need(tmp_path):
     neither NumPy, OpenCV nor Pillow (so ``main`` can set their thread count first).
     The pipeline's modules load no tempfile (atomic writes), hashlib (a batch's shared
     scale) nor numpy.ma (through np.percentile); the named ramps' look-up tables are
-    evaluated when first read.
+    evaluated when first read. (Counted beyond what the libraries load themselves:
+    NumPy 1.x imports hashlib and numpy.ma, Pillow 10 tempfile.)
     """
     code = ("import sys, importlib, sketchgrad.cli\n"
             "print(*[m for m in ('numpy', 'cv2', 'PIL') if m in sys.modules] or ['none'])\n"
+            "import numpy, cv2, PIL.Image\n"
+            "watched = ('tempfile', 'hashlib', 'numpy.ma')\n"
+            "before = {m for m in watched if m in sys.modules}\n"
             "import sketchgrad.color as color, sketchgrad.pipeline, sketchgrad.streaming\n"
-            "print(*[m for m in ('tempfile', 'hashlib', 'numpy.ma') "
-            "if m in sys.modules] or ['none'])\n"
+            "print(*[m for m in watched if m in sys.modules and m not in before] "
+            "or ['none'])\n"
             "print(sum(r._lut is not None for r in color.RAMPS.values()))\n"
             "lut = color.RAMPS['sepia'].lut\n"
             "print(lut.shape, lut is color.RAMPS['sepia'].lut)\n"
