@@ -390,22 +390,38 @@ def _outline_and_details(result: Result, panels: str | Sequence[str] | None,
     window = None
     if any(n in DETAIL_PANELS for n in names):
         details = details if details is not None else _details_of(result)
-        r, c, ch, cw = details["window"]
-        window = (int(r), int(c), int(ch), int(cw))
-    meta = result.meta
-    strength = getattr(result, "strength_used", None)
-    outline = PreviewOutline(
-        config=result.config,
-        source=None if meta is None else Path(str(meta.source)).name,
-        bit_depth=None if meta is None else meta.bit_depth,
-        shape=tuple(int(n) for n in result.image.shape),
-        full_shape=_full_shape(result), reduced=result.full_shape is not None,
-        strength_used=None if strength is None else float(strength),
+        window = details["window"]
+    outline = _make_outline(
+        result.config, result.meta, result.image.shape, _full_shape(result),
+        reduced=result.full_shape is not None,
+        strength_used=getattr(result, "strength_used", None),
         flattened=getattr(result, "flattened", None),
         channels=getattr(result, "channels", None),
         relief_colour=result.sketch is not None and result.sketch.ndim == 3,
-        panels=tuple(names), window=window)
+        panels=names, window=window)
     return outline, details
+
+
+def _make_outline(config: PipelineConfig, meta: ScanMeta | None, shape: tuple[int, ...],
+                  full_shape: tuple[int, ...], *, reduced: bool, strength_used: float | None,
+                  flattened: bool | None, channels: str | None, relief_colour: bool,
+                  panels: Sequence[str], window: Sequence[int] | None) -> PreviewOutline:
+    """A :class:`PreviewOutline` in plain Python values (ints, floats, tuples).
+
+    The one place that turns what a result or a streamed run knows into an
+    outline, so that the two compare equal when they describe the same sheet
+    (NumPy integers and floats become Python's).
+    """
+    return PreviewOutline(
+        config=config, source=None if meta is None else Path(str(meta.source)).name,
+        bit_depth=None if meta is None else meta.bit_depth,
+        shape=tuple(int(n) for n in shape),
+        full_shape=(int(full_shape[0]), int(full_shape[1])), reduced=reduced,
+        strength_used=None if strength_used is None else float(strength_used),
+        flattened=flattened, channels=channels, relief_colour=relief_colour,
+        panels=tuple(panels),
+        window=None if window is None else (int(window[0]), int(window[1]), int(window[2]),
+                                            int(window[3])))
 
 
 def _titles(outline: PreviewOutline) -> dict[str, str]:
@@ -1598,18 +1614,12 @@ class Thumbnails:
                                self.full_shape, None)
         window = None
         if self.details is not None and any(n in DETAIL_PANELS for n in names):
-            r, c, ch, cw = self.details["window"]
-            window = (int(r), int(c), int(ch), int(cw))
-        return PreviewOutline(
-            config=config, source=None if meta is None else Path(str(meta.source)).name,
-            bit_depth=None if meta is None else meta.bit_depth,
-            shape=tuple(int(n) for n in self.image.shape),
-            full_shape=(int(self.full_shape[0]), int(self.full_shape[1])),
-            reduced=self.step > 1,
-            strength_used=None if strength_used is None else float(strength_used),
-            flattened=flattened, channels=channels,
+            window = self.details["window"]
+        return _make_outline(
+            config, meta, self.image.shape, self.full_shape, reduced=self.step > 1,
+            strength_used=strength_used, flattened=flattened, channels=channels,
             relief_colour="sketch" in self.planes and self.image.ndim == 3,
-            panels=tuple(names), window=window)
+            panels=names, window=window)
 
     def result(self, config: PipelineConfig, meta: ScanMeta | None, **recorded: Any) -> Result:
         """The thumbnails as a small Result (``full_shape`` set when shrunk).
