@@ -433,8 +433,6 @@ def _preview_renderer(inputs: list[str], config: PipelineConfig,
     worker, or one input file (a folder or pattern may find several, which go
     to the pool), and no cluster. See :mod:`sketchgrad.renderer`.
     """
-    import os
-
     from .renderer import start_renderer
 
     if settings.get("scheduler"):
