@@ -498,7 +498,11 @@ def _compose(hue: _Plane | GradientField, saturation: _Plane, value: _Plane,
 
 
 def _finish_into(rgb: NDArray[np.float32], out: NDArray[Any], kind: np.dtype[Any]) -> None:
-    """Float RGB (changed in place) -> ``out`` of dtype ``kind`` (``_finish``'s rounding)."""
+    """Float RGB (changed in place) -> ``out`` of dtype ``kind``, the colour outputs' rounding.
+
+    Clipped to [0, 1]; uint8 is OpenCV's ``convertScaleAbs`` of 255 v (rounded to
+    nearest), uint16 ``floor(65535 v + 1/2)``.
+    """
     if kind == np.float32:
         np.clip(rgb, 0.0, 1.0, out=out)
     elif kind == np.uint8:
@@ -516,22 +520,17 @@ def _finish_into(rgb: NDArray[np.float32], out: NDArray[Any], kind: np.dtype[Any
 
 
 def _finish(rgb: NDArray[np.float32], dtype: DTypeLike) -> NDArray[Any]:
-    """Float RGB (computed in place) -> the requested output dtype."""
-    dtype = np.dtype(dtype)
-    if dtype == np.float32:
-        return np.clip(rgb, 0.0, 1.0, out=rgb)
-    if dtype == np.uint8:
-        import cv2
-
-        flat = rgb.reshape(-1, rgb.shape[-1]) if rgb.size else rgb
-        out = cv2.convertScaleAbs(flat, alpha=255.0) if rgb.size else rgb.astype(np.uint8)
-        return out.reshape(rgb.shape)
-    if dtype == np.uint16:
-        out = np.clip(rgb, 0.0, 1.0, out=rgb) * np.float32(65535.0)
-        out += np.float32(0.5)
-        return out.astype(np.uint16)
-    raise ParameterError(f"dtype={dtype.name!r} is not supported; use np.float32, np.uint8 "
-                         "or np.uint16")
+    """Float RGB (computed in place) -> the requested output dtype (``_finish_into``'s rule)."""
+    kind = np.dtype(dtype)
+    if kind not in (np.float32, np.uint8, np.uint16):
+        raise ParameterError(f"dtype={kind.name!r} is not supported; use np.float32, "
+                             "np.uint8 or np.uint16")
+    if kind == np.float32:
+        return np.clip(rgb, 0.0, 1.0, out=rgb)  # in place: no second float image
+    out = np.empty(rgb.shape, kind)
+    if rgb.size:
+        _finish_into(rgb, out, kind)
+    return out
 
 
 def hsv_remap(field: GradientField, *, hue: str | float = "orientation",
