@@ -174,6 +174,17 @@ def reach(sigma: float | None = None, operator: str = "scharr") -> int:
 # --------------------------------------------------------------------------- tensor
 
 
+@cache
+def _gaussian_kernel(sigma: float) -> _F32:
+    """GaussianBlur's own float32 kernel (bit-equal results), made once per sigma."""
+    import cv2
+
+    kernel = cast(_F32, cv2.getGaussianKernel(2 * _gaussian_radius(sigma) + 1, sigma,
+                                              ktype=cv2.CV_32F))
+    kernel.flags.writeable = False  # shared by every call (and thread)
+    return kernel
+
+
 def _smoothed_tensor(image: _F32, sigma: float, operator: str,
                      inside: NDArray[np.bool_] | None) -> tuple[_F32, _F32, _F32]:
     """Smoothed tensor terms ``(Jxx, Jyy, -2 Jxy)``, float32, the channel mean for colour.
@@ -185,17 +196,36 @@ def _smoothed_tensor(image: _F32, sigma: float, operator: str,
     import cv2
 
     colour = image.ndim == 3
-    channels = [np.ascontiguousarray(image[..., c]) for c in range(image.shape[2])] \
-        if colour else [image]
-    jxx = jyy = jxy = None
-    for channel in channels:
+    across = _gaussian_kernel(sigma)
+    # the vertical kernel carries the factors
+    down = across * np.float32(1 / image.shape[2]) if colour else across
+
+    def blur(term: _F32, kernel: _F32) -> _F32:
+        # In place (the products are ours; OpenCV filters row by row through a buffer):
+        # a fresh output plane per blur cost more in page faults than the blur in a run.
+        cv2.sepFilter2D(term, cv2.CV_32F, across, kernel, dst=term,
+                        borderType=cv2.BORDER_REFLECT)
+        return term
+
+    def derivatives(channel: _F32) -> tuple[_F32, _F32]:
         if inside is None:
             # gradient_field(channel, operator) without its checks: as_image's pixels
             # are finite and within [0, 1], so it would only call the operator
-            gx, gy = OPERATORS[operator](channel)
-        else:
-            field = gradient_field(channel, operator, mask=inside)
-            gx, gy = field.gx, field.gy
+            return cast(tuple[_F32, _F32], OPERATORS[operator](channel))
+        field = gradient_field(channel, operator, mask=inside)
+        return field.gx, field.gy
+
+    if not colour:
+        # Each product blurred as soon as it is made, while it is still in the cache
+        # (the three planes together outgrow a core's L2).
+        gx, gy = derivatives(image)
+        sin2 = blur(gx * gy, down * np.float32(-2))
+        # the gradients are ours: squared in place
+        return (blur(np.multiply(gx, gx, out=gx), down),
+                blur(np.multiply(gy, gy, out=gy), down), sin2)
+    jxx = jyy = jxy = None
+    for c in range(image.shape[2]):
+        gx, gy = derivatives(np.ascontiguousarray(image[..., c]))
         if jxx is None or jyy is None or jxy is None:
             jxy = gx * gy
             jxx = np.multiply(gx, gx, out=gx)  # the gradients are ours: square in place
@@ -206,18 +236,6 @@ def _smoothed_tensor(image: _F32, sigma: float, operator: str,
             jyy += np.multiply(gy, gy, out=gy)
     if jxx is None or jyy is None or jxy is None:  # an image has at least one channel
         raise RuntimeError("the image has no channels")
-    size = 2 * _gaussian_radius(sigma) + 1
-    # GaussianBlur's own kernel (bit-equal results); the vertical one carries the factors.
-    across = cast(_F32, cv2.getGaussianKernel(size, sigma, ktype=cv2.CV_32F))
-    down = across * np.float32(1 / len(channels)) if colour else across
-
-    def blur(term: _F32, kernel: _F32) -> _F32:
-        # In place (the products are ours; OpenCV filters row by row through a buffer):
-        # a fresh output plane per blur cost more in page faults than the blur in a run.
-        cv2.sepFilter2D(term, cv2.CV_32F, across, kernel, dst=term,
-                        borderType=cv2.BORDER_REFLECT)
-        return term
-
     return blur(jxx, down), blur(jyy, down), blur(jxy, down * np.float32(-2))
 
 
@@ -234,7 +252,9 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
     turn from the doubled angle and the angle is ``arctan2 * 90 / pi + 90`` in [0, 180]
     without a wrap-around (180 is then set to 0). Where there is no gradient (or
     outside the mask) ``jxx``, ``jyy`` and ``sin2`` are set to 0 too, for the tensor's
-    sums. ``coherence`` None: the angle and the energy only (for the figures).
+    sums. ``coherence`` None: the angle and the energy only, for the figures: the angle
+    may then be a hair below 0 (no more than a few millionths of a degree), which
+    :meth:`StrokeStatistics._histogram` bins as 0.
     """
     import cv2
 
@@ -245,7 +265,8 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
     np.arctan2(sin2, cos2, out=angle)
     # angle * 90 / pi + 90 in one pass (in double: arctan2's -pi gives a hair below 0)
     cv2.addWeighted(angle, float(_HALF_DEGREES), angle, 0.0, 90.0, dst=angle)
-    cv2.threshold(angle, 0, 0, cv2.THRESH_TOZERO, dst=angle)  # below 0 is 0
+    if coherence is not None:  # the figures alone bin a hair below 0 as 0 (see _histogram)
+        cv2.threshold(angle, 0, 0, cv2.THRESH_TOZERO, dst=angle)  # below 0 is 0
     cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)  # and 180 is 0
     # The usual case (a scan's paper has grain): every pixel has a gradient and an axis.
     if coherence is not None:
@@ -307,8 +328,11 @@ def _fields(jxx: _F32, jyy: _F32, sin2: _F32, inside: NDArray[np.bool_] | None,
     angle, energy = np.empty(planes, np.float32), np.empty(planes, np.float32)
     coherence = np.empty(planes, np.float32) if keep else None
     cos2 = np.empty((min(step, height), width), np.float32)
+    scratch = None
     if not keep:
         core = (slice(0, height), slice(0, width))
+        if statistics is not None:
+            scratch = (np.empty(planes, np.float32), np.empty(planes, np.intp))
     for top in range(0, height, step):
         bottom = min(height, top + step)
         source = (slice(rows.start + top, rows.start + bottom), cols)
@@ -320,7 +344,7 @@ def _fields(jxx: _F32, jyy: _F32, sin2: _F32, inside: NDArray[np.bool_] | None,
             first, last = max(top, core[0].start), min(bottom, core[0].stop)
             if first < last:
                 part = (slice(first, last) if keep else slice(first - top, last - top), core[1])
-                statistics._histogram(angle[part], energy[part])
+                statistics._histogram(angle[part], energy[part], scratch)
                 if not keep:
                     statistics._count(energy[part])
     if statistics is not None:
@@ -532,19 +556,35 @@ class StrokeStatistics:
         old = self.tensor
         self.tensor = (old[0] + total, old[1] + cos2, old[2] + sin2)
 
-    def _histogram(self, angle: _F32, energy: _F32) -> None:
-        """Add pixels (2-D planes of their angles and energies) to the histogram."""
+    def _histogram(self, angle: _F32, energy: _F32,
+                   scratch: tuple[_F32, NDArray[np.intp]] | None = None) -> None:
+        """Add pixels (2-D planes of their angles and energies) to the histogram.
+
+        An angle a hair below 0 (above minus one fine bin) counts as 0: the bin index
+        is truncated toward zero. ``scratch``: buffers (float32 and intp planes of at
+        least the pixels' rows, their width) for the weights and bin indices, and the
+        angles may be overwritten (a chunk of figures alone: no allocation per chunk).
+        """
         if angle.size == 0:
             return
-        # float32 square roots (bincount converts them; a float64 sqrt is 4 times slower)
-        weight = np.sqrt(energy)
         fine = self._fine.size
-        position = np.multiply(angle, np.float32(fine / 180))
-        if np.float32(_BELOW_180) * np.float32(fine / 180) >= fine:
+        scale = np.float32(fine / 180)
+        # float32 square roots (bincount converts them; a float64 sqrt is 4 times slower)
+        if scratch is None:
+            weight = np.sqrt(energy)
+            position = np.multiply(angle, scale)
+        else:
+            weight = np.sqrt(energy, out=scratch[0][:angle.shape[0]])
+            position = np.multiply(angle, scale, out=angle)
+        if np.float32(_BELOW_180) * scale >= fine:
             # an angle just under 180 would round up to the last fine bin's far edge
             np.minimum(position, np.float32(fine - 1), out=position)
-        self._fine += np.bincount(position.astype(np.intp).ravel(), weights=weight.ravel(),
-                                  minlength=fine)
+        if scratch is None:
+            index = position.astype(np.intp)
+        else:
+            index = scratch[1][:angle.shape[0]]
+            np.copyto(index, position, casting="unsafe")  # truncates toward zero, as astype
+        self._fine += np.bincount(index.ravel(), weights=weight.ravel(), minlength=fine)
         self.pixels += int(angle.size)
 
     def _count(self, energy: _F32) -> None:

@@ -14,6 +14,7 @@ from scipy import ndimage as ndi
 
 import sketchgrad.strokes as strokes
 from sketchgrad.errors import ParameterError
+from sketchgrad.gradients import OPERATORS
 from sketchgrad.strokes import StrokeStatistics, reach, stroke_directions, stroke_field
 
 #: float32 against float64: relative energy, absolute coherence, and degrees of angle
@@ -388,3 +389,69 @@ def test_pixels_without_an_axis_read_0_degrees_on_both_paths():
     weight = np.sqrt(jxx[5:15, 5:15].astype(np.float64) * 2).sum() + \
         np.sqrt(jxx[20:30, 5:15].astype(np.float64) * 2).sum()
     assert figures.histogram[0] >= weight * (1 - 1e-6)
+
+
+def test_figures_alone_bin_a_hair_below_0_as_the_field_binning_0():
+    # Hand-made smoothed tensors in the usual case (a gradient and an axis everywhere):
+    # where Jyy > Jxx (a horizontal stroke) and -2 Jxy is a tiny negative (or -0.0),
+    # arctan2 is -pi (rounded to float32) and the figures-only path, which leaves out the
+    # clamp at 0, has an angle a hair below 0; where it is +0.0 the angle is 180. Both
+    # are 0 in the field, and the figures alone must bin them there too: the same fine
+    # sums, bit for bit.
+    rng = np.random.default_rng(15)
+    jxx = rng.random((48, 60), dtype=np.float32) * np.float32(0.4)
+    jyy = rng.random((48, 60), dtype=np.float32) + np.float32(0.5)
+    sin2 = rng.normal(size=(48, 60)).astype(np.float32)
+    sin2[4:20, 3:30] = np.float32(-1e-30)
+    sin2[22:30, 3:30] = -0.0
+    sin2[32:40, 3:30] = 0.0
+    everything = (slice(0, 48), slice(0, 60))
+    cos2 = jxx - jyy
+    doubled = np.arctan2(sin2, cos2)
+    for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30]):
+        assert doubled[part].max() == -np.float32(math.pi)  # the hair below 0
+    assert doubled[32:40, 3:30].min() == np.float32(math.pi)  # 180
+    kept = StrokeStatistics()
+    field = strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, kept,
+                            everything)
+    for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30], np.s_[32:40, 3:30]):
+        assert field.angle[part].max() == 0
+    assert field.angle.min() >= 0
+    figures = StrokeStatistics()
+    assert strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, figures,
+                           everything, keep=False) is None
+    np.testing.assert_array_equal(figures._fine, kept._fine)
+    assert figures.tensor == kept.tensor and figures.pixels == kept.pixels == jxx.size
+    # and against the formula, in float64: all their weight is in the first bin
+    np.testing.assert_allclose(figures.histogram, per_pixel_figures(field)[0], rtol=1e-6)
+    weight = sum(np.sqrt((jxx + jyy)[part].astype(np.float64)).sum()
+                 for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30], np.s_[32:40, 3:30]))
+    assert figures.histogram[0] >= weight * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("sigma", [1.0, 3.0, 4.5])
+def test_grey_tensor_is_each_product_blurred_by_opencv(sigma):
+    # The smoothed tensor of a grey image, bit for bit: Scharr's products, each blurred
+    # by OpenCV's Gaussian (cut at 4 sigma, reflecting), -2 Jxy by twice the negated blur
+    # (a power of two: exact).
+    import cv2
+
+    image = drawing(16)
+    gx, gy = OPERATORS["scharr"](image)
+    gx, gy = gx.astype(np.float32), gy.astype(np.float32)
+    size = 2 * math.ceil(4 * sigma) + 1
+
+    def gaussian(term):
+        return cv2.GaussianBlur(term, (size, size), sigma, sigmaY=sigma,
+                                borderType=cv2.BORDER_REFLECT)
+
+    jxx, jyy, sin2 = strokes._smoothed_tensor(image, sigma, "scharr", None)
+    np.testing.assert_array_equal(jxx, gaussian(gx * gx))
+    np.testing.assert_array_equal(jyy, gaussian(gy * gy))
+    np.testing.assert_array_equal(sin2, gaussian(gx * gy) * np.float32(-2))
+    # the colour path (channel sums, then blurs) agrees with it to float32 rounding
+    rgb = np.repeat(image[..., None], 3, axis=-1)
+    for grey, colour in zip((jxx, jyy, sin2), strokes._smoothed_tensor(rgb, sigma, "scharr",
+                                                                     None), strict=True):
+        np.testing.assert_allclose(colour, grey, rtol=1e-5,
+                                   atol=1e-6 * float(np.abs(grey).max()))
