@@ -253,8 +253,8 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
     without a wrap-around (180 is then set to 0). Where there is no gradient (or
     outside the mask) ``jxx``, ``jyy`` and ``sin2`` are set to 0 too, for the tensor's
     sums. ``coherence`` None: the angle and the energy only, for the figures: the angle
-    may then be a hair below 0 (no more than a few millionths of a degree), which
-    :meth:`StrokeStatistics._histogram` bins as 0.
+    is then left in [-1e-5, 180] (a hair below 0, a few millionths of a degree, and 180
+    are both 0), which :meth:`StrokeStatistics._histogram` bins as 0.
     """
     import cv2
 
@@ -265,9 +265,9 @@ def _field_chunk(jxx: _F32, jyy: _F32, sin2: _F32, cos2: _F32, angle: _F32,
     np.arctan2(sin2, cos2, out=angle)
     # angle * 90 / pi + 90 in one pass (in double: arctan2's -pi gives a hair below 0)
     cv2.addWeighted(angle, float(_HALF_DEGREES), angle, 0.0, 90.0, dst=angle)
-    if coherence is not None:  # the figures alone bin a hair below 0 as 0 (see _histogram)
+    if coherence is not None:  # the figures alone bin both as 0 (see _histogram)
         cv2.threshold(angle, 0, 0, cv2.THRESH_TOZERO, dst=angle)  # below 0 is 0
-    cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)  # and 180 is 0
+        cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)  # and 180 is 0
     # The usual case (a scan's paper has grain): every pixel has a gradient and an axis.
     if coherence is not None:
         cv2.magnitude(cos2, sin2, magnitude=coherence)  # hypot(Jyy - Jxx, 2 Jxy)
@@ -560,31 +560,43 @@ class StrokeStatistics:
                    scratch: tuple[_F32, NDArray[np.intp]] | None = None) -> None:
         """Add pixels (2-D planes of their angles and energies) to the histogram.
 
-        An angle a hair below 0 (above minus one fine bin) counts as 0: the bin index
-        is truncated toward zero. ``scratch``: buffers (float32 and intp planes of at
-        least the pixels' rows, their width) for the weights and bin indices, and the
-        angles may be overwritten (a chunk of figures alone: no allocation per chunk).
+        ``scratch``: buffers (float32 and intp planes of at least the pixels' rows, their
+        width) for the weights and bin indices, given for a chunk of figures alone,
+        whose angles are :func:`_field_chunk`'s unclamped ones (and are overwritten): a
+        hair below 0 counts as 0 (the bin index is truncated toward zero), and exactly
+        180 as 0 too.
         """
         if angle.size == 0:
             return
         fine = self._fine.size
         scale = np.float32(fine / 180)
+        # an angle just under 180 would round up to the last fine bin's far edge
+        edge = np.float32(_BELOW_180) * scale >= fine
         # float32 square roots (bincount converts them; a float64 sqrt is 4 times slower)
         if scratch is None:
             weight = np.sqrt(energy)
             position = np.multiply(angle, scale)
         else:
+            import cv2
+
+            if edge:  # 180 would go to the last bin below: 0 first
+                cv2.threshold(angle, _BELOW_180, 0, cv2.THRESH_TOZERO_INV, dst=angle)
             weight = np.sqrt(energy, out=scratch[0][:angle.shape[0]])
             position = np.multiply(angle, scale, out=angle)
-        if np.float32(_BELOW_180) * scale >= fine:
-            # an angle just under 180 would round up to the last fine bin's far edge
+        if edge:
             np.minimum(position, np.float32(fine - 1), out=position)
         if scratch is None:
             index = position.astype(np.intp)
         else:
             index = scratch[1][:angle.shape[0]]
             np.copyto(index, position, casting="unsafe")  # truncates toward zero, as astype
-        self._fine += np.bincount(index.ravel(), weights=weight.ravel(), minlength=fine)
+        sums = np.bincount(index.ravel(), weights=weight.ravel(), minlength=fine)
+        if sums.size > fine:
+            # An angle of exactly 180 (figures alone, no more than 180 * scale < fine + 1;
+            # rare): it is 0, and the bins are summed again in the same pixel order.
+            np.putmask(index, index >= fine, 0)
+            sums = np.bincount(index.ravel(), weights=weight.ravel(), minlength=fine)
+        self._fine += sums
         self.pixels += int(angle.size)
 
     def _count(self, energy: _F32) -> None:

@@ -391,7 +391,8 @@ def test_pixels_without_an_axis_read_0_degrees_on_both_paths():
     assert figures.histogram[0] >= weight * (1 - 1e-6)
 
 
-def test_figures_alone_bin_a_hair_below_0_as_the_field_binning_0():
+@pytest.mark.parametrize("bins", [180, 7, 685])  # 685: 180 degrees less an ulp rounds to
+def test_figures_alone_bin_a_hair_below_0_and_180_as_the_field(bins):  # the far edge
     # Hand-made smoothed tensors in the usual case (a gradient and an axis everywhere):
     # where Jyy > Jxx (a horizontal stroke) and -2 Jxy is a tiny negative (or -0.0),
     # arctan2 is -pi (rounded to float32) and the figures-only path, which leaves out the
@@ -411,19 +412,20 @@ def test_figures_alone_bin_a_hair_below_0_as_the_field_binning_0():
     for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30]):
         assert doubled[part].max() == -np.float32(math.pi)  # the hair below 0
     assert doubled[32:40, 3:30].min() == np.float32(math.pi)  # 180
-    kept = StrokeStatistics()
+    kept = StrokeStatistics(bins)
     field = strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, kept,
                             everything)
     for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30], np.s_[32:40, 3:30]):
         assert field.angle[part].max() == 0
     assert field.angle.min() >= 0
-    figures = StrokeStatistics()
+    figures = StrokeStatistics(bins)
     assert strokes._fields(jxx.copy(), jyy.copy(), sin2.copy(), None, everything, figures,
                            everything, keep=False) is None
     np.testing.assert_array_equal(figures._fine, kept._fine)
     assert figures.tensor == kept.tensor and figures.pixels == kept.pixels == jxx.size
     # and against the formula, in float64: all their weight is in the first bin
-    np.testing.assert_allclose(figures.histogram, per_pixel_figures(field)[0], rtol=1e-6)
+    np.testing.assert_allclose(figures.histogram, per_pixel_figures(field, bins)[0],
+                               rtol=1e-6)
     weight = sum(np.sqrt((jxx + jyy)[part].astype(np.float64)).sum()
                  for part in (np.s_[4:20, 3:30], np.s_[22:30, 3:30], np.s_[32:40, 3:30]))
     assert figures.histogram[0] >= weight * (1 - 1e-6)
