@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -188,7 +187,7 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
     text = dict(text) if text is not None else _provenance(config, normalizer)
     text = record_channels(text, channels)
     dests = {kind: Path(paths[kind]) for kind in kinds}
-    token = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    token = f"{os.getpid()}-{os.urandom(4).hex()}"
     staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
     timer = Timer()
     try:

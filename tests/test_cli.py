@@ -730,3 +730,72 @@ def test_the_command_runs_blas_on_one_thread(tmp_path):
                            capture_output=True, text=True, timeout=120, check=True
                            ).stdout.split()
     assert words[:2] == ["0", "2"]
+
+
+# ------------------------------------------------------------------- leaving the program
+
+# A program that runs the command as the installed `sketchgrad` script does (console()),
+# after setting up what a normal exit must still honour.
+_CONSOLE = """\
+import atexit, sys, threading, time
+from pathlib import Path
+from sketchgrad import cli
+marker = Path(sys.argv[1])
+atexit.register(lambda: (print("atexit ran", file=sys.stderr), marker.write_text("atexit")))
+if sys.argv[2] == "thread":  # a non-daemon thread that finishes after the command
+    def late():
+        time.sleep(0.5)
+        marker.with_suffix(".thread").write_text("done")
+    threading.Thread(target=late).start()
+sys.argv = ["sketchgrad", *sys.argv[3:]]
+cli.console()
+print("not reached", file=sys.stderr)
+"""
+
+
+def test_console_flushes_runs_atexit_and_keeps_the_status(tmp_path):
+    scan = write_scan(tmp_path / "page.png", 3)
+    marker = tmp_path / "marker.txt"
+    # a large stdout (the JSON of a run) arrives whole through a pipe
+    res = subprocess.run([sys.executable, "-c", _CONSOLE, marker, "-", "run", scan, "-o",
+                          tmp_path / "out", "--json", "--quiet"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0
+    rows = json.loads(res.stdout)
+    assert [(Path(r["input"]).name, r["status"]) for r in rows] == [("page.png", "ok")]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        f"page.{k}.png" for k in ("hsv", "magnitude", "preview", "sketch")]
+    assert res.stderr == "atexit ran\n" and marker.read_text() == "atexit"
+    # the status of a failed input and of a usage error come through unchanged
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    res = subprocess.run([sys.executable, "-c", _CONSOLE, marker, "-", "run", bad, "-o",
+                          tmp_path / "out2", "--quiet"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 1
+    assert res.stderr.startswith(f"{ERROR_PREFIX}{bad}: ") and res.stderr.endswith(
+        "atexit ran\n")
+    res = subprocess.run([sys.executable, "-c", _CONSOLE, marker, "-", "run", scan],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2
+    assert f"{ERROR_PREFIX}-o OUTDIR is required" in res.stderr
+
+
+def test_console_waits_for_a_running_thread(tmp_path):
+    # os._exit would kill the thread: the normal exit waits for it, as Python does
+    marker = tmp_path / "marker.txt"
+    res = subprocess.run([sys.executable, "-c", _CONSOLE, marker, "thread", "methods"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "denoise methods (--denoise):" in res.stdout
+    assert marker.with_suffix(".thread").read_text() == "done"
+    assert marker.read_text() == "atexit" and "not reached" not in res.stderr
+
+
+def test_console_script_and_module_use_console():
+    # the installed program and `python -m sketchgrad` both leave through console()
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "sketchgrad"]
+    assert script.value == "sketchgrad.cli:console"
+    main_py = Path(sketchgrad.__file__).with_name("__main__.py").read_text()
+    assert "console()" in main_py

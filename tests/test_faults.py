@@ -10,7 +10,6 @@ import queue
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -217,16 +216,18 @@ def test_outdir_that_cannot_be_written_is_reported_before_any_work(tmp_path, mon
     # a folder that exists but refuses writes (root ignores permission bits: simulate it)
     out = tmp_path / "readonly"
     out.mkdir()
-    real_mkstemp = tempfile.mkstemp
+    real_open = os.open
+    tried = []
 
-    def mkstemp(*args, **kwargs):
-        if Path(kwargs.get("dir", "")).resolve() == out.resolve():
+    def refusing_open(path, *args, **kwargs):
+        if Path(path).parent.resolve() == out.resolve():  # the probe file sketchgrad makes
+            tried.append(Path(path).name)
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
-        return real_mkstemp(*args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
     loaded = []
     real_load = sketchgrad.io.load_scan
-    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(os, "open", refusing_open)
     monkeypatch.setattr(sketchgrad.io, "load_scan", lambda *a, **k: loaded.append(a) or
                         real_load(*a, **k))
     with pytest.raises(OutputError, match=r"readonly: cannot write in the output folder "
@@ -234,6 +235,7 @@ def test_outdir_that_cannot_be_written_is_reported_before_any_work(tmp_path, mon
         run_batch([src], out)
     assert loaded == []
     assert list(out.iterdir()) == []
+    assert len(tried) == 1 and tried[0].startswith(".sketchgrad-probe.")
 
 
 def test_ctrl_c_stops_cleans_up_and_exits_130(tmp_path):
