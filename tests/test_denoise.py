@@ -12,6 +12,8 @@ from skimage.restoration import estimate_sigma
 
 from sketchgrad.denoise import (
     DENOISE_METHODS,
+    UNEVEN_BACKGROUND,
+    background_unevenness,
     denoise,
     denoise_bilateral,
     denoise_gaussian,
@@ -325,25 +327,77 @@ def test_background_percentiles_equal_numpys(size):
         assert module._percentiles(values.copy(), qs) == np.percentile(values, qs).tolist()
 
 
-def test_background_fit_by_normal_equations_equals_lstsq():
-    """The normal equations solve the tall fit as lstsq does.
+def _explicit_quadratic_fit(target, use):
+    """The fit as a tall least-squares problem: one row per pixel in use, then the surface."""
+    rows, cols = target.shape
+    y, x = (a.ravel() for a in np.mgrid[0:rows, 0:cols])
+    x, y = x / (cols - 1) - 0.5, y / (rows - 1) - 0.5
+    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
+    coef = np.linalg.lstsq(design[use.ravel()], target.ravel()[use.ravel()], rcond=None)[0]
+    return (design @ coef).reshape(rows, cols)
+
+
+def test_background_fit_by_separable_sums_equals_lstsq():
+    """The normal equations from separable sums give the tall fit's surface (lstsq).
 
     To 1e-10: squaring the design's condition (about 30 here) costs a few digits of
     float64, far below the two 8-bit levels (0.008) the envelope test compares with.
     """
     rng = np.random.default_rng(3)
-    y, x = (a.ravel() / 99 - 0.5 for a in np.mgrid[0:100, 0:150])
-    design = np.stack([np.ones_like(x), x, y, x * x, x * y, y * y], axis=1)
-    target = 0.9 - 0.2 * x + 0.1 * y * y + rng.normal(0, 0.01, x.size)
-    expected = np.linalg.lstsq(design, target, rcond=None)[0]
-    assert_allclose(module._least_squares(design, target), expected, rtol=0, atol=1e-10)
-    # every point on one row: y and y*y are constants, as the column of ones; lstsq's
-    # minimum-norm answer is kept (the fitted values, which is what the check reads, agree)
-    row = design[:150]
-    got = module._least_squares(row, target[:150])
-    want = np.linalg.lstsq(row, target[:150], rcond=None)[0]
-    assert_allclose(row @ got, row @ want, rtol=0, atol=1e-10)
-    assert_allclose(got, want, rtol=0, atol=1e-8)
+    y, x = (a / 99 - 0.5 for a in np.mgrid[0:100, 0:150])
+    target = 0.9 - 0.2 * x + 0.1 * y * y + rng.normal(0, 0.01, x.shape)
+    use = rng.random(target.shape) > 0.3  # any set of pixels, as the envelope's
+    for pixels in (np.ones(target.shape, bool), use):
+        assert_allclose(module._quadratic_fit(target, pixels),
+                        _explicit_quadratic_fit(target, pixels), rtol=0, atol=1e-10)
+    # every pixel in use on one row: y and y*y are constants, as the column of ones; the
+    # minimum-norm answer of the small system gives the tall system's surface on that row
+    row = np.zeros(target.shape, bool)
+    row[40] = True
+    assert_allclose(module._quadratic_fit(target, row)[40],
+                    _explicit_quadratic_fit(target, row)[40], rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.bool_])
+@pytest.mark.parametrize("shape,k", [((40, 57), 4), ((37, 50), 7), ((9, 5), 9), ((3, 1000), 4)])
+def test_integer_block_means_equal_float_block_means(dtype, shape, k):
+    """A native scan's block means (integer sums) are those of its float32 image.
+
+    Compared with block_means of the samples converted as load_scan does (v / full
+    scale), edge blocks included: to float32 rounding (1e-6).
+    """
+    from sketchgrad.arrays import block_means
+
+    rng = np.random.default_rng(k)
+    full = 1 if dtype == np.bool_ else np.iinfo(dtype).max
+    samples = rng.integers(0, full, shape, endpoint=True).astype(dtype)
+    expected = block_means((samples / full).astype(np.float32), k)
+    got = module._integer_block_means(samples, k)
+    assert got.dtype == np.float32 and got.shape == expected.shape
+    assert_allclose(got, expected, rtol=0, atol=1e-6)
+
+
+def test_integer_block_means_of_a_wide_block_do_not_overflow():
+    """8-bit columns of more than 257 rows are summed in 32 bits (255 * 300 > 65535)."""
+    samples = np.full((300, 600), 255, np.uint8)
+    assert_array_equal(module._integer_block_means(samples, 300), np.ones((1, 2), np.float32))
+
+
+def test_background_check_of_a_native_scan_matches_its_float_image():
+    """The check reads a NativeImage's integer samples; the float image gives the same value.
+
+    To 1e-6 (the block means differ by float32 rounding), the same decision.
+    """
+    from sketchgrad.io import NativeImage
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[0:600, 0:900]
+    lit = 200 * (1 - 0.3 * x / 899) * (1 - 0.1 * (y / 599) ** 2)
+    page = np.clip(lit + rng.normal(0, 3, lit.shape), 0, 255).astype(np.uint8)
+    page[200:400, 300:320] = 20  # a stroke
+    native = background_unevenness(NativeImage(page))
+    assert abs(native - background_unevenness(page.astype(np.float32) / 255)) < 1e-6
+    assert native > UNEVEN_BACKGROUND  # a lamp's fall-off of 30 %
 
 
 def test_background_check_does_not_import_numpy_ma(tmp_path):

@@ -102,6 +102,27 @@ def test_float_quantization_matches_formula(tmp_path):
     np.testing.assert_array_equal(_opencv(p16), np.floor(clipped * 65535 + 0.5))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_quantize_equals_clip_scale_round_half_up(rng, dtype, bits):
+    """quantize is clip(v, 0, 1) * (2**bits - 1) + 1/2 truncated, in v's float type.
+
+    Bit for bit, whether the values lie in [0, 1] (the clip is then skipped) or not.
+    """
+    target, scale = (np.uint16, np.float32(65535)) if bits == 16 else (np.uint8, np.float32(255))
+    inside = rng.random((64, 70)).astype(dtype)
+    inside[0, :4] = [0.0, 1.0, 0.5, np.nextafter(dtype(1), dtype(0))]
+    outside = (rng.random((64, 70)) * 1.4 - 0.2).astype(dtype)
+    for values in (inside, outside, inside.reshape(64, 14, 5)[..., :3]):
+        expected = ((np.clip(values, 0.0, 1.0) * scale) + np.float32(0.5)).astype(target)
+        got = png_mod.quantize(values, bits)
+        assert got.dtype == target
+        np.testing.assert_array_equal(got, expected)
+    assert png_mod.quantize(np.zeros((0, 3), dtype), bits).shape == (0, 3)
+    with pytest.raises(ParameterError, match="non-finite"):
+        png_mod.quantize(np.array([0.5, np.inf], dtype), bits)
+
+
 def test_text_chunks_read_by_pillow(tmp_path):
     text = {"Software": "sketchgrad test", "sketchgrad": '{"a": 1}', "Title": "Ünïcode ✓ page"}
     path = save_png(tmp_path / "t.png", np.zeros((3, 4), np.uint8), text=text)
