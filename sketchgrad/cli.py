@@ -749,16 +749,19 @@ def _leave(status: int) -> NoReturn:
     """Exit with ``status``: at once where nothing is left to do (see :func:`console`)."""
     import atexit
 
-    if any(t is not threading.current_thread() and not t.daemon and t.is_alive()
-           for t in threading.enumerate()):
-        sys.exit(status)  # the interpreter waits for the thread, as usual
+    # CPython's own runner of the exit functions (the one its shutdown calls)
+    run_exit_functions = getattr(atexit, "_run_exitfuncs", None)
+    if run_exit_functions is None or any(
+            t is not threading.current_thread() and not t.daemon and t.is_alive()
+            for t in threading.enumerate()):
+        sys.exit(status)  # the normal exit: it waits for the thread, runs the functions
     try:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:
                 stream.flush()
     except (OSError, ValueError):  # a closed pipe: the interpreter reports it, as usual
         sys.exit(status)
-    atexit._run_exitfuncs()
+    run_exit_functions()
     for stream in (sys.stdout, sys.stderr):  # an exit function may have printed
         if stream is not None:
             try:
