@@ -747,6 +747,8 @@ if sys.argv[2] == "thread":  # a non-daemon thread that finishes after the comma
         time.sleep(0.5)
         marker.with_suffix(".thread").write_text("done")
     threading.Thread(target=late).start()
+if sys.argv[2] == "no-runner":  # an interpreter without CPython's runner of exit functions
+    del atexit._run_exitfuncs
 sys.argv = ["sketchgrad", *sys.argv[3:]]
 cli.console()
 print("not reached", file=sys.stderr)
@@ -799,3 +801,11 @@ def test_console_script_and_module_use_console():
     assert script.value == "sketchgrad.cli:console"
     main_py = Path(sketchgrad.__file__).with_name("__main__.py").read_text()
     assert "console()" in main_py
+
+
+def test_console_without_cpythons_exit_runner_exits_normally(tmp_path):
+    marker = tmp_path / "marker.txt"
+    res = subprocess.run([sys.executable, "-c", _CONSOLE, marker, "no-runner", "methods"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "denoise methods (--denoise):" in res.stdout
+    assert res.stderr == "atexit ran\n" and marker.read_text() == "atexit"
