@@ -119,8 +119,11 @@ class PreviewRenderer:
     :func:`sketchgrad.streaming.process_to_files` or
     :func:`sketchgrad.batch.run_batch` as ``preview_renderer=``. It is forked
     (Linux only): start it before any thread runs here, as the command does
-    right after parsing its arguments (:func:`start_renderer` checks).
-    The child draws with matplotlib's settings as they are when it starts.
+    right after parsing its arguments (:func:`start_renderer` checks), and
+    before OpenCV has computed anything in this process: OpenCV's own thread
+    pool, which Python does not see, does not survive a fork (OpenCV issue
+    5150; the command forks before it imports OpenCV). The child draws with
+    matplotlib's settings as they are when it starts.
 
     Attributes
     ----------
