@@ -1162,24 +1162,25 @@ def _figure(result: Result, panels: str | Sequence[str] | None,
             details: Mapping[str, Any] | None = None,
             sheet: PreviewSheet | None = None) -> NDArray[np.uint8]:
     """The preview sheet as an (H, W, 3) uint8 array (finishing ``sheet`` if it is this one's)."""
-    outline, details = _outline_and_details(result, panels, details)
-    if sheet is None or sheet.finished or sheet.outline != outline:
-        sheet = PreviewSheet(outline)
-    return sheet.finish(result, details).render()
+    return _build_figure(result, panels, details, sheet).render()
 
 
 def _build_figure(result: Result, panels: str | Sequence[str] | None,
-                  details: Mapping[str, Any] | None = None) -> _Sheet:
+                  details: Mapping[str, Any] | None = None,
+                  sheet: PreviewSheet | None = None) -> _Sheet:
     """The preview as a :class:`_Sheet`, drawn (pictures pasted by its ``render``).
 
-    Pictures are named after their panel (``colorbar:name`` for a colorbar);
-    texts and axes carry gids: ``heading``, ``title:name``,
-    ``colorbar:name`` (tick labels), ``detail:name`` (a detail panel's
-    coordinates), ``histogram:before`` / ``histogram:after``,
-    ``legend:axis`` (a ramp's axis).
+    ``sheet`` is finished if it was begun from this preview's outline and not
+    finished yet; otherwise a sheet is begun here. Pictures are named after
+    their panel (``colorbar:name`` for a colorbar); texts and axes carry gids:
+    ``heading``, ``title:name``, ``colorbar:name`` (tick labels),
+    ``detail:name`` (a detail panel's coordinates), ``histogram:before`` /
+    ``histogram:after``, ``legend:axis`` (a ramp's axis).
     """
     outline, details = _outline_and_details(result, panels, details)
-    return PreviewSheet(outline).finish(result, details)
+    if sheet is None or sheet.finished or sheet.outline != outline:
+        sheet = PreviewSheet(outline)
+    return sheet.finish(result, details)
 
 
 class PreviewSheet:
