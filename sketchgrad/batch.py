@@ -258,6 +258,8 @@ def _malloc_trim() -> Any:  # a ctypes function, or None
 
 
 def _check_outdir(outdir: Path) -> None:
+    from .streaming import staging_token
+
     if outdir.exists() and not outdir.is_dir():
         raise OutputError(f"{outdir}: the output folder is a file; choose a folder (outdir=)")
     try:
@@ -267,7 +269,7 @@ def _check_outdir(outdir: Path) -> None:
                           f"({exc.strerror or exc}); choose another (outdir=)") from None
     try:
         # a name no one else uses (not tempfile: its import costs a one-scan run 2 ms)
-        probe = outdir / f".sketchgrad-probe.{os.getpid()}-{os.urandom(6).hex()}.tmp"
+        probe = outdir / f".sketchgrad-probe.{staging_token()}.tmp"
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         os.unlink(probe)
     except OSError as exc:

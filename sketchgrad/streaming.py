@@ -48,11 +48,23 @@ if TYPE_CHECKING:
     from .renderer import PreviewRenderer
     from .strokes import StrokeStatistics
 
-__all__ = ["process_to_files", "staged_name"]
+__all__ = ["process_to_files", "staged_name", "staging_token"]
 
 #: Per output kind: the finished tile's stage written, channels and bit depth.
 _LAYOUT = {"magnitude": ("normalized", 1, 16), "hsv": ("hsv", 3, 8), "sketch": ("sketch", 1, 8),
            "flow": ("flow", 3, 8)}
+
+
+def staging_token() -> str:
+    """A token no other writer uses at the same time: this process's id and 32 random bits.
+
+    Examples
+    --------
+    >>> token = staging_token()
+    >>> token.split("-")[0] == str(os.getpid()), len(token.split("-")[1])
+    (True, 8)
+    """
+    return f"{os.getpid()}-{os.urandom(4).hex()}"
 
 
 def staged_name(dest: Path, token: str) -> Path:
@@ -187,7 +199,7 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
     text = dict(text) if text is not None else _provenance(config, normalizer)
     text = record_channels(text, channels)
     dests = {kind: Path(paths[kind]) for kind in kinds}
-    token = f"{os.getpid()}-{os.urandom(4).hex()}"
+    token = staging_token()
     staged = {kind: staged_name(dest, token) for kind, dest in dests.items()}
     timer = Timer()
     try:
