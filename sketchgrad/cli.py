@@ -738,8 +738,9 @@ def console() -> NoReturn:
     would not take back at once. What a normal exit does that matters still
     happens first: standard output and error are flushed and the ``atexit``
     functions run (multiprocessing's clean-up, temporary folders left to
-    ``weakref.finalize``). When another non-daemon thread still runs, or a
-    stream cannot be flushed (a closed pipe), the exit is the normal one, so
+    ``weakref.finalize``). When another non-daemon thread still runs, a
+    stream cannot be flushed (a closed pipe), or the interpreter has no
+    ``atexit._run_exitfuncs`` (CPython's), the exit is the normal one, so
     those cases behave as before.
     """
     _leave(main())
