@@ -20,7 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -235,6 +235,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
     from .provenance import with_strength_used
+    from .renderer import PreviewRenderer
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
     height, width = image.shape[:2]
@@ -250,6 +251,10 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
     thumbs = Thumbnails(image, step, needs) if step else None
     channels = "rgb" if image.ndim == 3 else "gray"
+    # A preview process keeps a copy of the thumbnails, sent band by band, so that the
+    # finished preview needs only the result's small rest; another renderer (any object
+    # with begin and render) is handed the whole result.
+    mirrored = thumbs is not None and isinstance(renderer, PreviewRenderer)
     if thumbs and renderer is not None:
         # the preview's layout and texts are drawn by the preview process while the tiles
         # are computed (the panel set, titles and settings are known from here on)
@@ -279,6 +284,8 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
                                                   dpi=dpi, atomic=False)
             if thumbs:
                 thumbs.add(band)
+                if mirrored:  # between bands, on this thread (sent without copying)
+                    cast("PreviewRenderer", renderer).update(thumbs)
             for kind, writer in writers.items():
                 t = time.perf_counter()
                 stage = _LAYOUT[kind][0]

@@ -561,3 +561,72 @@ def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
     for p in (tmp_path / "out").iterdir():  # what was renamed into place is whole
         with Image.open(p) as im:
             im.load()
+
+
+# ------------------------------------------------------------------------------ streamed thumbnails
+
+def patiently(child: PreviewRenderer, monkeypatch) -> None:
+    """Make each band wait until the child took the last part, so each band is a part of its own.
+
+    (Without this a child still busy laying out the sheet takes several bands at once.)
+    """
+    real = child.update
+
+    def update(thumbs):
+        deadline = time.monotonic() + 60
+        while child.pid is not None and not child._ready():
+            assert time.monotonic() < deadline, "the child never took the last part"
+            time.sleep(0.005)
+        real(thumbs)
+
+    monkeypatch.setattr(child, "update", update)
+
+
+def recording(child: PreviewRenderer, monkeypatch) -> list[tuple[str, bytes, int]]:
+    """Record what is sent: (phase, kind, bytes) per message group, phase "bands" or "render"."""
+    sent: list[tuple[str, bytes, int]] = []
+    phase = ["bands"]
+    real_send, real_render = child._send, child.render
+
+    def send(messages):
+        sent.append((phase[0], bytes(messages[0][:1]), sum(len(m) for m in messages)))
+        return real_send(messages)
+
+    def render(*args):
+        phase[0] = "render"
+        try:
+            return real_render(*args)
+        finally:
+            phase[0] = "bands"
+
+    monkeypatch.setattr(child, "_send", send)
+    monkeypatch.setattr(child, "render", render)
+    return sent
+
+
+@pytest.mark.parametrize("make, shape, bands", [
+    (grey_scan, (500, 1500), 4),     # shrunk 3x: block means and 1:1 detail crops
+    (colour_scan, (500, 1500), 4),
+    (grey_scan, (300, 400), 3),      # not shrunk: no detail panels
+    (colour_scan, (300, 400), 3),
+], ids=["grey-shrunk", "colour-shrunk", "grey-whole", "colour-whole"])
+def test_a_streamed_preview_is_drawn_from_the_childs_copy_and_byte_identical(
+        tmp_path, started, monkeypatch, make, shape, bands):
+    scan = make(shape)
+    config = PipelineConfig(tile_size=128)  # 126-row bands when shrunk (whole blocks)
+    here = process_to_files(scan, config, {"preview": tmp_path / "here.png"})
+    child = started()
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    there = process_to_files(scan, config, {"preview": tmp_path / "there.png"},
+                             preview_renderer=child)
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    assert (child.answered, child.streamed, child.drawn_here) == (1, 1, 0)
+    assert [(phase, kind) for phase, kind, _ in sent] == (
+        [("bands", b"B")] + [("bands", b"P")] * bands + [("render", b"F")])
+    # the parts carried the thumbnails (about 8 float32 planes of the shrunk scan, more
+    # in colour); the job at the end carries none of it
+    shrunk = (-(-shape[0] // 3) * 500) if shape[1] == 1500 else shape[0] * shape[1]
+    streamed = sum(size for _, kind, size in sent if kind == b"P")
+    assert streamed > 7 * 4 * shrunk
+    assert sent[-1][2] < 64_000  # the settings, texts and stroke figures (a 29 kB histogram)
