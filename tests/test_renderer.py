@@ -630,3 +630,132 @@ def test_a_streamed_preview_is_drawn_from_the_childs_copy_and_byte_identical(
     streamed = sum(size for _, kind, size in sent if kind == b"P")
     assert streamed > 7 * 4 * shrunk
     assert sent[-1][2] < 64_000  # the settings, texts and stroke figures (a 29 kB histogram)
+
+
+def shrunk_scan() -> np.ndarray:
+    return grey_scan((500, 1500), seed=5)
+
+
+_STREAMED = PipelineConfig(tile_size=128)  # 4 bands of 126 rows on shrunk_scan
+
+
+@pytest.mark.parametrize("when", ["before begin", "between bands", "while drawing"])
+def test_a_child_killed_while_streaming_leaves_a_complete_identical_preview(
+        tmp_path, started, monkeypatch, when):
+    scan = shrunk_scan()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png",
+                                              "hsv": tmp_path / "here.hsv.png"})
+    parent = os.getpid()
+    real_figure = preview._figure
+
+    def die_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:  # the child writes half a file, then is killed
+            (tmp_path / "there.png").write_bytes(b"\x89PNG half")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_figure(*args, **kwargs)
+
+    if when == "while drawing":
+        monkeypatch.setattr(preview, "_figure", die_in_the_child)  # before the fork
+    child = started()
+    pid = child.pid
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    if when == "before begin":
+        os.kill(pid, signal.SIGKILL)
+        assert wait_gone(pid)
+    elif when == "between bands":
+        real_update, bands = child.update, []
+
+        def update(thumbs):
+            real_update(thumbs)
+            bands.append(thumbs.done)
+            if len(bands) == 2:  # two parts taken, two to come
+                os.kill(pid, signal.SIGKILL)
+                assert wait_gone(pid)
+
+        monkeypatch.setattr(child, "update", update)
+    there = process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png",
+                                               "hsv": tmp_path / "there.hsv.png"},
+                             preview_renderer=child)
+    monkeypatch.undo()
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    assert there["hsv"].read_bytes() == here["hsv"].read_bytes()
+    assert (child.answered, child.streamed, child.drawn_here, child.pid) == (0, 0, 1, None)
+    assert not alive(pid)
+    kinds = [kind for _, kind, _ in sent]
+    assert kinds == {"before begin": [b"B"], "between bands": [b"B", b"P", b"P"],
+                     "while drawing": [b"B"] + [b"P"] * 4 + [b"F"]}[when]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "here.hsv.png", "here.png", "there.hsv.png", "there.png"]
+
+
+@pytest.mark.parametrize("fault", ["missed", "garbled", "unpicklable"])
+def test_a_part_the_child_could_not_take_makes_it_draw_the_whole_result(
+        tmp_path, started, monkeypatch, fault):
+    scan = shrunk_scan()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png"})
+    child = started()
+    patiently(child, monkeypatch)
+    parts = []
+    real_part = renderer._pickled_part
+
+    def faulty(strips):
+        parts.append(sorted(strips))
+        head, buffers = real_part(strips)
+        if len(parts) == 2 and fault == "garbled":  # the child fails to unpickle it
+            head = b"not a pickle" + head
+        if len(parts) == 2 and fault == "unpicklable":  # it cannot be sent at all
+            raise pickle.PicklingError("cannot pickle this part (test)")
+        return head, buffers
+
+    monkeypatch.setattr(renderer, "_pickled_part", faulty)
+    real_send = child._send
+
+    def send(messages):
+        if fault == "missed" and messages[0][:1] == b"P" and len(parts) == 2:
+            # the child sees part 2 where part 1 belongs, as if it had missed one
+            number, part, count = renderer._HEADER.unpack_from(messages[0], 1)
+            header = b"P" + renderer._HEADER.pack(number, part + 1, count)
+            messages = [header + bytes(messages[0][1 + renderer._HEADER.size:]),
+                        *messages[1:]]
+        return real_send(messages)
+
+    monkeypatch.setattr(child, "_send", send)
+    sent = recording(child, monkeypatch)
+    there = process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png"},
+                             preview_renderer=child)
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    # the child drew it all the same, from the whole result sent after all
+    assert (child.answered, child.streamed, child.drawn_here) == (1, 0, 0)
+    at_render = [kind for phase, kind, _ in sent if phase == "render"]
+    assert at_render == ([b"D"] if fault == "unpicklable" else [b"F", b"D"])
+    parts_sent = [kind for phase, kind, _ in sent if kind == b"P"]
+    assert len(parts_sent) == (1 if fault == "unpicklable" else 4)  # none after a failed one
+    child.render(sketchgrad.process(grey_scan(), PipelineConfig(strength=1.0)),
+                 tmp_path / "next.png", {})  # the protocol stayed in step
+    assert child.answered == 2
+
+
+def test_two_scans_of_a_batch_through_one_child_are_each_drawn_from_their_own_parts(
+        tmp_path, started, monkeypatch):
+    from sketchgrad.batch import run_batch
+
+    Image.fromarray(grey_scan((500, 1500), seed=1)).save(tmp_path / "s1.png")
+    Image.fromarray(colour_scan((450, 1400), seed=2)).save(tmp_path / "s2.png")
+    scans = [tmp_path / "s1.png", tmp_path / "s2.png"]
+    config = PipelineConfig(outputs=("hsv", "preview"), tile_size=128)
+    assert [o.status for o in run_batch(scans, tmp_path / "here", config, workers=1)] == [
+        "ok", "ok"]
+    child = started()
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    outcomes = run_batch(scans, tmp_path / "there", config, workers=1, preview_renderer=child)
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert (child.answered, child.streamed, child.drawn_here) == (2, 2, 0)
+    kinds = [kind for _, kind, _ in sent]
+    assert kinds == [b"B"] + [b"P"] * 4 + [b"F"] + [b"B"] + [b"P"] * 4 + [b"F"]
+    for name in ("s1.preview.png", "s2.preview.png"):
+        assert (tmp_path / "there" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    first, second = ((tmp_path / "there" / n).read_bytes() for n in ("s1.preview.png",
+                                                                      "s2.preview.png"))
+    assert first != second
