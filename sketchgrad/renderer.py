@@ -64,6 +64,7 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -275,7 +276,7 @@ class PreviewRenderer:
             if self._conn is None:
                 return
             stream = self._stream
-            if stream is None or stream.thumbs is not thumbnails:
+            if stream is None or stream.thumbs() is not thumbnails:
                 self._streams += 1
                 stream = self._stream = _Stream(self._streams, thumbnails)
             if stream.intact and self._ready():
@@ -350,31 +351,40 @@ class PreviewRenderer:
             raise
         return True
 
-    def _send_part(self, stream: _Stream, bottom: int) -> None:
-        """Send the rows of the stream's thumbnails made down to the scan's row ``bottom``."""
-        strips = stream.thumbs.strips(stream.top, bottom, stream.names)
+    def _send_part(self, stream: _Stream, bottom: int) -> bool:
+        """Send the rows of the stream's thumbnails made down to the scan's row ``bottom``.
+
+        False when the child's copy can no longer be used (a part that does
+        not pickle, a child gone).
+        """
+        thumbs = stream.thumbs()
+        if thumbs is None:  # the run was abandoned
+            return False
+        strips = thumbs.strips(stream.top, bottom, stream.names)
         if not strips:
-            return
+            return True
         try:
             head, buffers = _pickled_part(strips)
         except Exception:  # no copy then: render() sends the whole result
             stream.intact = False
-            return
+            return False
         header = _PART + _HEADER.pack(stream.number, stream.parts, len(buffers))
-        if self._send([header + head, *buffers]):
-            stream.parts += 1
-            stream.top = bottom
-            stream.names.update(strips)
-            self._unacked += 1
+        if not self._send([header + head, *buffers]):
+            return False
+        stream.parts += 1
+        stream.top = bottom
+        stream.names.update(strips)
+        self._unacked += 1
+        return True
 
     def _drawn_from_copy(self, stream: _Stream, result: Result, dest: Path,
                          text: dict[str, str]) -> bool:
         """Have the child draw from its copy of the thumbnails; as :meth:`_drawn_by_child`."""
-        thumbs = stream.thumbs
-        if self._conn is None or not stream.intact or result.image is not thumbs.image:
+        thumbs = stream.thumbs()
+        if self._conn is None or not stream.intact or thumbs is None \
+                or result.image is not thumbs.image:
             return False  # not the stream's result: it is sent whole
-        self._send_part(stream, thumbs.full_shape[0])  # all the rows the child has not taken
-        if self._conn is None or not stream.intact:
+        if not self._send_part(stream, thumbs.full_shape[0]):  # the rows not taken yet
             return False
         named = {id(array): (name, array) for name, array in thumbs.arrays().items()
                  if name in stream.names}
@@ -483,7 +493,8 @@ class _Stream:
 
     def __init__(self, number: int, thumbs: Thumbnails) -> None:
         self.number = number  # tags the parts, so no other run's can be mixed in
-        self.thumbs = thumbs
+        # not kept alive by this: a run that fails mid-way lets its thumbnails go at once
+        self.thumbs = weakref.ref(thumbs)
         self.top = 0  # the scan's rows whose thumbnails were sent
         self.names: set[str] = set()  # the arrays the child holds (some of their rows)
         self.parts = 0  # parts sent
