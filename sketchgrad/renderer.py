@@ -65,7 +65,7 @@ import threading
 import time
 import traceback
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -283,7 +283,8 @@ class PreviewRenderer:
                 self._send_part(stream, thumbnails.done)
 
     def render(self, result: Result, dest: str | os.PathLike[str],
-               text: Mapping[str, str]) -> Path:
+               text: Mapping[str, str], *,
+               meanwhile: Callable[[], object] | None = None) -> Path:
         """Write ``result``'s preview to ``dest`` in the child, or here if it is gone.
 
         Writes what ``render_preview(result, dest, text=text, atomic=False)``
@@ -300,6 +301,13 @@ class PreviewRenderer:
             The file to write (not staged: the caller renames it into place).
         text : mapping
             PNG text chunks.
+        meanwhile : callable, optional
+            This process's own work to do while the child draws (a streamed
+            run writes its last band and closes its files): called once, after
+            the job is sent and before the answer is awaited (before drawing,
+            when the preview is drawn here). If it raises, the child's answer
+            is still awaited, so its file is complete before the caller
+            removes it, and that exception is raised instead of the answer.
 
         Returns
         -------
@@ -310,13 +318,15 @@ class PreviewRenderer:
 
         dest = Path(dest)
         text = dict(text)
+        once = _Once(meanwhile)
         with self._lock:
             stream, self._stream = self._stream, None
-            if stream is not None and self._drawn_from_copy(stream, result, dest, text):
+            if stream is not None and self._drawn_from_copy(stream, result, dest, text, once):
                 return dest
-            if self._drawn_by_child(result, dest, text):
+            if self._drawn_by_child(result, dest, text, once):
                 return dest
             self.drawn_here += 1
+        once()
         return render_preview(result, dest, text=text, atomic=False)
 
     def _ready(self) -> bool:
@@ -378,7 +388,7 @@ class PreviewRenderer:
         return True
 
     def _drawn_from_copy(self, stream: _Stream, result: Result, dest: Path,
-                         text: dict[str, str]) -> bool:
+                         text: dict[str, str], meanwhile: _Once) -> bool:
         """Have the child draw from its copy of the thumbnails; as :meth:`_drawn_by_child`."""
         thumbs = stream.thumbs()
         if self._conn is None or not stream.intact or thumbs is None \
@@ -394,12 +404,13 @@ class PreviewRenderer:
             _Referring(buffer, named).dump((result, os.fspath(dest), text, os.getcwd()))
         except Exception:
             return False
-        drawn = self._answered(buffer.getbuffer())
+        drawn = self._answered(buffer.getbuffer(), meanwhile)
         if drawn:
             self.streamed += 1
         return drawn
 
-    def _drawn_by_child(self, result: Result, dest: Path, text: dict[str, str]) -> bool:
+    def _drawn_by_child(self, result: Result, dest: Path, text: dict[str, str],
+                        meanwhile: _Once) -> bool:
         """Have the child draw; True once it did, False if this process must (raises its error)."""
         if self._conn is None:
             return False
@@ -408,14 +419,22 @@ class PreviewRenderer:
                                        protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return False
-        return self._answered(job)
+        return self._answered(job, meanwhile)
 
-    def _answered(self, job: bytes | memoryview) -> bool:
+    def _answered(self, job: bytes | memoryview, meanwhile: _Once) -> bool:
         """Send a job and read the answer: True once the child drew (raises its error)."""
         if not self._send([job]):
             return False
         del job  # one copy of the scan's thumbnails at a time
         conn = cast("Connection", self._conn)
+        try:
+            meanwhile()
+        except Exception:  # raised once the child is done with the file (in step)
+            self._discard_reply(conn)
+            raise
+        except BaseException:  # Ctrl-C: the child must be gone before the cleanup
+            self._stop()
+            raise
         try:
             reply = self._reply(conn)
         except (OSError, EOFError):  # the child died
@@ -442,6 +461,18 @@ class PreviewRenderer:
                 self.answered += 1
                 raise error
         return False  # "resend", "unpicklable", or changed: sent whole, or drawn here
+
+    def _discard_reply(self, conn: Connection) -> None:
+        """Wait for the answer to the job just sent, and drop it (the caller raises its own)."""
+        try:
+            self._reply(conn)
+        except (OSError, EOFError):
+            self._stop()
+        except TimeoutError:
+            self._stop(stuck=True)
+        except BaseException:
+            self._stop()
+            raise
 
     def _reply(self, conn: Connection) -> bytes:
         """The answer to the job just sent (the acknowledgements before it are taken on the way)."""
@@ -499,6 +530,18 @@ class _Stream:
         self.names: set[str] = set()  # the arrays the child holds (some of their rows)
         self.parts = 0  # parts sent
         self.intact = True  # False once a part could not be sent: the result goes whole
+
+
+class _Once:
+    """Calls a function (or nothing) the first time it is called, and never again."""
+
+    def __init__(self, function: Callable[[], object] | None) -> None:
+        self._function = function
+
+    def __call__(self) -> None:
+        function, self._function = self._function, None
+        if function is not None:
+            function()
 
 
 def _pickled_part(strips: Mapping[str, Any]) -> tuple[bytes, list[memoryview]]:

@@ -15,6 +15,7 @@ are renamed into place once, together, when the last one is complete.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
@@ -263,6 +264,33 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
                                       flattened=engine.plan.flattened))
     writers: dict[str, PngWriter] = {}
     opened = False
+    drawn = False
+
+    def write(band: list[Any]) -> None:
+        for kind, writer in writers.items():
+            t = time.perf_counter()
+            stage = _LAYOUT[kind][0]
+            writer.write([getattr(tile, stage) for tile in band])  # joined while compressed
+            timer.add("png", t)
+
+    def close() -> None:
+        for kind, writer in list(writers.items()):
+            t = time.perf_counter()
+            writer.close()
+            del writers[kind]
+            timer.add("png", t)
+
+    def finish(band: list[Any]) -> None:
+        write(band)
+        close()
+
+    def preview_result() -> Result:
+        result = cast("Thumbnails", thumbs).result(config, meta, strength_used=strength)
+        result.strokes = engine.scale.strokes
+        result.channels = channels
+        result.flattened = engine.plan.flattened
+        return result
+
     try:
         # the stages written; the preview's thumbnails (block means of every stage) are
         # taken in the tile threads, before the other stages are dropped
@@ -285,31 +313,30 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
             if thumbs:
                 thumbs.add(band)
                 if mirrored:  # between bands, on this thread (sent without copying)
-                    cast("PreviewRenderer", renderer).update(thumbs)
-            for kind, writer in writers.items():
-                t = time.perf_counter()
-                stage = _LAYOUT[kind][0]
-                writer.write([getattr(tile, stage) for tile in band])  # joined while compressed
-                timer.add("png", t)
+                    preview_process = cast("PreviewRenderer", renderer)
+                    preview_process.update(thumbs)
+                    if thumbs.done == height:
+                        # The last band: the preview process draws while this process
+                        # writes the band and closes the files (the preview's file is
+                        # complete, or its error raised, before anything is renamed).
+                        t = time.perf_counter()
+                        preview_process.render(preview_result(), staged["preview"], text,
+                                               meanwhile=functools.partial(finish, band))
+                        timer.add("preview", t)
+                        drawn = True
+                        continue
+            write(band)
             del band
-        for kind, writer in list(writers.items()):
-            t = time.perf_counter()
-            writer.close()
-            del writers[kind]
-            timer.add("png", t)
+        close()
     finally:
         for writer in writers.values():
             writer.abort()
-    if thumbs:
+    if thumbs and not drawn:
         t = time.perf_counter()
-        result = thumbs.result(config, meta, strength_used=strength)
-        result.strokes = engine.scale.strokes
-        result.channels = channels
-        result.flattened = engine.plan.flattened
         # drawn by the preview process when there is one; either way the file is complete
         # (or the error raised) before the outputs are renamed into place together
         draw = _write_preview if renderer is None else renderer.render
-        draw(result, staged["preview"], text)
+        draw(preview_result(), staged["preview"], text)
         timer.add("preview", t)
     return engine.scale.strokes
 

@@ -592,10 +592,10 @@ def recording(child: PreviewRenderer, monkeypatch) -> list[tuple[str, bytes, int
         sent.append((phase[0], bytes(messages[0][:1]), sum(len(m) for m in messages)))
         return real_send(messages)
 
-    def render(*args):
+    def render(*args, **kwargs):
         phase[0] = "render"
         try:
-            return real_render(*args)
+            return real_render(*args, **kwargs)
         finally:
             phase[0] = "bands"
 
@@ -759,3 +759,74 @@ def test_two_scans_of_a_batch_through_one_child_are_each_drawn_from_their_own_pa
     first, second = ((tmp_path / "there" / n).read_bytes() for n in ("s1.preview.png",
                                                                       "s2.preview.png"))
     assert first != second
+
+
+def test_meanwhile_runs_once_while_the_child_draws_and_its_error_waits_for_the_file(
+        tmp_path, started, result, monkeypatch):
+    parent = os.getpid()
+    real = preview._figure
+
+    def slow(*args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preview, "_figure", slow)  # before the fork: the child draws slowly
+    child = started()
+    seen = []
+
+    def meanwhile():
+        seen.append((tmp_path / "p.png").exists())
+        raise OutputError("out/scan.hsv.png: cannot write here (test)")
+
+    with pytest.raises(OutputError, match=r"scan\.hsv\.png: cannot write here \(test\)"):
+        child.render(result, tmp_path / "p.png", {}, meanwhile=meanwhile)
+    assert seen == [False]  # called once, while the child was still drawing
+    monkeypatch.undo()
+    render_preview(result, tmp_path / "h.png", text={}, atomic=False)
+    # the error came once the child's file was complete (the caller may remove it then)
+    assert (tmp_path / "p.png").read_bytes() == (tmp_path / "h.png").read_bytes()
+    child.render(result, tmp_path / "q.png", {})  # the answer was read: still in step
+    assert (child.answered, child.drawn_here) == (1, 0)
+    assert (tmp_path / "q.png").read_bytes() == (tmp_path / "h.png").read_bytes()
+
+
+def test_meanwhile_runs_once_before_drawing_here_when_the_child_is_gone(tmp_path, started,
+                                                                       result):
+    child = started()
+    pid = child.pid
+    os.kill(pid, signal.SIGKILL)
+    assert wait_gone(pid)
+    seen = []
+    child.render(result, tmp_path / "p.png", {},
+                 meanwhile=lambda: seen.append((tmp_path / "p.png").exists()))
+    assert seen == [False] and (child.answered, child.drawn_here) == (0, 1)
+
+
+def test_a_file_that_fails_while_the_child_draws_leaves_nothing_and_the_child_in_step(
+        tmp_path, started, monkeypatch):
+    from sketchgrad import png
+
+    scan = shrunk_scan()
+    real_close = png.PngWriter.close
+
+    def close(self):
+        if ".hsv.png" in self.path.name:
+            self.abort()
+            raise OutputError(f"{self.path}: no space left on device (test)")
+        return real_close(self)
+
+    child = started()
+    patiently(child, monkeypatch)
+    monkeypatch.setattr(png.PngWriter, "close", close)
+    with pytest.raises(OutputError, match=r"there\.hsv\.png: no space left on device \(test\)"):
+        process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png",
+                                           "hsv": tmp_path / "there.hsv.png"},
+                         preview_renderer=child)
+    assert list(tmp_path.iterdir()) == []  # the preview drawn meanwhile was removed too
+    monkeypatch.undo()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png"})
+    again = process_to_files(scan, _STREAMED, {"preview": tmp_path / "again.png"},
+                             preview_renderer=child)
+    assert again["preview"].read_bytes() == here["preview"].read_bytes()
+    assert (child.streamed, child.drawn_here) == (1, 0)
