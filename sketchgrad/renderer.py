@@ -35,6 +35,11 @@ The messages, each one ``send_bytes`` (the first byte says which):
 - ``D`` + the pickled job with the arrays: draw (answered as ``F``). Sent
   when the result was not streamed, or after ``resend``.
 
+Between sending ``F`` (or ``D``) and reading the answer this process does
+its own last work, if the caller gives it (``render(..., meanwhile=)``: a
+streamed run writes its last band and closes its files while the child
+draws).
+
 This process sends a part only when the child has acknowledged every
 message before it (``R``), that is when it waits for input: a child still
 warming up or laying out the sheet never makes the tile loop wait. The rows
@@ -308,6 +313,7 @@ class PreviewRenderer:
             when the preview is drawn here). If it raises, the child's answer
             is still awaited, so its file is complete before the caller
             removes it, and that exception is raised instead of the answer.
+            It must not use this renderer.
 
         Returns
         -------

@@ -160,14 +160,18 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
         zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
     timings : dict, optional
         Filled with seconds per stage (summed over threads) and ``"png"``,
-        the time spent waiting for the writers.
+        the time spent waiting for the writers (with a preview process,
+        ``"preview"`` includes writing the last band and closing the files,
+        done while the child draws).
     figures : dict, optional
         Filled with ``{"strokes": summary}`` when stroke directions were measured.
     preview_renderer : PreviewRenderer, optional
         Draw the preview in this child process
         (:class:`sketchgrad.renderer.PreviewRenderer`, started before the scan
         was loaded, so its import of matplotlib overlapped the work) instead of
-        here; the same file either way. By default it is drawn here.
+        here; the same file either way. It is sent the thumbnails band by band
+        (:meth:`~sketchgrad.renderer.PreviewRenderer.update`) and draws while
+        the last band is written. By default it is drawn here.
 
     Returns
     -------
