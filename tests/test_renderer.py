@@ -527,11 +527,20 @@ def test_the_job_pickles_once_per_scan(tmp_path, started, result, monkeypatch):
     assert sent[0] >= len(pickle.dumps(result.image, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+_CTRL_C_SCANS = 40
+
+
 @pytest.mark.slow
 def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
+    # 40 scans (0.3-0.5 s each): the run is still going when the interrupt comes, also on
+    # a loaded machine where finding the processes below takes a second or two
     (tmp_path / "scans").mkdir()
-    for k in range(6):
-        Image.fromarray(grey_scan((600, 800), seed=k)).save(tmp_path / "scans" / f"s{k}.png")
+    for k in range(_CTRL_C_SCANS):
+        scan = tmp_path / "scans" / f"s{k:02d}.png"
+        if k < 6:
+            Image.fromarray(grey_scan((600, 800), seed=k)).save(scan)
+        else:
+            scan.write_bytes((tmp_path / "scans" / f"s{k % 6:02d}.png").read_bytes())
     marker = uuid.uuid4().hex
     with subprocess.Popen(
             [sys.executable, "-m", "sketchgrad", "run", "scans", "-o", "out", "--workers", "1"],
@@ -552,7 +561,8 @@ def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
     assert proc.returncode == 130, rest
     assert rest[-1] == "sketchgrad: interrupted; temporary files removed"
     assert not any("Traceback" in line for line in rest)
-    assert not (tmp_path / "out" / "s5.preview.png").exists()  # really stopped mid-way
+    last = f"s{_CTRL_C_SCANS - 1:02d}.preview.png"
+    assert not (tmp_path / "out" / last).exists()  # really stopped mid-way
     assert [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
     deadline = time.monotonic() + 15
     while processes_marked(marker) and time.monotonic() < deadline:
