@@ -93,11 +93,12 @@ def result():
 
 
 @pytest.fixture
-def started():
+def started(quiet_fork):
     made = []
 
     def start() -> PreviewRenderer:
-        made.append(PreviewRenderer())
+        with quiet_fork():
+            made.append(PreviewRenderer())
         return made[-1]
 
     yield start
