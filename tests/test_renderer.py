@@ -315,6 +315,7 @@ def test_wanted_only_for_the_preview_on_linux_without_threads(monkeypatch):
     monkeypatch.delenv(renderer.ENV_VAR, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.delitem(sys.modules, "cv2", raising=False)  # the command asks before it
     assert renderer_wanted(["magnitude", "preview"])
     assert not renderer_wanted(["magnitude", "hsv", "sketch", "flow"])
     for off in ("0", "no", "OFF", "false"):
@@ -336,8 +337,23 @@ def test_the_commands_help_documents_the_switch(capsys):
     assert f"{renderer.ENV_VAR}=0  draw previews in this process" in shown
 
 
+def test_not_wanted_once_opencv_is_imported(monkeypatch):
+    import cv2
+
+    monkeypatch.delenv(renderer.ENV_VAR, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert sys.modules["cv2"] is cv2
+    assert not renderer_wanted(["preview"])
+    assert start_renderer(["preview"]) is None
+    monkeypatch.delitem(sys.modules, "cv2")
+    assert renderer_wanted(["preview"])
+
+
 def test_not_wanted_while_another_thread_runs(monkeypatch):
     monkeypatch.delenv(renderer.ENV_VAR, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delitem(sys.modules, "cv2", raising=False)  # the thread alone must be the reason
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
@@ -346,6 +362,9 @@ def test_not_wanted_while_another_thread_runs(monkeypatch):
     finally:
         stop.set()
         thread.join()
+    # with no other thread (threads of earlier tests, e.g. Dask's, aside) it is wanted
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert renderer_wanted(["preview"])
 
 
 class _Recorder:
