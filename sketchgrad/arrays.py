@@ -32,15 +32,26 @@ def check_grey(image: np.ndarray, *, empty: bool = True) -> None:
         raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 
-def as_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray | None:
-    """``mask`` as a boolean (H, W) array of ``shape`` (None stays None); else an error."""
+def as_mask(mask: object, shape: tuple[int, ...],
+            name: str = "the image") -> NDArray[np.bool_] | None:
+    """``mask`` as a boolean array of ``shape`` (None stays None); else an error naming ``name``.
+
+    Examples
+    --------
+    >>> as_mask([[1, 0]], (1, 2)).tolist()
+    [[True, False]]
+    >>> as_mask(np.ones(3), (2, 2), "x")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sketchgrad.errors.ParameterError: mask of shape (3,) does not match x of shape (2, 2); ...
+    """
     if mask is None:
         return None
-    inside = np.asarray(mask)
-    if inside.shape != shape:
-        raise ParameterError(f"mask of shape {inside.shape} does not match the image's "
-                             f"{shape}; give a boolean (H, W) mask")
-    return inside.astype(bool, copy=False)
+    given = np.asarray(mask)
+    if given.shape != shape:
+        raise ParameterError(f"mask of shape {given.shape} does not match {name} of shape "
+                             f"{shape}; give a boolean mask of the same shape")
+    return given.astype(bool, copy=False)
 
 
 def block_means(a: NDArray[np.float32], step: int) -> NDArray[np.float32]:

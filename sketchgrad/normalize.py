@@ -66,6 +66,7 @@ from typing import Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import as_mask
 from .errors import ParameterError, choose
 from .registry import add_entry, first_doc_line, registered_doc
 
@@ -111,17 +112,6 @@ def _as_float(x: ArrayLike, name: str = "x") -> NDArray[np.floating[Any]]:
     if arr.dtype.kind in "fuib":
         return arr.astype(np.float32)
     raise ParameterError(f"{name} of dtype {arr.dtype} is not numeric; give a numeric array")
-
-
-def _as_mask(mask: ArrayLike | None, shape: tuple[int, ...],
-             name: str = "x") -> NDArray[np.bool_] | None:
-    if mask is None:
-        return None
-    given = np.asarray(mask)
-    if given.shape != shape:
-        raise ParameterError(f"mask of shape {given.shape} does not match {name} of shape "
-                             f"{shape}; give a boolean mask of the same shape")
-    return given.astype(bool, copy=False)
 
 
 def _count_non_finite(values: np.ndarray) -> int:
@@ -861,7 +851,7 @@ def _run(method: str, x: ArrayLike, mask: ArrayLike | None, stats: _Stats | None
          name: str = "x") -> tuple[np.ndarray, _Stats | None]:
     """Normalize x: fit statistics (unless given), then scale. Returns (out, stats)."""
     x = _as_float(x, name)
-    mask = _as_mask(mask, x.shape, name)
+    mask = as_mask(mask, x.shape, name)
     if x.size == 0:
         return np.zeros(x.shape, x.dtype), stats
     flat = x.reshape(-1)
@@ -1216,7 +1206,7 @@ def _run_registered(method: str, entry: NormalizeMethod, x: ArrayLike, mask: Arr
     """A registered method (no statistics of its own): checked input, checked result."""
     x = _as_float(x)
     if mask is not None:
-        given["mask"] = _as_mask(mask, x.shape)
+        given["mask"] = as_mask(mask, x.shape, "x")
     elif x.size and not np.isfinite(x).all():
         _raise_non_finite(_count_non_finite(x), "x", False)
     out = np.asarray(entry.func(x, **given))
@@ -1448,7 +1438,7 @@ class Normalizer:
         Returns the Normalizer itself.
         """
         x = _as_float(array, "array")
-        mask = _as_mask(mask, x.shape, "array")
+        mask = as_mask(mask, x.shape, "array")
         values = x.reshape(-1) if mask is None else x[mask]
         self._stats.add(values, "array", mask is not None)
         self._fitted = True

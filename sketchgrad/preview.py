@@ -1483,8 +1483,9 @@ def block_mean(a: np.ndarray | NativeImage, step: int) -> np.ndarray:
         rows = max(1, (1 << 22) // max(1, step * a.shape[1])) * step
         return np.concatenate([block_mean(a[top:top + rows], step)
                                for top in range(0, a.shape[0], rows)])
-    a = np.asarray(a, np.float32) / (np.float32(255.0) if a.dtype == np.uint8 else 1)
-    return block_means(a, step)
+    if a.dtype == np.uint8:
+        a = np.asarray(a, np.float32) / np.float32(255.0)
+    return block_means(np.asarray(a, np.float32), step)  # (float32 tiles: not copied)
 
 
 class Thumbnails:

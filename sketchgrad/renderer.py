@@ -108,9 +108,12 @@ def renderer_wanted(outputs: Sequence[str]) -> bool:
     """Whether previews of a run with these outputs would be drawn in a preview process.
 
     Yes when ``"preview"`` is among ``outputs``, the platform is Linux (the
-    child is forked), no other Python thread runs here (forking a process
-    with threads that may hold locks is unsafe), and the environment variable
-    ``SKETCHGRAD_PREVIEW_PROCESS`` is not ``0`` (or ``no``, ``off``, ``false``).
+    child is forked), no other Python thread runs here and OpenCV is not
+    imported yet (forking a process with threads that may hold locks is
+    unsafe, and OpenCV keeps a thread pool that Python does not see), and the
+    environment variable ``SKETCHGRAD_PREVIEW_PROCESS`` is not ``0`` (or
+    ``no``, ``off``, ``false``). The command asks right after parsing its
+    arguments, before it imports OpenCV.
 
     Examples
     --------
@@ -121,7 +124,7 @@ def renderer_wanted(outputs: Sequence[str]) -> bool:
         return False
     if os.environ.get(ENV_VAR, "1").strip().lower() in _OFF:
         return False
-    return forks_safely() and threading.active_count() == 1
+    return forks_safely() and threading.active_count() == 1 and "cv2" not in sys.modules
 
 
 def forks_safely() -> bool:

@@ -326,7 +326,10 @@ def colour_relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
     out = image + floor
     out /= tone[..., None]        # exactly 1 on grey pixels, so grey gives the grey relief
     out *= shading[..., None]
-    peak = out.max(axis=2, initial=0.0) if out.size else np.zeros(out.shape[:2], np.float32)
+    # the largest channel, at least 1: channel by channel (NumPy's max over a last axis of
+    # three runs a 3-long loop per pixel, 30 times slower; the same values)
+    peak: NDArray[np.float32] = np.maximum(out[..., 0], out[..., 1])
+    np.maximum(peak, out[..., 2], out=peak)
     np.maximum(peak, np.float32(1.0), out=peak)
     out /= peak[..., None]
     return np.clip(out, 0.0, 1.0, out=out)

@@ -14,8 +14,9 @@ Three pieces, each its own function over typed records:
 :class:`TileEngine` drives them in a thread pool, band by band, and keeps the
 two-pass memory policy: a global normalization first merges every tile's
 magnitude statistics (``Normalizer.partial_fit``), keeping the first pass's
-tiles for the second when they fit in ``KEEP_BYTES`` and recomputing them
-otherwise. A normalization registered without mergeable statistics is fitted
+tiles for the second when they fit in ``KEEP_BYTES`` (without their denoised
+scan when only that way they fit: the second pass then denoises again) and
+recomputing them otherwise. A normalization registered without mergeable statistics is fitted
 on the whole image's magnitude, gathered from the tiles into one plane. Stroke
 directions (the ``flow`` output, the preview's rose) have their whole-image
 figures summed in the same first pass (:class:`~sketchgrad.strokes.StrokeStatistics`,
@@ -506,6 +507,8 @@ class TileEngine:
         self.scale = Scale(normalizer)
         self.timer = timer
         self.later = set(plan.needs)  # the stages the second pass computes (set by run)
+        # whether the first pass keeps its tiles without their denoised scan (set by _fit)
+        self._denoise_again = False
 
     def compute(self, box: TileBox, dtype: _TileDtype = np.float32) -> ComputedTile:
         """One tile's stages (in a worker thread)."""
@@ -526,8 +529,11 @@ class TileEngine:
         while pending:
             yield pending.popleft().result()
 
-    def _kept_bytes(self, dtype: _TileDtype) -> int:
-        """Bytes the first pass's tiles would take if kept for the second."""
+    def _kept_bytes(self, dtype: _TileDtype, denoised: bool = True) -> int:
+        """Bytes the first pass's tiles would take if kept for the second.
+
+        ``denoised=False``: kept without their denoised scan (made again when needed).
+        """
         image = self.plan.image
         height, width = image.shape[:2]
         planes = image.shape[2] if image.ndim == 3 else 1
@@ -535,7 +541,7 @@ class TileEngine:
         # scan; the relief (8-bit samples in a run that writes PNGs); for the stroke
         # colouring, the padded denoised tile; the stroke directions (angle, coherence,
         # energy) when the second pass needs them
-        kept = int("denoised" in self.plan.needs)
+        kept = int(denoised and "denoised" in self.plan.needs)
         if self.plan.config.color == "stroke" and "hsv" in self.plan.needs:
             kept += 1
         per_pixel = 8 * ("field" in self.plan.needs) + 4 * planes * kept
@@ -559,6 +565,14 @@ class TileEngine:
         strokes = "strokes" in self.plan.needs
         # a single tile is kept whatever its size: it is the second pass's only tile
         keep = self.plan.single or self._kept_bytes(dtype) <= KEEP_BYTES
+        # Else, when only that way they fit (a colour scan's denoised tile is 12 bytes a
+        # pixel), without the denoised scan: the second pass denoises again, and makes
+        # none of the other stages again (the stroke colouring's padded tile holds the
+        # denoised scan: then nothing is kept).
+        self._denoise_again = not keep and "denoised" in self.plan.needs and not (
+            self.plan.config.color == "stroke" and "hsv" in self.plan.needs) and \
+            self._kept_bytes(dtype, denoised=False) <= KEEP_BYTES
+        keep = keep or self._denoise_again
         kept: dict[TileBox, ComputedTile] = {}
         whole = None
         fitting = scaling and self.scale.normalizer is None and entry.fits_in_parts
@@ -578,7 +592,10 @@ class TileEngine:
 
         def first(box: TileBox) -> ComputedTile:
             if keep:
-                return self.compute(box, dtype)
+                tile = self.compute(box, dtype)
+                if self._denoise_again:
+                    tile.denoised = None
+                return tile
             return compute_tile(self.plan, box, self.timer, measured, dtype)
 
         for tile in self.ordered(pool, first, self.plan.boxes):
@@ -630,8 +647,9 @@ class TileEngine:
         With a global scale to fit, or stroke figures to sum, a first pass
         computes every tile's magnitude and stroke directions; the second pass
         reuses the first pass's tiles when they fit in ``KEEP_BYTES`` (8.5 MP,
-        outputs hsv: 102 MB), and computes them again otherwise, so memory
-        stays bounded. ``scale.strokes`` holds the whole image's stroke figures
+        outputs hsv: 102 MB), or when they fit without their denoised scan
+        (then only the denoise is done again), and computes them again
+        otherwise, so memory stays bounded. ``scale.strokes`` holds the whole image's stroke figures
         once the first band is out. ``keep`` names the :class:`FinishedTile`
         stages the caller reads (``"field"``, ``"normalized"``, ``"unit"``,
         ...); the others are dropped as each tile is finished, so a band holds
@@ -652,8 +670,12 @@ class TileEngine:
                 kept = self._fit(pool, dtype)
 
             def second(box: TileBox) -> FinishedTile:
-                tile = kept.pop(box, None) or compute_tile(plan, box, self.timer, self.later,
-                                                           dtype)
+                tile = kept.pop(box, None)
+                if tile is None:
+                    tile = compute_tile(plan, box, self.timer, self.later, dtype)
+                elif self._denoise_again:  # kept without it: the same bits, made again
+                    tile.denoised = compute_tile(plan, box, self.timer, {"denoised"},
+                                                 dtype).denoised
                 done = finish_tile(plan, self.scale, tile, dtype, self.timer)
                 if per_tile is not None:
                     done.extra = per_tile(done)

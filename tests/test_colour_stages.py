@@ -223,6 +223,28 @@ def test_colour_relief_keeps_the_hue_of_a_flat_region(colour):
     assert out.min() >= 0 and out.max() <= 1
 
 
+def test_colour_relief_is_its_formula_on_every_pixel(rng):
+    """Random colours and shading: s (c + e) / (Y + e), divided by the largest channel above 1.
+
+    The reference takes the largest channel with NumPy's max over the last axis; the
+    saturated colours make it exceed 1 on many pixels, so the division is tested.
+    """
+    from sketchgrad.sketch import RELIEF_DARK_FLOOR, relief
+
+    image = rng.random((37, 53, 3), dtype=np.float32)
+    image[::3, :, 0] = 1.0  # saturated reds and blues: channels far above the luma
+    image[::3, :, 1:] *= np.float32(0.1)
+    e = np.float32(RELIEF_DARK_FLOOR)
+    shading = relief(luma(image))
+    want = (image + e) / (luma(image) + e)[..., None] * shading[..., None]
+    peak = np.maximum(want.max(axis=2), np.float32(1.0))
+    assert (peak > 1).mean() > 0.1
+    want = np.clip(want / peak[..., None], 0, 1)
+    got = colour_relief(image)
+    assert got.dtype == np.float32 and got.shape == image.shape
+    assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
 def test_colour_relief_errors():
     with pytest.raises(ParameterError, match="not a grey .* color='scan'"):
         sketch_effect(np.zeros((4, 4, 3), np.float32))

@@ -377,6 +377,24 @@ def test_integer_block_means_equal_float_block_means(dtype, shape, k):
     assert_allclose(got, expected, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_a_colour_scans_background_check_reads_the_mean_of_its_channels(dtype):
+    """RGB is shrunk as the block means of its channels' mean (NumPy's mean, as reference)."""
+    from sketchgrad.arrays import block_means
+    from sketchgrad.io import NativeImage
+
+    rng = np.random.default_rng(7)
+    full = 1.0 if dtype == np.float32 else float(np.iinfo(dtype).max)
+    samples = (rng.random((301, 411, 3)) * full).astype(dtype)
+    image = (samples / full).astype(np.float32)
+    side = 50  # k = ceil(411 / 50) = 9: edge blocks on both sides
+    want = block_means(image.mean(axis=2, dtype=np.float32), 9)
+    assert_array_equal(module._shrunk_grey(image, side), want)
+    if dtype != np.float32:  # kept in its file's dtype: converted strip by strip
+        native = NativeImage(samples, mode="rgb")
+        assert_allclose(module._shrunk_grey(native, side), want, rtol=0, atol=1e-6)
+
+
 def test_integer_block_means_of_a_wide_block_do_not_overflow():
     """8-bit columns of more than 257 rows are summed in 32 bits (255 * 300 > 65535)."""
     samples = np.full((300, 600), 255, np.uint8)

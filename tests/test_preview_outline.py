@@ -157,7 +157,8 @@ linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
 
 @linux
 def test_the_child_finishes_the_sheet_it_began_and_writes_the_same_bytes(tmp_path,
-                                                                         monkeypatch):
+                                                                         monkeypatch,
+                                                                         quiet_fork):
     from sketchgrad.renderer import PreviewRenderer
 
     log = tmp_path / "begun.log"
@@ -171,7 +172,9 @@ def test_the_child_finishes_the_sheet_it_began_and_writes_the_same_bytes(tmp_pat
     monkeypatch.setattr(PreviewSheet, "__init__", counted)  # before the fork: the child too
     res = sketchgrad.process(drawing((300, 420)), PipelineConfig(strength=1.0))
     other = sketchgrad.process(drawing((300, 420), seed=9), PipelineConfig(strength=2.0))
-    with PreviewRenderer() as child:
+    with quiet_fork():
+        child = PreviewRenderer()
+    with child:
         child.begin(preview_outline(res))
         first = child.render(res, tmp_path / "child.png", {"k": "v"})
         child.begin(preview_outline(other))  # not this preview's outline: begun again
@@ -185,14 +188,17 @@ def test_the_child_finishes_the_sheet_it_began_and_writes_the_same_bytes(tmp_pat
 
 
 @linux
-def test_an_outline_the_child_cannot_use_or_a_dead_child_still_gives_the_preview(tmp_path):
+def test_an_outline_the_child_cannot_use_or_a_dead_child_still_gives_the_preview(tmp_path,
+                                                                                 quiet_fork):
     import signal
 
     from sketchgrad.renderer import PreviewRenderer
 
     res = sketchgrad.process(drawing((200, 260)), PipelineConfig(strength=1.0))
     here = render_preview(res, tmp_path / "here.png", text={}, atomic=False).read_bytes()
-    with PreviewRenderer() as child:
+    with quiet_fork():
+        child = PreviewRenderer()
+    with child:
         child.begin("not an outline")  # the child fails to begin a sheet from it: no answer
         assert child.render(res, tmp_path / "a.png", {}).read_bytes() == here
         assert (child.answered, child.drawn_here) == (1, 0)

@@ -93,11 +93,12 @@ def result():
 
 
 @pytest.fixture
-def started():
+def started(quiet_fork):
     made = []
 
     def start() -> PreviewRenderer:
-        made.append(PreviewRenderer())
+        with quiet_fork():
+            made.append(PreviewRenderer())
         return made[-1]
 
     yield start
@@ -314,6 +315,7 @@ def test_wanted_only_for_the_preview_on_linux_without_threads(monkeypatch):
     monkeypatch.delenv(renderer.ENV_VAR, raising=False)
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(threading, "active_count", lambda: 1)
+    monkeypatch.delitem(sys.modules, "cv2", raising=False)  # the command asks before it
     assert renderer_wanted(["magnitude", "preview"])
     assert not renderer_wanted(["magnitude", "hsv", "sketch", "flow"])
     for off in ("0", "no", "OFF", "false"):
@@ -335,8 +337,23 @@ def test_the_commands_help_documents_the_switch(capsys):
     assert f"{renderer.ENV_VAR}=0  draw previews in this process" in shown
 
 
+def test_not_wanted_once_opencv_is_imported(monkeypatch):
+    import cv2
+
+    monkeypatch.delenv(renderer.ENV_VAR, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert sys.modules["cv2"] is cv2
+    assert not renderer_wanted(["preview"])
+    assert start_renderer(["preview"]) is None
+    monkeypatch.delitem(sys.modules, "cv2")
+    assert renderer_wanted(["preview"])
+
+
 def test_not_wanted_while_another_thread_runs(monkeypatch):
     monkeypatch.delenv(renderer.ENV_VAR, raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.delitem(sys.modules, "cv2", raising=False)  # the thread alone must be the reason
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
@@ -345,6 +362,9 @@ def test_not_wanted_while_another_thread_runs(monkeypatch):
     finally:
         stop.set()
         thread.join()
+    # with no other thread (threads of earlier tests, e.g. Dask's, aside) it is wanted
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert renderer_wanted(["preview"])
 
 
 class _Recorder:
@@ -527,11 +547,20 @@ def test_the_job_pickles_once_per_scan(tmp_path, started, result, monkeypatch):
     assert sent[0] >= len(pickle.dumps(result.image, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+_CTRL_C_SCANS = 40
+
+
 @pytest.mark.slow
 def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
+    # 40 scans (0.3-0.5 s each): the run is still going when the interrupt comes, also on
+    # a loaded machine where finding the processes below takes a second or two
     (tmp_path / "scans").mkdir()
-    for k in range(6):
-        Image.fromarray(grey_scan((600, 800), seed=k)).save(tmp_path / "scans" / f"s{k}.png")
+    for k in range(_CTRL_C_SCANS):
+        scan = tmp_path / "scans" / f"s{k:02d}.png"
+        if k < 6:
+            Image.fromarray(grey_scan((600, 800), seed=k)).save(scan)
+        else:
+            scan.write_bytes((tmp_path / "scans" / f"s{k % 6:02d}.png").read_bytes())
     marker = uuid.uuid4().hex
     with subprocess.Popen(
             [sys.executable, "-m", "sketchgrad", "run", "scans", "-o", "out", "--workers", "1"],
@@ -552,7 +581,8 @@ def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
     assert proc.returncode == 130, rest
     assert rest[-1] == "sketchgrad: interrupted; temporary files removed"
     assert not any("Traceback" in line for line in rest)
-    assert not (tmp_path / "out" / "s5.preview.png").exists()  # really stopped mid-way
+    last = f"s{_CTRL_C_SCANS - 1:02d}.preview.png"
+    assert not (tmp_path / "out" / last).exists()  # really stopped mid-way
     assert [p for p in tmp_path.rglob("*") if p.name.endswith(".tmp")] == []
     deadline = time.monotonic() + 15
     while processes_marked(marker) and time.monotonic() < deadline:

@@ -250,6 +250,48 @@ def test_streamed_files_equal_whether_first_pass_tiles_are_kept_or_made_again(
         np.testing.assert_array_equal(kept[kind], again[kind], err_msg=kind)
 
 
+@pytest.mark.parametrize("denoise", ["gaussian", "bilateral"])
+def test_tiles_kept_without_their_denoised_scan_give_the_same_files(tmp_path, monkeypatch,
+                                                                    denoise):
+    """A colour run's tiles kept without the denoised scan: the second pass denoises again.
+
+    With room for gx, gy (8 bytes a pixel) and the colour relief's samples (3), but
+    not the denoised colour scan (12 more), the files -- the preview's denoised panel
+    included -- equal those of the run that keeps everything and of the one that
+    keeps nothing; the second pass denoised each tile again and made nothing else.
+    """
+    img = scan((70, 90), seed=5)
+    img = np.dstack([img, img ** 1.5, 1 - 0.5 * (1 - img)]).astype(np.float32)
+    cfg = PipelineConfig(tile_size=32, channels="rgb", denoise=denoise)
+    kinds = ("magnitude", "hsv", "sketch", "preview")
+    asked = []
+    real = tiling.compute_tile
+
+    def recorded(plan, box, timer, needs=None, dtype=np.float32):
+        asked.append(None if needs is None else frozenset(needs))
+        return real(plan, box, timer, needs, dtype)
+
+    monkeypatch.setattr(tiling, "compute_tile", recorded)
+
+    def run(folder, keep_bytes):
+        monkeypatch.setattr(tiling, "KEEP_BYTES", keep_bytes)
+        asked.clear()
+        paths = {kind: tmp_path / folder / f"{kind}.png" for kind in kinds}
+        (tmp_path / folder).mkdir()
+        process_to_files(img, cfg, paths)
+        return {kind: path.read_bytes() for kind, path in paths.items()}, list(asked)
+
+    pixels = img.shape[0] * img.shape[1]
+    everything, calls = run("all", 23 * pixels)
+    assert calls == [None] * 9  # 3 x 3 tiles, each computed once with every stage
+    slim, calls = run("slim", 11 * pixels)
+    assert calls == [None] * 9 + [frozenset({"denoised"})] * 9
+    nothing, calls = run("none", 11 * pixels - 1)
+    assert len(calls) == 18 and frozenset({"denoised"}) not in calls
+    for kind in kinds:
+        assert slim[kind] == everything[kind] == nothing[kind], kind
+
+
 @pytest.mark.parametrize("method", sorted(DENOISE_METHODS))
 @pytest.mark.parametrize("strength", [None, 0.05])
 def test_local_denoisers_run_on_tiles_global_ones_on_the_whole(method, strength):
