@@ -81,15 +81,12 @@ def _central_rows(image: NDArray[np.float32], rows: slice, d_row: NDArray[np.flo
         d_col[:, -1] *= np.float32(2.0)
 
 
-def _check_grey(image: NDArray[np.floating], *, empty: bool = True) -> None:
-    """Raise unless ``image`` is 2-D (grey) and finite; with ``empty=False`` also if empty."""
-    if image.ndim != 2 or (not empty and image.size == 0):
+def _check_grey(image: NDArray[np.floating]) -> None:
+    """Raise unless ``image`` (read by ``as_image``: finite, in [0, 1]) is 2-D (grey)."""
+    if image.ndim != 2:
         raise ParameterError(f"image of shape {image.shape} is not a grey (H, W) image; "
                              "load the scan with mode='gray', or pass color='scan' for "
                              "the relief in an (H, W, 3) scan's own colours")
-    # min and max each propagate NaN; their sum could overflow for finite values
-    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
-        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
 
 
 def relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = np.pi / 2.2,
@@ -312,8 +309,6 @@ def colour_relief(image: ArrayLike, *, depth: float = 10.0, elevation: float = n
     if image.ndim != 3 or image.shape[2] != 3:
         raise ParameterError(f"image of shape {image.shape} is not an (H, W, 3) RGB image; "
                              "load the scan with mode='rgb'")
-    if image.size and not (np.isfinite(image.min()) and np.isfinite(image.max())):
-        raise ParameterError("image contains NaN or infinite values; give finite values in [0, 1]")
     if denoise is not None:
         from .denoise import denoise as _denoise
 

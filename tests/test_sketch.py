@@ -144,16 +144,18 @@ def test_small_images_and_errors():
         sketch_effect(np.zeros((4, 4), np.float32), depth=np.inf)
 
 
-def test_grey_check_tells_large_finite_values_from_non_finite():
-    from sketchgrad.sketch import _check_grey
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_relief_refuses_non_finite_pixels_and_counts_them(bad):
+    """The input rule's check (as_image), once: the relief adds no second one."""
+    from sketchgrad.sketch import colour_relief
 
-    big = np.full((2, 3), np.finfo(np.float32).max, np.float32)
-    _check_grey(big)  # finite: no error, no overflow warning (warnings are errors here)
-    for bad in (np.nan, np.inf, -np.inf):
-        image = big.copy()
-        image[1, 2] = bad
-        with pytest.raises(ParameterError, match="NaN or infinite"):
-            _check_grey(image)
+    image = np.full((3, 4), 0.5, np.float32)
+    image[1, 2] = image[2, 3] = bad
+    with pytest.raises(ParameterError, match=r"image has 2 pixels with non-finite values"):
+        relief(image)
+    rgb = np.repeat(image[..., None], 3, axis=2)
+    with pytest.raises(ParameterError, match=r"image has 2 pixels with non-finite values"):
+        colour_relief(rgb)
 
 
 def test_relief_of_a_tall_drawing_band_by_band_is_the_classic_formula(rng):
