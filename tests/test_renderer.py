@@ -860,3 +860,27 @@ def test_a_file_that_fails_while_the_child_draws_leaves_nothing_and_the_child_in
                              preview_renderer=child)
     assert again["preview"].read_bytes() == here["preview"].read_bytes()
     assert (child.streamed, child.drawn_here) == (1, 0)
+
+
+def test_ctrl_c_meanwhile_stops_the_child_before_it_writes(tmp_path, started, result,
+                                                           monkeypatch):
+    parent = os.getpid()
+    real = preview._figure
+
+    def slow(*args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preview, "_figure", slow)
+    child = started()
+    pid = child.pid
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        child.render(result, tmp_path / "p.png", {}, meanwhile=interrupted)
+    assert not alive(pid) and child.pid is None  # gone before the caller's cleanup
+    time.sleep(1.0)  # when the child would have written, had it lived
+    assert list(tmp_path.iterdir()) == []
