@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -1511,6 +1511,9 @@ class Thumbnails:
         self.planes: dict[str, np.ndarray | None] = {kind: None for kind in self.KINDS
                                                      if kind in have}
         self.details = self._plan_details(image) if step > 1 else None
+        #: Scan rows whose thumbnails are complete: the whole rows of tiles added so far,
+        #: from the top (bands are added top to bottom, as ``TileEngine.run`` yields them).
+        self.done = 0
 
     def _plan_details(self, image: np.ndarray | NativeImage) -> dict[str, Any]:
         """Choose the 1:1 detail window before the tiles stream, and crop the scan.
@@ -1584,6 +1587,65 @@ class Thumbnails:
                     ch, cw = details["window"][2:]
                     details[name] = np.zeros((ch, cw) + part.shape[2:], part.dtype)
                 details[name][rows, cols] = part
+        if band and band[0].box.y0 == self.done \
+                and sum(tile.box.x1 - tile.box.x0 for tile in band) == self.full_shape[1]:
+            self.done = band[0].box.y1  # a whole row of tiles, next below those added
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The thumbnails' arrays made so far, by name.
+
+        ``"image"`` (the scan's block means), each stage's plane under its
+        kind (``"hsv"``, ``"gx"``, ...) once a tile brought it, and
+        ``"detail:<crop>"`` for the detail crops (``"detail:scan"`` from the
+        start). :meth:`result` holds these very arrays.
+
+        Examples
+        --------
+        >>> thumbs = Thumbnails(np.zeros((40, 1500), np.float32), 3, {"hsv"})
+        >>> sorted(thumbs.arrays()), thumbs.arrays()["image"].shape
+        (['detail:scan', 'image'], (14, 500))
+        """
+        named = {"image": self.image}
+        named.update((kind, plane) for kind, plane in self.planes.items() if plane is not None)
+        if self.details is not None:
+            named.update((f"detail:{name}", crop) for name, crop in self.details.items()
+                         if name != "window")
+        return named
+
+    def strips(self, top: int, bottom: int, have: Container[str] = ()
+               ) -> dict[str, tuple[int, tuple[int, ...], np.ndarray]]:
+        """What the scan's rows ``top:bottom`` made of the thumbnails, to copy them elsewhere.
+
+        For a copy (a preview process's) that holds the arrays named in
+        ``have`` as they were up to the scan's row ``top``: name -> (first
+        row, the whole array's shape, its rows), views of :meth:`arrays`. An
+        array not in ``have`` is given from its first row; the image and the
+        scan's crop, made before the tiles, are given whole, once.
+
+        Examples
+        --------
+        >>> thumbs = Thumbnails(np.zeros((40, 1500), np.float32), 3, {"hsv"})
+        >>> {name: (row, shape, rows.shape) for name, (row, shape, rows)
+        ...  in thumbs.strips(0, 6).items() if name == "image"}
+        {'image': (0, (14, 500), (14, 500))}
+        >>> thumbs.strips(6, 12, have={"image", "detail:scan"})
+        {}
+        """
+        s = self.step
+        out = {}
+        for name, array in self.arrays().items():
+            if name in ("image", "detail:scan"):  # whole from the start
+                start, stop = 0, (0 if name in have else len(array))
+            elif name.startswith("detail:"):  # the window's rows among the scan's
+                r, ch = cast("dict[str, Any]", self.details)["window"][0:3:2]
+                start, stop = min(max(top - r, 0), ch), min(max(bottom - r, 0), ch)
+            else:  # the blocks that start in those rows (bands start on multiples of the step)
+                start, stop = -(-top // s), -(-bottom // s)
+            if name not in have:
+                start = 0
+            if stop > start:
+                out[name] = (start, array.shape, array[start:stop])
+        return out
 
     def outline(self, config: PipelineConfig, meta: ScanMeta | None, *, strokes: bool,
                 strength_used: float | None = None, channels: str | None = None,

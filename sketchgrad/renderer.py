@@ -11,36 +11,75 @@ draws each preview it is sent (:meth:`PreviewRenderer.render`) exactly as
 sends the preview's outline as soon as the scan is planned
 (:meth:`PreviewRenderer.begin`): the child lays out the sheet and draws its
 texts (:class:`sketchgrad.preview.PreviewSheet`) while the tiles are
-computed, so the preview's pictures are all that is left when the last tile
-is done.
+computed. It then keeps a copy of the run's thumbnails
+(:class:`sketchgrad.preview.Thumbnails`), sent band by band as the tiles are
+finished (:meth:`PreviewRenderer.update`), so that when the last tile is done
+the preview's result travels without its arrays (a few kilobytes instead of
+about 15 MB at 8.5 MP) and the pictures are all that is left to draw.
+
+The messages, each one ``send_bytes`` (the first byte says which):
+
+- ``B`` + the pickled outline: begin a sheet (and drop any thumbnails held).
+  Acknowledged by ``R``.
+- ``P`` + (stream number, part number, count of buffers) + pickled strips of
+  the thumbnails (:meth:`sketchgrad.preview.Thumbnails.strips`), followed by
+  that many messages, the strips' arrays sent as they lie in memory
+  (pickle's out-of-band buffers: no copy here). Part 0 starts a new copy;
+  a part out of sequence, or one that fails to unpickle or to fit, spoils
+  the copy. Acknowledged by ``R``.
+- ``F`` + (stream number, parts sent) + the pickled job ``(result, dest,
+  text, cwd)`` whose arrays are the thumbnails' (pickle's persistent ids:
+  names, not pixels). The child draws when its copy is whole and of this
+  stream (answer ``ok`` or the error), else answers ``resend``; either way
+  it drops its copy.
+- ``D`` + the pickled job with the arrays: draw (answered as ``F``). Sent
+  when the result was not streamed, or after ``resend``.
+
+Between sending ``F`` (or ``D``) and reading the answer this process does
+its own last work, if the caller gives it (``render(..., meanwhile=)``: a
+streamed run writes its last band and closes its files while the child
+draws).
+
+This process sends a part only when the child has acknowledged every
+message before it (``R``), that is when it waits for input: a child still
+warming up or laying out the sheet never makes the tile loop wait. The rows
+it could not take are sent with the next part, at the latest just before
+``F``. Acknowledgements are read before each part and while waiting for an
+answer, so none is left in the pipe once :meth:`~PreviewRenderer.render`
+returns.
 
 Whatever happens to the child, the preview is still drawn: a child that died
-(killed, out of memory), a broken pipe, or a job or reply that does not pickle
-makes this process draw the preview itself. An error raised while drawing
-reaches the caller as the same type with the same message. The child ignores
-Ctrl-C (this process handles it) and exits when this process closes the pipe
-or goes away. Only Linux forks the child (``fork`` start method); elsewhere,
-and with ``SKETCHGRAD_PREVIEW_PROCESS=0``, the previews are drawn in-process.
+(killed, out of memory), a broken pipe, a job or reply that does not pickle,
+or a copy of the thumbnails that went wrong makes this process send the
+whole result (``D``) or draw the preview itself, from its own thumbnails,
+which it keeps. An error raised while drawing reaches the caller as the same
+type with the same message. The child ignores Ctrl-C (this process handles
+it) and exits when this process closes the pipe or goes away. Only Linux
+forks the child (``fork`` start method); elsewhere, and with
+``SKETCHGRAD_PREVIEW_PROCESS=0``, the previews are drawn in-process.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
+import struct
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
     from .pipeline import Result
-    from .preview import PreviewOutline, PreviewSheet
+    from .preview import PreviewOutline, PreviewSheet, Thumbnails
 
 __all__ = ["PreviewRenderer", "start_renderer", "renderer_wanted", "forks_safely", "ENV_VAR"]
 
@@ -54,9 +93,15 @@ _OFF = ("0", "no", "off", "false")
 _REPLY_SECONDS = 120.0
 # Seconds to wait for the child to leave when asked (SIGTERM), before killing it.
 _EXIT_SECONDS = 5.0
-# The first byte of a message to the child: the outline of the next preview (no answer),
-# or a preview to draw (answered).
-_BEGIN, _DRAW = b"B", b"D"
+# The first byte of a message to the child (see the module's docstring): the outline of
+# the next preview, a part of its thumbnails (both acknowledged by _READY), the preview to
+# draw from those thumbnails, or one to draw from the arrays sent with it (both answered).
+_BEGIN, _PART, _FINISH, _DRAW = b"B", b"P", b"F", b"D"
+# The child's acknowledgement: it handled a _BEGIN or a _PART and reads the next message.
+_READY = b"R"
+# After _PART and _FINISH: the stream's number, the part's number (for _FINISH: the parts
+# sent), the count of out-of-band buffers that follow (_PART).
+_HEADER = struct.Struct("<QII")
 
 
 def renderer_wanted(outputs: Sequence[str]) -> bool:
@@ -128,6 +173,11 @@ class PreviewRenderer:
     5150; the command forks before it imports OpenCV). The child draws with
     matplotlib's settings as they are when it starts.
 
+    A streamed run calls :meth:`begin` once the scan is planned,
+    :meth:`update` after each band of tiles, and :meth:`render` at the end:
+    the child then holds the thumbnails already, and only the result's
+    small rest is sent. The messages are described in :mod:`sketchgrad.renderer`.
+
     Attributes
     ----------
     answered : int
@@ -135,6 +185,9 @@ class PreviewRenderer:
     drawn_here : int
         Previews drawn in this process because the child was gone (or the job
         or its reply did not pickle).
+    streamed : int
+        Of the previews answered, those the child drew from the thumbnails it
+        was sent band by band (the rest were sent whole).
     exitcode : int or None
         The child's exit status once it is gone (0: it left cleanly; negative:
         killed by that signal).
@@ -172,8 +225,13 @@ class PreviewRenderer:
         self._conn: Connection | None = here
         self._process: BaseProcess | None = process
         self._lock = threading.Lock()
+        # messages sent that the child acknowledges (_READY) and has not yet
+        self._unacked = 0
+        self._stream: _Stream | None = None  # the thumbnails the child is copying
+        self._streams = 0  # streams begun, to number them
         self.answered = 0
         self.drawn_here = 0
+        self.streamed = 0
         self.exitcode: int | None = None
 
     @property
@@ -187,7 +245,8 @@ class PreviewRenderer:
         Returns at once (no answer is awaited). The next :meth:`render` whose
         result has this outline finishes that sheet; any other draws a sheet
         of its own, and a child that failed to begin one simply begins it
-        then. The same file either way.
+        then. The same file either way. Thumbnails sent before (:meth:`update`)
+        are dropped.
 
         Parameters
         ----------
@@ -195,24 +254,52 @@ class PreviewRenderer:
             The preview's outline (:meth:`sketchgrad.preview.Thumbnails.outline`).
         """
         with self._lock:
+            self._stream = None
             if self._conn is None:
                 return
             try:
                 message = _BEGIN + pickle.dumps(outline, protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # the preview is then begun when it is drawn
                 return
-            try:
-                self._conn.send_bytes(message)
-            except OSError:  # the child died: render() draws here
-                self._stop()
+            if self._send([message]):
+                self._unacked += 1
+
+    def update(self, thumbnails: Thumbnails) -> None:
+        """Send the child the thumbnails' rows made since the last call, if it is free to take them.
+
+        Called after each band of tiles is added to ``thumbnails``; the first
+        call with these thumbnails starts the child's copy of them. Returns at
+        once when the child is still busy with an earlier message (warming
+        up, laying out the sheet): those rows go with a later call, or with
+        :meth:`render`. A copy that cannot be made (a part that does not
+        pickle) only means that :meth:`render` sends the whole result.
+
+        Parameters
+        ----------
+        thumbnails : Thumbnails
+            The run's thumbnails (:class:`sketchgrad.preview.Thumbnails`),
+            whose :meth:`~sketchgrad.preview.Thumbnails.result` will be drawn.
+        """
+        with self._lock:
+            if self._conn is None:
+                return
+            stream = self._stream
+            if stream is None or stream.thumbs() is not thumbnails:
+                self._streams += 1
+                stream = self._stream = _Stream(self._streams, thumbnails)
+            if stream.intact and self._ready():
+                self._send_part(stream, thumbnails.done)
 
     def render(self, result: Result, dest: str | os.PathLike[str],
-               text: Mapping[str, str]) -> Path:
+               text: Mapping[str, str], *,
+               meanwhile: Callable[[], object] | None = None) -> Path:
         """Write ``result``'s preview to ``dest`` in the child, or here if it is gone.
 
         Writes what ``render_preview(result, dest, text=text, atomic=False)``
         writes (the caller stages and renames the file) and raises what it
-        raises. Returns once the file is complete.
+        raises. Returns once the file is complete. When ``result`` is the
+        :meth:`~sketchgrad.preview.Thumbnails.result` of the thumbnails last
+        given to :meth:`update`, the child draws it from its copy of them.
 
         Parameters
         ----------
@@ -222,6 +309,14 @@ class PreviewRenderer:
             The file to write (not staged: the caller renames it into place).
         text : mapping
             PNG text chunks.
+        meanwhile : callable, optional
+            This process's own work to do while the child draws (a streamed
+            run writes its last band and closes its files): called once, after
+            the job is sent and before the answer is awaited (before drawing,
+            when the preview is drawn here). If it raises, the child's answer
+            is still awaited, so its file is complete before the caller
+            removes it, and that exception is raised instead of the answer.
+            It must not use this renderer.
 
         Returns
         -------
@@ -232,13 +327,99 @@ class PreviewRenderer:
 
         dest = Path(dest)
         text = dict(text)
+        once = _Once(meanwhile)
         with self._lock:
-            if self._drawn_by_child(result, dest, text):
+            stream, self._stream = self._stream, None
+            if stream is not None and self._drawn_from_copy(stream, result, dest, text, once):
+                return dest
+            if self._drawn_by_child(result, dest, text, once):
                 return dest
             self.drawn_here += 1
+        once()
         return render_preview(result, dest, text=text, atomic=False)
 
-    def _drawn_by_child(self, result: Result, dest: Path, text: dict[str, str]) -> bool:
+    def _ready(self) -> bool:
+        """Whether the child has handled every message it acknowledges (it waits for input)."""
+        conn = self._conn
+        try:
+            while self._unacked and conn is not None and conn.poll(0):
+                if conn.recv_bytes() != _READY:  # nothing else comes unasked: out of step
+                    raise OSError("the preview process sent an unexpected message")
+                self._unacked -= 1
+        except (OSError, EOFError):  # the child died: render() draws here
+            self._stop()
+            return False
+        except BaseException:  # Ctrl-C: the child must be gone before the cleanup
+            self._stop()
+            raise
+        return self._conn is not None and self._unacked == 0
+
+    def _send(self, messages: Sequence[bytes | memoryview]) -> bool:
+        """Send messages that belong together; False (and the child stopped) if it is gone."""
+        conn = self._conn
+        if conn is None:
+            return False
+        try:
+            for message in messages:
+                conn.send_bytes(message)
+        except OSError:  # the child died: render() draws here
+            self._stop()
+            return False
+        except BaseException:  # Ctrl-C mid-message: the child must be gone before the cleanup
+            self._stop()
+            raise
+        return True
+
+    def _send_part(self, stream: _Stream, bottom: int) -> bool:
+        """Send the rows of the stream's thumbnails made down to the scan's row ``bottom``.
+
+        False when the child's copy can no longer be used (a part that does
+        not pickle, a child gone).
+        """
+        thumbs = stream.thumbs()
+        if thumbs is None:  # the run was abandoned
+            return False
+        strips = thumbs.strips(stream.top, bottom, stream.names)
+        if not strips:
+            return True
+        try:
+            head, buffers = _pickled_part(strips)
+        except Exception:  # no copy then: render() sends the whole result
+            stream.intact = False
+            return False
+        header = _PART + _HEADER.pack(stream.number, stream.parts, len(buffers))
+        if not self._send([header + head, *buffers]):
+            return False
+        stream.parts += 1
+        stream.top = bottom
+        stream.names.update(strips)
+        self._unacked += 1
+        return True
+
+    def _drawn_from_copy(self, stream: _Stream, result: Result, dest: Path,
+                         text: dict[str, str], meanwhile: _Once) -> bool:
+        """Have the child draw from its copy of the thumbnails; as :meth:`_drawn_by_child`."""
+        thumbs = stream.thumbs()
+        if self._conn is None or not stream.intact or thumbs is None \
+                or result.image is not thumbs.image:
+            return False  # not the stream's result: it is sent whole
+        if not self._send_part(stream, thumbs.full_shape[0]):  # the rows not taken yet
+            return False
+        named = {id(array): (name, array) for name, array in thumbs.arrays().items()
+                 if name in stream.names}
+        try:
+            buffer = io.BytesIO()
+            buffer.write(_FINISH + _HEADER.pack(stream.number, stream.parts, 0))
+            _Referring(buffer, named).dump((result, os.fspath(dest), text, os.getcwd()))
+        except Exception:
+            return False
+        drawn = self._answered(buffer.getbuffer(), meanwhile)
+        if drawn:
+            self.streamed += 1
+        return drawn
+
+    def _drawn_by_child(self, result: Result, dest: Path, text: dict[str, str],
+                        meanwhile: _Once) -> bool:
         """Have the child draw; True once it did, False if this process must (raises its error)."""
         if self._conn is None:
             return False
@@ -247,10 +428,24 @@ class PreviewRenderer:
                                        protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:
             return False
+        return self._answered(job, meanwhile)
+
+    def _answered(self, job: bytes | memoryview, meanwhile: _Once) -> bool:
+        """Send a job and read the answer: True once the child drew (raises its error)."""
+        if not self._send([job]):
+            return False
+        del job  # one copy of the scan's thumbnails at a time
+        conn = cast("Connection", self._conn)
         try:
-            self._conn.send_bytes(job)
-            del job  # one copy of the scan's thumbnails at a time
-            reply = self._reply(self._conn)
+            meanwhile()
+        except Exception:  # raised once the child is done with the file (in step)
+            self._discard_reply(conn)
+            raise
+        except BaseException:  # Ctrl-C: the child must be gone before the cleanup
+            self._stop()
+            raise
+        try:
+            reply = self._reply(conn)
         except (OSError, EOFError):  # the child died
             self._stop()
             return False
@@ -274,18 +469,36 @@ class PreviewRenderer:
             if _name(type(error)) == name and str(error) == message:
                 self.answered += 1
                 raise error
-        return False  # "unpicklable", or changed: drawing here raises the error itself
+        return False  # "resend", "unpicklable", or changed: sent whole, or drawn here
+
+    def _discard_reply(self, conn: Connection) -> None:
+        """Wait for the answer to the job just sent, and drop it (the caller raises its own)."""
+        try:
+            self._reply(conn)
+        except (OSError, EOFError):
+            self._stop()
+        except TimeoutError:
+            self._stop(stuck=True)
+        except BaseException:
+            self._stop()
+            raise
 
     def _reply(self, conn: Connection) -> bytes:
+        """The answer to the job just sent (the acknowledgements before it are taken on the way)."""
         deadline = time.monotonic() + _REPLY_SECONDS
-        while not conn.poll(0.5):  # ready on a reply, and on EOF when the child died
-            if time.monotonic() > deadline:
-                raise TimeoutError("the preview process did not answer")
-        return conn.recv_bytes()
+        while True:
+            while not conn.poll(0.5):  # ready on a reply, and on EOF when the child died
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the preview process did not answer")
+            data = conn.recv_bytes()
+            if data != _READY:
+                return data
+            self._unacked -= 1
 
     def _stop(self, *, stuck: bool = False) -> None:
         conn, self._conn = self._conn, None
         process, self._process = self._process, None
+        self._stream = None
         if conn is not None:
             conn.close()
         if process is None:
@@ -315,8 +528,97 @@ class PreviewRenderer:
         self.close()
 
 
+class _Stream:
+    """The parent's side of the child's copy of one run's thumbnails."""
+
+    def __init__(self, number: int, thumbs: Thumbnails) -> None:
+        self.number = number  # tags the parts, so no other run's can be mixed in
+        # not kept alive by this: a run that fails mid-way lets its thumbnails go at once
+        self.thumbs = weakref.ref(thumbs)
+        self.top = 0  # the scan's rows whose thumbnails were sent
+        self.names: set[str] = set()  # the arrays the child holds (some of their rows)
+        self.parts = 0  # parts sent
+        self.intact = True  # False once a part could not be sent: the result goes whole
+
+
+class _Once:
+    """Calls a function (or nothing) the first time it is called, and never again."""
+
+    def __init__(self, function: Callable[[], object] | None) -> None:
+        self._function = function
+
+    def __call__(self) -> None:
+        function, self._function = self._function, None
+        if function is not None:
+            function()
+
+
+def _pickled_part(strips: Mapping[str, Any]) -> tuple[bytes, list[memoryview]]:
+    """Strips pickled, with their contiguous arrays as out-of-band buffers (not copied)."""
+    buffers: list[memoryview] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+        try:
+            buffers.append(buffer.raw())
+        except BufferError:  # not contiguous: pickled with the rest
+            return True
+        return False
+
+    head = pickle.dumps(strips, protocol=5, buffer_callback=out_of_band)
+    return head, buffers
+
+
+class _Referring(pickle.Pickler):
+    """Pickles the arrays the child holds by their names (persistent ids), not their pixels."""
+
+    def __init__(self, file: io.BytesIO, named: dict[int, tuple[str, Any]]) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._named = named
+
+    def persistent_id(self, obj: Any) -> str | None:
+        found = self._named.get(id(obj))
+        return found[0] if found is not None and found[1] is obj else None
+
+
+class _Copy:
+    """The child's copy of one run's thumbnails: its arrays by name."""
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.arrays: dict[str, Any] = {}
+        self.parts = 0  # parts taken
+        self.intact = True
+
+    def take(self, data: bytes, buffers: list[bytes]) -> None:
+        """Place one part's strips (spoils the copy if they do not unpickle or fit)."""
+        import numpy as np
+
+        try:
+            strips = pickle.loads(memoryview(data)[1 + _HEADER.size:], buffers=buffers)
+            for name, (row, shape, rows) in strips.items():
+                array = self.arrays.get(name)
+                if array is None:
+                    array = self.arrays[name] = np.zeros(shape, rows.dtype)
+                array[row:row + len(rows)] = rows
+        except Exception:
+            self.intact = False
+        else:
+            self.parts += 1
+
+
+class _Resolving(pickle.Unpickler):
+    """Unpickles a job whose arrays are named (:class:`_Referring`) with the copy's arrays."""
+
+    def __init__(self, file: io.BytesIO, copy: _Copy) -> None:
+        super().__init__(file)
+        self._copy = copy
+
+    def persistent_load(self, pid: Any) -> Any:
+        return self._copy.arrays[pid]
+
+
 def _serve(conn: Connection, parents_end: Connection) -> None:
-    """The child: warm up, then draw each preview sent until the pipe closes."""
+    """The child: warm up, then handle each message sent until the pipe closes."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent acts
@@ -328,27 +630,62 @@ def _serve(conn: Connection, parents_end: Connection) -> None:
     except Exception:  # the first job meets the same failure and reports it to the parent
         pass
     sheet: PreviewSheet | None = None  # the next preview's, begun from its outline
+    copy: _Copy | None = None  # the thumbnails of the preview being streamed
     while True:
         try:
             data = conn.recv_bytes()
+            kind = data[:1]
+            if kind == _BEGIN:  # a sheet that fails to begin is begun when drawn
+                sheet, copy = None, None
+                try:
+                    sheet = _begin(pickle.loads(data[1:]))
+                except Exception:
+                    pass
+                conn.send_bytes(_READY)
+                continue
+            if kind == _PART:
+                number, part, count = _HEADER.unpack_from(data, 1)
+                buffers = [conn.recv_bytes() for _ in range(count)]
+                if part == 0:
+                    copy = _Copy(number)
+                if copy is not None:
+                    if (copy.number, copy.parts) == (number, part) and copy.intact:
+                        copy.take(data, buffers)
+                    else:  # a part missed, or another run's
+                        copy.intact = False
+                del data, buffers
+                conn.send_bytes(_READY)
+                continue
         except (EOFError, OSError):  # the parent closed the pipe, or went away
             return
-        if data[:1] == _BEGIN:  # no answer: a sheet that fails to begin is begun when drawn
-            sheet = None
-            try:
-                sheet = _begin(pickle.loads(data[1:]))
-            except Exception:
-                pass
-            continue
-        try:
-            job = pickle.loads(memoryview(data)[1:])
-        except Exception as exc:
-            reply = _error_reply(exc)
+        reply: tuple[str, Any]
+        if kind == _FINISH:
+            number, parts, _ = _HEADER.unpack_from(data, 1)
+            held, copy = copy, None  # dropped once drawn: one run's thumbnails at a time
+            if held is None or not held.intact or (held.number, held.parts) != (number, parts):
+                reply = ("resend", None)
+            else:
+                try:
+                    stream = io.BytesIO(memoryview(data)[1 + _HEADER.size:])
+                    job = _Resolving(stream, held).load()
+                except Exception:  # a name it does not hold, or a job that does not unpickle
+                    reply = ("resend", None)
+                else:
+                    del data, held
+                    reply = _draw(*job, sheet=sheet)
+                    del job
         else:
-            del data  # the thumbnails are held once, not twice, while drawing
-            reply = _draw(*job, sheet=sheet)
-            del job
-        sheet = None
+            copy = None
+            try:
+                job = pickle.loads(memoryview(data)[1:])
+            except Exception as exc:
+                reply = _error_reply(exc)
+            else:
+                del data  # the thumbnails are held once, not twice, while drawing
+                reply = _draw(*job, sheet=sheet)
+                del job
+        if reply[0] != "resend":  # else the sheet is finished by the whole result, next
+            sheet = None
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception:  # the parent draws the preview itself, which raises the error

@@ -15,12 +15,13 @@ are renamed into place once, together, when the last one is complete.
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -159,14 +160,18 @@ def process_to_files(scan: Scan | ArrayLike, config: PipelineConfig | None,
         zlib level 0-9 (default ``sketchgrad.png.DEFAULT_COMPRESSION``, 1).
     timings : dict, optional
         Filled with seconds per stage (summed over threads) and ``"png"``,
-        the time spent waiting for the writers.
+        the time spent waiting for the writers (with a preview process,
+        ``"preview"`` includes writing the last band and closing the files,
+        done while the child draws).
     figures : dict, optional
         Filled with ``{"strokes": summary}`` when stroke directions were measured.
     preview_renderer : PreviewRenderer, optional
         Draw the preview in this child process
         (:class:`sketchgrad.renderer.PreviewRenderer`, started before the scan
         was loaded, so its import of matplotlib overlapped the work) instead of
-        here; the same file either way. By default it is drawn here.
+        here; the same file either way. It is sent the thumbnails band by band
+        (:meth:`~sketchgrad.renderer.PreviewRenderer.update`) and draws while
+        the last band is written. By default it is drawn here.
 
     Returns
     -------
@@ -235,6 +240,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
     from .provenance import with_strength_used
+    from .renderer import PreviewRenderer
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
     height, width = image.shape[:2]
@@ -250,6 +256,10 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     text = with_strength_used(text, strength)  # the automatic estimate, now that it is known
     thumbs = Thumbnails(image, step, needs) if step else None
     channels = "rgb" if image.ndim == 3 else "gray"
+    # A preview process keeps a copy of the thumbnails, sent band by band, so that the
+    # finished preview needs only the result's small rest; another renderer (any object
+    # with begin and render) is handed the whole result.
+    mirrored = thumbs is not None and isinstance(renderer, PreviewRenderer)
     if thumbs and renderer is not None:
         # the preview's layout and texts are drawn by the preview process while the tiles
         # are computed (the panel set, titles and settings are known from here on)
@@ -258,6 +268,33 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
                                       flattened=engine.plan.flattened))
     writers: dict[str, PngWriter] = {}
     opened = False
+    drawn = False
+
+    def write(band: list[Any]) -> None:
+        for kind, writer in writers.items():
+            t = time.perf_counter()
+            stage = _LAYOUT[kind][0]
+            writer.write([getattr(tile, stage) for tile in band])  # joined while compressed
+            timer.add("png", t)
+
+    def close() -> None:
+        for kind, writer in list(writers.items()):
+            t = time.perf_counter()
+            writer.close()
+            del writers[kind]
+            timer.add("png", t)
+
+    def finish(band: list[Any]) -> None:
+        write(band)
+        close()
+
+    def preview_result() -> Result:
+        result = cast("Thumbnails", thumbs).result(config, meta, strength_used=strength)
+        result.strokes = engine.scale.strokes
+        result.channels = channels
+        result.flattened = engine.plan.flattened
+        return result
+
     try:
         # the stages written; the preview's thumbnails (block means of every stage) are
         # taken in the tile threads, before the other stages are dropped
@@ -279,30 +316,31 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
                                                   dpi=dpi, atomic=False)
             if thumbs:
                 thumbs.add(band)
-            for kind, writer in writers.items():
-                t = time.perf_counter()
-                stage = _LAYOUT[kind][0]
-                writer.write([getattr(tile, stage) for tile in band])  # joined while compressed
-                timer.add("png", t)
+                if mirrored:  # between bands, on this thread (sent without copying)
+                    preview_process = cast("PreviewRenderer", renderer)
+                    preview_process.update(thumbs)
+                    if thumbs.done == height:
+                        # The last band: the preview process draws while this process
+                        # writes the band and closes the files (the preview's file is
+                        # complete, or its error raised, before anything is renamed).
+                        t = time.perf_counter()
+                        preview_process.render(preview_result(), staged["preview"], text,
+                                               meanwhile=functools.partial(finish, band))
+                        timer.add("preview", t)
+                        drawn = True
+                        continue
+            write(band)
             del band
-        for kind, writer in list(writers.items()):
-            t = time.perf_counter()
-            writer.close()
-            del writers[kind]
-            timer.add("png", t)
+        close()
     finally:
         for writer in writers.values():
             writer.abort()
-    if thumbs:
+    if thumbs and not drawn:
         t = time.perf_counter()
-        result = thumbs.result(config, meta, strength_used=strength)
-        result.strokes = engine.scale.strokes
-        result.channels = channels
-        result.flattened = engine.plan.flattened
         # drawn by the preview process when there is one; either way the file is complete
         # (or the error raised) before the outputs are renamed into place together
         draw = _write_preview if renderer is None else renderer.render
-        draw(result, staged["preview"], text)
+        draw(preview_result(), staged["preview"], text)
         timer.add("preview", t)
     return engine.scale.strokes
 

@@ -591,3 +591,296 @@ def test_ctrl_c_to_the_whole_group_stops_the_run_and_its_child(tmp_path):
     for p in (tmp_path / "out").iterdir():  # what was renamed into place is whole
         with Image.open(p) as im:
             im.load()
+
+
+# ------------------------------------------------------------------------------ streamed thumbnails
+
+def patiently(child: PreviewRenderer, monkeypatch) -> None:
+    """Make each band wait until the child took the last part, so each band is a part of its own.
+
+    (Without this a child still busy laying out the sheet takes several bands at once.)
+    """
+    real = child.update
+
+    def update(thumbs):
+        deadline = time.monotonic() + 60
+        while child.pid is not None and not child._ready():
+            assert time.monotonic() < deadline, "the child never took the last part"
+            time.sleep(0.005)
+        real(thumbs)
+
+    monkeypatch.setattr(child, "update", update)
+
+
+def recording(child: PreviewRenderer, monkeypatch) -> list[tuple[str, bytes, int]]:
+    """Record what is sent: (phase, kind, bytes) per message group, phase "bands" or "render"."""
+    sent: list[tuple[str, bytes, int]] = []
+    phase = ["bands"]
+    real_send, real_render = child._send, child.render
+
+    def send(messages):
+        sent.append((phase[0], bytes(messages[0][:1]), sum(len(m) for m in messages)))
+        return real_send(messages)
+
+    def render(*args, **kwargs):
+        phase[0] = "render"
+        try:
+            return real_render(*args, **kwargs)
+        finally:
+            phase[0] = "bands"
+
+    monkeypatch.setattr(child, "_send", send)
+    monkeypatch.setattr(child, "render", render)
+    return sent
+
+
+@pytest.mark.parametrize("make, shape, bands", [
+    (grey_scan, (500, 1500), 4),     # shrunk 3x: block means and 1:1 detail crops
+    (colour_scan, (500, 1500), 4),
+    (grey_scan, (300, 400), 3),      # not shrunk: no detail panels
+    (colour_scan, (300, 400), 3),
+], ids=["grey-shrunk", "colour-shrunk", "grey-whole", "colour-whole"])
+def test_a_streamed_preview_is_drawn_from_the_childs_copy_and_byte_identical(
+        tmp_path, started, monkeypatch, make, shape, bands):
+    scan = make(shape)
+    config = PipelineConfig(tile_size=128)  # 126-row bands when shrunk (whole blocks)
+    here = process_to_files(scan, config, {"preview": tmp_path / "here.png"})
+    child = started()
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    there = process_to_files(scan, config, {"preview": tmp_path / "there.png"},
+                             preview_renderer=child)
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    assert (child.answered, child.streamed, child.drawn_here) == (1, 1, 0)
+    assert [(phase, kind) for phase, kind, _ in sent] == (
+        [("bands", b"B")] + [("bands", b"P")] * bands + [("render", b"F")])
+    # the parts carried the thumbnails (about 8 float32 planes of the shrunk scan, more
+    # in colour); the job at the end carries none of it
+    shrunk = (-(-shape[0] // 3) * 500) if shape[1] == 1500 else shape[0] * shape[1]
+    streamed = sum(size for _, kind, size in sent if kind == b"P")
+    assert streamed > 7 * 4 * shrunk
+    assert sent[-1][2] < 64_000  # the settings, texts and stroke figures (a 29 kB histogram)
+
+
+def shrunk_scan() -> np.ndarray:
+    return grey_scan((500, 1500), seed=5)
+
+
+_STREAMED = PipelineConfig(tile_size=128)  # 4 bands of 126 rows on shrunk_scan
+
+
+@pytest.mark.parametrize("when", ["before begin", "between bands", "while drawing"])
+def test_a_child_killed_while_streaming_leaves_a_complete_identical_preview(
+        tmp_path, started, monkeypatch, when):
+    scan = shrunk_scan()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png",
+                                              "hsv": tmp_path / "here.hsv.png"})
+    parent = os.getpid()
+    real_figure = preview._figure
+
+    def die_in_the_child(*args, **kwargs):
+        if os.getpid() != parent:  # the child writes half a file, then is killed
+            (tmp_path / "there.png").write_bytes(b"\x89PNG half")
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_figure(*args, **kwargs)
+
+    if when == "while drawing":
+        monkeypatch.setattr(preview, "_figure", die_in_the_child)  # before the fork
+    child = started()
+    pid = child.pid
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    if when == "before begin":
+        os.kill(pid, signal.SIGKILL)
+        assert wait_gone(pid)
+    elif when == "between bands":
+        real_update, bands = child.update, []
+
+        def update(thumbs):
+            real_update(thumbs)
+            bands.append(thumbs.done)
+            if len(bands) == 2:  # two parts taken, two to come
+                os.kill(pid, signal.SIGKILL)
+                assert wait_gone(pid)
+
+        monkeypatch.setattr(child, "update", update)
+    there = process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png",
+                                               "hsv": tmp_path / "there.hsv.png"},
+                             preview_renderer=child)
+    monkeypatch.undo()
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    assert there["hsv"].read_bytes() == here["hsv"].read_bytes()
+    assert (child.answered, child.streamed, child.drawn_here, child.pid) == (0, 0, 1, None)
+    assert not alive(pid)
+    kinds = [kind for _, kind, _ in sent]
+    assert kinds == {"before begin": [b"B"], "between bands": [b"B", b"P", b"P"],
+                     "while drawing": [b"B"] + [b"P"] * 4 + [b"F"]}[when]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "here.hsv.png", "here.png", "there.hsv.png", "there.png"]
+
+
+@pytest.mark.parametrize("fault", ["missed", "garbled", "unpicklable"])
+def test_a_part_the_child_could_not_take_makes_it_draw_the_whole_result(
+        tmp_path, started, monkeypatch, fault):
+    scan = shrunk_scan()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png"})
+    child = started()
+    patiently(child, monkeypatch)
+    parts = []
+    real_part = renderer._pickled_part
+
+    def faulty(strips):
+        parts.append(sorted(strips))
+        head, buffers = real_part(strips)
+        if len(parts) == 2 and fault == "garbled":  # the child fails to unpickle it
+            head = b"not a pickle" + head
+        if len(parts) == 2 and fault == "unpicklable":  # it cannot be sent at all
+            raise pickle.PicklingError("cannot pickle this part (test)")
+        return head, buffers
+
+    monkeypatch.setattr(renderer, "_pickled_part", faulty)
+    real_send = child._send
+
+    def send(messages):
+        if fault == "missed" and messages[0][:1] == b"P" and len(parts) == 2:
+            # the child sees part 2 where part 1 belongs, as if it had missed one
+            number, part, count = renderer._HEADER.unpack_from(messages[0], 1)
+            header = b"P" + renderer._HEADER.pack(number, part + 1, count)
+            messages = [header + bytes(messages[0][1 + renderer._HEADER.size:]),
+                        *messages[1:]]
+        return real_send(messages)
+
+    monkeypatch.setattr(child, "_send", send)
+    sent = recording(child, monkeypatch)
+    there = process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png"},
+                             preview_renderer=child)
+    assert there["preview"].read_bytes() == here["preview"].read_bytes()
+    # the child drew it all the same, from the whole result sent after all
+    assert (child.answered, child.streamed, child.drawn_here) == (1, 0, 0)
+    at_render = [kind for phase, kind, _ in sent if phase == "render"]
+    assert at_render == ([b"D"] if fault == "unpicklable" else [b"F", b"D"])
+    parts_sent = [kind for phase, kind, _ in sent if kind == b"P"]
+    assert len(parts_sent) == (1 if fault == "unpicklable" else 4)  # none after a failed one
+    child.render(sketchgrad.process(grey_scan(), PipelineConfig(strength=1.0)),
+                 tmp_path / "next.png", {})  # the protocol stayed in step
+    assert child.answered == 2
+
+
+def test_two_scans_of_a_batch_through_one_child_are_each_drawn_from_their_own_parts(
+        tmp_path, started, monkeypatch):
+    from sketchgrad.batch import run_batch
+
+    Image.fromarray(grey_scan((500, 1500), seed=1)).save(tmp_path / "s1.png")
+    Image.fromarray(colour_scan((450, 1400), seed=2)).save(tmp_path / "s2.png")
+    scans = [tmp_path / "s1.png", tmp_path / "s2.png"]
+    config = PipelineConfig(outputs=("hsv", "preview"), tile_size=128)
+    assert [o.status for o in run_batch(scans, tmp_path / "here", config, workers=1)] == [
+        "ok", "ok"]
+    child = started()
+    patiently(child, monkeypatch)
+    sent = recording(child, monkeypatch)
+    outcomes = run_batch(scans, tmp_path / "there", config, workers=1, preview_renderer=child)
+    assert [o.status for o in outcomes] == ["ok", "ok"]
+    assert (child.answered, child.streamed, child.drawn_here) == (2, 2, 0)
+    kinds = [kind for _, kind, _ in sent]
+    assert kinds == [b"B"] + [b"P"] * 4 + [b"F"] + [b"B"] + [b"P"] * 4 + [b"F"]
+    for name in ("s1.preview.png", "s2.preview.png"):
+        assert (tmp_path / "there" / name).read_bytes() == (tmp_path / "here" / name).read_bytes()
+    first, second = ((tmp_path / "there" / n).read_bytes() for n in ("s1.preview.png",
+                                                                      "s2.preview.png"))
+    assert first != second
+
+
+def test_meanwhile_runs_once_while_the_child_draws_and_its_error_waits_for_the_file(
+        tmp_path, started, result, monkeypatch):
+    parent = os.getpid()
+    real = preview._figure
+
+    def slow(*args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preview, "_figure", slow)  # before the fork: the child draws slowly
+    child = started()
+    seen = []
+
+    def meanwhile():
+        seen.append((tmp_path / "p.png").exists())
+        raise OutputError("out/scan.hsv.png: cannot write here (test)")
+
+    with pytest.raises(OutputError, match=r"scan\.hsv\.png: cannot write here \(test\)"):
+        child.render(result, tmp_path / "p.png", {}, meanwhile=meanwhile)
+    assert seen == [False]  # called once, while the child was still drawing
+    monkeypatch.undo()
+    render_preview(result, tmp_path / "h.png", text={}, atomic=False)
+    # the error came once the child's file was complete (the caller may remove it then)
+    assert (tmp_path / "p.png").read_bytes() == (tmp_path / "h.png").read_bytes()
+    child.render(result, tmp_path / "q.png", {})  # the answer was read: still in step
+    assert (child.answered, child.drawn_here) == (1, 0)
+    assert (tmp_path / "q.png").read_bytes() == (tmp_path / "h.png").read_bytes()
+
+
+def test_meanwhile_runs_once_before_drawing_here_when_the_child_is_gone(tmp_path, started,
+                                                                       result):
+    child = started()
+    pid = child.pid
+    os.kill(pid, signal.SIGKILL)
+    assert wait_gone(pid)
+    seen = []
+    child.render(result, tmp_path / "p.png", {},
+                 meanwhile=lambda: seen.append((tmp_path / "p.png").exists()))
+    assert seen == [False] and (child.answered, child.drawn_here) == (0, 1)
+
+
+def test_a_file_that_fails_while_the_child_draws_leaves_nothing_and_the_child_in_step(
+        tmp_path, started, monkeypatch):
+    from sketchgrad import png
+
+    scan = shrunk_scan()
+    real_close = png.PngWriter.close
+
+    def close(self):
+        if ".hsv.png" in self.path.name:
+            self.abort()
+            raise OutputError(f"{self.path}: no space left on device (test)")
+        return real_close(self)
+
+    child = started()
+    patiently(child, monkeypatch)
+    monkeypatch.setattr(png.PngWriter, "close", close)
+    with pytest.raises(OutputError, match=r"there\.hsv\.png: no space left on device \(test\)"):
+        process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png",
+                                           "hsv": tmp_path / "there.hsv.png"},
+                         preview_renderer=child)
+    assert list(tmp_path.iterdir()) == []  # the preview drawn meanwhile was removed too
+    monkeypatch.undo()
+    here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png"})
+    again = process_to_files(scan, _STREAMED, {"preview": tmp_path / "again.png"},
+                             preview_renderer=child)
+    assert again["preview"].read_bytes() == here["preview"].read_bytes()
+    assert (child.streamed, child.drawn_here) == (1, 0)
+
+
+def test_ctrl_c_meanwhile_stops_the_child_before_it_writes(tmp_path, started, result,
+                                                           monkeypatch):
+    parent = os.getpid()
+    real = preview._figure
+
+    def slow(*args, **kwargs):
+        if os.getpid() != parent:
+            time.sleep(1.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(preview, "_figure", slow)
+    child = started()
+    pid = child.pid
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        child.render(result, tmp_path / "p.png", {}, meanwhile=interrupted)
+    assert not alive(pid) and child.pid is None  # gone before the caller's cleanup
+    time.sleep(1.0)  # when the child would have written, had it lived
+    assert list(tmp_path.iterdir()) == []
