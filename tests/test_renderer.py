@@ -219,18 +219,23 @@ def test_a_killed_child_leaves_the_preview_to_this_process(tmp_path, started, re
     assert child.drawn_here == 2
 
 
-def test_a_child_killed_while_drawing_leaves_a_complete_file(tmp_path, started, result,
-                                                             monkeypatch):
+def die_in_the_child(monkeypatch, half: Path) -> None:
+    """Have the child write half a file at ``half``, then be killed, when it draws (then fork)."""
     parent = os.getpid()
     real = preview._figure
 
-    def die_in_the_child(*args, **kwargs):
-        if os.getpid() != parent:  # the child writes half a file, then is killed
-            (tmp_path / "p.png").write_bytes(b"\x89PNG half")
+    def die(*args, **kwargs):
+        if os.getpid() != parent:
+            half.write_bytes(b"\x89PNG half")
             os.kill(os.getpid(), signal.SIGKILL)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(preview, "_figure", die_in_the_child)
+    monkeypatch.setattr(preview, "_figure", die)
+
+
+def test_a_child_killed_while_drawing_leaves_a_complete_file(tmp_path, started, result,
+                                                             monkeypatch):
+    die_in_the_child(monkeypatch, tmp_path / "p.png")
     child = started()
     path = child.render(result, tmp_path / "p.png", {})
     monkeypatch.undo()
@@ -239,17 +244,22 @@ def test_a_child_killed_while_drawing_leaves_a_complete_file(tmp_path, started, 
     assert (child.answered, child.drawn_here, child.pid) == (0, 1, None)
 
 
-def test_ctrl_c_while_the_child_draws_stops_it_before_it_writes(tmp_path, started, result,
-                                                                monkeypatch):
+def slow_in_the_child(monkeypatch, seconds: float) -> None:
+    """Make the child's drawing take ``seconds`` longer (patched before the fork)."""
     parent = os.getpid()
     real = preview._figure
 
     def slow(*args, **kwargs):
         if os.getpid() != parent:
-            time.sleep(1.5)
+            time.sleep(seconds)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(preview, "_figure", slow)
+
+
+def test_ctrl_c_while_the_child_draws_stops_it_before_it_writes(tmp_path, started, result,
+                                                                monkeypatch):
+    slow_in_the_child(monkeypatch, 1.5)
     child = started()
     pid = child.pid
 
@@ -675,17 +685,8 @@ def test_a_child_killed_while_streaming_leaves_a_complete_identical_preview(
     scan = shrunk_scan()
     here = process_to_files(scan, _STREAMED, {"preview": tmp_path / "here.png",
                                               "hsv": tmp_path / "here.hsv.png"})
-    parent = os.getpid()
-    real_figure = preview._figure
-
-    def die_in_the_child(*args, **kwargs):
-        if os.getpid() != parent:  # the child writes half a file, then is killed
-            (tmp_path / "there.png").write_bytes(b"\x89PNG half")
-            os.kill(os.getpid(), signal.SIGKILL)
-        return real_figure(*args, **kwargs)
-
     if when == "while drawing":
-        monkeypatch.setattr(preview, "_figure", die_in_the_child)  # before the fork
+        die_in_the_child(monkeypatch, tmp_path / "there.png")  # before the fork
     child = started()
     pid = child.pid
     patiently(child, monkeypatch)
@@ -864,15 +865,7 @@ def test_a_file_that_fails_while_the_child_draws_leaves_nothing_and_the_child_in
 
 def test_ctrl_c_meanwhile_stops_the_child_before_it_writes(tmp_path, started, result,
                                                            monkeypatch):
-    parent = os.getpid()
-    real = preview._figure
-
-    def slow(*args, **kwargs):
-        if os.getpid() != parent:
-            time.sleep(1.0)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(preview, "_figure", slow)
+    slow_in_the_child(monkeypatch, 1.0)
     child = started()
     pid = child.pid
 
