@@ -168,6 +168,11 @@ CONTENDERS = [
         SG_CLI, "run", str(scan), "-o", str(out), "--outputs", "hsv", "--denoise", "gaussian",
         "--strength", "1", "--normalize", "minmax", "--overwrite", "--quiet"],
         picture=_first("*.hsv.png")),
+    # the same run decoding its scan when it needs it: what decoding ahead saves
+    Contender("SKETCHGRAD_DECODE_AHEAD=0 sketchgrad run --outputs hsv", lambda scan, out: [
+        "env", "SKETCHGRAD_DECODE_AHEAD=0", SG_CLI, "run", str(scan), "-o", str(out),
+        "--outputs", "hsv", "--denoise", "gaussian", "--strength", "1", "--normalize",
+        "minmax", "--overwrite", "--quiet"]),
     Contender("sketchgrad run (default: 4 outputs)", lambda scan, out: [
         SG_CLI, "run", str(scan), "-o", str(out), "--overwrite", "--quiet"]),
     # the same run drawing its preview in-process: what the preview process saves

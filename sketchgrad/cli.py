@@ -11,6 +11,9 @@ Exit status: 0 done, 1 some inputs failed, 2 usage error, 3 internal error,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import io
 import os
 import sys
 import threading
@@ -21,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
 
+from . import ahead
 from .errors import SketchgradError
 
 if TYPE_CHECKING:
@@ -68,7 +72,12 @@ _ENVIRONMENT = """\
 environment:
   SKETCHGRAD_PREVIEW_PROCESS=0  draw previews in this process; by default (on Linux, when the
                                 scans are processed here) a second process imports matplotlib
-                                and draws them while the scan is computed"""
+                                and draws them while the scan is computed
+  SKETCHGRAD_DECODE_AHEAD=0     decode the one scan of a run when it is needed; by default a
+                                PNG or JPEG INPUT is decoded while sketchgrad is imported"""
+
+#: Environment variable that turns decoding ahead off (``0``, ``no``, ``off``, ``false``).
+AHEAD_ENV_VAR = "SKETCHGRAD_DECODE_AHEAD"
 
 
 def _epilog(*commands: str) -> str:
@@ -83,25 +92,52 @@ def _names(registry: Iterable[str]) -> str:
     return ", ".join(registry)
 
 
-def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
-    from .denoise import DENOISE_METHODS
-    from .gradients import OPERATORS
-    from .io import DEFAULT_MAX_PIXELS
-    from .normalize import NORMALIZE_METHODS
+@dataclasses.dataclass(frozen=True)
+class _Names:
+    """What the parser's help and choices show from the library's registries and defaults."""
 
+    denoise: str = ""
+    operators: str = ""
+    normalize: str = ""
+    max_pixels: str = ""
+    outputs: str = ""
+    default_outputs: str = ""
+    compression: str = ""
+    compare: tuple[str, ...] | None = None
+    version: str = ""
+
+    @classmethod
+    def of_library(cls) -> _Names:
+        from . import __version__
+        from .compare import COMPARE_WHAT
+        from .denoise import DENOISE_METHODS
+        from .gradients import OPERATORS
+        from .io import DEFAULT_MAX_PIXELS
+        from .normalize import NORMALIZE_METHODS
+        from .pipeline import DEFAULT_OUTPUTS, OUTPUT_KINDS
+        from .png import DEFAULT_COMPRESSION
+
+        return cls(denoise=_names(DENOISE_METHODS), operators=_names(OPERATORS),
+                   normalize=_names(NORMALIZE_METHODS), max_pixels=f"{DEFAULT_MAX_PIXELS:,}",
+                   outputs=",".join(OUTPUT_KINDS), default_outputs=",".join(DEFAULT_OUTPUTS),
+                   compression=str(DEFAULT_COMPRESSION), compare=tuple(COMPARE_WHAT),
+                   version=__version__)
+
+
+def _add_pipeline_options(p: argparse.ArgumentParser, names: _Names) -> None:
     p.add_argument("--config", metavar="FILE.toml",
                    help="read settings from a TOML file (keys as the long options, e.g. "
                    "denoise = \"median\"); options given here override it")
     p.add_argument("--config-from", metavar="RESULT.png",
                    help="use the settings recorded in a PNG sketchgrad wrote")
     p.add_argument("--denoise", metavar="METHOD",
-                   help=f"one of {_names(DENOISE_METHODS)} (default: gaussian)")
+                   help=f"one of {names.denoise} (default: gaussian)")
     p.add_argument("--strength", type=float, metavar="S",
                    help="denoise strength (default: estimated from each scan's noise)")
     p.add_argument("--operator", metavar="NAME",
-                   help=f"gradient operator, one of {_names(OPERATORS)} (default: sobel)")
+                   help=f"gradient operator, one of {names.operators} (default: sobel)")
     p.add_argument("--normalize", metavar="METHOD",
-                   help=f"magnitude normalization, one of {_names(NORMALIZE_METHODS)} "
+                   help=f"magnitude normalization, one of {names.normalize} "
                    "(default: exposure; minmax is the classic)")
     p.add_argument("--color", metavar="SPEC",
                    help="hsv (default), stroke (each edge in its stroke's colour), a ramp "
@@ -125,7 +161,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="process in N x N tiles (0: never; default: tile large scans)")
     p.add_argument("--max-pixels", type=int, metavar="N",
                    help="refuse scans with more pixels than N, before decoding "
-                   f"(0: no limit; default {DEFAULT_MAX_PIXELS:,})")
+                   f"(0: no limit; default {names.max_pixels})")
     p.add_argument("--overwrite", action=argparse.BooleanOptionalAction, default=None,
                    help="redo inputs whose outputs are up to date; replace files "
                    "sketchgrad did not write")
@@ -133,18 +169,15 @@ def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
                    help="show tracebacks")
 
 
-def _build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .compare import COMPARE_WHAT
-    from .pipeline import DEFAULT_OUTPUTS, OUTPUT_KINDS
-    from .png import DEFAULT_COMPRESSION
-
+def _build_parser(names: _Names | None = None) -> argparse.ArgumentParser:
+    """The command's parser; ``names`` default to the library's (which imports it)."""
+    names = _Names.of_library() if names is None else names
     parser = argparse.ArgumentParser(
         prog="sketchgrad",
         description="Turn scanned drawings into gradient fields, colour and relief.",
         epilog=_epilog("run", "methods", "compare"),
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"sketchgrad {__version__}")
+    parser.add_argument("--version", action="version", version=f"sketchgrad {names.version}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser(
@@ -160,10 +193,10 @@ def _build_parser() -> argparse.ArgumentParser:
                      "standard output (one INPUT, one --outputs kind)")
     run.add_argument("--dry-run", action="store_true",
                      help="list what would be written and skipped, and why; write nothing")
-    _add_pipeline_options(run)
+    _add_pipeline_options(run, names)
     run.add_argument("--outputs", metavar="KINDS",
-                     help=f"comma list of {','.join(OUTPUT_KINDS)} (default: "
-                     f"{','.join(DEFAULT_OUTPUTS)}; flow: the stroke directions as a picture)")
+                     help=f"comma list of {names.outputs} (default: "
+                     f"{names.default_outputs}; flow: the stroke directions as a picture)")
     run.add_argument("--normalize-scope", metavar="SCOPE",
                      help="image (default): each scan on its own scale; batch: one scale "
                      "from statistics of every input, so faint pages stay faint")
@@ -173,7 +206,7 @@ def _build_parser() -> argparse.ArgumentParser:
                      help="run on a Dask distributed cluster, e.g. tcp://scheduler-host:8786 "
                      "(needs sketchgrad[distributed] and paths the workers can reach)")
     run.add_argument("--png-compression", type=int, metavar="LEVEL",
-                     help=f"zlib level 0-9 (default {DEFAULT_COMPRESSION}: fast; gradient "
+                     help=f"zlib level 0-9 (default {names.compression}: fast; gradient "
                      "images gain little from higher levels)")
     run.add_argument("--json", action=argparse.BooleanOptionalAction, default=None,
                      help="print a JSON list of {input, outputs, status, error, seconds, "
@@ -189,11 +222,11 @@ def _build_parser() -> argparse.ArgumentParser:
                           epilog=_epilog("compare"),
                           formatter_class=argparse.RawDescriptionHelpFormatter)
     cmp_.add_argument("input", metavar="INPUT", help="a scan; - reads it from standard input")
-    cmp_.add_argument("--what", required=True, choices=tuple(COMPARE_WHAT),
+    cmp_.add_argument("--what", required=True, choices=names.compare,
                       help="the stage whose methods are shown side by side")
     cmp_.add_argument("-o", "--output", required=True, metavar="SHEET.png",
                       help="the PNG to write; - writes it to standard output")
-    _add_pipeline_options(cmp_)
+    _add_pipeline_options(cmp_, names)
     return parser
 
 
@@ -360,8 +393,6 @@ def _check_stdout() -> None:
 
 def _stdin_scan() -> BinaryIO:
     """Standard input as a binary file object named ``-`` (load_scan's messages name it)."""
-    import io
-
     data = io.BytesIO(sys.stdin.buffer.read())
     data.name = STDIO
     return data
@@ -698,6 +729,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
     warnings.filterwarnings("ignore", message=r"Glyph .* missing from (current )?font",
                             category=UserWarning)  # matplotlib 3.8 says "current font"
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _decode_ahead(argv)
+    try:
+        return _main(argv)
+    finally:
+        ahead.discard()  # a scan decoded ahead and not used (a skipped or failed run)
+
+
+def _main(argv: list[str]) -> int:
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -727,6 +767,34 @@ def main(argv: list[str] | None = None) -> int:
         _error(f"internal error ({type(exc).__name__}: {exc}); run again with --debug "
                "and report the traceback")
         return EXIT_INTERNAL
+
+
+def _decode_ahead(argv: list[str]) -> None:
+    """Start decoding the one scan file of ``sketchgrad run`` while the library is imported.
+
+    The arguments are read by the same parser built without the library's
+    names (nothing heavy is imported yet), whatever it prints swallowed; the
+    parse that counts comes after. Only a run of one existing file, or
+    ``compare``'s file, starts a decode (:mod:`sketchgrad.ahead`): not a
+    folder, a pattern, several inputs, ``-``, ``--dry-run`` or ``--scheduler``,
+    nor with ``SKETCHGRAD_DECODE_AHEAD=0``.
+    """
+    if os.environ.get(AHEAD_ENV_VAR, "1").strip().lower() in ("0", "no", "off", "false"):
+        return
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), \
+                contextlib.redirect_stderr(io.StringIO()):
+            args = _build_parser(_Names()).parse_args(argv)
+    except SystemExit:  # --help, --version or a usage error: the real parse reports it
+        return
+    if args.command == "compare":
+        source = args.input
+    elif args.command == "run" and len(args.inputs) == 1 and not (args.dry_run or args.scheduler):
+        source = args.inputs[0]
+    else:
+        return
+    if source != STDIO:
+        ahead.start(source)
 
 
 def console() -> NoReturn:

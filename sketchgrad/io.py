@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from . import ahead
 from .errors import ParameterError, ScanError, choose
 
 if TYPE_CHECKING:
@@ -331,7 +332,9 @@ def load_scan(
         raise ParameterError(f"page={page!r} must be an integer >= 0 (the first page is 0)")
     page = int(page)
     with _open_source(path) as (fp, name):
-        decoded = _decode(fp, name, max_pixels, page)
+        # the command may have decoded this file already, in a thread (sketchgrad.ahead)
+        early = ahead.take(fp) if isinstance(path, str | os.PathLike) and not page else None
+        decoded = _decode(fp, name, max_pixels, page, early)
     samples = _ORIENT[decoded.orientation](decoded.samples)
     if mode == "auto":
         mode = "gray" if decoded.layout in ("L", "LA") else "rgb"
@@ -575,7 +578,8 @@ def _open_source(path: str | os.PathLike[str] | BinaryIO) -> Iterator[tuple[Bina
 
 # --------------------------------------------------------------------------- decoding
 
-def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Decoded:
+def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
+            early: ahead.Early | None = None) -> _Decoded:
     head = fp.read(_HEAD_BYTES)
     if not isinstance(head, bytes | bytearray):
         raise ParameterError(f"{name}: read() returned {type(head).__name__}, not bytes; "
@@ -586,7 +590,8 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
     _refuse_known_non_images(head, name)
     from PIL import Image
 
-    im, why = _pillow_open(fp, head, name, max_pixels)
+    im, why = (early.image, "") if early is not None else \
+        _pillow_open(fp, head, name, max_pixels)
     if im is None:
         if _is_tiff(head):
             return _decode_tifffile(fp, name, max_pixels, page, why)
@@ -602,10 +607,11 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
                                     f"{'s' if n_pages != 1 else ''} (pages count from 0)")
                 im.seek(page)
                 _check_pixels(im.size, name, max_pixels)
-            rawmode = _rawmode(im)
+            rawmode = early.rawmode if early is not None else ahead.rawmode(im)
             if fmt == "TIFF" and _tiff_needs_tifffile(im, rawmode):
                 return _decode_tifffile(fp, name, max_pixels, page, "")
-            direct = _decode_into_numpy(im, fmt) if not page else None
+            direct = _early_samples(early) if early is not None else \
+                _decode_into_numpy(im, fmt) if not page else None
             with _allow_pillow_pixels(im.size[0] * im.size[1]):
                 im.load()  # decodes; a truncated or corrupt file fails here
             decoded = _from_pillow(im, fmt, rawmode, name, direct)
@@ -617,15 +623,12 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int) -> _Deco
                             "it belongs to; the file is malformed") from None
         except Exception as exc:  # decoders raise many types on corrupt data
             raise ScanError(_corrupt_message(name, fmt, exc)) from None
-    if rawmode in _PNG_WIDE:
+    if rawmode in ahead.PNG_WIDE:
         samples = _decode_png16_colour(fp, name, decoded.samples.shape[:2])
         decoded.samples, decoded.layout = samples, "RGBA" if samples.shape[2] == 4 else "RGB"
         if decoded.layout == "RGB" and transparency is not None:
             decoded.samples, decoded.layout = _colour_key(samples, "RGB", transparency)
     return decoded
-
-
-_PNG_WIDE = ("RGB;16B", "RGBA;16B", "LA;16B")
 
 
 def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None,
@@ -726,18 +729,6 @@ def _n_frames(im: Image.Image) -> int:
         return 1
 
 
-def _rawmode(im: ImageFile.ImageFile) -> str:
-    try:
-        tile: Any = im.tile[0] if im.tile else None
-        # Pillow >= 11 names the fields of a tile; before, it is a plain 4-tuple
-        args = tile.args if hasattr(tile, "args") else tile[3] if tile else None
-    except Exception:  # noqa: BLE001
-        return ""
-    if isinstance(args, tuple):
-        args = args[0] if args else None
-    return args if isinstance(args, str) else ""
-
-
 def _tiff_needs_tifffile(im: Image.Image, rawmode: str) -> bool:
     """Pillow would lose precision: several channels over 8 bits, or 32-bit integers."""
     if im.mode == "I":
@@ -750,27 +741,27 @@ def _tiff_needs_tifffile(im: Image.Image, rawmode: str) -> bool:
 
 
 def _decode_into_numpy(im: Image.Image, fmt: str) -> tuple[NDArray[Any], object] | None:
-    """Let Pillow decode an 8- or 16-bit grey image straight into a NumPy array.
+    """Let Pillow decode an 8- or 16-bit grey image straight into a new NumPy array.
 
-    Pillow decodes into its own image memory, which ``np.asarray`` then copies:
-    a large scan would be held twice. For grey modes Pillow can map onto a
-    buffer, its image memory is made a view of a new array before decoding;
-    returns (array, Pillow's core image), or None to decode as usual. The
-    array holds the samples only if the core image is still the image's after
+    Returns (array, Pillow's core image), or None to decode as usual
+    (:func:`sketchgrad.ahead.in_place_dtype` says which images can). The array
+    holds the samples only if the core image is still the image's after
     ``load()`` (:func:`_pillow_samples` checks).
     """
-    from PIL import Image
-
-    if im.mode not in ("L", "I;16") or fmt not in ("PNG", "TIFF", "JPEG", "BMP") \
-            or not getattr(im, "tile", None) or getattr(im, "_im", True) is not None:
+    kind = ahead.in_place_dtype(im, fmt)
+    if kind is None:
         return None
-    if fmt == "TIFF" and getattr(im, "tag_v2", {}).get(0x0112, 1) != 1:
-        return None  # Pillow turns such a TIFF upright as it loads it: other memory
     width, height = im.size
-    target = np.empty((height, width), np.uint8 if im.mode == "L" else np.uint16)
-    core = Image.frombuffer(im.mode, im.size, target, "raw", im.mode, 0, 1).im
-    im.im = core
-    return target, core
+    target = np.empty((height, width), kind)
+    return target, ahead.decode_into(im, target)
+
+
+def _early_samples(early: ahead.Early) -> tuple[NDArray[Any], object] | None:
+    """The array over the buffer a scan decoded ahead went into (as _decode_into_numpy's)."""
+    if early.buffer is None or early.dtype is None:
+        return None
+    width, height = early.image.size
+    return np.frombuffer(early.buffer, early.dtype).reshape(height, width), early.core
 
 
 def _from_pillow(im: Image.Image, fmt: str, rawmode: str, name: str,

@@ -145,13 +145,18 @@ def start_renderer(outputs: Sequence[str]) -> PreviewRenderer | None:
     """A started :class:`PreviewRenderer` when :func:`renderer_wanted`, else None.
 
     None also when the child cannot be started (no process or memory to spare):
-    the previews are then drawn in-process, as without it.
+    the previews are then drawn in-process, as without it. A scan being
+    decoded ahead (:mod:`sketchgrad.ahead`) is waited for first, so that its
+    thread has ended before the fork.
 
     Examples
     --------
     >>> start_renderer(["hsv"]) is None
     True
     """
+    from . import ahead
+
+    ahead.settle()  # the command's scan decoded ahead: its thread ends before the fork
     if not renderer_wanted(outputs):
         return None
     try:
