@@ -79,6 +79,7 @@ def _files(tmp_path, rng):
     exif = Image.Exif()
     exif[0x0112] = 6  # stored turned: load_scan turns it upright
     png("turned.jpg", Image.fromarray(rgb), quality=95, exif=exif)
+    png("turned.png", Image.fromarray(grey), exif=exif)
     info = PngImagePlugin.PngInfo()
     info.add_text("Comment", "after the pixels?")
     png("text.png", Image.fromarray(grey), pnginfo=info, dpi=(300, 300))
@@ -111,6 +112,11 @@ def test_a_scan_decoded_ahead_matches_pillow(tmp_path, rng):
     upright = np.asarray(ImageOps.exif_transpose(Image.open(files["turned.jpg"])))
     assert turned.shape == (47, 61, 3)
     assert_array_equal(np.round(turned * 255).astype(np.uint8), upright)
+    ahead.start(files["turned.png"])
+    turned = load_scan(files["turned.png"], dtype="native")
+    assert turned.meta.orientation == 6
+    upright = np.asarray(ImageOps.exif_transpose(Image.open(files["turned.png"])))
+    assert_array_equal(_values(turned), upright)
     ahead.start(files["grey16.png"])
     wide = load_scan(files["grey16.png"], dtype="native")
     assert wide.meta.bit_depth == 16

@@ -74,12 +74,18 @@ def test_zlib_stream_is_one_valid_stream_with_checksum(tmp_path, rng, monkeypatc
     with PngWriter(path, 40, 64, engine=engine) as w:
         w.write(data)
     raw = path.read_bytes()
-    idat, pos = b"", 8
+    idat, pos, kinds = b"", 8, []
     while pos < len(raw):
         length = int.from_bytes(raw[pos:pos + 4], "big")
-        if raw[pos + 4:pos + 8] == b"IDAT":
-            idat += raw[pos + 8:pos + 8 + length]
+        kind, body = raw[pos + 4:pos + 8], raw[pos + 8:pos + 8 + length]
+        # every chunk's CRC-32 (of its type and data), as libpng checks it
+        assert int.from_bytes(raw[pos + 8 + length:pos + 12 + length], "big") == \
+            zlib.crc32(kind + body), kind
+        kinds.append(kind)
+        if kind == b"IDAT":
+            idat += body
         pos += 12 + length
+    assert pos == len(raw) and kinds[-1] == b"IEND" and kinds.count(b"IDAT") > 5
     # zlib.decompress checks the header and the Adler-32 of the whole data
     filtered = zlib.decompress(idat)
     expected = np.concatenate([np.zeros((64, 1), np.uint8), data], axis=1).tobytes()
