@@ -1,5 +1,7 @@
 """Gradient operators against analytic images, hand-worked values, OpenCV and scikit-image."""
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -248,6 +250,53 @@ def test_colour_magnitude_is_the_structure_tensor_eigenvalue(rng):
     tensor = np.einsum("...ci,...cj->...ij", jac, jac) / 3
     largest = np.linalg.eigvalsh(tensor)[..., -1]
     assert_allclose(f.magnitude, np.sqrt(np.maximum(largest, 0)), rtol=1e-4, atol=1e-6)
+
+
+def test_colour_gradient_over_many_blocks_is_the_tensor_eigenvector(rng, monkeypatch):
+    """Di Zenzo is computed a block of rows at a time: every block as the formula says."""
+    import importlib
+
+    gradients = importlib.import_module("sketchgrad.gradients")
+    smooth = cv2.GaussianBlur(rng.random((70, 90, 3), dtype=np.float32), (0, 0), 2)
+    rgb = np.ascontiguousarray(smooth)
+    monkeypatch.setattr(gradients, "CHUNK_ELEMENTS", 1000)  # blocks of 11 rows
+    f = gradient_field(rgb)
+    channels = [sobel(np.ascontiguousarray(rgb[..., c])) for c in range(3)]
+    jac = np.stack([np.stack([gx, gy], -1) for gx, gy in channels], -2).astype(float)
+    values, vectors = np.linalg.eigh(np.einsum("...ci,...cj->...ij", jac, jac) / 3)
+    assert_allclose(f.magnitude, np.sqrt(np.maximum(values[..., -1], 0)), rtol=1e-4, atol=1e-6)
+    top = vectors[..., -1]  # the unit eigenvector of the largest eigenvalue, up to sign
+    # signed by the BT.601 tone's derivative along it, where that is clearly more than
+    # SIGN_SHARE of the magnitude (elsewhere the chroma axes decide)
+    tone = np.einsum("c,...ci->...i", [0.299, 0.587, 0.114], jac)
+    along = np.einsum("...i,...i->...", tone, top)
+    top *= np.sign(along)[..., None]
+    distinct = (values[..., -1] > 1.01 * values[..., 0]) & (np.abs(along) > 0.05 * np.sqrt(
+        np.maximum(values[..., -1], 0)))
+    assert distinct.mean() > 0.8
+    assert_allclose(f.gx[distinct], (top[..., 0] * f.magnitude)[distinct], rtol=1e-3, atol=1e-6)
+    assert_allclose(f.gy[distinct], (top[..., 1] * f.magnitude)[distinct], rtol=1e-3, atol=1e-6)
+    # and bit for bit what one block of the whole image gives
+    monkeypatch.setattr(gradients, "CHUNK_ELEMENTS", 1 << 20)
+    whole = gradient_field(rgb)
+    assert np.array_equal(whole.gx, f.gx) and np.array_equal(whole.gy, f.gy)
+
+
+def test_float32_hypot_through_float64_is_numpys_to_an_ulp(rng):
+    import importlib
+
+    from numpy.testing import assert_array_max_ulp
+
+    hypot = importlib.import_module("sketchgrad.gradients")._hypot
+    scale = np.float32(10.0) ** rng.uniform(-40, 37, 200_000).astype(np.float32)
+    a = (rng.standard_normal(200_000).astype(np.float32) * scale).astype(np.float32)
+    b = (rng.standard_normal(200_000).astype(np.float32) * scale[::-1]).astype(np.float32)
+    got = hypot(a, b)
+    assert got.dtype == np.float32 and np.isfinite(got).all()
+    assert_array_max_ulp(got, np.hypot(a, b), maxulp=1)
+    exact = np.array([math.hypot(x, y) for x, y in zip(a[:2000].tolist(), b[:2000].tolist(),
+                                                       strict=True)], np.float32)
+    assert_array_max_ulp(got[:2000], exact, maxulp=1)
 
 
 def test_uint8_is_scaled_by_its_maximum(rng):
