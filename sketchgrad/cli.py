@@ -730,7 +730,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"Glyph .* missing from (current )?font",
                             category=UserWarning)  # matplotlib 3.8 says "current font"
     argv = sys.argv[1:] if argv is None else list(argv)
-    _decode_ahead(argv)
+    early = _early_args(argv)
+    if early is not None:
+        _decode_ahead(early)
     try:
         return _main(argv)
     finally:
@@ -738,9 +740,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = _build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
     try:
@@ -769,23 +770,31 @@ def _main(argv: list[str]) -> int:
         return EXIT_INTERNAL
 
 
-def _decode_ahead(argv: list[str]) -> None:
-    """Start decoding the one scan file of ``sketchgrad run`` while the library is imported.
+def _early_args(argv: list[str]) -> argparse.Namespace | None:
+    """The arguments as the parser built without the library's names reads them, or None.
 
-    The arguments are read by the same parser built without the library's
-    names (nothing heavy is imported yet), whatever it prints swallowed; the
-    parse that counts comes after. Only a run of one existing file, or
-    ``compare``'s file, starts a decode (:mod:`sketchgrad.ahead`): not a
-    folder, a pattern, several inputs, ``-``, ``--dry-run`` or ``--scheduler``,
-    nor with ``SKETCHGRAD_DECODE_AHEAD=0``.
+    That parser imports nothing heavy, so a run knows its scan before NumPy,
+    OpenCV and sketchgrad are imported (:func:`_decode_ahead`); it reads the
+    arguments as the full parser does, which then reads them again for the
+    work (the two differ in help texts and ``compare``'s choices only). Whatever
+    it prints is swallowed: ``--help``, ``--version`` and usage errors give None.
     """
-    if os.environ.get(AHEAD_ENV_VAR, "1").strip().lower() in ("0", "no", "off", "false"):
-        return
     try:
         with contextlib.redirect_stdout(io.StringIO()), \
                 contextlib.redirect_stderr(io.StringIO()):
-            args = _build_parser(_Names()).parse_args(argv)
-    except SystemExit:  # --help, --version or a usage error: the real parse reports it
+            return _build_parser(_Names()).parse_args(argv)
+    except SystemExit:
+        return None
+
+
+def _decode_ahead(args: argparse.Namespace) -> None:
+    """Start decoding the one scan file of ``sketchgrad run`` while the library is imported.
+
+    Only a run of one existing file, or ``compare``'s file, starts a decode
+    (:mod:`sketchgrad.ahead`): not a folder, a pattern, several inputs, ``-``,
+    ``--dry-run`` or ``--scheduler``, nor with ``SKETCHGRAD_DECODE_AHEAD=0``.
+    """
+    if os.environ.get(AHEAD_ENV_VAR, "1").strip().lower() in ("0", "no", "off", "false"):
         return
     if args.command == "compare":
         source = args.input

@@ -297,6 +297,28 @@ def test_the_command_leaves_no_decode_behind(tmp_path, rng, opened):
     assert opened == []
 
 
+@pytest.mark.parametrize("argv", [
+    ["run", "a.png", "-o", "out"],
+    ["run", "a.png", "b.png", "-o", "out", "--outputs", "hsv,magnitude", "--workers", "3",
+     "--strength", "0.5", "--no-flatten-background", "--axial", "-q"],
+    ["run", "scans/", "--config", "s.toml", "-o", "-", "--max-pixels", "0", "--json"],
+    ["compare", "a.png", "--what", "ramp", "-o", "sheet.png", "--denoise", "median"],
+    ["methods"],
+])
+def test_the_early_parse_reads_what_the_full_parser_reads(argv):
+    from sketchgrad import cli
+
+    assert vars(cli._early_args(argv)) == vars(cli._build_parser().parse_args(argv))
+
+
+def test_the_early_parse_gives_way_on_help_and_errors(capsys):
+    from sketchgrad import cli
+
+    for argv in (["run", "--help"], ["--version"], ["run", "-o", "out"], ["compare", "a.png"]):
+        assert cli._early_args(argv) is None, argv
+    assert capsys.readouterr() == ("", "")
+
+
 def test_the_early_look_at_the_arguments_prints_nothing(capsys):
     assert main(["run", "--help"]) == 0
     out = capsys.readouterr().out
