@@ -130,9 +130,13 @@ def start(path: str | os.PathLike[str]) -> None:
     job = _Job(os.fspath(path))
     if job.switch > SWITCH_INTERVAL:
         sys.setswitchinterval(SWITCH_INTERVAL)
+    try:
+        job.thread.start()
+    except RuntimeError:  # no thread to spare: load_scan decodes it when it is needed
+        sys.setswitchinterval(job.switch)
+        return
     with _lock:
         _job = job
-    job.thread.start()
     job.opened.wait()
 
 

@@ -229,6 +229,21 @@ def test_a_pipe_is_never_opened(tmp_path):
     assert done.wait(10), "start() opened the pipe and waits for a writer"
 
 
+def test_no_thread_to_spare_means_no_decode_ahead(tmp_path, rng, opened):
+    path = tmp_path / "a.png"
+    Image.fromarray(_drawing(rng, (20, 30))).save(path)
+
+    def refuse(self):
+        raise RuntimeError("can't start new thread")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(threading.Thread, "start", refuse)
+        ahead.start(path)
+    assert sys.getswitchinterval() == 0.005
+    assert load_scan(path, dtype="native").image.shape == (20, 30)
+    assert opened == [str(path)]
+
+
 def test_the_thread_ends_and_the_switch_interval_comes_back(tmp_path, rng):
     path = tmp_path / "a.png"
     Image.fromarray(_drawing(rng, (40, 30))).save(path)
