@@ -730,13 +730,23 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r"Glyph .* missing from (current )?font",
                             category=UserWarning)  # matplotlib 3.8 says "current font"
     argv = sys.argv[1:] if argv is None else list(argv)
-    early = _early_args(argv)
-    if early is not None:
-        _decode_ahead(early)
     try:
+        early = _early_args(argv)
+        if early is not None:
+            _decode_ahead(early)
         return _main(argv)
+    except KeyboardInterrupt:  # before the work: reading the arguments, importing
+        return _interrupted()
     finally:
         ahead.discard()  # a scan decoded ahead and not used (a skipped or failed run)
+
+
+def _interrupted() -> int:
+    # a line cut off by the Ctrl-C is ended first, so the message stands on its own
+    lead = "\n" if _Stderr.open_line else ""
+    _Stderr.open_line = False
+    _Stderr.line(f"{lead}sketchgrad: interrupted; temporary files removed")
+    return EXIT_INTERRUPTED
 
 
 def _main(argv: list[str]) -> int:
@@ -752,11 +762,7 @@ def _main(argv: list[str]) -> int:
             return _compare(args)
         return _run(args)
     except KeyboardInterrupt:
-        # a line cut off by the Ctrl-C is ended first, so the message stands on its own
-        lead = "\n" if _Stderr.open_line else ""
-        _Stderr.open_line = False
-        _Stderr.line(f"{lead}sketchgrad: interrupted; temporary files removed")
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except (SketchgradError, _Usage) as exc:
         if getattr(args, "debug", False):
             traceback.print_exc()

@@ -343,3 +343,18 @@ def test_the_early_look_at_the_arguments_prints_nothing(capsys):
     assert main(["run", "--bogus", "x.png", "-o", "out"]) == 2
     err = capsys.readouterr().err
     assert err.count("unrecognized arguments: --bogus") == 1
+
+
+@pytest.mark.parametrize("where", ["sketchgrad.ahead.start", "sketchgrad.cli._build_parser"])
+def test_ctrl_c_while_the_command_starts_is_an_interrupted_run(tmp_path, rng, monkeypatch,
+                                                              capsys, where):
+    scan = tmp_path / "page.png"
+    Image.fromarray(_drawing(rng, (20, 30))).save(scan)
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(where, interrupt)
+    assert main(["run", str(scan), "-o", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == "sketchgrad: interrupted; temporary files removed\n"
+    assert not (tmp_path / "out").exists()
