@@ -514,9 +514,11 @@ def _di_zenzo(channels: list[tuple[_F32, _F32]]) -> tuple[_F32, _F32]:
 def _hypot(a: _F32, b: _F32) -> _F32:
     """``np.hypot`` of float32 arrays, through float64: ``float32(sqrt(a*a + b*b))``.
 
-    That is how glibc computes ``hypotf`` (so the same bits as ``np.hypot``
-    there), without overflow or underflow for any float32 input; NumPy's
-    float32 ``hypot`` calls it per element, this runs as vector loops.
+    That is how glibc computes ``hypotf`` for finite values (so the same bits
+    as ``np.hypot`` there), without overflow or underflow for any finite
+    float32 input; NumPy's float32 ``hypot`` calls it per element, this runs
+    as vector loops. Di Zenzo's inputs are finite (``gradient_field`` refuses
+    others).
     """
     wide = np.multiply(a, a, dtype=np.float64)
     wide += np.multiply(b, b, dtype=np.float64)
