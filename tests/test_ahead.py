@@ -3,6 +3,7 @@
 import os
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -263,12 +264,22 @@ def test_starting_the_preview_process_waits_for_the_decode(tmp_path, rng, monkey
     path = tmp_path / "a.png"
     Image.fromarray(_drawing(rng, (400, 300))).save(path)
     seen = []
-    monkeypatch.setattr("sketchgrad.renderer.renderer_wanted",
-                        lambda outputs: seen.append(threading.active_count()) and False)
-    threads = threading.active_count()
+
+    def wanted(outputs):
+        seen.append([t.name for t in threading.enumerate() if t.is_alive()])
+        return False
+
+    monkeypatch.setattr("sketchgrad.renderer.renderer_wanted", wanted)
+    real_load = PngImagePlugin.PngImageFile.load
+
+    def slow_load(self):  # the decode still runs when the preview process is asked for
+        time.sleep(0.3)
+        return real_load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", slow_load)
     ahead.start(path)
     assert start_renderer(["preview"]) is None
-    assert seen == [threads]  # asked with the decode's thread gone
+    assert len(seen) == 1 and "sketchgrad-decode-ahead" not in seen[0]  # asked after it ended
 
 
 def _pixels(path):
