@@ -45,6 +45,7 @@ import dataclasses
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -495,7 +496,6 @@ def huge_rows(args, work: Path) -> list[dict]:
 def batch_rows(args, work: Path, scan: Path | None) -> list[dict]:
     """N copies of one scan through ``sketchgrad run FOLDER --workers W``."""
     import math
-    import shutil
 
     folder = work / "batch-in"
     folder.mkdir()
@@ -614,32 +614,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not (args.default or args.huge or args.denoisers or args.batch or args.imports):
         args.default = args.denoisers = args.imports = True
+    # the scans, copies and outputs (up to a few GB with --huge): removed at the end
     work = Path(tempfile.mkdtemp(prefix="sketchgrad-bench-"))
-    report: dict = {"machine": machine(), "rows": []}
-    scan = None
-    if args.default and args.channels == "rgb" and not args.scan:
-        if COLOUR_SCAN is None:
-            parser.error("--channels rgb needs a colour scan: give --scan (the marker tree "
-                         "diagram of ../shared/images was not found)")
-        args.scan = COLOUR_SCAN  # a colour drawing, as it is (JPEG, RGB)
-    if args.default or args.denoisers or (args.batch and args.batch_mp is None):
-        scan = args.scan or work / "scan.png"
-        report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN)
-        from PIL import Image
+    try:
+        report: dict = {"machine": machine(), "rows": []}
+        scan = None
+        if args.default and args.channels == "rgb" and not args.scan:
+            if COLOUR_SCAN is None:
+                parser.error("--channels rgb needs a colour scan: give --scan (the marker tree "
+                             "diagram of ../shared/images was not found)")
+            args.scan = COLOUR_SCAN  # a colour drawing, as it is (JPEG, RGB)
+        if args.default or args.denoisers or (args.batch and args.batch_mp is None):
+            scan = args.scan or work / "scan.png"
+            report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN)
+            from PIL import Image
 
-        with Image.open(scan) as im:
-            report["scan_size"] = (f"{im.size[0]}x{im.size[1]} "
-                                   f"({im.size[0] * im.size[1] / 1e6:.1f} MP)")
-    if args.default:
-        report["rows"] += default_rows(args, work, scan)
-    if args.huge:
-        report["rows"] += huge_rows(args, work)
-    if args.batch:
-        report["rows"] += batch_rows(args, work, scan)
-    if args.denoisers:
-        report["denoise_s"] = denoise_times(scan)
-    if args.imports:
-        report["import"] = import_times(max(5, args.runs))
+            with Image.open(scan) as im:
+                report["scan_size"] = (f"{im.size[0]}x{im.size[1]} "
+                                       f"({im.size[0] * im.size[1] / 1e6:.1f} MP)")
+        if args.default:
+            report["rows"] += default_rows(args, work, scan)
+        if args.huge:
+            report["rows"] += huge_rows(args, work)
+        if args.batch:
+            report["rows"] += batch_rows(args, work, scan)
+        if args.denoisers:
+            report["denoise_s"] = denoise_times(scan)
+        if args.imports:
+            report["import"] = import_times(max(5, args.runs))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     print(table_markdown(report))
     if args.markdown:
         args.markdown.write_text(table_markdown(report))
