@@ -59,7 +59,7 @@ def _values(scan):
 
 
 def _files(tmp_path, rng):
-    """One file of each kind decoded ahead, with the image Pillow itself reads from it."""
+    """One file of each kind a command may decode ahead, by name."""
     grey = _drawing(rng, (61, 47))
     rgb = np.dstack([grey, grey[::-1], np.roll(grey, 5, axis=1)])
     files = {}
@@ -70,7 +70,7 @@ def _files(tmp_path, rng):
         files[name] = path
 
     png("grey.png", Image.fromarray(grey))
-    png("grey16.png", Image.fromarray((grey.astype(np.uint16) * 257 + 3).astype(np.uint16)))
+    png("grey16.png", Image.fromarray(grey.astype(np.uint16) * 256 + 3))
     png("rgb.png", Image.fromarray(rgb))
     png("rgba.png", Image.fromarray(np.dstack([rgb, grey[::-1]])))
     palette = Image.fromarray(rgb).quantize(16)
