@@ -30,7 +30,6 @@ that starting costs nothing before the decode begins.
 from __future__ import annotations
 
 import os
-import stat
 import sys
 import threading
 from dataclasses import dataclass
@@ -39,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from PIL import Image, ImageFile
 
-__all__ = ["Early", "MAX_PIXELS", "SWITCH_INTERVAL", "PNG_WIDE", "start", "take", "settle",
-           "discard", "rawmode", "in_place_dtype", "decode_into"]
+__all__ = ["Early", "MAX_PIXELS", "SWITCH_INTERVAL", "PNG_WIDE", "PLUGIN_MAGIC", "start", "take",
+           "settle", "discard", "rawmode", "in_place_dtype", "decode_into"]
 
 #: Larger scans are not decoded ahead: the time saved is the same and small next to
 #: their run, and a huge scan is decoded by ``load_scan`` under its memory rules.
@@ -56,7 +55,10 @@ SWITCH_INTERVAL = 1e-4
 #: decodes them itself.
 PNG_WIDE = ("RGB;16B", "RGBA;16B", "LA;16B")
 
-_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"))
+#: First bytes that only one of Pillow's plugins for our formats accepts (PNG, JPEG), with
+#: that plugin's module and image class (``load_scan`` opens a file with the class).
+PLUGIN_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PngImagePlugin", "PngImageFile"),
+                (b"\xff\xd8\xff", "JpegImagePlugin", "JpegImageFile"))
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,8 @@ class Early:
     Attributes
     ----------
     image : PIL.ImageFile.ImageFile
-        Opened with the format's plugin as ``load_scan`` opens it, and loaded.
-        Its file is closed.
-    format : str
-        "PNG" or "JPEG".
+        Opened with the format's plugin as ``load_scan`` opens it (PNG or
+        JPEG), and loaded. Its file is closed.
     rawmode : str
         The raw mode of its data (:func:`rawmode`), read before loading.
     buffer : bytearray or None
@@ -83,7 +83,6 @@ class Early:
     """
 
     image: Any
-    format: str
     rawmode: str
     buffer: bytearray | None
     dtype: str | None
@@ -185,11 +184,11 @@ def _identity(info: os.stat_result) -> tuple[int, int, int, int]:
 
 
 def _decode(path: str, opened: threading.Event) -> Early | None:
-    with open(path, "rb") as fp:
+    with open(path, "rb") as fp:  # start() saw a regular file
         info = os.fstat(fp.fileno())
         head = fp.read(16)
-        fmt = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
-        if not stat.S_ISREG(info.st_mode) or fmt is None:
+        found = next((names for magic, *names in PLUGIN_MAGIC if head.startswith(magic)), None)
+        if found is None:
             return None
         import importlib
 
@@ -197,8 +196,8 @@ def _decode(path: str, opened: threading.Event) -> Early | None:
 
         # the plugin's class, as load_scan opens it (no size warning; an MPO's first image);
         # only that plugin is imported (the JPEG one imports subprocess)
-        plugin = importlib.import_module(f"PIL.{'Png' if fmt == 'PNG' else 'Jpeg'}ImagePlugin")
-        factory: Any = plugin.PngImageFile if fmt == "PNG" else plugin.JpegImageFile
+        factory: Any = getattr(importlib.import_module(f"PIL.{found[0]}"), found[1])
+        fmt = factory.format
         fp.seek(0)
         im = factory(fp, "")
         width, height = im.size
@@ -214,7 +213,7 @@ def _decode(path: str, opened: threading.Event) -> Early | None:
             core = decode_into(im, buffer)
         opened.set()  # the caller goes on importing; the rest is mostly C without the GIL
         im.load()
-    return Early(image=im, format=fmt, rawmode=raw, buffer=buffer, dtype=kind, core=core,
+    return Early(image=im, rawmode=raw, buffer=buffer, dtype=kind, core=core,
                  identity=_identity(info))
 
 

@@ -672,10 +672,6 @@ def _pillow_open(fp: BinaryIO, head: bytes, name: str, max_pixels: int | None,
     return None, "; ".join(reasons)
 
 
-#: First bytes that only one of Pillow's plugins for our formats accepts: PNG and JPEG.
-_PLUGIN_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PngImagePlugin"), (b"\xff\xd8\xff", "JpegImagePlugin"))
-
-
 def _register_plugins(head: bytes) -> None:
     """Import (so register) the Pillow plugins that may read a file starting with ``head``.
 
@@ -686,7 +682,7 @@ def _register_plugins(head: bytes) -> None:
     """
     import importlib
 
-    for magic, plugin in _PLUGIN_MAGIC:
+    for magic, plugin, _ in ahead.PLUGIN_MAGIC:
         if head.startswith(magic):
             importlib.import_module(f"PIL.{plugin}")
             return

@@ -215,7 +215,7 @@ def test_what_is_not_decoded_ahead(tmp_path, rng, monkeypatch):
     ahead.start(big)
     with open(big, "rb") as fp:
         early = ahead.take(fp)
-    assert early is not None and early.format == "PNG"
+    assert early is not None and early.image.format == "PNG"
     with Image.open(big) as fresh:  # decoded in place with Pillow >= 11, as load_scan does
         assert early.dtype == ahead.in_place_dtype(fresh, "PNG")
     samples = np.asarray(early.image) if early.buffer is None else \
