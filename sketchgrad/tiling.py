@@ -510,10 +510,6 @@ class TileEngine:
         # whether the first pass keeps its tiles without their denoised scan (set by _fit)
         self._denoise_again = False
 
-    def compute(self, box: TileBox, dtype: _TileDtype = np.float32) -> ComputedTile:
-        """One tile's stages (in a worker thread)."""
-        return compute_tile(self.plan, box, self.timer, dtype=dtype)
-
     def magnitude(self, box: TileBox) -> ComputedTile:
         """One tile's floored gradient magnitude only (a first pass that keeps nothing)."""
         return compute_tile(self.plan, box, self.timer, {"field", "normalized"})
@@ -589,13 +585,10 @@ class TileEngine:
         top = -math.inf
         measured = ({"field", "normalized"} if scaling else set()) | \
             ({"strokes"} if strokes else set())
+        if keep:  # every stage, but the denoised scan when it is made again
+            measured = self.plan.needs - {"denoised"} if self._denoise_again else self.plan.needs
 
         def first(box: TileBox) -> ComputedTile:
-            if keep:
-                tile = self.compute(box, dtype)
-                if self._denoise_again:
-                    tile.denoised = None
-                return tile
             return compute_tile(self.plan, box, self.timer, measured, dtype)
 
         for tile in self.ordered(pool, first, self.plan.boxes):
