@@ -77,6 +77,7 @@ __all__ = [
     "register_normalization",
     "RTOL",
     "Normalizer",
+    "Measurement",
     "normalize",
     "to_unit",
     "minmax",
@@ -172,23 +173,26 @@ _NORMAL_BIN = 0x00800000 >> _SHIFT
 _SMALLEST_NORMAL = float(np.finfo(np.float32).tiny)
 
 
-def _count_non_negative(values: np.ndarray, lo: float, hi: float, hist: np.ndarray,
-                        sums: np.ndarray) -> None:
-    """Add float32 ``values`` >= 0 (-0.0 allowed) from ``lo`` to ``hi`` to ``hist`` and ``sums``.
+#: A run of histogram bins counted from one array: ``(first bin, counts, sums)``.
+_Segment = tuple[int, np.ndarray, np.ndarray]
 
-    What the general path of :meth:`_Stats._add_to_histogram` does, for the
-    common case of magnitudes, in fewer passes over memory: a value's bin
-    counted from +0's is its bits shifted (the key's sign flip is a constant
-    offset); and the bins counted run from the smallest normal value present,
-    with +-0 and the subnormal numbers in one slot before it, so a tile with
-    zeros next to strokes does not count the 200,000 empty bins in between.
+
+def _count_non_negative(values: np.ndarray, lo: float, hi: float) -> list[_Segment]:
+    """The histogram segments of float32 ``values`` >= 0 (-0.0 allowed) from ``lo`` to ``hi``.
+
+    What the general path of :meth:`_Stats.measure` does, for the common case
+    of magnitudes, in fewer passes over memory: a value's bin counted from
+    +0's is its bits shifted (the key's sign flip is a constant offset); and
+    the bins counted run from the smallest normal value present, with +-0 and
+    the subnormal numbers in one slot before it, so a tile with zeros next to
+    strokes does not count the 200,000 empty bins in between.
     """
     unsigned = np.uint32((1 << (31 - _SHIFT)) - 1)  # drops -0.0's sign bit: +0's bin
     top = int(np.float32(hi).view(np.uint32) >> np.uint32(_SHIFT) & unsigned)
     if top < _NORMAL_BIN:  # nothing but +-0 and subnormal numbers
-        hist[_ZERO_BIN] += values.size
-        sums[_ZERO_BIN] += float(np.sum(values, dtype=np.float64))  # exact: tiny values
-        return
+        # exact: a sum of tiny values
+        return [(_ZERO_BIN, np.array([values.size], np.int64),
+                 np.array([np.sum(values, dtype=np.float64)]))]
     bins = values.view(np.uint32) >> np.uint32(_SHIFT)
     bins &= unsigned
     # counted from the smallest normal bin: the zero and subnormal bins wrap round to
@@ -208,10 +212,41 @@ def _count_non_negative(values: np.ndarray, lo: float, hi: float, hist: np.ndarr
     counts = np.bincount(index, minlength=width)
     totals = np.bincount(index, weights=values, minlength=width)
     # slot 0: +0's bin (a sum of subnormal numbers, exact in float64 in any order)
-    hist[_ZERO_BIN] += counts[0]
-    sums[_ZERO_BIN] += totals[0]
-    hist[_ZERO_BIN + _NORMAL_BIN + first:_ZERO_BIN + top + 1] += counts[1:]
-    sums[_ZERO_BIN + _NORMAL_BIN + first:_ZERO_BIN + top + 1] += totals[1:]
+    segments = [(_ZERO_BIN + _NORMAL_BIN + first, counts[1:], totals[1:])]
+    if counts[0]:
+        segments.insert(0, (_ZERO_BIN, counts[:1], totals[:1]))
+    return segments
+
+
+def _general_runs(values: np.ndarray, first: int, last: int) -> Iterator[_Segment]:
+    """Histogram runs of any values whose bins lie from ``first`` to ``last``, per chunk."""
+    width = last - first + 1
+    for chunk in _chunks(values, _HIST_CHUNK):
+        bins = _bins(chunk)
+        bins -= np.uint32(first)
+        yield (first, np.bincount(bins, minlength=width),
+               np.bincount(bins, weights=chunk, minlength=width))
+
+
+@dataclass
+class Measurement:
+    """The statistics of one array, measured for a :class:`Normalizer` but not yet added.
+
+    Made by :meth:`Normalizer.measure` (in any thread: it changes nothing) and
+    added with :meth:`Normalizer.add`; ``partial_fit(x)`` is ``add(measure(x))``.
+    Opaque: its fields belong to the Normalizer that made it.
+    """
+
+    summary: _Stats  # count, extremes and moments (no histogram)
+    segments: list[_Segment] = field(default_factory=list, repr=False)  # histogram runs
+    fold: bool = False  # the segments reach the -0/subnormal bins: fold them into +0's
+    method: str = ""  # of the Normalizer that measured
+    options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def count(self) -> int:
+        """Number of values measured."""
+        return self.summary.count
 
 
 # ----------------------------------------------------------------------------------------
@@ -235,8 +270,40 @@ class _Stats:
 
     def add(self, values: np.ndarray, name: str, masked: bool) -> None:
         """Add a 1-D array of values (of x's dtype)."""
+        summary, segments, fold = self._parts(values, name, masked)
+        self._add_parts(summary, segments, fold)
+
+    def measure(self, values: np.ndarray, name: str, masked: bool) -> Measurement:
+        """What :meth:`add` would add for these values, leaving this Stats unchanged.
+
+        A histogram of up to ``_HIST_CHUNK`` values is kept as the runs of bins
+        it counted (a tile's few thousand); a larger one is gathered into one
+        run from its lowest to its highest bin.
+        """
+        summary, segments, fold = self._parts(values, name, masked)
+        if values.size <= _HIST_CHUNK or not self.histogram:
+            return Measurement(summary, list(segments), fold)
+        gathered = _Stats(False, True)
+        gathered._add_histogram(segments, fold)
+        hist, sums = cast(np.ndarray, gathered.hist), cast(np.ndarray, gathered.sums)
+        used = np.flatnonzero(hist)  # values were counted: at least one bin
+        start, stop = int(used[0]), int(used[-1]) + 1
+        return Measurement(summary, [(start, hist[start:stop].copy(), sums[start:stop].copy())])
+
+    def add_measured(self, measured: Measurement) -> None:
+        """Add what :meth:`measure` measured (in place)."""
+        self._add_parts(measured.summary, iter(measured.segments), measured.fold)
+
+    def _parts(self, values: np.ndarray, name: str,
+               masked: bool) -> tuple[_Stats, Iterator[_Segment], bool]:
+        """Count, extremes and moments of 1-D values; their histogram runs (lazily); fold.
+
+        Raises ``ParameterError`` for non-finite values (``name``, ``masked``
+        say where). ``fold`` tells whether the runs reach the -0 and subnormal
+        bins, which :func:`_fold_zero` merges into +0's once they are added.
+        """
         if values.size == 0:
-            return
+            return _Stats(self.moments), iter(()), False
         lo, hi = float(np.min(values)), float(np.max(values))
         if not (math.isfinite(lo) and math.isfinite(hi)):  # NaN propagates into min/max
             _raise_non_finite(_count_non_finite(values), name, masked)
@@ -254,42 +321,40 @@ class _Stats:
                 part.merge(_Stats(True, False, wide.size, lo, hi, mean, float(wide.sum()),
                                   shift))
         part.count = values.size
+        if not self.histogram:
+            return part, iter(()), False
+        if lo >= 0 and values.dtype == np.float32 and values.flags.c_contiguous:
+            if values.size <= _HIST_CHUNK:
+                return part, iter(_count_non_negative(values, lo, hi)), False
+            # each chunk's own extremes: a chunk of zeros (blank paper) has no normal
+            # value to count its bins from
+            return part, (run for chunk in _chunks(values, _HIST_CHUNK)
+                          for run in _count_non_negative(chunk, float(chunk.min()),
+                                                         float(chunk.max()))), False
+        first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
+        if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins
+            first, last = min(first, _ZERO_BINS.start), max(last, _ZERO_BINS.stop - 1)
+        return part, _general_runs(values, first, last), \
+            first < _ZERO_BINS.stop and last >= _ZERO_BINS.start
+
+    def _add_parts(self, summary: _Stats, segments: Iterator[_Segment], fold: bool) -> None:
+        """Add a count with its extremes and moments, and histogram runs (in place)."""
+        if summary.count == 0:
+            return
         if self.histogram:
-            self._add_to_histogram(values, lo, hi)
-        self._merge_summary(part)
+            self._add_histogram(segments, fold)
+        self._merge_summary(summary)
 
-    def _add_to_histogram(self, values: np.ndarray, lo: float, hi: float) -> None:
-        """Count ``values`` (between ``lo`` and ``hi``) into the histogram, in place.
-
-        Only the bins from ``lo``'s to ``hi``'s are counted (the key is
-        order-preserving): a tile of gradient magnitudes spans a few
-        thousand of the 2**20 bins, so counting and adding them costs a
-        fraction of the whole histogram's pass.
-        """
+    def _add_histogram(self, segments: Iterator[_Segment], fold: bool) -> None:
+        """Add histogram runs to the counts and sums per bin (made on first use)."""
         if self.hist is None:
             self.hist = np.zeros(_NBINS, np.int64)
             self.sums = np.zeros(_NBINS, np.float64)
         sums = cast(np.ndarray, self.sums)  # set with hist
-        if lo >= 0 and values.dtype == np.float32 and values.flags.c_contiguous:
-            if values.size <= _HIST_CHUNK:
-                _count_non_negative(values, lo, hi, self.hist, sums)
-            else:
-                for chunk in _chunks(values, _HIST_CHUNK):
-                    # each chunk's own extremes: a chunk of zeros (blank paper) has no
-                    # normal value to count its bins from
-                    _count_non_negative(chunk, float(chunk.min()), float(chunk.max()),
-                                        self.hist, sums)
-            return
-        first, last = (int(b) for b in _bins(np.array([lo, hi], np.float64)))
-        if lo <= 0 <= hi:  # -0 and +0 compare equal but have keys apart: take all zero bins
-            first, last = min(first, _ZERO_BINS.start), max(last, _ZERO_BINS.stop - 1)
-        width = last - first + 1
-        for chunk in _chunks(values, _HIST_CHUNK):
-            bins = _bins(chunk)
-            bins -= np.uint32(first)
-            self.hist[first:last + 1] += np.bincount(bins, minlength=width)
-            sums[first:last + 1] += np.bincount(bins, weights=chunk, minlength=width)
-        if first < _ZERO_BINS.stop and last >= _ZERO_BINS.start:
+        for first, counts, totals in segments:
+            self.hist[first:first + counts.size] += counts
+            sums[first:first + totals.size] += totals
+        if fold:
             _fold_zero(self.hist)
             _fold_zero(sums)
 
@@ -1441,6 +1506,48 @@ class Normalizer:
         mask = as_mask(mask, x.shape, "array")
         values = x.reshape(-1) if mask is None else x[mask]
         self._stats.add(values, "array", mask is not None)
+        self._fitted = True
+        return self
+
+    def measure(self, array: ArrayLike, mask: ArrayLike | None = None) -> Measurement:
+        """The statistics :meth:`partial_fit` would add for ``array``, without adding them.
+
+        Changes nothing, so it may run in several threads at once (the
+        histogram's counting releases the GIL); :meth:`add` then adds each
+        result. Added in the order the arrays would be given to
+        ``partial_fit``, they give its statistics bit for bit (for arrays of
+        more than two million values, the histogram's per-bin sums to float64
+        rounding). Raises as ``partial_fit`` does.
+
+        Examples
+        --------
+        >>> tiles = [np.array([1.0, 2.0]), np.array([3.0, 9.0])]
+        >>> book = Normalizer("robust")
+        >>> for measured in [book.measure(t) for t in tiles]:   # e.g. in worker threads
+        ...     _ = book.add(measured)
+        >>> book.statistics == Normalizer("robust").fit(*tiles).statistics
+        True
+        """
+        x = _as_float(array, "array")
+        mask = as_mask(mask, x.shape, "array")
+        values = x.reshape(-1) if mask is None else x[mask]
+        measured = self._stats.measure(values, "array", mask is not None)
+        measured.method, measured.options = self.method, dict(self._opts)
+        return measured
+
+    def add(self, measured: Measurement) -> Normalizer:
+        """Add statistics that :meth:`measure` made; returns the Normalizer itself.
+
+        They must come from a Normalizer of the same method and parameters.
+        """
+        if not isinstance(measured, Measurement):
+            raise ParameterError(f"add: {type(measured).__name__} is not a Measurement; "
+                                 "give what Normalizer.measure returned")
+        if measured.method != self.method or measured.options != self._opts:
+            raise ParameterError(f"add: statistics measured for Normalizer({measured.method!r}"
+                                 f") with other parameters cannot be added to {self!r}; "
+                                 "measure with a Normalizer of the same method and parameters")
+        self._stats.add_measured(measured)
         self._fitted = True
         return self
 

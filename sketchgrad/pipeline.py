@@ -355,14 +355,18 @@ def fit_normalizer(scan: Scan | ArrayLike, config: PipelineConfig | None = None,
     config = config_of(config)
     meta = scan.meta if isinstance(scan, Scan) else None
     check_normalizer(normalizer, config, fitted=False)
+    if normalizer is not None and not isinstance(normalizer, Normalizer):
+        raise ParameterError(f"normalizer is a {type(normalizer).__name__}; fit_normalizer adds "
+                             "to a sketchgrad Normalizer (give Normalizer(config.normalize), or "
+                             "None for a new one)")
     image, _ = image_for_channels(scan, config.channels, native=True)
     normalizer = normalizer if normalizer is not None else Normalizer(config.normalize)
     side = tile_side(image.shape[:2], config, streaming=True)
     timer = Timer()
     engine = TileEngine(plan_tiles(image, config, {"field", "normalized"}, side, timer, meta),
                         None, timer)
-    for magnitude in engine.magnitudes():
-        normalizer.partial_fit(magnitude)  # floored in compute_tile
+    for measured in engine.measurements(normalizer):  # floored in compute_tile
+        normalizer.add(measured)
     return normalizer
 
 

@@ -58,7 +58,7 @@ from .denoise import (
 from .errors import ParameterError
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import NativeImage
-from .normalize import NORMALIZE_METHODS, Normalizer, normalize, to_unit
+from .normalize import NORMALIZE_METHODS, Measurement, Normalizer, normalize, to_unit
 from .png import quantize
 from .strokes import StrokeField, StrokeStatistics
 
@@ -223,6 +223,9 @@ class ComputedTile:
     #: For the stroke colouring, which reads the scan around each pixel: the
     #: padded denoised tile, its gradients and the tile's slices of them.
     padded: tuple[np.ndarray, GradientField, tuple[slice, slice]] | None = None
+    #: The first pass's statistics of the tile's magnitude, measured in the worker thread
+    #: for the normalizer being fitted (added in tile order by the main thread).
+    measurement: Measurement | None = None
 
 
 @dataclass
@@ -589,7 +592,13 @@ class TileEngine:
             measured = self.plan.needs - {"denoised"} if self._denoise_again else self.plan.needs
 
         def first(box: TileBox) -> ComputedTile:
-            return compute_tile(self.plan, box, self.timer, measured, dtype)
+            tile = compute_tile(self.plan, box, self.timer, measured, dtype)
+            if fitting and normalizer is not None and tile.field is not None:
+                # the histogram counted here, in the worker thread; added in order below
+                t = time.perf_counter()
+                tile.measurement = normalizer.measure(tile.field.magnitude)
+                self.timer.add("normalize", t)
+            return tile
 
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
@@ -598,7 +607,8 @@ class TileEngine:
                     raise RuntimeError("the first pass computed no gradient field")
                 magnitude = tile.field.magnitude  # floored in compute
                 if fitting and normalizer is not None:
-                    normalizer.partial_fit(magnitude)
+                    normalizer.add(cast(Measurement, tile.measurement))
+                    tile.measurement = None
                 elif whole is not None:
                     whole[tile.box.where] = magnitude
                 if entry.unit == "peak":  # only l2's display rule reads the largest value
@@ -679,8 +689,14 @@ class TileEngine:
             for band in plan.bands:
                 yield list(self.ordered(pool, second, band))
 
-    def magnitudes(self) -> Iterator[np.ndarray]:
-        """Every tile's floored gradient magnitude, computed a few at a time."""
+    def measurements(self, normalizer: Normalizer) -> Iterator[Measurement]:
+        """Every tile's floored gradient magnitude measured for ``normalizer``, in tile order.
+
+        Each tile is computed and measured in a worker thread, a few at a time;
+        adding the results in the order given makes ``partial_fit``'s statistics.
+        """
+        def measure(box: TileBox) -> Measurement:
+            return normalizer.measure(cast(GradientField, self.magnitude(box).field).magnitude)
+
         with ThreadPoolExecutor(self.plan.threads) as pool:
-            for tile in self.ordered(pool, self.magnitude, self.plan.boxes):
-                yield cast(GradientField, tile.field).magnitude
+            yield from self.ordered(pool, measure, self.plan.boxes)

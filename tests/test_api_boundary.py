@@ -135,6 +135,16 @@ def test_normalizer_of_another_method_or_unfitted_is_an_error(tmp_path):
         sg.process_to_files(image, cfg, {"hsv": tmp_path / "h.png"}, normalizer=robust)
     with pytest.raises(ParameterError, match=message):
         sg.fit_normalizer(image, cfg, normalizer=robust)
+
+    class Scale:  # transforms as a Normalizer does, but keeps no statistics to add to
+        method = "minmax"
+
+        def transform(self, x):
+            return x
+
+    with pytest.raises(ParameterError, match="normalizer is a Scale; fit_normalizer adds to "
+                       r"a sketchgrad Normalizer \(give Normalizer\(config.normalize\)"):
+        sg.fit_normalizer(image, cfg, normalizer=Scale())
     with pytest.raises(ParameterError, match="normalizer has never been fitted"):
         sg.process(image, cfg, normalizer=Normalizer("minmax"))
     assert not (tmp_path / "h.png").exists()

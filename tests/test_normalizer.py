@@ -246,3 +246,74 @@ def test_float32_histograms_of_a_page_blank_over_a_whole_update(rng):
         assert fast.to_dict() == general.to_dict()
     assert_allclose(normalize(page, "exposure"), normalize(page.astype(np.float64), "exposure"),
                     rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids)
+def test_measured_in_threads_and_added_in_order_equals_partial_fit(magnitude, case, rng):
+    # The tiled pipeline measures each tile's statistics in its worker thread and adds
+    # them in tile order: the same numbers, bit for bit, as partial_fit tile by tile.
+    from concurrent.futures import ThreadPoolExecutor
+
+    method, params = case
+    flat = magnitude.ravel()
+    tiles = np.split(flat, np.sort(rng.choice(flat.size, 5, replace=False)))
+    sequential = Normalizer(method, **params)
+    for tile in tiles:
+        sequential.partial_fit(tile)
+    threaded = Normalizer(method, **params)
+    with ThreadPoolExecutor(3) as pool:
+        measured = list(pool.map(threaded.measure, tiles))
+    assert threaded.count == 0  # measuring changed nothing
+    for part in measured:
+        assert threaded.add(part) is threaded
+    assert threaded.to_dict() == sequential.to_dict()
+    assert_array_equal(threaded.transform(magnitude), sequential.transform(magnitude))
+    assert sum(part.count for part in measured) == flat.size
+
+
+def test_measuring_leaves_the_normalizer_unfitted(magnitude):
+    book = Normalizer("exposure")
+    measured = book.measure(magnitude)
+    assert measured.count == magnitude.size
+    with pytest.raises(ParameterError, match="no statistics yet"):
+        book.transform(magnitude)
+    # the percentiles added from a measurement are NumPy's, within a histogram bin
+    stats = book.add(measured).statistics
+    assert_allclose([stats["lower_value"], stats["upper_value"]],
+                    np.percentile(magnitude.astype(np.float64), [50, 97.5]), rtol=2 ** -11)
+
+
+def test_a_large_measurement_is_gathered_into_one_run(rng, monkeypatch):
+    # Above one histogram update the runs of each update are gathered into one (so a
+    # measurement of a huge array holds one histogram's worth, not one per update): the
+    # statistics stay those of partial_fit, on the shorter float32 path and the general
+    # path, across zeros of both signs and subnormal numbers.
+    import importlib
+
+    module = importlib.import_module("sketchgrad.normalize")
+    monkeypatch.setattr(module, "_HIST_CHUNK", 1000)
+    x = rng.lognormal(-5, 2.0, 7_321).astype(np.float32)
+    x[:1500] = 0.0                      # a whole update of zeros
+    x[2000::13] = -0.0
+    x[2001::17] = np.float32(2e-39)     # subnormal
+    for values in (x, x.astype(np.float64), x - np.float32(0.01)):   # the last: negatives
+        for method in ("exposure", "equalize", "robust", "zscore", "minmax"):
+            measured = Normalizer(method).measure(values)
+            assert len(measured.segments) <= 1
+            added = Normalizer(method).add(measured)
+            assert added.to_dict() == Normalizer(method).partial_fit(values).to_dict()
+
+
+def test_add_refuses_what_another_normalizer_measured(magnitude):
+    measured = Normalizer("robust", upper=90).measure(magnitude)
+    with pytest.raises(ParameterError, match=r"add: statistics measured for "
+                       r"Normalizer\('robust'\) with other parameters cannot be added"):
+        Normalizer("robust").add(measured)
+    with pytest.raises(ParameterError, match="add: statistics measured for "
+                       r"Normalizer\('robust'\)"):
+        Normalizer("exposure").add(measured)
+    with pytest.raises(ParameterError, match="add: ndarray is not a Measurement; give what "
+                       "Normalizer.measure returned"):
+        Normalizer("robust").add(magnitude)
+    with pytest.raises(ParameterError, match="non-finite"):
+        Normalizer("robust").measure(np.array([1.0, np.nan]))
