@@ -279,8 +279,9 @@ def file_noise_source(meta: ScanMeta | None) -> dict[str, Any]:
             "lossy": (getattr(meta, "format", None) or "").upper() in LOSSY_FORMATS}
 
 
-#: Rows of the image per strip of the noise estimate's wavelet transform (even).
-NOISE_STRIP = 512
+#: Rows of the image per strip of the noise estimate's wavelet transform (even): a
+#: strip's working arrays (2.6 MB for a 3500-pixel row) stay in a core's cache.
+NOISE_STRIP = 64
 
 
 def _noise_plane(plane: NDArray[np.float32]) -> float:
@@ -320,11 +321,33 @@ _DB2_HIGH = (np.array([-(1 + math.sqrt(3)), 3 + math.sqrt(3), -(3 - math.sqrt(3)
                        1 - math.sqrt(3)]) / (4 * math.sqrt(2))).astype(np.float32)
 
 
-def _db2_diagonal(strip: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The level-1 db2 diagonal band (HH) of a float32 strip, as pywt's ``dwt2`` gives it.
+class _Scratch:
+    """One thread's working arrays, reused from strip to strip (flat, viewed at each size).
 
-    pywt's ``dwt(..., mode="symmetric")`` gives ``(n + 3) // 2`` coefficients
-    along an axis of n samples; coefficient k is ``sum_j h[j] a[2k + 1 - j]``
+    Fresh memory costs a page fault per 4 kB on first touch (about 2 us each on
+    a virtual machine): an 8.5 MP noise estimate that allocated its strips'
+    planes anew touched 50 MB, 13,000 faults, for 30 MB of work.
+    """
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: type[np.generic]) -> NDArray[Any]:
+        size = math.prod(shape)
+        flat = self._arrays.get(name)
+        if flat is None or flat.size < size:
+            flat = self._arrays[name] = np.empty(size, dtype)
+        return flat[:size].reshape(shape)
+
+
+def _db2_band(strip: NDArray[np.float32],
+              scratch: _Scratch) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+    """A float32 strip's level-1 db2 diagonal band and, per coefficient, its clipped support.
+
+    The band (HH) as pywt's ``dwt2`` gives it, and whether each coefficient's
+    4x4 support holds a clipped pixel (exactly 0 or 1). pywt's
+    ``dwt(..., mode="symmetric")`` gives ``(n + 3) // 2`` coefficients along
+    an axis of n samples; coefficient k is ``sum_j h[j] a[2k + 1 - j]``
     (``h = _DB2_HIGH``, j = 0..3), the samples extended by mirroring with the
     edge sample repeated. Here the strip is mirrored so (2 samples before, 3
     after: OpenCV's ``BORDER_REFLECT``), filtered at every pixel with the
@@ -332,31 +355,26 @@ def _db2_diagonal(strip: NDArray[np.float32]) -> NDArray[np.float32]:
     column kept from the fourth: coefficient k is the filter's output at
     mirrored sample ``2k + 3``. A third of the time of NumPy products of
     strided views; equal to pywt's within float32 rounding (each orders and
-    fuses the multiply-adds its own way).
+    fuses the multiply-adds its own way). The clipped pixels of the mirrored
+    strip are dilated with a 4x4 square anchored as the filter, and sampled
+    alike. Both are views of ``scratch``'s arrays, valid until its next use.
     """
     import cv2
 
-    rows, cols = (strip.shape[0] + 3) // 2, (strip.shape[1] + 3) // 2
-    padded = cv2.copyMakeBorder(strip, 2, 3, 2, 3, cv2.BORDER_REFLECT)
+    height, width = strip.shape
+    rows, cols = (height + 3) // 2, (width + 3) // 2
+    size = (height + 5, width + 5)
+    padded = cv2.copyMakeBorder(strip, 2, 3, 2, 3, cv2.BORDER_REFLECT,
+                                dst=scratch.get("padded", size, np.float32))
     taps = _DB2_HIGH[::-1].copy()  # OpenCV correlates: the convolution's taps reversed
-    full = cv2.sepFilter2D(padded, cv2.CV_32F, taps, taps, anchor=(3, 3))
-    return cast("NDArray[np.float32]", full[3:3 + 2 * rows:2, 3:3 + 2 * cols:2])
-
-
-def _db2_touched(strip: NDArray[np.float32]) -> NDArray[np.bool_]:
-    """Per diagonal coefficient of :func:`_db2_diagonal`: whether its 4x4 support is clipped.
-
-    A clipped pixel is exactly 0 or 1; the mask is mirrored as the strip is and
-    dilated with a 4x4 square anchored as the filter (OpenCV: a maximum of 0s
-    and 1s), then sampled as the band is.
-    """
-    import cv2
-
-    rows, cols = (strip.shape[0] + 3) // 2, (strip.shape[1] + 3) // 2
-    clipped = ((strip <= 0) | (strip >= 1)).view(np.uint8)
-    padded = cv2.copyMakeBorder(clipped, 2, 3, 2, 3, cv2.BORDER_REFLECT)
-    full = cv2.dilate(padded, np.ones((4, 4), np.uint8), anchor=(3, 3))
-    return cast("NDArray[np.bool_]", full[3:3 + 2 * rows:2, 3:3 + 2 * cols:2].view(np.bool_))
+    full = cv2.sepFilter2D(padded, cv2.CV_32F, taps, taps, anchor=(3, 3),
+                           dst=scratch.get("filtered", size, np.float32))
+    clipped = np.less_equal(padded, 0, out=scratch.get("clipped", size, np.bool_))
+    clipped |= np.greater_equal(padded, 1, out=scratch.get("bright", size, np.bool_))
+    touched = cv2.dilate(clipped.view(np.uint8), np.ones((4, 4), np.uint8), anchor=(3, 3),
+                         dst=scratch.get("touched", size, np.uint8))
+    pick = (slice(3, 3 + 2 * rows, 2), slice(3, 3 + 2 * cols, 2))
+    return cast("NDArray[np.float32]", full[pick]), touched[pick].view(np.bool_)
 
 
 def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
@@ -364,11 +382,13 @@ def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
 
     The coefficients whose 4x4 support (the db2 filters span 4 samples) holds
     a pixel at exactly 0 or 1 are left out. The diagonal band alone is
-    computed (:func:`_db2_diagonal`; pywt makes all four bands, in three times
-    the time). In strips of ``NOISE_STRIP`` rows,
-    each with 4 rows of the image above and below, so only the diagonal band
-    (a quarter of the pixels) is held: the same values, bit for bit, as the
-    whole image at once. Two strips at a time, on two threads.
+    computed (:func:`_db2_band`; pywt makes all four bands, in three times
+    the time). In strips of ``NOISE_STRIP`` rows, each with 4 rows of the
+    image above and below, so only the diagonal band (a quarter of the pixels)
+    is held: the same values, bit for bit, as the whole image at once. On two
+    threads, each going down its own half of the strips with working arrays
+    it reuses; the coefficients kept are then gathered to the front of the
+    band, in place.
     """
     height, width = plane.shape
     rows, cols = (height + 3) // 2, (width + 3) // 2  # pywt's length for db2: (n + 3) // 2
@@ -376,7 +396,7 @@ def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
     keep = np.empty((rows, cols), bool)
     halo = 4
 
-    def strip_detail(start: int) -> None:
+    def strip_detail(start: int, scratch: _Scratch) -> None:
         stop = min(height, start + NOISE_STRIP)
         low = max(0, start - halo)
         # a native scan converts this strip only
@@ -387,26 +407,39 @@ def _abs_diagonal_detail(plane: np.ndarray) -> np.ndarray:
             diagonal = pywt.dwt2(strip, "db2", mode="symmetric")[1][2]
             touched = pywt.dwt2(_clipped(strip), _box_wavelet(), mode="symmetric")[1][2] > 0.5
         else:
-            diagonal = _db2_diagonal(strip)
-            touched = _db2_touched(strip)
+            diagonal, touched = _db2_band(strip, scratch)
         first, last = start // 2, rows if stop == height else stop // 2
         np.abs(diagonal[first - low // 2:last - low // 2], out=out[first:last])
         np.logical_not(touched[first - low // 2:last - low // 2], out=keep[first:last])
 
-    starts = range(0, height, NOISE_STRIP)
-    threads = min(len(starts), os.cpu_count() or 1, 2)
-    if threads > 1:
-        # Strips write rows of their own: two threads (NumPy releases the GIL in these
-        # loops) halve the estimate that every automatic-strength run waits for.
-        with ThreadPoolExecutor(threads) as pool:
-            for done in [pool.submit(strip_detail, start) for start in starts]:
-                done.result()
-    else:
+    def strips(starts: range) -> None:
+        scratch = _Scratch()
         for start in starts:
-            strip_detail(start)
+            strip_detail(start, scratch)
+
+    starts = range(0, height, NOISE_STRIP)
+    if min(len(starts), os.cpu_count() or 1) > 1:
+        # Strips write rows of their own: two threads (NumPy and OpenCV release the GIL)
+        # halve the estimate that every automatic-strength run waits for.
+        half = (len(starts) + 1) // 2
+        with ThreadPoolExecutor(1) as pool:
+            lower = pool.submit(strips, starts[half:])
+            strips(starts[:half])
+            lower.result()
+    else:
+        strips(starts)
     if keep.all():
         return out.reshape(-1)
-    return out[keep]
+    # gathered row band by row band to the front of `out` (never past the rows still
+    # to be read): no second band-sized array
+    flat, kept = out.reshape(-1), keep.reshape(-1)
+    step = max(1, (1 << 18) // max(cols, 1)) * cols
+    count = 0
+    for top in range(0, flat.size, step):
+        part = flat[top:top + step][kept[top:top + step]]
+        flat[count:count + part.size] = part
+        count += part.size
+    return flat[:count]
 
 
 def _median_in_place(values: np.ndarray) -> float:
@@ -439,20 +472,35 @@ def _middle_non_negative(values: NDArray[np.float32]) -> tuple[float, float]:
     Non-negative floats (+0, no -0 or NaN) sort as their bit patterns read as
     integers: one count of the values per bin of their top bits finds the
     bins that hold the two ranks, and only those bins' values are partitioned
-    (about 9 ms for 2 million values, against 14-29 ms for a partition of
-    them all, 3-4 ms of it the count).
+    (about 6 ms for 2 million values, against 14-29 ms for a partition of
+    them all). The top bits (16) are kept as uint16 and counted a cache-sized
+    run at a time: no temporary of 8 bytes a value (what ``np.bincount`` reads)
+    is made for all of them. The two ranks' values are picked from one
+    selection when they share a bin (nearly always).
     """
-    top = values.view(np.int32) >> _RADIX_SHIFT
-    cumulative = np.cumsum(np.bincount(top, minlength=1 << (31 - _RADIX_SHIFT)))
+    bins = 1 << (31 - _RADIX_SHIFT)
+    top = np.right_shift(values.view(np.uint32), _RADIX_SHIFT,
+                         out=np.empty(values.size, np.uint16), casting="unsafe")
+    counts = np.zeros(bins, np.int64)
+    for start in range(0, top.size, _RADIX_RUN):
+        counts += np.bincount(top[start:start + _RADIX_RUN], minlength=bins)
+    cumulative = np.cumsum(counts)
     half = values.size // 2
     picked = []
+    selected: dict[int, np.ndarray] = {}
     for rank in (max(half - 1, 0), half):
         chosen = int(np.searchsorted(cumulative, rank, side="right"))
         below = int(cumulative[chosen - 1]) if chosen else 0
-        members = values[top == chosen]
+        members = selected.get(chosen)
+        if members is None:
+            members = selected[chosen] = values[top == chosen]
         members.partition(rank - below)
         picked.append(float(members[rank - below]))
     return picked[0], picked[1]
+
+
+#: Values counted per update of :func:`_middle_non_negative`'s bins.
+_RADIX_RUN = 1 << 18
 
 
 def resolve_strength(image: ArrayLike, method: str, strength: float | None = None, *,
