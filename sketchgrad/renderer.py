@@ -145,9 +145,10 @@ def start_renderer(outputs: Sequence[str]) -> PreviewRenderer | None:
     """A started :class:`PreviewRenderer` when :func:`renderer_wanted`, else None.
 
     None also when the child cannot be started (no process or memory to spare):
-    the previews are then drawn in-process, as without it. A scan being
-    decoded ahead (:mod:`sketchgrad.ahead`) is waited for first, so that its
-    thread has ended before the fork.
+    the previews are then drawn in-process, as without it. When the outputs
+    hold the preview, a scan being decoded ahead (:mod:`sketchgrad.ahead`) is
+    waited for first, so that its thread has ended before the fork (a run
+    without the preview goes on while it decodes).
 
     Examples
     --------
@@ -156,7 +157,8 @@ def start_renderer(outputs: Sequence[str]) -> PreviewRenderer | None:
     """
     from . import ahead
 
-    ahead.settle()  # the command's scan decoded ahead: its thread ends before the fork
+    if "preview" in outputs:  # only a fork needs the decode's thread ended
+        ahead.settle()
     if not renderer_wanted(outputs):
         return None
     try:

@@ -285,6 +285,29 @@ def test_starting_the_preview_process_waits_for_the_decode(tmp_path, rng, monkey
     assert len(seen) == 1 and "sketchgrad-decode-ahead" not in seen[0]  # asked after it ended
 
 
+def test_a_run_without_the_preview_does_not_wait_for_the_decode(tmp_path, rng, monkeypatch):
+    # no fork, so no reason to wait: the command goes on while its scan decodes
+    path = tmp_path / "a.png"
+    Image.fromarray(_drawing(rng, (400, 300))).save(path)
+    release = threading.Event()
+    real_load = PngImagePlugin.PngImageFile.load
+
+    def held_load(self):  # the decode holds until the test lets it go (10 s at most)
+        release.wait(10)
+        return real_load(self)
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", held_load)
+    ahead.start(path)
+    try:
+        assert start_renderer(["hsv", "magnitude"]) is None
+        assert [t.name for t in threading.enumerate()
+                if t.is_alive() and t.name == "sketchgrad-decode-ahead"] == \
+            ["sketchgrad-decode-ahead"]  # still decoding: not waited for
+    finally:
+        release.set()
+        ahead.discard()
+
+
 def _pixels(path):
     return np.asarray(Image.open(path))
 
