@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import io
 import os
 import sys
@@ -22,7 +21,7 @@ import traceback
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, NoReturn, cast
 
 from . import ahead
 from .errors import SketchgradError
@@ -92,9 +91,12 @@ def _names(registry: Iterable[str]) -> str:
     return ", ".join(registry)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Names:
-    """What the parser's help and choices show from the library's registries and defaults."""
+class _Names(NamedTuple):
+    """What the parser's help and choices show from the library's registries and defaults.
+
+    A named tuple, not a dataclass: the command builds it on every start, and a
+    dataclass costs a millisecond or two to define.
+    """
 
     denoise: str = ""
     operators: str = ""

@@ -31,7 +31,6 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .errors import ParameterError, choose
-from .preview import channels_label, strength_label
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -159,6 +158,7 @@ def _strided(a: NDArray[np.float32]) -> NDArray[np.float32]:
 def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig,
                      noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .normalize import NORMALIZE_METHODS
+    from .preview import strength_label
 
     denoised, base = _denoised_once(image, config, noise)
     tiles = []
@@ -176,6 +176,7 @@ def _tiles_normalize(image: NDArray[np.float32], config: PipelineConfig,
 def _tiles_denoise(image: NDArray[np.float32], config: PipelineConfig,
                    noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .denoise import DENOISE_METHODS, estimate_noise
+    from .preview import strength_label
 
     seen = _as_run_sees(image, config)
     work, _ = _crop(seen)
@@ -204,6 +205,7 @@ def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig,
                     noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .gradients import OPERATORS
     from .pipeline import fit_normalizer
+    from .preview import strength_label
 
     seen = _as_run_sees(image, config)
     work, _ = _crop(seen)
@@ -230,6 +232,7 @@ def _tiles_operator(image: NDArray[np.float32], config: PipelineConfig,
 def _tiles_ramp(image: NDArray[np.float32], config: PipelineConfig,
                 noise: dict[str, Any]) -> tuple[_Tiles, Result, str, str | None]:
     from .color import RAMPS, ColorRamp, color_label, hsv_to_rgb, ramp_from_spec
+    from .preview import strength_label
 
     denoised, base = _denoised_once(image, config, noise)
     names = list(dict.fromkeys([*EXTRA_COLOURS, *RAMPS, config.color]))
@@ -312,6 +315,8 @@ def _sheet(image: ArrayLike | Scan, what: str,
     """The comparison sheet as a drawn Figure, and each tile's picture axes by label."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from .preview import channels_label
 
     build = choose(COMPARE_WHAT, what, "what")
     image, source, noise = _as_image(image)

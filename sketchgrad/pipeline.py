@@ -49,13 +49,13 @@ from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
 from .io import LUMA_BT601, NativeImage, Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
-from .strokes import StrokeDirections, StrokeStatistics
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
 if TYPE_CHECKING:
     from .io import ScanMeta
     from .normalize import Normalizer
     from .streaming import process_to_files
+    from .strokes import StrokeDirections, StrokeStatistics
 
 __all__ = ["PipelineConfig", "Result", "process", "process_to_files", "fit_normalizer",
            "image_of", "image_for_channels", "tile_side", "OUTPUT_KINDS", "DEFAULT_OUTPUTS",
@@ -586,7 +586,14 @@ def _process_whole(res: Result, image: NDArray[np.float32], config: PipelineConf
             else colour_relief(res.denoised)
         t = timer.add("sketch", t)
     if "strokes" in needs:
-        from .strokes import DEFAULT_SIGMA, flow_defaults, flow_picture, stroke_field
+        from .strokes import (
+            DEFAULT_SIGMA,
+            StrokeDirections,
+            StrokeStatistics,
+            flow_defaults,
+            flow_picture,
+            stroke_field,
+        )
 
         statistics = StrokeStatistics(sigma=DEFAULT_SIGMA, operator="scharr")
         field = stroke_field(res.denoised, statistics=statistics)  # summed as it is measured
@@ -641,7 +648,7 @@ def _process_tiled(res: Result, image: NDArray[np.float32], config: PipelineConf
     res.sketch = planes.get("sketch")
     res.flow = planes.get("flow")
     if "strokes" in needs:
-        from .strokes import StrokeField
+        from .strokes import StrokeDirections, StrokeField
 
         field = StrokeField(planes["angle"], planes["coherence"], planes["energy"])
         if engine.scale.strokes is None:  # the engine's first pass sums them for "strokes"

@@ -238,7 +238,6 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     Returns the whole scan's stroke statistics (None when not measured).
     """
     from .png import DEFAULT_COMPRESSION, PngWriter
-    from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
     from .provenance import with_strength_used
     from .renderer import PreviewRenderer
 
@@ -247,7 +246,11 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     dpi = getattr(meta, "dpi", None)
     needs = stages_needed(kinds, config, keep_denoised=False)
     side = tile_side((height, width), config, streaming=True)
-    step = shrink_step((height, width), PREVIEW_SIDE) if "preview" in kinds else 0
+    step = 0
+    if "preview" in kinds:  # the preview module is imported for a preview only
+        from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
+
+        step = shrink_step((height, width), PREVIEW_SIDE)
     if step > 1 and side:
         side = max(step, side // step * step)  # tiles on whole preview blocks
     engine = TileEngine(plan_tiles(image, config, needs, side, timer, meta), normalizer, timer)

@@ -42,7 +42,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -60,11 +60,11 @@ from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_
 from .io import NativeImage
 from .normalize import NORMALIZE_METHODS, Measurement, Normalizer, normalize, to_unit
 from .png import quantize
-from .strokes import StrokeField, StrokeStatistics
 
 if TYPE_CHECKING:
     from .io import ScanMeta
     from .pipeline import PipelineConfig
+    from .strokes import StrokeField, StrokeStatistics
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -135,9 +135,8 @@ def stages_needed(outputs: Iterable[str], config: PipelineConfig, *,
 # Records
 
 
-@dataclass(frozen=True)
-class TileBox:
-    """A tile's rows ``y0:y1`` and columns ``x0:x1`` in the image."""
+class TileBox(NamedTuple):
+    """A tile's rows ``y0:y1`` and columns ``x0:x1`` in the image (a dict key)."""
 
     y0: int
     y1: int
@@ -359,8 +358,6 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
     when it will be normalized. With ``dtype`` uint8 (a run writing PNGs) the
     relief is kept as its 8-bit samples, as :func:`finish_tile` would write it.
     """
-    from .sketch import colour_relief, relief
-
     needs = plan.needs if needs is None else needs
     height, width = plan.image.shape[:2]
     h = plan.halo
@@ -390,6 +387,8 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
             floor_zero_gradients(tile.field.magnitude, in_place=True)
         t = timer.add("gradients", t)
     if "sketch" in needs:
+        from .sketch import colour_relief, relief
+
         # grey: PNG-ready 8-bit samples straight from the relief's float bands
         lit = relief(den, dtype=dtype) if den.ndim == 2 else colour_relief(den)
         # a quarter of the memory when the tile waits for the second pass
@@ -397,7 +396,7 @@ def compute_tile(plan: TilePlan, box: TileBox, timer: Timer,
             else quantize(lit[crop], 8)
         t = timer.add("sketch", t)
     if "strokes" in needs:
-        from .strokes import stroke_field
+        from .strokes import StrokeStatistics, stroke_field
 
         m = _flow_parameters(plan)["grain"] + 1 if "flow" in plan.needs else 0
         sy0, sy1 = max(py0, box.y0 - m), min(py1, box.y1 + m)
@@ -581,7 +580,7 @@ class TileEngine:
         elif scaling and self.scale.normalizer is None:  # a registered method: on the whole
             whole = np.empty(self.plan.image.shape, np.float32)
         if strokes:
-            from .strokes import DEFAULT_SIGMA
+            from .strokes import DEFAULT_SIGMA, StrokeStatistics
 
             statistics = self.scale.strokes = StrokeStatistics(
                 sigma=DEFAULT_SIGMA, operator="scharr", counts="flow" in self.plan.needs)
