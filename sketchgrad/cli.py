@@ -469,10 +469,10 @@ def _preview_renderer(inputs: list[str], config: PipelineConfig,
     worker, or one input file (a folder or pattern may find several, which go
     to the pool), and no cluster. See :mod:`sketchgrad.renderer`.
     """
+    if settings.get("scheduler") or "preview" not in config.outputs:
+        return None
     from .renderer import start_renderer
 
-    if settings.get("scheduler"):
-        return None
     workers = settings.get("workers") or os.cpu_count() or 1
     if workers != 1 and not (len(inputs) == 1 and Path(inputs[0]).is_file()):
         return None
@@ -736,7 +736,9 @@ def main(argv: list[str] | None = None) -> int:
         early = _early_args(argv)
         if early is not None:
             _decode_ahead(early)
-        return _main(argv)
+        # a run's arguments read as the full parser reads them (its choices and defaults
+        # are not the library's): no second parser, and nothing imported only for one
+        return _main(argv, early if early is not None and early.command == "run" else None)
     except KeyboardInterrupt:  # before the work: reading the arguments, importing
         return _interrupted()
     finally:
@@ -751,9 +753,10 @@ def _interrupted() -> int:
     return EXIT_INTERRUPTED
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], parsed: argparse.Namespace | None = None) -> int:
+    """The command on ``argv``, or on ``parsed`` (its arguments, read already)."""
     try:
-        args = _build_parser().parse_args(argv)
+        args = parsed if parsed is not None else _build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a usage error
         return int(exc.code or 0)
     try:
@@ -783,8 +786,9 @@ def _early_args(argv: list[str]) -> argparse.Namespace | None:
 
     That parser imports nothing heavy, so a run knows its scan before NumPy,
     OpenCV and sketchgrad are imported (:func:`_decode_ahead`); it reads the
-    arguments as the full parser does, which then reads them again for the
-    work (the two differ in help texts and ``compare``'s choices only). Whatever
+    arguments as the full parser does (the two differ in help texts and
+    ``compare``'s choices only), so a ``run`` goes on with what it read and
+    the other commands read them again with the full parser. Whatever
     it prints is swallowed: ``--help``, ``--version`` and usage errors give None.
     """
     try:

@@ -239,7 +239,6 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     """
     from .png import DEFAULT_COMPRESSION, PngWriter
     from .provenance import with_strength_used
-    from .renderer import PreviewRenderer
 
     compression = DEFAULT_COMPRESSION if compression is None else compression
     height, width = image.shape[:2]
@@ -249,6 +248,7 @@ def _write_staged(image: NDArray[np.float32] | NativeImage, meta: ScanMeta | Non
     step = 0
     if "preview" in kinds:  # the preview module is imported for a preview only
         from .preview import PREVIEW_SIDE, Thumbnails, shrink_step
+        from .renderer import PreviewRenderer
 
         step = shrink_step((height, width), PREVIEW_SIDE)
     if step > 1 and side:

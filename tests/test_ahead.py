@@ -1,5 +1,6 @@
 """Decoding the command's scan ahead (sketchgrad.ahead): the same scan, or no decode at all."""
 
+import json
 import os
 import sys
 import threading
@@ -361,6 +362,33 @@ def test_the_early_parse_reads_what_the_full_parser_reads(argv):
     from sketchgrad import cli
 
     assert vars(cli._early_args(argv)) == vars(cli._build_parser().parse_args(argv))
+
+
+def test_a_run_reads_its_arguments_once(tmp_path, rng, monkeypatch, capsys):
+    from sketchgrad import cli
+
+    built = []
+    full = cli._build_parser
+
+    def counting(names=None):
+        built.append("library" if names is None else "early")
+        return full(names)
+
+    monkeypatch.setattr(cli, "_build_parser", counting)
+    scan = tmp_path / "page.png"
+    Image.fromarray(_drawing(rng, (20, 30))).save(scan)
+    out = tmp_path / "out"
+    assert main(["run", str(scan), "-o", str(out), "--outputs", "hsv", "--strength", "0.5",
+                 "-q"]) == 0
+    assert built == ["early"]  # no second parser, with the library's names, for a run
+    assert [p.name for p in out.iterdir()] == ["page.hsv.png"]
+    # the options were read: the run's record says so
+    record = json.loads(Image.open(out / "page.hsv.png").text["sketchgrad"])
+    assert (record["config"]["strength"], record["config"]["outputs"]) == (0.5, ["hsv"])
+    built.clear()
+    assert main(["methods"]) == 0  # another command: read again by the full parser
+    assert built == ["early", "library"]
+    assert "denoise methods (--denoise):" in capsys.readouterr().out
 
 
 def test_the_early_parse_gives_way_on_help_and_errors(capsys):
