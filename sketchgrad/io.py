@@ -222,7 +222,7 @@ class Scan:
     meta: ScanMeta = field(repr=False)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # records of arrays: no == (ambiguous) or repr
 class _Decoded:
     """Samples as stored in the file (native dtype), before conversion to float."""
 

@@ -253,7 +253,7 @@ class Measurement:
 # statistics
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # records of arrays: no == (ambiguous) or repr
 class _Stats:
     """Mergeable statistics of a set of finite values."""
 

@@ -149,7 +149,7 @@ class TileBox(NamedTuple):
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # records of arrays: no == (ambiguous) or repr
 class TilePlan:
     """What every tile shares: the (flattened) image, the grid, the halo, whole-image work.
 
@@ -203,7 +203,7 @@ class TilePlan:
         return len(self.bands) == 1 and len(self.bands[0]) == 1
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class ComputedTile:
     """Denoise, gradients and relief of one tile, cropped to it (stages not needed: None)."""
 
@@ -227,7 +227,7 @@ class ComputedTile:
     measurement: Measurement | None = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class FinishedTile:
     """One tile's outputs, float32 or PNG-ready samples (stages not needed: None).
 
@@ -250,7 +250,7 @@ class FinishedTile:
     extra: Any = None
 
 
-@dataclass
+@dataclass(eq=False, repr=False)
 class Scale:
     """The whole image's normalization, as the tiles apply it.
 
