@@ -101,6 +101,29 @@ def test_importing_the_command_defers_what_a_run_does_not_need(tmp_path):
                                       "True", "sketchgrad.denoise"]
 
 
+def test_a_run_imports_only_the_modules_its_outputs_need(tmp_path):
+    """The preview, its process, the relief, the stroke directions and compare are imported
+    for the outputs that need them only: a run's start-up is most of a one-scan run."""
+    from PIL import Image
+
+    Image.new("L", (40, 30), 200).save(tmp_path / "page.png")
+    optional = ("compare", "preview", "renderer", "sketch", "strokes")
+    code = ("import sys\n"
+            "from sketchgrad.cli import main\n"
+            f"optional = {optional!r}\n"
+            "def loaded():\n"
+            "    return [m for m in optional if 'sketchgrad.' + m in sys.modules] or ['none']\n"
+            "assert main(['run', 'page.png', '-o', 'out', '--outputs', 'hsv,magnitude', "
+            "'-q']) == 0\n"
+            "print(*loaded())\n"
+            "assert main(['run', 'page.png', '-o', 'out', '--outputs', 'sketch,flow', "
+            "'-q']) == 0\n"
+            "print(*loaded())\n")
+    assert _fresh(code, tmp_path) == ["none", "sketch", "strokes"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "page.flow.png", "page.hsv.png", "page.magnitude.png", "page.sketch.png"]
+
+
 def test_loading_a_png_imports_only_pillows_png_plugin(tmp_path):
     """A PNG (or JPEG) needs its own Pillow plugin only; other files get every plugin."""
     from PIL import Image
