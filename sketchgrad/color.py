@@ -651,6 +651,56 @@ def hsv_color(field: GradientField, strength: ArrayLike, *, hue: str | float = "
                     magnitude=field.magnitude)
 
 
+
+def orientation_hue(field: GradientField, *, axial: bool = False) -> NDArray[np.float32]:
+    """The hue :func:`hsv_color` gives each pixel of ``field``, in degrees plus 360.
+
+    The values its bands are coloured with: the orientation in (-pi, pi]
+    times 180/pi (360/pi ``axial``), plus 360. For a caller that keeps the
+    hue instead of the field (the tile engine's first pass, so that its
+    second pass colours without ``gx`` and ``gy``): :func:`hsv_color_of_hue`
+    then gives :func:`hsv_color`'s result, value for value.
+
+    Examples
+    --------
+    >>> from sketchgrad.gradients import gradient_field
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> float(orientation_hue(gradient_field(0.1 * y))[2, 2])
+    450.0
+    """
+    _check_field(field)
+    out = np.empty(np.shape(field.gx), np.float32)
+    return _hue_rows(field, bool(axial), slice(None), out)
+
+
+def hsv_color_of_hue(hue: NDArray[np.float32], strength: ArrayLike,
+                     magnitude: NDArray[np.float32], *,
+                     dtype: DTypeLike = np.float32) -> NDArray[Any]:
+    """:func:`hsv_color` with its defaults, from the hue :func:`orientation_hue` made.
+
+    ``strength`` is the value, ``magnitude`` the field's (pixels at most
+    ``ZERO_GRADIENT`` are black): the same values as ``hsv_color(field,
+    strength, axial=..., dtype=dtype)``.
+
+    Examples
+    --------
+    >>> from sketchgrad.gradients import gradient_field
+    >>> y, x = np.mgrid[0:5, 0:5].astype(np.float32)
+    >>> f = gradient_field(0.1 * y)
+    >>> one = np.ones((5, 5), np.float32)
+    >>> bool((hsv_color_of_hue(orientation_hue(f), one, f.magnitude)
+    ...       == hsv_color(f, one)).all())
+    True
+    """
+    shape = np.shape(hue)
+    strength = np.asarray(strength, dtype=np.float32)
+    if strength.shape != shape or np.shape(magnitude) != shape:
+        raise ParameterError(f"strength of shape {strength.shape} and magnitude of shape "
+                             f"{np.shape(magnitude)} do not match the hue's {shape}")
+    strength = _no_nan(strength, "strength")
+    return _compose(np.asarray(hue, np.float32), np.float32(1.0), strength, None, shape,
+                    dtype, magnitude=magnitude)
+
 def _check_field(field: object, name: str = "field") -> None:
     if not isinstance(field, GradientField):
         raise ParameterError(f"{name} is a {type(field).__name__}, not a GradientField; give "

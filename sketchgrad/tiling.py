@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
-from .color import apply_color, stroke_color
+from .color import apply_color, hsv_color_of_hue, orientation_hue, stroke_color
 from .denoise import (
     DENOISE_METHODS,
     denoise,
@@ -225,6 +225,11 @@ class ComputedTile:
     #: The first pass's statistics of the tile's magnitude, measured in the worker thread
     #: for the normalizer being fitted (added in tile order by the main thread).
     measurement: Measurement | None = None
+    #: Kept by the first pass instead of ``field`` when the second pass only colours by
+    #: direction (``TileEngine.run``): the hsv colouring's hue (``color.orientation_hue``)
+    #: and the floored magnitude, as many bytes as gx and gy, and nothing made again.
+    hue: np.ndarray | None = None
+    magnitude: np.ndarray | None = None
 
 
 @dataclass(eq=False, repr=False)
@@ -441,12 +446,13 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDt
     field = tile.field
     out = FinishedTile(tile.box, denoised=tile.denoised, field=field)
     unit = None
-    if field is not None and "normalized" in plan.needs:
+    if (field is not None or tile.magnitude is not None) and "normalized" in plan.needs:
         if scale.unit_whole is not None:
             unit = scale.unit_whole[tile.box.where]
         else:
             # floored in compute_tile; again if a kept tile let it go (the same bits)
-            magnitude = floor_zero_gradients(field.magnitude, in_place=True)
+            magnitude = tile.magnitude if tile.magnitude is not None else \
+                floor_zero_gradients(cast(GradientField, field).magnitude, in_place=True)
             if scale.normalizer is not None:
                 normalized = scale.normalizer.transform(magnitude)
             else:
@@ -467,6 +473,10 @@ def finish_tile(plan: TilePlan, scale: Scale, tile: ComputedTile, dtype: _TileDt
         value[crop] = unit
         out.hsv = np.ascontiguousarray(stroke_color(padded_field, den, value,
                                                     dtype=dtype)[crop])
+        t = timer.add("color", t)
+    elif "hsv" in plan.needs and tile.hue is not None:  # kept as hue and magnitude
+        out.hsv = hsv_color_of_hue(tile.hue, cast(np.ndarray, unit),
+                                   cast(np.ndarray, tile.magnitude), dtype=dtype)
         t = timer.add("color", t)
     elif "hsv" in plan.needs:
         # "hsv" needs the field (stages_needed)
@@ -535,7 +545,8 @@ class TileEngine:
         image = self.plan.image
         height, width = image.shape[:2]
         planes = image.shape[2] if image.ndim == 3 else 1
-        # gx and gy (the magnitude is let go once measured, and made again); the denoised
+        # gx and gy (the magnitude is let go once measured, and made again), or the hsv
+        # colouring's hue and the magnitude (as many bytes: ``_fit``'s hue_only); the denoised
         # scan; the relief (8-bit samples in a run that writes PNGs); for the stroke
         # colouring, the padded denoised tile; the stroke directions (angle, coherence,
         # energy) when the second pass needs them
@@ -554,9 +565,13 @@ class TileEngine:
         return ("normalized" in self.plan.needs and not self.plan.single
                 and (self.scale.normalizer is None or entry.unit == "peak"))
 
-    def _fit(self, pool: ThreadPoolExecutor,
-             dtype: _TileDtype) -> dict[TileBox, ComputedTile]:
-        """First pass: the whole image's scale and stroke figures from every tile; kept tiles."""
+    def _fit(self, pool: ThreadPoolExecutor, dtype: _TileDtype,
+             hue_only: bool = False) -> dict[TileBox, ComputedTile]:
+        """First pass: the whole image's scale and stroke figures from every tile; kept tiles.
+
+        ``hue_only``: a kept tile holds the hsv colouring's hue and the magnitude
+        instead of its field (the second pass reads nothing else of it).
+        """
         method = self.plan.config.normalize
         entry = NORMALIZE_METHODS[method]
         scaling = self._fits_scale()
@@ -597,14 +612,25 @@ class TileEngine:
                 t = time.perf_counter()
                 tile.measurement = normalizer.measure(tile.field.magnitude)
                 self.timer.add("normalize", t)
+            if hue_only and keep and tile.field is not None and "normalized" in measured:
+                # the hue made here rather than band by band in the second pass (the same
+                # values), so that the magnitude (floored in compute_tile) is kept, not
+                # made again, in the memory gx and gy took
+                t = time.perf_counter()
+                tile.hue = orientation_hue(tile.field, axial=self.plan.config.axial)
+                tile.magnitude = tile.field.magnitude
+                tile.field = None
+                self.timer.add("color", t)
             return tile
 
         for tile in self.ordered(pool, first, self.plan.boxes):
             t = time.perf_counter()
             if scaling:
-                if tile.field is None:  # "field" is among the stages measured
+                if tile.field is None and tile.magnitude is None:  # "field" is measured
                     raise RuntimeError("the first pass computed no gradient field")
-                magnitude = tile.field.magnitude  # floored in compute
+                # floored in compute
+                magnitude = tile.magnitude if tile.magnitude is not None else \
+                    cast(GradientField, tile.field).magnitude
                 if fitting and normalizer is not None:
                     normalizer.add(cast(Measurement, tile.measurement))
                     tile.measurement = None
@@ -613,7 +639,8 @@ class TileEngine:
                 if entry.unit == "peak":  # only l2's display rule reads the largest value
                     top = max(top, float(magnitude.max()))
                 del magnitude
-                if keep:  # a third of the field's memory; the second pass makes it again
+                if keep and tile.field is not None:  # a third of the field's memory; the
+                    # second pass makes it again
                     tile.field = GradientField(tile.field.gx, tile.field.gy)
                 t = self.timer.add("normalize", t)
             if strokes:
@@ -669,7 +696,12 @@ class TileEngine:
             self.later.discard("strokes")
         with ThreadPoolExecutor(plan.threads) as pool:
             if self._fits_scale() or "strokes" in plan.needs:
-                kept = self._fit(pool, dtype)
+                # A streamed run that writes the hsv colouring and not the field keeps the
+                # hue and the magnitude (``_fit``'s hue_only): no magnitude made twice.
+                hue_only = (dtype is not np.float32 and per_tile is None and keep is not None
+                            and "field" not in keep and "hsv" in plan.needs
+                            and plan.config.color == "hsv")
+                kept = self._fit(pool, dtype, hue_only)
 
             def second(box: TileBox) -> FinishedTile:
                 tile = kept.pop(box, None)

@@ -14,10 +14,12 @@ from sketchgrad.color import (
     color_wheel,
     hsl_to_rgb,
     hsv_color,
+    hsv_color_of_hue,
     hsv_remap,
     hsv_to_rgb,
     linear_srgb_to_oklab,
     oklab_to_srgb,
+    orientation_hue,
     rgb_to_hsl,
     rgb_to_hsv,
     srgb_to_oklab,
@@ -494,3 +496,36 @@ def test_band_by_band_colouring_equals_one_whole_image_conversion(rng, dtype):
         got = hsv_color(field, strength, dtype=dtype, **options)
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("axial", [False, True])
+@pytest.mark.parametrize("dtype", [np.float32, np.uint8, np.uint16])
+def test_a_kept_hue_colours_exactly_as_the_field(axial, dtype):
+    """orientation_hue then hsv_color_of_hue (the tile engine's kept tiles) = hsv_color."""
+    rng = np.random.default_rng(11)
+    shape = (150, 97)  # several of hsv_color's bands of rows
+    gx = rng.normal(size=shape).astype(np.float32)
+    gy = rng.normal(size=shape).astype(np.float32)
+    gx[:5], gy[:5] = 0.0, 0.0  # no gradient: black
+    gx[5, :10], gy[5, :10] = -1.0, -0.0  # arctan2 gives -pi: the hue of +pi
+    field = GradientField(gx, gy)
+    strength = rng.uniform(size=shape).astype(np.float32)
+    hue = orientation_hue(field, axial=axial)
+    # the hue: the orientation in (-pi, pi] in degrees (doubled when axial), plus 360
+    theta = np.arctan2(gy.astype(np.float64), gx.astype(np.float64))
+    theta[theta <= -np.pi] = np.pi
+    want = np.degrees(theta) * (2 if axial else 1) + 360
+    np.testing.assert_allclose(hue, want, rtol=0, atol=1e-4)
+    assert hue.dtype == np.float32 and float(hue[5, 0]) == pytest.approx(540 if not axial else 720)
+    got = hsv_color_of_hue(hue, strength, field.magnitude, dtype=dtype)
+    expected = hsv_color(field, strength, axial=axial, dtype=dtype)
+    assert got.dtype == expected.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(got, expected)
+    assert not got[:5].any()  # black where there is no gradient
+
+
+def test_a_kept_hue_of_another_shape_is_refused():
+    field = GradientField(np.ones((4, 5), np.float32), np.zeros((4, 5), np.float32))
+    with pytest.raises(ParameterError, match=r"strength of shape \(4, 4\) and magnitude of "
+                       r"shape \(4, 5\) do not match the hue's \(4, 5\)"):
+        hsv_color_of_hue(orientation_hue(field), np.ones((4, 4)), field.magnitude)

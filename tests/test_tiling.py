@@ -224,27 +224,43 @@ def test_kept_first_pass_equals_recomputed(tmp_path, monkeypatch):
     compare(kept, again)  # NumPy's hypot may round an ulp differently run to run
 
 
-@pytest.mark.parametrize("channels", ["gray", "rgb"])
+@pytest.mark.parametrize(("channels", "axial", "color"), [
+    ("gray", False, "hsv"), ("rgb", False, "hsv"), ("gray", True, "hsv"),
+    ("gray", False, "stroke")])
 def test_streamed_files_equal_whether_first_pass_tiles_are_kept_or_made_again(
-        tmp_path, monkeypatch, channels):
-    # A streamed run keeps its first-pass tiles slimmed (the magnitude let go and made
-    # again, the relief as 8-bit samples): the files must equal those of a run that
+        tmp_path, monkeypatch, channels, axial, color):
+    # A streamed run keeps its first-pass tiles slimmed (the relief as 8-bit samples; for
+    # the hsv colouring the hue and the magnitude instead of gx and gy, else the field with
+    # its magnitude let go and made again): the files must equal those of a run that
     # computes every tile again, pixel for pixel.
     img = scan((70, 90), seed=5)
     if channels == "rgb":
         img = np.dstack([img, img ** 1.5, 1 - 0.5 * (1 - img)]).astype(np.float32)
-    cfg = PipelineConfig(tile_size=32, channels=channels)
+    cfg = PipelineConfig(tile_size=32, channels=channels, axial=axial, color=color)
     kinds = ("magnitude", "hsv", "sketch")
+    finished = []
+    real = tiling.finish_tile
+
+    def spied(plan, scale, tile, dtype, timer):
+        finished.append((tile.hue is not None, tile.field is not None))
+        return real(plan, scale, tile, dtype, timer)
+
+    monkeypatch.setattr(tiling, "finish_tile", spied)
 
     def run(folder):
+        finished.clear()
         paths = {kind: tmp_path / folder / f"{kind}.png" for kind in kinds}
         (tmp_path / folder).mkdir()
         process_to_files(img, cfg, paths)
         return {kind: np.asarray(Image.open(path)) for kind, path in paths.items()}
 
     kept = run("kept")
+    # 3 x 3 tiles; with the hsv colouring each kept as its hue, without gx and gy
+    hue = color == "hsv"
+    assert finished == [(hue, not hue)] * 9
     monkeypatch.setattr(tiling, "KEEP_BYTES", 0)
     again = run("again")
+    assert finished == [(False, True)] * 9  # made again: the field
     for kind in kinds:
         assert kept[kind].dtype == again[kind].dtype
         np.testing.assert_array_equal(kept[kind], again[kind], err_msg=kind)
