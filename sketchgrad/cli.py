@@ -736,8 +736,8 @@ def main(argv: list[str] | None = None) -> int:
         early = _early_args(argv)
         if early is not None:
             _decode_ahead(early)
-        # a run's arguments read as the full parser reads them (its choices and defaults
-        # are not the library's): no second parser, and nothing imported only for one
+        # the early parse reads a run's arguments as the full parser does (they differ in
+        # help texts and compare's choices only): no second parser for a run
         return _main(argv, early if early is not None and early.command == "run" else None)
     except KeyboardInterrupt:  # before the work: reading the arguments, importing
         return _interrupted()

@@ -651,7 +651,6 @@ def hsv_color(field: GradientField, strength: ArrayLike, *, hue: str | float = "
                     magnitude=field.magnitude)
 
 
-
 def orientation_hue(field: GradientField, *, axial: bool = False) -> NDArray[np.float32]:
     """The hue :func:`hsv_color` gives each pixel of ``field``, in degrees plus 360.
 
@@ -700,6 +699,7 @@ def hsv_color_of_hue(hue: NDArray[np.float32], strength: ArrayLike,
     strength = _no_nan(strength, "strength")
     return _compose(np.asarray(hue, np.float32), np.float32(1.0), strength, None, shape,
                     dtype, magnitude=magnitude)
+
 
 def _check_field(field: object, name: str = "field") -> None:
     if not isinstance(field, GradientField):
