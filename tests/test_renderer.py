@@ -698,11 +698,18 @@ def test_a_child_killed_while_streaming_leaves_a_complete_identical_preview(
         real_update, bands = child.update, []
 
         def update(thumbs):
-            real_update(thumbs)
-            bands.append(thumbs.done)
-            if len(bands) == 2:  # two parts taken, two to come
+            if len(bands) == 2:  # two parts taken, two to come: the child dies now
+                # once it has answered for the second part, so that the third is sent to
+                # a dead child whatever the timing (killed just after the second was sent,
+                # the child's answer could come before its death or not: a race)
+                deadline = time.monotonic() + 60
+                while not child._ready():
+                    assert time.monotonic() < deadline, "the child never took part two"
+                    time.sleep(0.005)
                 os.kill(pid, signal.SIGKILL)
                 assert wait_gone(pid)
+            real_update(thumbs)
+            bands.append(thumbs.done)
 
         monkeypatch.setattr(child, "update", update)
     there = process_to_files(scan, _STREAMED, {"preview": tmp_path / "there.png",
@@ -714,7 +721,8 @@ def test_a_child_killed_while_streaming_leaves_a_complete_identical_preview(
     assert (child.answered, child.streamed, child.drawn_here, child.pid) == (0, 0, 1, None)
     assert not alive(pid)
     kinds = [kind for _, kind, _ in sent]
-    assert kinds == {"before begin": [b"B"], "between bands": [b"B", b"P", b"P"],
+    # between bands: the third part is sent to the dead child, which is then found gone
+    assert kinds == {"before begin": [b"B"], "between bands": [b"B", b"P", b"P", b"P"],
                      "while drawing": [b"B"] + [b"P"] * 4 + [b"F"]}[when]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "here.hsv.png", "here.png", "there.hsv.png", "there.png"]
