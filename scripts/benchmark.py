@@ -232,13 +232,52 @@ def _tree_rss(root: int) -> int:
     return total
 
 
+def parse_cpu_line(text: str) -> tuple[int, int] | None:
+    """``(steal, total)`` clock ticks of all cores from the text of ``/proc/stat``.
+
+    The first line reads ``cpu user nice system idle iowait irq softirq steal
+    ...`` (guest time is counted inside user and nice, so the total is the sum
+    of the first eight fields). None when there is no such line, or no steal
+    field (kernels before 2.6.11).
+    """
+    for line in text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            ticks = [int(f) for f in fields[1:9]]
+            return (ticks[7], sum(ticks)) if len(ticks) == 8 else None
+    return None
+
+
+def cpu_ticks() -> tuple[int, int] | None:
+    """This machine's ``(steal, total)`` clock ticks so far (Linux), else None."""
+    try:
+        return parse_cpu_line(Path("/proc/stat").read_text())
+    except OSError:
+        return None
+
+
+def steal_percent(runs: list[dict]) -> float | None:
+    """The share of the cores' time the hypervisor took while these runs ran, in percent.
+
+    Steal is time a virtual machine's cores were ready to run but the host ran
+    something else. A command that keeps every core busy has no idle core to
+    move to, so steal moves the ratios. None off Linux.
+    """
+    ticks = [r["ticks"] for r in runs if r.get("ticks")]
+    total = sum(t[1] for t in ticks)
+    return round(100 * sum(t[0] for t in ticks) / total, 1) if total else None
+
+
 def run_child(argv: list[str], env: dict | None = None, *, tree: bool = False) -> dict:
     """Run one whole process: wall seconds, CPU, peak RSS (MB), stdout.
 
     ``rss_mb`` is the largest single process (``wait4``: the child or any of its
     descendants); with ``tree`` the summed RSS of the process tree is also
     sampled every 50 ms (``tree_rss_mb``, a lower bound of the true peak).
+    ``ticks``: the machine's steal and total clock ticks while it ran (see
+    :func:`steal_percent`), None off Linux.
     """
+    before = cpu_ticks()
     start = time.perf_counter()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=CHILD_ENV if env is None else env)
@@ -261,6 +300,7 @@ def run_child(argv: list[str], env: dict | None = None, *, tree: bool = False) -
         reader.start()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    after = cpu_ticks()
     done.set()
     proc.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
@@ -271,7 +311,8 @@ def run_child(argv: list[str], env: dict | None = None, *, tree: bool = False) -
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({proc.returncode}):\n{err.decode()}")
     row = {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime,
-           "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode()}
+           "rss_mb": usage.ru_maxrss / 1024, "stdout": out.decode(),
+           "ticks": (after[0] - before[0], after[1] - before[1]) if before and after else None}
     if tree:
         row["tree_rss_mb"] = peak[0] / 2**20
     return row
@@ -417,6 +458,9 @@ def _row(name: str, runs: list[dict], base: dict | None, **extra) -> dict:
     row = {"row": name, "wall_s": round(wall, 3),
            "cpu_s": round(statistics.median(r["cpu"] for r in runs), 3),
            "peak_rss_mb": round(rss, 1), "runs": len(runs)}
+    steal = steal_percent(runs)
+    if steal is not None:
+        row["steal_percent"] = steal
     if base is not None:
         row["time_ratio"] = round(wall / base["wall_s"], 2)
         row["rss_ratio"] = round(rss / base["peak_rss_mb"], 2)
@@ -539,6 +583,8 @@ def _other(row: dict) -> str:
                      f"{row['tree_peak_rss_mb']:.0f} MB (sampled)")
     if "note" in row:
         parts.append(row["note"])
+    if "steal_percent" in row:
+        parts.append(f"steal {row['steal_percent']:g} %")
     return "; ".join(parts)
 
 
@@ -560,6 +606,12 @@ def table_markdown(report: dict) -> str:
     runs = sorted({row["runs"] for row in report["rows"] if "runs" in row})
     lines += ["", f"Medians of {', '.join(map(str, runs))} run(s) per command; compared "
                   "commands alternate; peak RSS is the largest single process (wait4)."]
+    if any("steal_percent" in row for row in report["rows"]):
+        lines += ["Steal: the share of the cores' time the hypervisor gave to other machines "
+                  "while the row's runs ran (all cores, from /proc/stat). A command that keeps "
+                  "every core busy has no idle core to move to and loses more of its wall "
+                  "time to steal than one that mostly uses one core: compare ratios measured "
+                  "at similar steal."]
     for row in report["rows"]:
         if "stages_s" in row:
             stages = row["stages_s"]
