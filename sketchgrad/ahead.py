@@ -145,6 +145,8 @@ def take(fp: Any) -> Early | None:
     job = _pop()
     if job is None:
         return None
+    if job.thread.is_alive():
+        _import_opencv()  # this thread's next need, paid while the decode runs
     job.thread.join()
     if job.result is None:
         return None
@@ -153,6 +155,20 @@ def take(fp: Any) -> Early | None:
     except (AttributeError, OSError, ValueError):  # not a file with a descriptor
         return None
     return job.result if job.result.identity == identity else None
+
+
+def _import_opencv() -> None:
+    """Import OpenCV, which converting and measuring the scan use next.
+
+    A scan that decodes for longer than the command's imports take (a colour
+    PNG, a large JPEG) leaves this thread waiting; importing OpenCV then (about
+    20 ms, holding the GIL, which the decoding thread rarely needs) takes it
+    off the run's critical path. The preview process was forked before.
+    """
+    try:
+        import cv2  # noqa: F401
+    except ImportError:  # reported where OpenCV is used, with its message
+        pass
 
 
 def settle() -> None:

@@ -1,4 +1,4 @@
-"""Array helpers several stages share: the mask check and block means.
+"""Array helpers several stages share: the mask check, block means and the luma.
 
 (The package-wide input rule for images is :func:`sketchgrad.io.as_image`.)
 """
@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 
 from .errors import ParameterError
 
-__all__ = ["as_mask", "block_means"]
+__all__ = ["as_mask", "block_means", "rgb_luma"]
 
 
 def as_mask(mask: object, shape: tuple[int, ...],
@@ -75,3 +75,31 @@ def _edge_block_means(a: NDArray[np.float32], step: int) -> NDArray[np.float32]:
     means: NDArray[np.float32] = (sums / (counts[..., None] if sums.ndim == 3 else counts)
                                   ).astype(np.float32, copy=False)  # float32 / float32
     return means
+
+
+def rgb_luma(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The BT.601 luma of float32 (..., 3) RGB, pixel by pixel: float32 (...), a new array.
+
+    ``R + 0.587 (G - R) + 0.114 (B - R)``, which is ``0.299 R + 0.587 G +
+    0.114 B`` (``io.LUMA_BT601``) to float32 rounding, with two properties a
+    matrix product lacks: a grey pixel (R = G = B) gives exactly R, so a grey
+    drawing stored as RGB loads as exactly the grey file; and each pixel's
+    value depends on that pixel alone, never on how many are converted at
+    once, so a region converted on its own (a tile, ``io.NativeImage``)
+    equals the same region of the whole image, bit for bit.
+
+    Examples
+    --------
+    >>> grey = np.float32(0.3)
+    >>> luma = rgb_luma(np.float32([[1, 0, 0], [grey, grey, grey]]))
+    >>> round(float(luma[0]), 6), bool(luma[1] == grey)
+    (0.299, True)
+    """
+    red = rgb[..., 0]
+    grey: NDArray[np.float32] = rgb[..., 1] - red
+    grey *= np.float32(0.587)
+    blue = rgb[..., 2] - red
+    blue *= np.float32(0.114)
+    grey += blue
+    grey += red
+    return grey

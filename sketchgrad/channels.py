@@ -5,7 +5,9 @@ luma), ``"rgb"`` (process the three channels) and ``"auto"`` (measure the scan
 with :func:`colourfulness` and pick one with :func:`resolve_channels`).
 
 The measure, on a copy shrunk (area average) to at most ``MEASURE_SIDE`` =
-1024 pixels on the long side:
+1024 pixels on the long side (8- and 16-bit samples are shrunk as the file
+stores them, rounded to their own step, so a scan is never converted whole
+to be measured):
 
 1. Every pixel is converted to OKLab (L, a, b) (:func:`sketchgrad.color.srgb_to_oklab`).
 2. The *paper* is the median (L, a, b) of the brightest quarter of the pixels
@@ -41,10 +43,12 @@ colours' chroma (marker and crayon fills are 0.08 and above).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .arrays import rgb_luma
 from .errors import ParameterError, choose
 
 __all__ = [
@@ -110,10 +114,13 @@ class ColourMeasure:
 def luma(image: ArrayLike) -> NDArray[np.float32]:
     """The BT.601 luma of an RGB image, the grey image ``load_scan(mode="gray")`` gives.
 
-    Computed as ``R + 0.587 (G - R) + 0.114 (B - R)``, which equals ``0.299 R +
-    0.587 G + 0.114 B`` and is bit-exact on grey pixels (R = G = B gives R), so
-    every colour stage that works on the luma gives exactly the grey stage's
-    result on a grey scan stored as RGB.
+    Computed pixel by pixel as ``R + 0.587 (G - R) + 0.114 (B - R)``, which
+    equals ``0.299 R + 0.587 G + 0.114 B`` to float32 rounding and is bit-exact
+    on grey pixels (R = G = B gives R), so a grey drawing stored as RGB gives
+    exactly the grey file's image, and every colour stage that works on the
+    luma gives exactly the grey stage's result on it. The same code converts
+    colour files read as grey (:func:`sketchgrad.load_scan`), whole or a tile
+    at a time: a pixel's value never depends on how many are converted at once.
 
     Parameters
     ----------
@@ -133,14 +140,37 @@ def luma(image: ArrayLike) -> NDArray[np.float32]:
     image = np.asarray(image, dtype=np.float32)
     if image.ndim < 1 or image.shape[-1] != 3:
         raise ParameterError(f"image of shape {image.shape} is not an (..., 3) RGB image")
-    red = image[..., 0]
-    grey: NDArray[np.float32] = image[..., 1] - red
-    grey *= np.float32(0.587)
-    blue = image[..., 2] - red
-    blue *= np.float32(0.114)
-    grey += blue
-    grey += red
-    return grey
+    return rgb_luma(image)
+
+
+def _shrunk(image: Any) -> NDArray[np.float32]:
+    """The image area-averaged to at most ``MEASURE_SIDE`` pixels a side, float32 in [0, 1].
+
+    8- and 16-bit samples (an integer array, or a scan kept in its file's
+    dtype, ``io.NativeImage``, whether read as grey or RGB: the measure is of
+    the drawing's colour) are shrunk as they are stored, by OpenCV's area
+    average, which rounds to the samples' own step: within half an 8-bit
+    level of shrinking the float image, and the whole scan is never converted.
+    Anything else goes through the input rule (:func:`sketchgrad.as_image`).
+    """
+    import cv2
+
+    from .io import NativeImage
+
+    samples = image.samples if isinstance(image, NativeImage) else image
+    stored = isinstance(samples, np.ndarray) and samples.dtype in (np.uint8, np.uint16) \
+        and samples.size and (samples.ndim == 2 or samples.shape[2:] == (3,))
+    picture = np.ascontiguousarray(samples) if stored else _as_float(image)
+    height, width = picture.shape[:2]
+    factor = MEASURE_SIDE / max(height, width, 1)
+    if factor < 1:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        picture = cv2.resize(picture, size, interpolation=cv2.INTER_AREA).reshape(
+            size[::-1] + picture.shape[2:])
+    if stored:
+        full = np.float32(np.iinfo(picture.dtype).max)
+        return cast("NDArray[np.float32]", np.divide(picture, full, dtype=np.float32))
+    return picture
 
 
 def _as_float(image: ArrayLike) -> NDArray[np.float32]:
@@ -155,9 +185,10 @@ def colourfulness(image: ArrayLike) -> ColourMeasure:
 
     Parameters
     ----------
-    image : ndarray
-        (H, W, 3) RGB (sRGB-encoded) float in [0, 1], or 8-/16-bit integers;
-        an (H, W) grey image measures as no colour.
+    image : ndarray or NativeImage
+        (H, W, 3) RGB (sRGB-encoded) float in [0, 1], or 8-/16-bit integers
+        (shrunk as they are stored, see the module notes); an (H, W) grey
+        image measures as no colour.
 
     Returns
     -------
@@ -179,19 +210,11 @@ def colourfulness(image: ArrayLike) -> ColourMeasure:
     >>> colourfulness(np.full((8, 8, 3), 0.7, np.float32)).is_colour
     False
     """
-    import cv2
-
     from .color import srgb_image_to_oklab
 
-    rgb = _as_float(image)
+    rgb = _shrunk(image)
     if rgb.size == 0:
         return ColourMeasure((1.0, 0.0, 0.0), 0.0, 0.0, 0.0, 0.0)
-    height, width = rgb.shape[:2]
-    factor = MEASURE_SIDE / max(height, width)
-    if factor < 1:
-        size = (max(1, round(width * factor)), max(1, round(height * factor)))
-        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA).reshape(
-            size[::-1] + rgb.shape[2:])
     if rgb.ndim == 2:  # grey: measured as R = G = B (no colour, but the ink share is real)
         rgb = np.repeat(rgb[..., None], 3, axis=2)
     lab = srgb_image_to_oklab(rgb).reshape(-1, 3).astype(np.float64)  # <= 1 MP
@@ -218,8 +241,9 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
 
     Parameters
     ----------
-    image : ndarray
-        The scan: (H, W) grey or (H, W, 3) RGB.
+    image : ndarray or NativeImage
+        The scan: (H, W) grey or (H, W, 3) RGB (a ``NativeImage`` by its
+        stored samples).
     channels : {"auto", "gray", "rgb"}
         ``"gray"`` and ``"rgb"`` are returned as they are (the caller's
         choice); ``"auto"`` gives ``"gray"`` for a grey (H, W) image and
@@ -243,10 +267,16 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
     >>> resolve_channels(grey_rgb), resolve_channels(grey_rgb, "rgb")
     ('gray', 'rgb')
     """
+    from .io import NativeImage
+
     choose(dict.fromkeys(CHANNELS), channels, "channels")
     if channels != "auto":
         return channels
-    arr = np.asarray(image)
-    if arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] == 1):
+    # a scan kept in its file's dtype is judged by its stored samples (RGB ones measured
+    # as stored), never converted whole
+    if not isinstance(image, NativeImage):
+        image = np.asarray(image)
+    shape = image.samples.shape if isinstance(image, NativeImage) else image.shape
+    if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
         return "gray"
-    return "rgb" if colourfulness(arr).is_colour else "gray"
+    return "rgb" if colourfulness(image).is_colour else "gray"

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import ahead
+from .arrays import rgb_luma
 from .errors import ParameterError, ScanError, choose
 
 if TYPE_CHECKING:
@@ -44,7 +45,8 @@ __all__ = ["Scan", "ScanMeta", "NativeImage", "load_scan", "as_image", "as_nativ
 DEFAULT_MAX_PIXELS = 300_000_000
 
 #: ITU-R BT.601 luma weights (R, G, B), the ones Pillow's ``convert("L")`` uses,
-#: applied here in float32 to samples scaled to [0, 1] (never via 8 bits).
+#: applied here in float32 to samples scaled to [0, 1] (never via 8 bits), as
+#: ``R + 0.587 (G - R) + 0.114 (B - R)`` (see :func:`sketchgrad.luma`).
 LUMA_BT601 = (0.299, 0.587, 0.114)
 
 #: The file formats ``load_scan`` reads (detected from the content).
@@ -110,9 +112,10 @@ class NativeImage:
     ----------
     samples : ndarray
         (H, W) grey samples (uint8, uint16 or bool), or (H, W, 3) RGB samples
-        with ``mode="rgb"``; a view (a rotated page) is read where it is.
+        (uint8 or uint16); a view (a rotated page) is read where it is.
     mode : {"gray", "rgb"}
-        What a region reads as: (h, w) grey or (h, w, 3) RGB.
+        What a region reads as: (h, w) grey (RGB samples as their BT.601 luma,
+        :func:`sketchgrad.luma`) or (h, w, 3) RGB (grey samples repeated).
 
     Attributes
     ----------
@@ -124,10 +127,10 @@ class NativeImage:
     Notes
     -----
     Only conversions that are exact per pixel are deferred: integer grey, and
-    integer RGB read as RGB. A colour file read as grey (BT.601 luma, a
-    matrix product whose last bit depends on how many pixels are multiplied at
-    once), a transparent one (composited over paper), CMYK and float or 32-bit
-    samples are converted whole by :func:`load_scan` as before.
+    integer RGB read as RGB or as its luma (computed pixel by pixel, so a
+    region's values do not depend on the region). A transparent file
+    (composited over paper), CMYK and float or 32-bit samples are converted
+    whole by :func:`load_scan`.
 
     Examples
     --------
@@ -143,10 +146,11 @@ class NativeImage:
         if samples.dtype not in _NATIVE_DTYPES:
             raise ParameterError(f"samples of dtype {samples.dtype} are not kept native; give "
                                  "uint8, uint16 or bool samples (or use as_image for floats)")
-        colour = samples.ndim == 3 and samples.shape[2] == 3
-        if not (samples.ndim == 2 or (colour and mode == "rgb")):
-            raise ParameterError(f"samples of shape {samples.shape} with mode={mode!r}: give "
-                                 "(H, W) grey samples, or (H, W, 3) with mode='rgb'")
+        colour = samples.ndim == 3 and samples.shape[2] == 3 and samples.dtype != bool
+        if not (samples.ndim == 2 or colour):
+            raise ParameterError(f"samples of shape {samples.shape} and dtype {samples.dtype}: "
+                                 "give (H, W) grey samples, or (H, W, 3) 8- or 16-bit RGB "
+                                 "samples")
         self.samples = samples
         self.layout = "RGB" if colour else "L"
         self.mode = mode
@@ -255,9 +259,11 @@ def load_scan(
     mode : {"gray", "rgb", "auto"}
         ``"gray"`` gives (H, W) as ITU-R BT.601 luma, ``0.299 R + 0.587 G +
         0.114 B`` (Pillow's ``convert("L")`` weights, :data:`LUMA_BT601`)
-        computed in float32 from the samples scaled to [0, 1] (the samples
-        themselves for a grey file); ``"rgb"`` gives (H, W, 3) (grey files are
-        repeated into the three channels); ``"auto"`` gives what the file holds:
+        computed in float32 from the samples scaled to [0, 1], pixel by pixel
+        (:func:`sketchgrad.luma`: a grey drawing stored as RGB gives exactly
+        the grey file's values); the samples themselves for a grey file.
+        ``"rgb"`` gives (H, W, 3) (grey files are repeated into the three
+        channels); ``"auto"`` gives what the file holds:
         (H, W) for a grey file (with or without alpha), exactly as ``"gray"``,
         and (H, W, 3) for a colour one (RGB, palette, CMYK), exactly as
         ``"rgb"`` -- what ``sketchgrad run`` loads, so a grey file costs no
@@ -271,13 +277,13 @@ def load_scan(
     page : int
         Page (frame) of a multi-page TIFF or an animated GIF/WebP, from 0.
     dtype : {"float32", "native"}
-        ``"native"`` keeps 8-bit, 16-bit and 1-bit grey samples (and RGB
-        samples with ``mode="rgb"``) as the file stores them, in a
-        :class:`NativeImage` that the streaming pipeline converts tile by tile
-        to exactly the float32 values ``"float32"`` gives (1 or 2 bytes per
-        pixel held instead of 4). Other files (colour read as grey,
-        transparency, CMYK, float or 32-bit samples) are converted whole, as
-        with ``"float32"``.
+        ``"native"`` keeps 8-bit, 16-bit and 1-bit grey samples (and 8- or
+        16-bit RGB samples, read as RGB or as their luma) as the file stores
+        them, in a :class:`NativeImage` that the streaming pipeline converts
+        tile by tile to exactly the float32 values ``"float32"`` gives (1 to 6
+        bytes per pixel held instead of 4 or 12). Other files (transparency,
+        CMYK, float or 32-bit samples) are converted whole, as with
+        ``"float32"``.
 
     Returns
     -------
@@ -339,8 +345,7 @@ def load_scan(
     if mode == "auto":
         mode = "gray" if decoded.layout in ("L", "LA") else "rgb"
     nonfinite = 0
-    if dtype == "native" and samples.dtype in _NATIVE_DTYPES and (
-            decoded.layout == "L" or (decoded.layout == "RGB" and mode == "rgb")):
+    if dtype == "native" and samples.dtype in _NATIVE_DTYPES and decoded.layout in ("L", "RGB"):
         image: NDArray[np.float32] | NativeImage = NativeImage(samples, mode)
     else:
         image, nonfinite = _to_float(samples, decoded.layout, mode)
@@ -1192,7 +1197,7 @@ def _colour_block(block: NDArray[np.float32], layout: str,
     if mode == "gray":
         if colour.shape[2] == 1:
             return colour[..., 0]
-        return colour @ np.asarray(LUMA_BT601, dtype=np.float32)
+        return rgb_luma(colour)
     if colour.shape[2] == 1:
         return np.repeat(colour, 3, axis=2)
     return colour

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from .channels import CHANNELS, resolve_channels
+from .channels import CHANNELS, luma, resolve_channels
 from .color import ColorRamp, as_color
 from .denoise import (
     DENOISE_METHODS,
@@ -47,7 +47,7 @@ from .denoise import (
 )
 from .errors import ParameterError, choose
 from .gradients import OPERATORS, GradientField, floor_zero_gradients, gradient_field
-from .io import LUMA_BT601, NativeImage, Scan
+from .io import NativeImage, Scan
 from .normalize import NORMALIZE_METHODS, normalize, to_unit
 from .tiling import KEEP_BYTES, TileEngine, Timer, plan_tiles, stages_needed
 
@@ -435,20 +435,23 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
         the drawing has chroma relative to its paper) and takes a grey one as
         grey; ``"gray"`` and ``"rgb"`` force the choice.
     native : bool
-        Keep a grey scan's 8/16-bit samples as they are (a
-        :class:`~sketchgrad.io.NativeImage` the tile engine converts tile by
-        tile) when it is processed grey; a colour scan is converted whole.
+        Keep 8/16-bit samples as they are (a :class:`~sketchgrad.io.NativeImage`
+        the tile engine converts tile by tile) when the scan is processed grey,
+        RGB samples then read as their luma; a scan processed in colour is
+        converted whole. The measure shrinks the stored samples
+        (:func:`sketchgrad.colourfulness`).
 
     Returns
     -------
-    image : ndarray
+    image : ndarray or NativeImage
         float32 (H, W) for ``"gray"``: an RGB scan becomes its BT.601 luma
-        ``image @ LUMA_BT601`` in float32, the very computation
-        ``load_scan(mode="gray")`` makes for a colour file, so the grey run of
-        a colour file loaded in colour (``load_scan(mode="auto")``, as the
-        command loads) equals that of the file loaded grey, bit for bit.
-        (H, W, 3) for ``"rgb"``: a grey image is repeated into the three
-        channels. An image already of the right shape is returned as it is.
+        (:func:`sketchgrad.luma`), the very computation ``load_scan(mode="gray")``
+        makes for a colour file, so the grey run of a colour file loaded in
+        colour (``load_scan(mode="auto")``, as the command loads) equals that
+        of the file loaded grey, bit for bit (and a grey drawing stored as RGB
+        gives exactly the grey file's image). (H, W, 3) for ``"rgb"``: a grey
+        image is repeated into the three channels. An image already of the
+        right shape is returned as it is.
     channels : str
         ``"gray"`` or ``"rgb"``: what was used (``Result.channels``).
 
@@ -467,15 +470,21 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
 
     image, _ = image_of(scan, native=native)
     if isinstance(image, NativeImage):
-        if image.ndim == 2 and channels != "rgb":
+        if image.samples.ndim == 2 and channels != "rgb":
             return image, "gray"  # a grey scan is processed grey (resolve_channels)
-        image = image.to_float()  # the colour measure and conversions read it whole
+        # RGB samples are measured as stored (colourfulness shrinks them), and read as
+        # their luma tile by tile when grey; a colour run converts them whole
+        used = resolve_channels(image, channels)
+        if used == "gray":
+            return NativeImage(image.samples, "gray"), used
+        return image.to_float() if image.mode == "rgb" else \
+            NativeImage(image.samples, "rgb").to_float(), used
     used = resolve_channels(image, channels)
     if used == "rgb" and image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
     elif used == "gray" and image.ndim == 3:
         # load_scan's grey conversion of a colour file, so the two paths agree exactly
-        image = image @ np.asarray(LUMA_BT601, dtype=np.float32)
+        image = luma(image)
     return image, used
 
 

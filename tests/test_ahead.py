@@ -423,3 +423,32 @@ def test_ctrl_c_while_the_command_starts_is_an_interrupted_run(tmp_path, rng, mo
     assert main(["run", str(scan), "-o", str(tmp_path / "out")]) == 130
     assert capsys.readouterr().err == "sketchgrad: interrupted; temporary files removed\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_take_imports_opencv_while_the_decode_still_runs(tmp_path, monkeypatch):
+    """The wait for a slow decode (a colour PNG) is spent importing what comes next."""
+    path = tmp_path / "any.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n")
+    seen = []
+
+    def pending(alive: bool) -> ahead._Job:
+        job = ahead._Job(str(path))
+        release = threading.Event()
+        job.thread = threading.Thread(target=release.wait, daemon=True)
+        job.thread.start()
+        if not alive:
+            release.set()
+            job.thread.join()
+        monkeypatch.setattr(ahead, "_import_opencv",
+                            lambda: (seen.append(job.thread.is_alive()), release.set()))
+        monkeypatch.setattr(ahead, "_job", job)
+        return job
+
+    for alive in (True, False):
+        seen.clear()
+        job = pending(alive)
+        with open(path, "rb") as fp:
+            assert ahead.take(fp) is None  # the fake decode gave nothing: load_scan decodes
+        assert not job.thread.is_alive()
+        # imported only while the decode ran, and before waiting for it
+        assert seen == ([True] if alive else [])

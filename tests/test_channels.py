@@ -93,6 +93,48 @@ def test_a_small_coloured_signature_on_a_grey_drawing_stays_grey(ink):
     assert resolve_channels(page) == "gray"
 
 
+def _large_page(rng, coloured: bool) -> np.ndarray:
+    """A 1200 x 1600 RGB page (larger than MEASURE_SIDE): grey ink, and colour strokes."""
+    page = np.full((1200, 1600, 3), 0.95, np.float32)
+    for _ in range(40):
+        p = rng.integers(0, [1600, 1200], size=(2, 2))
+        cv2.line(page, tuple(map(int, p[0])), tuple(map(int, p[1])), (0.1, 0.1, 0.1),
+                 int(rng.integers(1, 6)), cv2.LINE_AA)
+    if coloured:
+        for colour, y in (((0.95, 0.45, 0.65), 200), ((0.1, 0.6, 0.6), 600)):
+            cv2.line(page, (100, y), (1500, y + 90), colour, 14, cv2.LINE_AA)
+    return np.clip(page + rng.normal(0, 0.01, page.shape).astype(np.float32), 0, 1)
+
+
+@pytest.mark.parametrize("bits", [8, 16])
+def test_stored_samples_are_shrunk_as_stored_and_measure_alike(rng, bits):
+    """8/16-bit samples (an array, or a scan kept as stored) are measured without a float copy."""
+    from sketchgrad.channels import MEASURE_SIDE, _shrunk
+    from sketchgrad.io import NativeImage
+
+    top = 2 ** bits - 1
+    for coloured in (False, True):
+        page = _large_page(rng, coloured)
+        stored = np.round(page * top).astype(np.uint8 if bits == 8 else np.uint16)
+        as_float = stored / np.float32(top)            # the float image of the same samples
+        size = (MEASURE_SIDE, round(1200 * MEASURE_SIDE / 1600))
+        # the shrunk copy: within half a step of shrinking the float image (OpenCV's area
+        # average of the stored samples, rounded to their own step)
+        want = cv2.resize(as_float, size, interpolation=cv2.INTER_AREA)
+        assert np.abs(_shrunk(stored) - want).max() <= 0.5 / top + 1e-6
+        reference = colourfulness(as_float)
+        assert reference.is_colour == coloured
+        for given in (stored, NativeImage(stored, "rgb"), NativeImage(stored, "gray")):
+            m = colourfulness(given)
+            assert m.is_colour == coloured
+            assert resolve_channels(given) == ("rgb" if coloured else "gray")
+            assert_allclose(m.paper, reference.paper, atol=2e-3)
+            assert_allclose([m.coloured, m.marked, m.colour_share],
+                            [reference.coloured, reference.marked, reference.colour_share],
+                            atol=5e-3)
+            assert abs(m.peak_chroma - reference.peak_chroma) < 3e-3
+
+
 def test_measure_against_scikit_image_lab_on_a_flat_colour():
     # Independent check of the numbers: a page half white, half a flat teal; the
     # teal's chroma relative to white paper is its own OKLab chroma; scikit-image's

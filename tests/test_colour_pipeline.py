@@ -23,7 +23,7 @@ from sketchgrad.channels import luma
 from sketchgrad.color import gradient_map
 from sketchgrad.errors import ParameterError
 from sketchgrad.gradients import gradient_field
-from sketchgrad.io import LUMA_BT601, Scan, load_scan
+from sketchgrad.io import LUMA_BT601, NativeImage, Scan, load_scan
 from sketchgrad.normalize import Normalizer
 from sketchgrad.pipeline import PipelineConfig, image_for_channels
 from sketchgrad.sketch import colour_relief
@@ -151,6 +151,17 @@ def test_auto_on_the_real_drawings(name, expected):
         assert_array_equal(image, load_scan(SHARED / name, mode="gray").image)
     # the measure is of the drawing, not of how it was loaded
     assert image_for_channels(load_scan(SHARED / name, mode="rgb"), "auto")[1] == expected
+    # nor of whether its samples were kept as stored (the command's way): the same
+    # answer, and a grey answer reads, tile by tile, exactly the grey load
+    native = load_scan(SHARED / name, mode="auto", dtype="native")
+    kept, used_native = image_for_channels(native, "auto", native=True)
+    assert used_native == expected
+    if expected == "gray":
+        assert isinstance(kept, NativeImage)
+        assert_array_equal(kept[100:300, 50:250], image[100:300, 50:250])
+        assert_array_equal(np.asarray(kept), image)
+    else:
+        assert_array_equal(kept, image)
 
 
 def test_auto_on_a_grey_input_gives_the_arrays_of_gray():
@@ -159,14 +170,13 @@ def test_auto_on_a_grey_input_gives_the_arrays_of_gray():
     config = PipelineConfig(outputs=("magnitude", "hsv", "sketch"))
     auto = process(rgb, config)
     forced = process(rgb, PipelineConfig(channels="gray", outputs=config.outputs))
-    # an RGB array becomes grey as load_scan(mode="gray") converts a colour file
-    plain = process(rgb @ np.asarray(LUMA_BT601, np.float32), config)
+    # a grey drawing stored as RGB is taken as exactly the grey drawing: its luma is the
+    # grey itself, bit for bit, so every stage is the grey run's
+    plain = process(grey, config)
     for res in (auto, forced):
         assert res.channels == "gray"
         for name in ("image", "denoised", "normalized", "hsv", "sketch"):
             assert_array_equal(getattr(res, name), getattr(plain, name), err_msg=name)
-    # which is the grey itself to float32 rounding (the weights' float32 sum is not 1)
-    assert_allclose(auto.image, grey, atol=1.2e-7, rtol=0)
     # a grey (H, W) image under auto is taken as it is, without measuring
     assert_array_equal(process(grey, config).sketch, process(
         grey, PipelineConfig(channels="gray", outputs=config.outputs)).sketch)
@@ -348,6 +358,32 @@ def _write_grey_rgb_jpeg(path: Path) -> Path:
     grey = (grey_drawing() * 255).round().astype(np.uint8)
     Image.fromarray(np.dstack([grey] * 3)).save(path, quality=85)
     return path
+
+
+def test_a_grey_drawing_saved_as_rgb_gives_the_grey_files_outputs(tmp_path):
+    """What a scanner set to colour saves for an ink drawing: the same pixels as grey.
+
+    The command keeps the RGB samples as stored (the colour measure shrinks them; the
+    tiles read their luma), and the luma of R = G = B is exactly R.
+    """
+    rng = np.random.default_rng(11)
+    page = np.full((700, 900), 235, np.uint8)   # larger than a tile: seams and halos too
+    for _ in range(30):
+        p = rng.integers(0, [900, 700], size=(2, 2))
+        cv2.line(page, tuple(map(int, p[0])), tuple(map(int, p[1])),
+                 int(rng.integers(10, 120)), int(rng.integers(1, 5)), cv2.LINE_AA)
+    page = np.clip(page + rng.normal(0, 3, page.shape), 0, 255).astype(np.uint8)
+    (tmp_path / "in").mkdir()
+    Image.fromarray(page).save(tmp_path / "in" / "grey.png")
+    Image.fromarray(np.dstack([page] * 3)).save(tmp_path / "in" / "rgb.png")
+    for name in ("grey", "rgb"):
+        done = sketchgrad_cmd("run", tmp_path / "in" / f"{name}.png", "-o", tmp_path / name,
+                              "--outputs", "magnitude,hsv,sketch")
+        assert done.returncode == 0, done.stderr
+    assert provenance(tmp_path / "rgb" / "rgb.hsv.png")["channels_used"] == "gray"
+    for kind in ("magnitude", "hsv", "sketch"):
+        assert_array_equal(pixels(tmp_path / "rgb" / f"rgb.{kind}.png"),
+                           pixels(tmp_path / "grey" / f"grey.{kind}.png"), err_msg=kind)
 
 
 @pytest.mark.slow

@@ -403,6 +403,30 @@ def test_a_colour_scans_background_check_reads_the_mean_of_its_channels(dtype):
         assert_allclose(module._shrunk_grey(native, side), want, rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_an_rgb_scan_read_as_grey_is_shrunk_from_its_stored_channels(dtype):
+    """Per-channel integer block sums, then the luma: the block means of the float luma."""
+    from sketchgrad.arrays import block_means
+    from sketchgrad.io import LUMA_BT601, NativeImage
+
+    rng = np.random.default_rng(8)
+    full = float(np.iinfo(dtype).max)
+    samples = (rng.random((301, 411, 3)) * full).astype(dtype)
+    for k in (1, 4, 9):  # channels averaged apart, edge blocks cut short
+        want = np.dstack([block_means((samples[..., c] / full).astype(np.float32), k)
+                          for c in range(3)])
+        assert_allclose(module._integer_block_means(samples, k), want, rtol=0, atol=2e-7)
+    # the luma of the means is the mean of the lumas (the weights in float64 here)
+    luma = (samples / full) @ np.array(LUMA_BT601)
+    want = block_means(luma.astype(np.float32), 9)
+    native = NativeImage(samples, "gray")
+    assert_allclose(module._shrunk_grey(native, 50), want, rtol=0, atol=1e-6)
+    # a grey page stored as RGB: exactly the grey samples' shrink
+    grey = samples[..., 0]
+    assert_array_equal(module._shrunk_grey(NativeImage(np.dstack([grey] * 3), "gray"), 50),
+                       module._shrunk_grey(NativeImage(grey), 50))
+
+
 def test_integer_block_means_of_a_wide_block_do_not_overflow():
     """8-bit columns of more than 257 rows are summed in 32 bits (255 * 300 > 65535)."""
     samples = np.full((300, 600), 255, np.uint8)

@@ -17,7 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image, ImageFile, ImageOps
 
 from sketchgrad.errors import ParameterError, ScanError
-from sketchgrad.io import DEFAULT_MAX_PIXELS, LUMA_BT601, load_scan
+from sketchgrad.io import DEFAULT_MAX_PIXELS, LUMA_BT601, NativeImage, load_scan
 
 #: float32 rounding of formulas evaluated in another order (values are in [0, 1]).
 FLOAT_TOL = 2e-7
@@ -563,12 +563,25 @@ def test_native_scan_keeps_the_files_samples_turned_upright(tmp_path, tag, bits)
                        (upright[2:5, 1:4] / float(2 ** bits - 1)).astype(np.float32))
 
 
-def test_colour_read_as_grey_stays_float32_when_native(tmp_path):
-    """BT.601 luma is a matrix product: not exact tile by tile, so it is converted whole."""
+def test_colour_read_as_grey_stays_native_and_exact_region_by_region(tmp_path):
+    """The BT.601 luma is taken pixel by pixel: a region read alone is that of the whole."""
     rgb = np.dstack([asymmetric(), asymmetric()[::-1], asymmetric()[:, ::-1]])
     path = save(tmp_path / "c.png", Image.fromarray(rgb))
-    grey = load_scan(path, dtype="native").image
-    assert isinstance(grey, np.ndarray) and grey.dtype == np.float32
+    whole = load_scan(path).image
+    lazy = load_scan(path, dtype="native").image
+    assert isinstance(lazy, NativeImage)
+    assert lazy.samples.dtype == np.uint8 and lazy.nbytes == rgb.nbytes
+    assert lazy.shape == rgb.shape[:2] and lazy.ndim == 2
+    for region in (np.s_[1:3, 2:6], np.s_[:, :1], np.s_[5:, 7:], np.s_[3, :]):
+        assert_array_equal(lazy[region], whole[region])
+    assert_array_equal(np.asarray(lazy), whole)
+    # the luma itself, independently: the weights in float64, within float32 rounding
+    assert_allclose(whole, (rgb / 255.0) @ np.array(LUMA_BT601), rtol=0, atol=2.5e-7)
+    # a grey drawing saved as RGB loads as exactly the grey file
+    grey = asymmetric()
+    as_rgb = save(tmp_path / "g3.png", Image.fromarray(np.dstack([grey] * 3)))
+    assert_array_equal(load_scan(as_rgb).image,
+                       load_scan(save(tmp_path / "g.png", Image.fromarray(grey))).image)
     colour = load_scan(path, mode="rgb", dtype="native").image
     assert colour.samples.dtype == np.uint8 and colour.shape == rgb.shape
     assert_array_equal(colour[1:3, 2:6, 1], rgb[1:3, 2:6, 1] / np.float32(255))
@@ -582,8 +595,11 @@ def test_native_dtype_is_checked():
         load_scan(io.BytesIO(b"x"), dtype="uint8")
     with pytest.raises(ParameterError, match=r"samples of dtype float32 are not kept native"):
         NativeImage(np.zeros((2, 2), np.float32))
-    with pytest.raises(ParameterError, match=r"shape \(2, 2, 3\) with mode='gray'"):
-        NativeImage(np.zeros((2, 2, 3), np.uint8))
+    with pytest.raises(ParameterError, match=r"samples of shape \(2, 2, 4\) and dtype uint8: "
+                       r"give \(H, W\) grey samples, or \(H, W, 3\) 8- or 16-bit RGB"):
+        NativeImage(np.zeros((2, 2, 4), np.uint8))
+    with pytest.raises(ParameterError, match=r"shape \(2, 2, 3\) and dtype bool: give"):
+        NativeImage(np.zeros((2, 2, 3), bool))
 
 
 @pytest.mark.skipif(int(PIL.__version__.split(".")[0]) < 13,
