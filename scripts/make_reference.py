@@ -33,7 +33,9 @@ changed and why::
 
 ``PYTHONPATH`` decides which sketchgrad makes the references (a detached worktree of an
 older commit works: ``git worktree add --detach /tmp/ref COMMIT``). The first set was
-made at commit 2ab68bb, before the second round of speed-ups (issue 16). The inputs
+made at commit 2ab68bb, before the second round of speed-ups (issue 16); the current
+one at fce102b (the luma of colour files read as grey, see ``tests/test_reference.py``).
+The inputs
 (the crops) are rewritten too, from ``sample_images/``; they only change when
 ``CROPS`` or a sample changes.
 """
