@@ -318,25 +318,31 @@ def run_child(argv: list[str], env: dict | None = None, *, tree: bool = False) -
     return row
 
 
-def make_scan(path: Path, source: Path | None) -> str:
-    """The greyscale PNG test scan: the real ink drawing, or a synthetic one."""
+def make_scan(path: Path, source: Path | None, stored: str = "grey") -> str:
+    """The greyscale PNG test scan: the real ink drawing, or a synthetic one.
+
+    ``stored`` "rgb" saves the grey drawing as three equal channels, as a scanner
+    set to colour saves an ink drawing.
+    """
     from PIL import Image
 
+    as_rgb = " saved as RGB (three equal channels)" if stored == "rgb" else ""
     if source is not None and source.exists():
         with Image.open(source) as im:
             grey = im.convert("L")
         grey.info.pop("icc_profile", None)
-        grey.save(path, icc_profile=None)
-        return f"{source.name} converted to greyscale PNG"
-    synthetic_scan(path, 3508, 2480)
-    return "synthetic 2480x3508 drawing (the real scan was not found)"
+        (grey.convert("RGB") if stored == "rgb" else grey).save(path, icc_profile=None)
+        return f"{source.name} converted to greyscale PNG{as_rgb}"
+    synthetic_scan(path, 3508, 2480, stored=stored)
+    return f"synthetic 2480x3508 drawing{as_rgb} (the real scan was not found)"
 
 
 def synthetic_scan(path: Path, height: int, width: int, *, bits: int = 8,
-                   seed: int = 7) -> None:
+                   seed: int = 7, stored: str = "grey") -> None:
     """A deterministic drawing-like greyscale PNG or TIFF (by suffix), written in strips.
 
-    Any size: no whole-image array is made. ``bits`` 8 or 16.
+    Any size: no whole-image array is made. ``bits`` 8 or 16; ``stored`` "rgb"
+    writes the grey drawing as three equal channels.
     """
     import numpy as np
 
@@ -354,15 +360,18 @@ def synthetic_scan(path: Path, height: int, width: int, *, bits: int = 8,
             tone -= 0.7 * (np.abs(np.sin(x / 53 + y / 97) * np.cos(y / 71 - x / 131)) > 0.97)
             tone -= 0.25 * (np.sin((x + 2 * y) / 17) > 0.995)
             tone += rng.normal(0, 0.02, tone.shape).astype(np.float32)
-            yield np.clip(tone * top + 0.5, 0, top).astype(dtype)
+            grey = np.clip(tone * top + 0.5, 0, top).astype(dtype)
+            yield np.repeat(grey[..., None], 3, axis=2) if stored == "rgb" else grey
 
+    planes = 3 if stored == "rgb" else 1
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
-        tifffile.imwrite(path, strips(), shape=(height, width), dtype=dtype, rowsperstrip=512,
-                         photometric="minisblack")
+        tifffile.imwrite(path, strips(), shape=(height, width) + ((3,) if planes == 3 else ()),
+                         dtype=dtype, rowsperstrip=512,
+                         photometric="rgb" if planes == 3 else "minisblack")
         return
-    with PngWriter(path, width, height, bit_depth=bits) as png:
+    with PngWriter(path, width, height, channels=planes, bit_depth=bits) as png:
         for strip in strips():
             png.write(strip)
 
@@ -518,7 +527,7 @@ def huge_rows(args, work: Path) -> list[dict]:
         for bits in args.bits:
             scan = work / f"huge{bits}.{fmt}"
             start = time.perf_counter()
-            synthetic_scan(scan, height, width, bits=bits)
+            synthetic_scan(scan, height, width, bits=bits, stored=args.stored)
             made = time.perf_counter() - start
             out = work / f"huge-out-{bits}-{fmt}"
             out.mkdir()
@@ -527,8 +536,10 @@ def huge_rows(args, work: Path) -> list[dict]:
             strength = [] if args.strength == "auto" else ["--strength", args.strength]
             r = run_child([SG_CLI, "run", str(scan), "-o", str(out), "--outputs",
                            "magnitude,hsv", *strength, "--overwrite", "--quiet"])
+            stored = " (grey drawing saved as RGB)" if args.stored == "rgb" else ""
             rows.append(_row(
-                f"huge {width}x{height} ({width * height / 1e6:.1f} MP) {bits}-bit {fmt}",
+                f"huge {width}x{height} ({width * height / 1e6:.1f} MP) {bits}-bit {fmt}"
+                f"{stored}",
                 [r], None, bytes_per_pixel=round(r["rss_mb"] * 2**20 / (width * height), 2),
                 strength=args.strength, make_scan_s=round(made, 1)))
             scan.unlink()
@@ -647,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also the scikit-image script in --default (slow)")
     parser.add_argument("--huge", type=float, metavar="MP",
                         help="a synthetic scan of this many megapixels: bytes per pixel")
+    parser.add_argument("--stored", default="grey", choices=("grey", "rgb"),
+                        help="how the grey test scans (--default, --huge) are stored: one "
+                        "channel, or three equal ones as a scanner set to colour saves them")
     parser.add_argument("--bits", type=int, nargs="+", default=[8], choices=(8, 16),
                         help="bit depths of the --huge scan (default 8)")
     parser.add_argument("--format", nargs="+", default=["png"], choices=("png", "tiff"),
@@ -678,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
             args.scan = COLOUR_SCAN  # a colour drawing, as it is (JPEG, RGB)
         if args.default or args.denoisers or (args.batch and args.batch_mp is None):
             scan = args.scan or work / "scan.png"
-            report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN)
+            report["scan"] = str(args.scan) if args.scan else make_scan(scan, REAL_SCAN,
+                                                                         args.stored)
             from PIL import Image
 
             with Image.open(scan) as im:

@@ -246,9 +246,10 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
         stored samples).
     channels : {"auto", "gray", "rgb"}
         ``"gray"`` and ``"rgb"`` are returned as they are (the caller's
-        choice); ``"auto"`` gives ``"gray"`` for a grey (H, W) image and
-        otherwise measures it (:func:`colourfulness`; the rule is in the
-        module docstring).
+        choice); ``"auto"`` gives ``"gray"`` for a grey (H, W) image, and for
+        an RGB one whose measured copy has three equal channels (no chroma
+        anywhere), and otherwise measures it (:func:`colourfulness`; the rule
+        is in the module docstring).
 
     Returns
     -------
@@ -279,4 +280,10 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
     shape = image.samples.shape if isinstance(image, NativeImage) else image.shape
     if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
         return "gray"
-    return "rgb" if colourfulness(image).is_colour else "gray"
+    small = _shrunk(image)
+    if small.size and (small[..., 0] == small[..., 1]).all() \
+            and (small[..., 1] == small[..., 2]).all():
+        # R = G = B everywhere (a grey drawing saved as RGB, losslessly): no pixel has
+        # any chroma, which is the rule's answer without converting to OKLab
+        return "gray"
+    return "rgb" if colourfulness(small).is_colour else "gray"

@@ -196,8 +196,8 @@ class NativeImage:
         return region[(slice(None),) * (2 - len(drop)) + rest] if rest else region
 
     def to_float(self) -> np.ndarray:
-        """The whole image as float32 in [0, 1] (a new array)."""
-        return _to_float(self.samples, self.layout, self.mode)[0]
+        """The whole image as float32 in [0, 1] (a new array; colour on every core)."""
+        return _to_float(self.samples, self.layout, self.mode, threads=os.cpu_count() or 1)[0]
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> NDArray[Any]:
         """The whole image, so NumPy functions read it as float32 in [0, 1]."""
@@ -1130,9 +1130,13 @@ _ORIENT = {
 
 # --------------------------------------------------------------------------- to float
 
-def _to_float(samples: NDArray[Any], layout: str,
-              mode: str) -> tuple[NDArray[np.float32], int]:
-    """Native samples -> float32 image in [0, 1]; returns it and the non-finite count."""
+def _to_float(samples: NDArray[Any], layout: str, mode: str, *,
+              threads: int = 1) -> tuple[NDArray[np.float32], int]:
+    """Native samples -> float32 image in [0, 1]; returns it and the non-finite count.
+
+    Colour is converted in blocks of rows, ``threads`` at a time (NumPy and
+    OpenCV let go of the GIL; each pixel's value is the same either way).
+    """
     height, width = samples.shape[:2]
     if layout == "L" and mode == "gray":
         image = _scale(samples)
@@ -1140,9 +1144,21 @@ def _to_float(samples: NDArray[Any], layout: str,
         image = np.empty((height, width) + ((3,) if mode == "rgb" else ()), np.float32)
         per_row = width * (samples.shape[2] if samples.ndim == 3 else 1)
         step = max(1, _BLOCK_SAMPLES // max(1, per_row))
-        for top in range(0, height, step):
+        tops = range(0, height, step)
+
+        def block(top: int) -> None:
             image[top:top + step] = _colour_block(_scale(samples[top:top + step]),
                                                   layout, mode)
+
+        if threads > 1 and len(tops) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(min(threads, len(tops))) as pool:
+                for _ in pool.map(block, tops):
+                    pass
+        else:
+            for top in tops:
+                block(top)
     nonfinite = 0
     if samples.dtype.kind == "f":
         finite = np.isfinite(image)

@@ -74,6 +74,12 @@ DEFAULT_OUTPUTS = ("magnitude", "hsv", "sketch", "preview")
 #: Images with more pixels than this are tiled when ``tile_size`` is None (4096 x 4096).
 TILE_THRESHOLD = 4096 * 4096
 
+#: Pixels above which an RGB scan processed grey is kept in its 8/16-bit samples and read
+#: as its luma tile by tile (3 or 6 bytes per pixel); up to this, its luma is made once
+#: as float32 (4 more bytes per pixel, 200 MB at the limit): stages that read the scan
+#: again (the noise estimate, the preview, two tile passes) then do not convert it again.
+LAZY_LUMA_PIXELS = 50_000_000
+
 #: Tile side used when tiling is automatic.
 DEFAULT_TILE = 512
 
@@ -435,10 +441,13 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
         the drawing has chroma relative to its paper) and takes a grey one as
         grey; ``"gray"`` and ``"rgb"`` force the choice.
     native : bool
-        Keep 8/16-bit samples as they are (a :class:`~sketchgrad.io.NativeImage`
-        the tile engine converts tile by tile) when the scan is processed grey,
-        RGB samples then read as their luma; a scan processed in colour is
-        converted whole. The measure shrinks the stored samples
+        Keep 8/16-bit grey samples as they are (a
+        :class:`~sketchgrad.io.NativeImage` the tile engine converts tile by
+        tile), and RGB samples processed grey when the scan has more than
+        ``LAZY_LUMA_PIXELS`` pixels (read as their luma, tile by tile; a
+        smaller one is converted to its float32 luma once, a block of rows at
+        a time, never through a float32 RGB copy); a scan processed in colour
+        is converted whole. The colour measure shrinks the stored samples
         (:func:`sketchgrad.colourfulness`).
 
     Returns
@@ -476,7 +485,12 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
         # their luma tile by tile when grey; a colour run converts them whole
         used = resolve_channels(image, channels)
         if used == "gray":
-            return NativeImage(image.samples, "gray"), used
+            grey = NativeImage(image.samples, "gray")
+            # Each read of an RGB scan's luma converts three channels: a scan read by
+            # several stages (the noise estimate, the preview, two tile passes) is
+            # converted once instead, unless its float32 luma would be large
+            height, width = image.samples.shape[:2]
+            return (grey if height * width > LAZY_LUMA_PIXELS else grey.to_float()), used
         return image.to_float() if image.mode == "rgb" else \
             NativeImage(image.samples, "rgb").to_float(), used
     used = resolve_channels(image, channels)

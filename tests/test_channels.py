@@ -135,6 +135,29 @@ def test_stored_samples_are_shrunk_as_stored_and_measure_alike(rng, bits):
             assert abs(m.peak_chroma - reference.peak_chroma) < 3e-3
 
 
+def test_equal_channels_are_grey_without_the_oklab_measure(ink, monkeypatch):
+    """R = G = B everywhere: no chroma, so the rule says grey; the measure is not taken."""
+    import sketchgrad.channels as channels
+    from sketchgrad.io import NativeImage
+
+    grey = 0.96 - 0.9 * ink
+    pages = [np.repeat(grey[..., None], 3, axis=2),
+             np.repeat((grey * 255).round().astype(np.uint8)[..., None], 3, axis=2)]
+    for page in pages:   # the full measure agrees: not a coloured pixel
+        m = colourfulness(page)
+        assert m.coloured == 0 and not m.is_colour
+    measured = []
+    real = channels.colourfulness
+    monkeypatch.setattr(channels, "colourfulness", lambda image: measured.append(1) or
+                        real(image))
+    for page in [*pages, NativeImage(pages[1], "rgb")]:
+        assert resolve_channels(page) == "gray"
+    assert measured == []
+    one_off = pages[1].copy()
+    one_off[5, 7, 2] += 1   # one sample off grey: measured (and still grey)
+    assert resolve_channels(one_off) == "gray" and measured == [1]
+
+
 def test_measure_against_scikit_image_lab_on_a_flat_colour():
     # Independent check of the numbers: a page half white, half a flat teal; the
     # teal's chroma relative to white paper is its own OKLab chroma; scikit-image's

@@ -156,12 +156,11 @@ def test_auto_on_the_real_drawings(name, expected):
     native = load_scan(SHARED / name, mode="auto", dtype="native")
     kept, used_native = image_for_channels(native, "auto", native=True)
     assert used_native == expected
-    if expected == "gray":
-        assert isinstance(kept, NativeImage)
-        assert_array_equal(kept[100:300, 50:250], image[100:300, 50:250])
-        assert_array_equal(np.asarray(kept), image)
-    else:
-        assert_array_equal(kept, image)
+    # a grey file stays in its samples; an RGB one read as grey (8 MP, under
+    # LAZY_LUMA_PIXELS) is converted once; either reads as exactly the same image
+    stored_grey = native.image.ndim == 2
+    assert isinstance(kept, NativeImage if stored_grey else np.ndarray)
+    assert_array_equal(np.asarray(kept), image)
 
 
 def test_auto_on_a_grey_input_gives_the_arrays_of_gray():
@@ -358,6 +357,34 @@ def _write_grey_rgb_jpeg(path: Path) -> Path:
     grey = (grey_drawing() * 255).round().astype(np.uint8)
     Image.fromarray(np.dstack([grey] * 3)).save(path, quality=85)
     return path
+
+
+def test_a_large_rgb_scan_read_as_grey_is_read_tile_by_tile_with_the_same_outputs(
+        tmp_path, monkeypatch):
+    """Above LAZY_LUMA_PIXELS the samples stay as stored: the luma is read per tile."""
+    import sketchgrad.pipeline as pipeline
+    from sketchgrad.cli import main
+
+    colour = (colour_drawing(300, 420) * 255).round().astype(np.uint8)
+    Image.fromarray(colour).save(tmp_path / "c.png")
+    scan = load_scan(tmp_path / "c.png", mode="auto", dtype="native")
+    whole, _ = image_for_channels(scan, "gray", native=True)
+    assert isinstance(whole, np.ndarray)
+    monkeypatch.setattr(pipeline, "LAZY_LUMA_PIXELS", 300 * 420 - 1)
+    lazy, used = image_for_channels(scan, "gray", native=True)
+    assert used == "gray" and isinstance(lazy, NativeImage)
+    assert lazy.samples is scan.image.samples   # the stored samples, not a copy
+    assert_array_equal(lazy[37:251, 99:400], whole[37:251, 99:400])
+    assert_array_equal(whole, load_scan(tmp_path / "c.png", mode="gray").image)
+    # the command's outputs: the same bytes, whichever way the luma is read (64-px tiles)
+    for name, limit in (("lazy", 0), ("whole", 10 ** 9)):
+        monkeypatch.setattr(pipeline, "LAZY_LUMA_PIXELS", limit)
+        assert main(["run", str(tmp_path / "c.png"), "-o", str(tmp_path / name), "--channels",
+                     "gray", "--tile-size", "64", "--outputs", "magnitude,hsv,sketch",
+                     "--quiet"]) == 0
+    for kind in ("magnitude", "hsv", "sketch"):
+        assert_array_equal(pixels(tmp_path / "lazy" / f"c.{kind}.png"),
+                           pixels(tmp_path / "whole" / f"c.{kind}.png"), err_msg=kind)
 
 
 def test_a_grey_drawing_saved_as_rgb_gives_the_grey_files_outputs(tmp_path):

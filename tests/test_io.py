@@ -622,3 +622,18 @@ def test_grey_scan_is_decoded_once_not_copied(tmp_path, monkeypatch, fmt, bits):
     scan = load_scan(path, dtype="native")
     assert_array_equal(scan.image.samples, expected)
     assert_array_equal(load_scan(path).image, (expected / float(2 ** bits - 1)).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", ["gray", "rgb"])
+def test_a_whole_conversion_in_threads_is_the_one_in_a_single_thread(mode):
+    """``NativeImage.to_float`` converts blocks of rows on every core: the same values."""
+    from sketchgrad.io import _BLOCK_SAMPLES, _to_float
+
+    rng = np.random.default_rng(3)
+    rows = 3 * _BLOCK_SAMPLES // (1000 * 3) + 7   # three blocks and a part
+    samples = rng.integers(0, 256, (rows, 1000, 3), dtype=np.uint8)
+    one, _ = _to_float(samples, "RGB", mode, threads=1)
+    assert_array_equal(NativeImage(samples, mode).to_float(), one)
+    assert_array_equal(_to_float(samples, "RGB", mode, threads=3)[0], one)
+    want = samples / 255.0 if mode == "rgb" else (samples / 255.0) @ np.array(LUMA_BT601)
+    assert_allclose(one, want, rtol=0, atol=2.5e-7)
