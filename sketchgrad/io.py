@@ -629,7 +629,9 @@ def _decode(fp: BinaryIO, name: str, max_pixels: int | None, page: int,
         except Exception as exc:  # decoders raise many types on corrupt data
             raise ScanError(_corrupt_message(name, fmt, exc)) from None
     if rawmode in ahead.PNG_WIDE:
-        samples = _decode_png16_colour(fp, name, decoded.samples.shape[:2])
+        shape = decoded.samples.shape[:2]
+        decoded.samples = np.empty((0, 0), np.uint8)  # Pillow's 8 bits: freed before decoding
+        samples = _decode_png16_colour(fp, name, shape)
         decoded.samples, decoded.layout = samples, "RGBA" if samples.shape[2] == 4 else "RGB"
         if decoded.layout == "RGB" and transparency is not None:
             decoded.samples, decoded.layout = _colour_key(samples, "RGB", transparency)
@@ -843,7 +845,12 @@ def _colour_key(samples: NDArray[Any], layout: str,
 
 def _decode_png16_colour(fp: BinaryIO, name: str,
                          shape: tuple[int, int]) -> NDArray[Any]:
-    """16-bit colour/grey+alpha PNG samples (Pillow keeps only 8 bits of these)."""
+    """16-bit colour/grey+alpha PNG samples (Pillow keeps only 8 bits of these).
+
+    RGB, or RGBA for a file with alpha (grey+alpha comes as RGBA too), put in
+    that order in place: the file's bytes and the decoded samples are the only
+    copies held.
+    """
     import cv2
 
     fp.seek(0)
@@ -852,13 +859,13 @@ def _decode_png16_colour(fp: BinaryIO, name: str,
         bgr = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:
         raise ScanError(_corrupt_message(name, "PNG", exc)) from None
-    if bgr is None or bgr.dtype != np.uint16 or bgr.shape[:2] != shape or bgr.ndim != 3:
+    del data
+    if bgr is None or bgr.dtype != np.uint16 or bgr.shape[:2] != shape or bgr.ndim != 3 \
+            or bgr.shape[2] not in (3, 4):
         raise ScanError(f"{name}: the 16-bit PNG data cannot be decoded; the file may be "
                         "corrupt; re-export it")
-    if bgr.shape[2] == 3:
-        alpha = np.full(shape + (1,), 65535, np.uint16)
-        return np.concatenate([bgr[..., 2::-1], alpha], axis=2)
-    return bgr[..., [2, 1, 0, 3]]
+    order = cv2.COLOR_BGR2RGB if bgr.shape[2] == 3 else cv2.COLOR_BGRA2RGBA
+    return cast("NDArray[Any]", cv2.cvtColor(bgr, order, dst=bgr))
 
 
 _MAX_SAMPLES = 8  # grey/RGB/CMYK plus a few extra channels; more means a corrupt header

@@ -226,6 +226,12 @@ def test_16bit_rgb_tiff_and_png_keep_every_value(tmp_path):
         assert_array_equal(scan.image, expected)
         assert scan.meta.bit_depth == 16
         assert_allclose(load_scan(path).image, luma, rtol=0, atol=FLOAT_TOL)
+    # kept as stored (the command's load): the 16-bit samples themselves, read as either
+    native = load_scan(png, mode="auto", dtype="native").image
+    assert isinstance(native, NativeImage) and native.samples.dtype == np.uint16
+    assert_array_equal(native.samples, rgb16)
+    assert_array_equal(native[3:40, 5:70], expected[3:40, 5:70])
+    assert_array_equal(NativeImage(native.samples, "gray").to_float(), load_scan(png).image)
 
 
 def test_16bit_rgba_png_composited_in_16_bit(tmp_path):
