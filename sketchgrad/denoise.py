@@ -1149,7 +1149,12 @@ def _integer_block_means(samples: NDArray[Any], k: int) -> NDArray[np.float32]:
     """
     height, width = samples.shape[:2]
     channels = samples.shape[2:]
-    flat = samples.reshape(height, -1)  # the channels of a row side by side (C-ordered)
+    if channels and samples.strides[1:] != (samples.itemsize * channels[0], samples.itemsize):
+        # a view whose rows are not packed pixels (a page turned upright): each channel on
+        # its own, as a strided plane, rather than a copy of the scan
+        return np.dstack([_integer_block_means(samples[..., c], k) for c in range(channels[0])])
+    # the channels of a row side by side (a view, never a copy)
+    flat = samples.reshape(height, -1) if channels else samples
     rows, cols = -(-height // k), -(-width // k)
     full = 1 if samples.dtype == np.bool_ else int(np.iinfo(samples.dtype).max)
     # a column's sum of k samples fits in 16 bits for 8-bit samples while k <= 257

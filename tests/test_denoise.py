@@ -413,9 +413,10 @@ def test_an_rgb_scan_read_as_grey_is_shrunk_from_its_stored_channels(dtype):
     full = float(np.iinfo(dtype).max)
     samples = (rng.random((301, 411, 3)) * full).astype(dtype)
     for k in (1, 4, 9):  # channels averaged apart, edge blocks cut short
-        want = np.dstack([block_means((samples[..., c] / full).astype(np.float32), k)
-                          for c in range(3)])
-        assert_allclose(module._integer_block_means(samples, k), want, rtol=0, atol=2e-7)
+        for page in (samples, np.rot90(samples), samples[:, ::-1]):  # upright views too
+            want = np.dstack([block_means((page[..., c] / full).astype(np.float32), k)
+                              for c in range(3)])
+            assert_allclose(module._integer_block_means(page, k), want, rtol=0, atol=2e-7)
     # the luma of the means is the mean of the lumas (the weights in float64 here)
     luma = (samples / full) @ np.array(LUMA_BT601)
     want = block_means(luma.astype(np.float32), 9)

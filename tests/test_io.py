@@ -337,6 +337,21 @@ def test_grey_png_with_colour_key(tmp_path):
     assert_allclose(load_scan(path).image, [[1.0, 41 / 255, 0.0]], atol=FLOAT_TOL)
 
 
+def test_16bit_rgb_png_with_colour_key(tmp_path):
+    """A tRNS colour key in a 16-bit RGB PNG: the keyed colour is paper, as in 8 bits."""
+    key, other = (1000, 20000, 65535), (1000, 20000, 65534)
+    row = struct.pack(">9H", *key, *other, 0, 0, 0)
+    data = png_bytes([(b"IHDR", struct.pack(">IIBBBBB", 3, 1, 16, 2, 0, 0, 0)),
+                      (b"tRNS", struct.pack(">3H", *key)),
+                      (b"IDAT", __import__("zlib").compress(b"\x00" + row)),
+                      (b"IEND", b"")])
+    path = tmp_path / "key16.png"
+    path.write_bytes(data)
+    want = np.array([[[1.0, 1.0, 1.0], np.array(other) / 65535, [0.0, 0.0, 0.0]]])
+    assert_allclose(load_scan(path, mode="rgb").image, want, atol=FLOAT_TOL)
+    assert load_scan(path).meta.bit_depth == 16
+
+
 def test_cmyk_by_formula(tmp_path):
     cmyk = np.array([[[0, 0, 0, 0], [255, 0, 0, 0], [0, 128, 0, 64], [30, 60, 90, 255]]],
                     np.uint8)
