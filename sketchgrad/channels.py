@@ -147,11 +147,12 @@ def _shrunk(image: Any) -> NDArray[np.float32]:
     """The image area-averaged to at most ``MEASURE_SIDE`` pixels a side, float32 in [0, 1].
 
     8- and 16-bit samples (an integer array, or a scan kept in its file's
-    dtype, ``io.NativeImage``, whether read as grey or RGB: the measure is of
-    the drawing's colour) are shrunk as they are stored, by OpenCV's area
-    average, which rounds to the samples' own step: within half an 8-bit
-    level of shrinking the float image, and the whole scan is never converted.
-    Anything else goes through the input rule (:func:`sketchgrad.as_image`).
+    dtype, ``io.NativeImage``) are shrunk as they are stored, by OpenCV's
+    area average, which rounds to the samples' own step: within half an 8-bit
+    level of shrinking the float image, and the whole scan is never converted
+    (RGB samples read as grey give the luma of their shrunk copy: grey, as the
+    image reads). Anything else goes through the input rule
+    (:func:`sketchgrad.as_image`).
     """
     import cv2
 
@@ -169,8 +170,10 @@ def _shrunk(image: Any) -> NDArray[np.float32]:
             size[::-1] + picture.shape[2:])
     if stored:
         full = np.float32(np.iinfo(picture.dtype).max)
-        return cast("NDArray[np.float32]", np.divide(picture, full, dtype=np.float32))
-    return picture
+        picture = np.divide(picture, full, dtype=np.float32)
+        if isinstance(image, NativeImage) and image.ndim == 2 and picture.ndim == 3:
+            picture = rgb_luma(picture)  # RGB samples read as grey: the grey it reads as
+    return cast("NDArray[np.float32]", picture)
 
 
 def _as_float(image: ArrayLike) -> NDArray[np.float32]:
@@ -242,8 +245,8 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
     Parameters
     ----------
     image : ndarray or NativeImage
-        The scan: (H, W) grey or (H, W, 3) RGB (a ``NativeImage`` by its
-        stored samples).
+        The scan: (H, W) grey or (H, W, 3) RGB (a ``NativeImage`` as it
+        reads, measured on its stored samples).
     channels : {"auto", "gray", "rgb"}
         ``"gray"`` and ``"rgb"`` are returned as they are (the caller's
         choice); ``"auto"`` gives ``"gray"`` for a grey (H, W) image, and for
@@ -273,11 +276,11 @@ def resolve_channels(image: ArrayLike, channels: str = "auto") -> str:
     choose(dict.fromkeys(CHANNELS), channels, "channels")
     if channels != "auto":
         return channels
-    # a scan kept in its file's dtype is judged by its stored samples (RGB ones measured
-    # as stored), never converted whole
+    # a scan kept in its file's dtype is judged by the image it reads as, measured on its
+    # stored samples, never converted whole
     if not isinstance(image, NativeImage):
         image = np.asarray(image)
-    shape = image.samples.shape if isinstance(image, NativeImage) else image.shape
+    shape = image.shape
     if len(shape) == 2 or (len(shape) == 3 and shape[2] == 1):
         return "gray"
     small = _shrunk(image)

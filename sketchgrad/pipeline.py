@@ -479,8 +479,8 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
 
     image, _ = image_of(scan, native=native)
     if isinstance(image, NativeImage):
-        if image.samples.ndim == 2 and channels != "rgb":
-            return image, "gray"  # a grey scan is processed grey (resolve_channels)
+        if image.ndim == 2 and channels != "rgb":
+            return image, "gray"  # a grey scan (or one loaded grey) is processed grey
         # RGB samples are measured as stored (colourfulness shrinks them), and read as
         # their luma tile by tile when grey; a colour run converts them whole
         used = resolve_channels(image, channels)

@@ -124,7 +124,10 @@ def test_stored_samples_are_shrunk_as_stored_and_measure_alike(rng, bits):
         assert np.abs(_shrunk(stored) - want).max() <= 0.5 / top + 1e-6
         reference = colourfulness(as_float)
         assert reference.is_colour == coloured
-        for given in (stored, NativeImage(stored, "rgb"), NativeImage(stored, "gray")):
+        # loaded grey, it is grey: measured as the luma it reads as, whatever its samples
+        read_grey = NativeImage(stored, "gray")
+        assert not colourfulness(read_grey).is_colour and resolve_channels(read_grey) == "gray"
+        for given in (stored, NativeImage(stored, "rgb")):
             m = colourfulness(given)
             assert m.is_colour == coloured
             assert resolve_channels(given) == ("rgb" if coloured else "gray")

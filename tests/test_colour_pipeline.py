@@ -376,6 +376,11 @@ def test_a_large_rgb_scan_read_as_grey_is_read_tile_by_tile_with_the_same_output
     assert lazy.samples is scan.image.samples   # the stored samples, not a copy
     assert_array_equal(lazy[37:251, 99:400], whole[37:251, 99:400])
     assert_array_equal(whole, load_scan(tmp_path / "c.png", mode="gray").image)
+    # a colour file loaded grey is taken grey under auto, as loaded (not measured again)
+    loaded_grey = load_scan(tmp_path / "c.png", mode="gray", dtype="native")
+    kept, used = image_for_channels(loaded_grey, "auto", native=True)
+    assert used == "gray" and kept is loaded_grey.image
+    assert image_for_channels(scan, "auto", native=True)[1] == "rgb"   # loaded as it is
     # the command's outputs: the same bytes, whichever way the luma is read (64-px tiles)
     for name, limit in (("lazy", 0), ("whole", 10 ** 9)):
         monkeypatch.setattr(pipeline, "LAZY_LUMA_PIXELS", limit)
