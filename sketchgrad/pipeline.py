@@ -491,8 +491,7 @@ def image_for_channels(scan: Scan | ArrayLike, channels: str = "auto", *,
             # converted once instead, unless its float32 luma would be large
             height, width = image.samples.shape[:2]
             return (grey if height * width > LAZY_LUMA_PIXELS else grey.to_float()), used
-        return image.to_float() if image.mode == "rgb" else \
-            NativeImage(image.samples, "rgb").to_float(), used
+        return NativeImage(image.samples, "rgb").to_float(), used
     used = resolve_channels(image, channels)
     if used == "rgb" and image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=2)
